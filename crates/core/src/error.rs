@@ -1,0 +1,38 @@
+//! The one error type of the domain and store layers. Each variant is a kind a caller can act on;
+//! the gRPC edge maps kinds to status codes in one table (`bindery-proto`'s `status.rs`).
+//! Messages are lowercase, name the offending field or value, and say what to do.
+
+/// Result with [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The request itself is malformed; retrying it unchanged cannot succeed.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A named model, version or binding does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The thing to create exists already (or an idempotency key was reused for other content).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The request is well-formed but the registry's state does not allow it.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// A compare-and-set lost: the caller's view is stale. Re-read and retry.
+    #[error("{0}")]
+    Aborted(String),
+    /// The backing store cannot be reached right now; retrying later may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A bug or an unexpected store answer; details are logged server-side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// `InvalidArgument` for `field`, as `"<field>: <message>"`.
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        Self::InvalidArgument(format!("{field}: {message}"))
+    }
+}

@@ -1,0 +1,21 @@
+//! Bindery's domain: validated names and inputs, the entities a registry stores, the errors every
+//! layer speaks, and the [`Store`] trait the gRPC services are written against. No gRPC and no SQL
+//! live here, so a second store (embedded, for `bindery dev`) plugs in behind the same trait.
+
+mod error;
+mod model;
+mod names;
+mod page;
+mod store;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use model::{
+    Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingWrite,
+    DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion,
+    BindingTarget, Registered, Resolved, RollbackBinding, SetBinding, Signature, VersionKey, VersionRef,
+    VersionStatus, VersionUpdate, WriteContext, validate_reason,
+};
+pub use names::{BindingName, ModelName};
+pub use page::{Cursor, Page, PageRequest};
+pub use store::Store;

@@ -1,0 +1,449 @@
+//! The registry's entities and the inputs that create or change them. Inputs are validated by
+//! their `validate` methods (called by the gRPC edge right after decoding), so a store only ever
+//! sees well-formed requests.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::validate::{self, MAX_DESCRIPTION_BYTES, MAX_SHORT_TEXT_BYTES, MAX_URI_BYTES};
+use crate::{BindingName, Error, ModelName, Result};
+
+/// Who is writing, and the ids that tie the write to its request in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteContext {
+    pub actor: String,
+    pub request_id: String,
+    pub trace_id: String,
+}
+
+impl WriteContext {
+    pub const ANONYMOUS: &'static str = "anonymous";
+
+    pub fn new(actor: impl Into<String>) -> Self {
+        Self { actor: actor.into(), request_id: String::new(), trace_id: String::new() }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewModel {
+    pub name: ModelName,
+    pub description: String,
+    pub owner: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl NewModel {
+    pub fn validate(&self) -> Result<()> {
+        validate::text("description", &self.description, MAX_DESCRIPTION_BYTES)?;
+        validate::text("owner", &self.owner, MAX_SHORT_TEXT_BYTES)?;
+        validate::string_map("tags", &self.tags)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Model {
+    pub name: ModelName,
+    pub description: String,
+    pub owner: String,
+    pub tags: BTreeMap<String, String>,
+    #[serde(with = "unix_micros")]
+    pub created_at: SystemTime,
+    pub created_by: String,
+    #[serde(with = "unix_micros")]
+    pub updated_at: SystemTime,
+    pub updated_by: String,
+    pub latest_version: u64,
+    pub revision: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelUpdate {
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub set_tags: BTreeMap<String, String>,
+    pub remove_tags: Vec<String>,
+}
+
+impl ModelUpdate {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(d) = &self.description {
+            validate::text("description", d, MAX_DESCRIPTION_BYTES)?;
+        }
+        if let Some(o) = &self.owner {
+            validate::text("owner", o, MAX_SHORT_TEXT_BYTES)?;
+        }
+        validate::string_map("set_tags", &self.set_tags)?;
+        validate::removals("remove_tags", &self.remove_tags, &self.set_tags)
+    }
+
+    /// Applies the tag edits to `tags`, keeping the entry bound.
+    pub fn apply_tags(&self, tags: &mut BTreeMap<String, String>) -> Result<()> {
+        apply_tag_edits(tags, &self.set_tags, &self.remove_tags)
+    }
+}
+
+fn apply_tag_edits(
+    tags: &mut BTreeMap<String, String>,
+    set: &BTreeMap<String, String>,
+    remove: &[String],
+) -> Result<()> {
+    for k in remove {
+        tags.remove(k);
+    }
+    tags.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if tags.len() > validate::MAX_MAP_ENTRIES {
+        return Err(Error::invalid(
+            "set_tags",
+            format!("would leave {} tags, at most {} allowed", tags.len(), validate::MAX_MAP_ENTRIES),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Versions
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionStatus {
+    Ready,
+    Archived,
+    Deleted,
+}
+
+impl VersionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ready => "READY",
+            Self::Archived => "ARCHIVED",
+            Self::Deleted => "DELETED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "READY" => Some(Self::Ready),
+            "ARCHIVED" => Some(Self::Archived),
+            "DELETED" => Some(Self::Deleted),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Artifact {
+    pub uri: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    pub format: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DatasetRef {
+    pub uri: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRef {
+    pub model_name: ModelName,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Lineage {
+    pub training_run_id: String,
+    pub code_ref: String,
+    pub datasets: Vec<DatasetRef>,
+    pub parent_versions: Vec<VersionRef>,
+    pub environment: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Signature {
+    pub inputs_json: String,
+    pub outputs_json: String,
+}
+
+/// A `RegisterVersion` request. Serialized (canonically, maps sorted) it is the payload that an
+/// idempotent retry must match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewVersion {
+    #[serde(skip)]
+    pub model: ModelName,
+    #[serde(skip)]
+    pub request_id: Option<String>,
+    pub artifact: Artifact,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, f64>,
+    pub tags: BTreeMap<String, String>,
+    pub lineage: Lineage,
+    pub signature: Signature,
+    pub description: String,
+}
+
+impl NewVersion {
+    /// Validates every field and normalises the sha256 to lowercase.
+    pub fn validate(&mut self) -> Result<()> {
+        if let Some(id) = &self.request_id {
+            validate::text("request_id", id, MAX_SHORT_TEXT_BYTES)?;
+        }
+        validate::artifact_uri("artifact.uri", &self.artifact.uri)?;
+        self.artifact.sha256 = validate::sha256("artifact.sha256", &self.artifact.sha256)?;
+        if i64::try_from(self.artifact.size_bytes).is_err() {
+            return Err(Error::invalid("artifact.size_bytes", "is out of range"));
+        }
+        validate::text("artifact.format", &self.artifact.format, 64)?;
+        validate::string_map("params", &self.params)?;
+        validate::metrics("metrics", &self.metrics)?;
+        validate::string_map("tags", &self.tags)?;
+        validate::text("description", &self.description, MAX_DESCRIPTION_BYTES)?;
+        let l = &self.lineage;
+        validate::text("lineage.training_run_id", &l.training_run_id, MAX_SHORT_TEXT_BYTES)?;
+        validate::text("lineage.code_ref", &l.code_ref, MAX_URI_BYTES)?;
+        validate::list_len("lineage.datasets", l.datasets.len())?;
+        for (i, d) in l.datasets.iter().enumerate() {
+            let field = format!("lineage.datasets[{i}].uri");
+            if d.uri.is_empty() {
+                return Err(Error::invalid(&field, "is required"));
+            }
+            validate::text(&field, &d.uri, MAX_URI_BYTES)?;
+            validate::text(&format!("lineage.datasets[{i}].version"), &d.version, MAX_SHORT_TEXT_BYTES)?;
+        }
+        validate::list_len("lineage.parent_versions", l.parent_versions.len())?;
+        for (i, p) in l.parent_versions.iter().enumerate() {
+            validate::version_number(&format!("lineage.parent_versions[{i}].version"), p.version)?;
+        }
+        validate::string_map("lineage.environment", &l.environment)?;
+        validate::json_document("signature.inputs_json", &self.signature.inputs_json)?;
+        validate::json_document("signature.outputs_json", &self.signature.outputs_json)
+    }
+
+    /// The canonical JSON of the payload (everything but model and request id).
+    pub fn payload_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub model_name: ModelName,
+    pub version: u64,
+    pub status: VersionStatus,
+    pub artifact: Artifact,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, f64>,
+    pub tags: BTreeMap<String, String>,
+    pub lineage: Lineage,
+    pub signature: Signature,
+    pub description: String,
+    #[serde(with = "unix_micros")]
+    pub created_at: SystemTime,
+    pub created_by: String,
+    #[serde(with = "unix_micros")]
+    pub updated_at: SystemTime,
+    pub updated_by: String,
+    pub request_id: String,
+    pub bindings: Vec<String>,
+    pub revision: u64,
+}
+
+/// Addresses one version of one model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionKey {
+    pub model: ModelName,
+    pub version: u64,
+}
+
+/// The outcome of `RegisterVersion`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registered {
+    pub version: ModelVersion,
+    pub revision: u64,
+    /// False when the call was a retry of an identical earlier registration.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VersionUpdate {
+    pub description: Option<String>,
+    pub set_tags: BTreeMap<String, String>,
+    pub remove_tags: Vec<String>,
+    pub add_metrics: BTreeMap<String, f64>,
+}
+
+impl VersionUpdate {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(d) = &self.description {
+            validate::text("description", d, MAX_DESCRIPTION_BYTES)?;
+        }
+        validate::string_map("set_tags", &self.set_tags)?;
+        validate::removals("remove_tags", &self.remove_tags, &self.set_tags)?;
+        validate::metrics("add_metrics", &self.add_metrics)
+    }
+
+    /// Applies the edit to `version`. Metrics are append-only: an existing key is refused.
+    pub fn apply(&self, version: &mut ModelVersion) -> Result<()> {
+        if let Some(k) = self.add_metrics.keys().find(|k| version.metrics.contains_key(*k)) {
+            return Err(Error::FailedPrecondition(format!(
+                "add_metrics: metric {k:?} of version {} of model '{}' is already recorded as {}; \
+                 metrics are append-only, record the new evaluation under a new key",
+                version.version, version.model_name, version.metrics[k]
+            )));
+        }
+        if version.metrics.len() + self.add_metrics.len() > validate::MAX_MAP_ENTRIES {
+            return Err(Error::invalid(
+                "add_metrics",
+                format!("would leave {} metrics, at most {} allowed",
+                    version.metrics.len() + self.add_metrics.len(), validate::MAX_MAP_ENTRIES),
+            ));
+        }
+        version.metrics.extend(self.add_metrics.iter().map(|(k, v)| (k.clone(), *v)));
+        apply_tag_edits(&mut version.tags, &self.set_tags, &self.remove_tags)?;
+        if let Some(d) = &self.description {
+            version.description.clone_from(d);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bindings
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Binding {
+    pub model_name: ModelName,
+    pub name: BindingName,
+    pub version: u64,
+    pub generation: u64,
+    #[serde(with = "unix_micros")]
+    pub updated_at: SystemTime,
+    pub updated_by: String,
+    pub revision: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetBinding {
+    pub model: ModelName,
+    pub name: BindingName,
+    pub version: u64,
+    /// Compare-and-set: `Some(0)` means the binding must not exist yet.
+    pub expected_generation: Option<u64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteBinding {
+    pub model: ModelName,
+    pub name: BindingName,
+    pub expected_generation: Option<u64>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackBinding {
+    pub model: ModelName,
+    pub name: BindingName,
+    /// Rebind to what this generation bound; `None`: to the target before the latest change.
+    pub to_generation: Option<u64>,
+    pub expected_generation: Option<u64>,
+    pub reason: String,
+}
+
+pub fn validate_reason(reason: &str) -> Result<()> {
+    validate::text("reason", reason, 1_000)
+}
+
+/// The outcome of a binding write: the binding as it now is, and the revision of the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingWrite {
+    pub binding: Binding,
+    pub revision: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BindingAction {
+    Set,
+    Delete,
+    Rollback,
+}
+
+impl BindingAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Set => "SET",
+            Self::Delete => "DELETE",
+            Self::Rollback => "ROLLBACK",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "SET" => Some(Self::Set),
+            "DELETE" => Some(Self::Delete),
+            "ROLLBACK" => Some(Self::Rollback),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BindingHistoryEntry {
+    pub model_name: ModelName,
+    pub binding: BindingName,
+    pub generation: u64,
+    pub action: BindingAction,
+    pub before_version: Option<u64>,
+    pub after_version: Option<u64>,
+    pub revision: u64,
+    pub actor: String,
+    pub reason: String,
+    #[serde(with = "unix_micros")]
+    pub time: SystemTime,
+}
+
+/// What a change to a binding means for a resolver: the payload of a `binding` change in the
+/// change log (and of its NOTIFY, when small enough). `target: None` means the binding is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingChange {
+    pub model_name: ModelName,
+    pub binding: BindingName,
+    pub generation: u64,
+    pub target: Option<BindingTarget>,
+}
+
+/// The resolved target of a binding, as resolvers cache it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingTarget {
+    pub version: u64,
+    pub artifact: Artifact,
+}
+
+/// The answer to "model M, binding B": a version, its artifact, and the revision it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub model_name: ModelName,
+    pub binding: BindingName,
+    pub version: u64,
+    pub artifact: Artifact,
+    pub generation: u64,
+    pub revision: u64,
+}
+
+/// Timestamps in change payloads and audit rows: microseconds since the Unix epoch.
+mod unix_micros {
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    use serde::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let micros = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+        s.serialize_u64(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+}

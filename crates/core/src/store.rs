@@ -1,0 +1,63 @@
+//! The store trait the gRPC services are written against.
+//!
+//! Contract every implementation keeps (the integration suite checks it):
+//! - every write is atomic: all of its effects (rows, revision bump, change-log entry, audit row,
+//!   notification) or none of them;
+//! - every write that changes state bumps the global revision by exactly one, in commit order, and
+//!   returns it; no-op writes (setting a binding to the version it already has, archiving an
+//!   archived version) change nothing and return the current revision of the thing;
+//! - version numbers are assigned per model from 1 without gaps or reuse;
+//! - errors are [`crate::Error`] kinds; an unreachable backend is `Unavailable`.
+
+use async_trait::async_trait;
+
+use crate::{
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Model, ModelName,
+    ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
+    Result, RollbackBinding, SetBinding, VersionKey, VersionUpdate, WriteContext,
+};
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Models
+    async fn create_model(&self, ctx: &WriteContext, model: NewModel) -> Result<Model>;
+    async fn get_model(&self, name: &ModelName) -> Result<Model>;
+    async fn list_models(&self, page: PageRequest) -> Result<Page<Model>>;
+    async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate)
+    -> Result<Model>;
+    /// Soft delete; returns the revision. Fails while bindings point into the model.
+    async fn delete_model(&self, ctx: &WriteContext, name: &ModelName) -> Result<u64>;
+
+    // Versions
+    async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered>;
+    async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion>;
+    /// Newest first.
+    async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>>;
+    async fn update_version(
+        &self,
+        ctx: &WriteContext,
+        key: &VersionKey,
+        update: VersionUpdate,
+    ) -> Result<ModelVersion>;
+    async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion>;
+
+    // Bindings
+    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite>;
+    /// Returns the revision of the delete.
+    async fn delete_binding(&self, ctx: &WriteContext, req: DeleteBinding) -> Result<u64>;
+    async fn rollback_binding(&self, ctx: &WriteContext, req: RollbackBinding) -> Result<BindingWrite>;
+    async fn list_bindings(&self, model: &ModelName) -> Result<Vec<Binding>>;
+    /// Newest change first.
+    async fn binding_history(
+        &self,
+        model: &ModelName,
+        binding: &BindingName,
+        page: PageRequest,
+    ) -> Result<Page<BindingHistoryEntry>>;
+
+    /// Strongly consistent resolve, read straight from the store.
+    async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved>;
+
+    /// The current global revision.
+    async fn revision(&self) -> Result<u64>;
+}

@@ -1,0 +1,380 @@
+//! Wire <-> domain. Requests decode with `TryFrom`, which validates every field and names the
+//! offending one in `InvalidArgument`; domain values encode with `From`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bindery_core as core;
+use bindery_core::{
+    BindingName, DeleteBinding, Error, ModelName, ModelUpdate, NewModel, NewVersion, PageRequest,
+    RollbackBinding, SetBinding, VersionKey, VersionUpdate, validate, validate_reason,
+};
+
+use crate::v1;
+
+pub fn to_timestamp(t: SystemTime) -> prost_types::Timestamp {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    prost_types::Timestamp {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub fn from_timestamp(t: &prost_types::Timestamp) -> SystemTime {
+    let secs = u64::try_from(t.seconds).unwrap_or(0);
+    let nanos = u32::try_from(t.nanos).unwrap_or(0);
+    UNIX_EPOCH + Duration::new(secs, nanos)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests -> domain
+
+impl TryFrom<v1::CreateModelRequest> for NewModel {
+    type Error = Error;
+    fn try_from(r: v1::CreateModelRequest) -> Result<Self, Error> {
+        let m = NewModel {
+            name: ModelName::parse("name", r.name)?,
+            description: r.description,
+            owner: r.owner,
+            tags: r.tags,
+        };
+        m.validate()?;
+        Ok(m)
+    }
+}
+
+impl TryFrom<v1::UpdateModelRequest> for (ModelName, ModelUpdate) {
+    type Error = Error;
+    fn try_from(r: v1::UpdateModelRequest) -> Result<Self, Error> {
+        let name = ModelName::parse("name", r.name)?;
+        let update = ModelUpdate {
+            description: r.description,
+            owner: r.owner,
+            set_tags: r.set_tags,
+            remove_tags: r.remove_tags,
+        };
+        update.validate()?;
+        Ok((name, update))
+    }
+}
+
+impl TryFrom<v1::Artifact> for core::Artifact {
+    type Error = Error;
+    fn try_from(a: v1::Artifact) -> Result<Self, Error> {
+        Ok(Self { uri: a.uri, sha256: a.sha256, size_bytes: a.size_bytes, format: a.format })
+    }
+}
+
+impl TryFrom<v1::Lineage> for core::Lineage {
+    type Error = Error;
+    fn try_from(l: v1::Lineage) -> Result<Self, Error> {
+        let parent_versions = l
+            .parent_versions
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Ok(core::VersionRef {
+                    model_name: ModelName::parse(
+                        &format!("lineage.parent_versions[{i}].model_name"),
+                        p.model_name,
+                    )?,
+                    version: p.version,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        Ok(Self {
+            training_run_id: l.training_run_id,
+            code_ref: l.code_ref,
+            datasets: l
+                .datasets
+                .into_iter()
+                .map(|d| core::DatasetRef { uri: d.uri, version: d.version })
+                .collect(),
+            parent_versions,
+            environment: l.environment,
+        })
+    }
+}
+
+impl TryFrom<v1::RegisterVersionRequest> for NewVersion {
+    type Error = Error;
+    fn try_from(r: v1::RegisterVersionRequest) -> Result<Self, Error> {
+        let artifact = r
+            .artifact
+            .ok_or_else(|| Error::invalid("artifact", "is required (at least artifact.uri)"))?;
+        let signature = r.signature.unwrap_or_default();
+        let mut v = NewVersion {
+            model: ModelName::parse("model_name", r.model_name)?,
+            request_id: Some(r.request_id).filter(|id| !id.is_empty()),
+            artifact: artifact.try_into()?,
+            params: r.params,
+            metrics: r.metrics,
+            tags: r.tags,
+            lineage: r.lineage.map(TryInto::try_into).transpose()?.unwrap_or_default(),
+            signature: core::Signature {
+                inputs_json: signature.inputs_json,
+                outputs_json: signature.outputs_json,
+            },
+            description: r.description,
+        };
+        v.validate()?;
+        Ok(v)
+    }
+}
+
+fn version_key(model_name: String, version: u64) -> Result<VersionKey, Error> {
+    Ok(VersionKey {
+        model: ModelName::parse("model_name", model_name)?,
+        version: validate::version_number("version", version)?,
+    })
+}
+
+impl TryFrom<v1::GetVersionRequest> for VersionKey {
+    type Error = Error;
+    fn try_from(r: v1::GetVersionRequest) -> Result<Self, Error> {
+        version_key(r.model_name, r.version)
+    }
+}
+
+impl TryFrom<v1::ArchiveVersionRequest> for VersionKey {
+    type Error = Error;
+    fn try_from(r: v1::ArchiveVersionRequest) -> Result<Self, Error> {
+        version_key(r.model_name, r.version)
+    }
+}
+
+impl TryFrom<v1::UpdateVersionRequest> for (VersionKey, VersionUpdate) {
+    type Error = Error;
+    fn try_from(r: v1::UpdateVersionRequest) -> Result<Self, Error> {
+        let key = version_key(r.model_name, r.version)?;
+        let update = VersionUpdate {
+            description: r.description,
+            set_tags: r.set_tags,
+            remove_tags: r.remove_tags,
+            add_metrics: r.add_metrics,
+        };
+        update.validate()?;
+        Ok((key, update))
+    }
+}
+
+impl TryFrom<v1::SetBindingRequest> for SetBinding {
+    type Error = Error;
+    fn try_from(r: v1::SetBindingRequest) -> Result<Self, Error> {
+        validate_reason(&r.reason)?;
+        Ok(Self {
+            model: ModelName::parse("model_name", r.model_name)?,
+            name: BindingName::parse("binding", r.binding)?,
+            version: validate::version_number("version", r.version)?,
+            expected_generation: r.expected_generation,
+            reason: r.reason,
+        })
+    }
+}
+
+impl TryFrom<v1::DeleteBindingRequest> for DeleteBinding {
+    type Error = Error;
+    fn try_from(r: v1::DeleteBindingRequest) -> Result<Self, Error> {
+        validate_reason(&r.reason)?;
+        Ok(Self {
+            model: ModelName::parse("model_name", r.model_name)?,
+            name: BindingName::parse("binding", r.binding)?,
+            expected_generation: r.expected_generation,
+            reason: r.reason,
+        })
+    }
+}
+
+impl TryFrom<v1::RollbackBindingRequest> for RollbackBinding {
+    type Error = Error;
+    fn try_from(r: v1::RollbackBindingRequest) -> Result<Self, Error> {
+        validate_reason(&r.reason)?;
+        if r.to_generation == Some(0) {
+            return Err(Error::invalid("to_generation", "generations are numbered from 1"));
+        }
+        Ok(Self {
+            model: ModelName::parse("model_name", r.model_name)?,
+            name: BindingName::parse("binding", r.binding)?,
+            to_generation: r.to_generation,
+            expected_generation: r.expected_generation,
+            reason: r.reason,
+        })
+    }
+}
+
+impl TryFrom<v1::ListVersionsRequest> for (ModelName, PageRequest) {
+    type Error = Error;
+    fn try_from(r: v1::ListVersionsRequest) -> Result<Self, Error> {
+        Ok((
+            ModelName::parse("model_name", r.model_name)?,
+            PageRequest::parse("versions", r.page_size, &r.page_token)?,
+        ))
+    }
+}
+
+impl TryFrom<v1::ListBindingHistoryRequest> for (ModelName, BindingName, PageRequest) {
+    type Error = Error;
+    fn try_from(r: v1::ListBindingHistoryRequest) -> Result<Self, Error> {
+        Ok((
+            ModelName::parse("model_name", r.model_name)?,
+            BindingName::parse("binding", r.binding)?,
+            PageRequest::parse("history", r.page_size, &r.page_token)?,
+        ))
+    }
+}
+
+impl TryFrom<v1::ResolveRequest> for (ModelName, BindingName) {
+    type Error = Error;
+    fn try_from(r: v1::ResolveRequest) -> Result<Self, Error> {
+        Ok((
+            ModelName::parse("model_name", r.model_name)?,
+            BindingName::parse("binding", r.binding)?,
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domain -> wire
+
+impl From<core::Model> for v1::Model {
+    fn from(m: core::Model) -> Self {
+        Self {
+            name: m.name.into_string(),
+            description: m.description,
+            owner: m.owner,
+            tags: m.tags,
+            created_at: Some(to_timestamp(m.created_at)),
+            updated_at: Some(to_timestamp(m.updated_at)),
+            latest_version: m.latest_version,
+            created_by: m.created_by,
+            updated_by: m.updated_by,
+            revision: m.revision,
+        }
+    }
+}
+
+impl From<core::Artifact> for v1::Artifact {
+    fn from(a: core::Artifact) -> Self {
+        Self { uri: a.uri, sha256: a.sha256, size_bytes: a.size_bytes, format: a.format }
+    }
+}
+
+impl From<core::VersionStatus> for v1::VersionStatus {
+    fn from(s: core::VersionStatus) -> Self {
+        match s {
+            core::VersionStatus::Ready => Self::Ready,
+            core::VersionStatus::Archived => Self::Archived,
+            core::VersionStatus::Deleted => Self::Deleted,
+        }
+    }
+}
+
+impl From<core::ModelVersion> for v1::ModelVersion {
+    fn from(v: core::ModelVersion) -> Self {
+        let l = v.lineage;
+        Self {
+            model_name: v.model_name.into_string(),
+            version: v.version,
+            status: v1::VersionStatus::from(v.status).into(),
+            artifact: Some(v.artifact.into()),
+            params: v.params,
+            metrics: v.metrics,
+            tags: v.tags,
+            lineage: Some(v1::Lineage {
+                training_run_id: l.training_run_id,
+                code_ref: l.code_ref,
+                datasets: l
+                    .datasets
+                    .into_iter()
+                    .map(|d| v1::DatasetRef { uri: d.uri, version: d.version })
+                    .collect(),
+                parent_versions: l
+                    .parent_versions
+                    .into_iter()
+                    .map(|p| v1::VersionRef { model_name: p.model_name.into_string(), version: p.version })
+                    .collect(),
+                environment: l.environment,
+            }),
+            signature: Some(v1::Signature {
+                inputs_json: v.signature.inputs_json,
+                outputs_json: v.signature.outputs_json,
+            }),
+            description: v.description,
+            created_at: Some(to_timestamp(v.created_at)),
+            created_by: v.created_by,
+            bindings: v.bindings,
+            updated_at: Some(to_timestamp(v.updated_at)),
+            updated_by: v.updated_by,
+            request_id: v.request_id,
+            revision: v.revision,
+        }
+    }
+}
+
+impl From<core::Binding> for v1::Binding {
+    fn from(b: core::Binding) -> Self {
+        Self {
+            model_name: b.model_name.into_string(),
+            name: b.name.as_str().to_owned(),
+            version: b.version,
+            generation: b.generation,
+            updated_at: Some(to_timestamp(b.updated_at)),
+            updated_by: b.updated_by,
+            revision: b.revision,
+        }
+    }
+}
+
+impl From<core::BindingWrite> for v1::SetBindingResponse {
+    fn from(w: core::BindingWrite) -> Self {
+        Self { binding: Some(w.binding.into()), revision: w.revision }
+    }
+}
+
+impl From<core::BindingAction> for v1::BindingAction {
+    fn from(a: core::BindingAction) -> Self {
+        match a {
+            core::BindingAction::Set => Self::Set,
+            core::BindingAction::Delete => Self::Delete,
+            core::BindingAction::Rollback => Self::Rollback,
+        }
+    }
+}
+
+impl From<core::BindingHistoryEntry> for v1::BindingHistoryEntry {
+    fn from(e: core::BindingHistoryEntry) -> Self {
+        Self {
+            model_name: e.model_name.into_string(),
+            binding: e.binding.as_str().to_owned(),
+            generation: e.generation,
+            action: v1::BindingAction::from(e.action).into(),
+            before_version: e.before_version,
+            after_version: e.after_version,
+            revision: e.revision,
+            actor: e.actor,
+            reason: e.reason,
+            time: Some(to_timestamp(e.time)),
+        }
+    }
+}
+
+impl From<core::Registered> for v1::RegisterVersionResponse {
+    fn from(r: core::Registered) -> Self {
+        Self { version: Some(r.version.into()), revision: r.revision, created: r.created }
+    }
+}
+
+impl From<core::Resolved> for v1::ResolveResponse {
+    fn from(r: core::Resolved) -> Self {
+        Self {
+            model_name: r.model_name.into_string(),
+            binding: r.binding.as_str().to_owned(),
+            version: r.version,
+            artifact_uri: r.artifact.uri,
+            sha256: r.artifact.sha256,
+            size_bytes: r.artifact.size_bytes,
+            generation: r.generation,
+            revision: r.revision,
+            artifact_format: r.artifact.format,
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! The `bindery.v1` contract: generated prost messages and tonic services, the encoded descriptor
+//! set for server reflection, and the conversions between wire types and `bindery-core` domain
+//! types. Prost types stop here: servers decode into domain types with `TryFrom` (which validates)
+//! and encode with `From`.
+
+#[allow(clippy::all, clippy::pedantic, unused_qualifications, missing_docs)]
+pub mod v1 {
+    tonic::include_proto!("bindery.v1");
+}
+
+/// Encoded `FileDescriptorSet` of every bindery.v1 file, for tonic-reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/bindery_descriptor.bin"));
+
+mod convert;
+mod status;
+
+pub use convert::{from_timestamp, to_timestamp};
+pub use status::status_from_error;

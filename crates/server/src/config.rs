@@ -1,0 +1,161 @@
+//! Configuration: flags, each backed by a `BINDERY_*` environment variable, then `validate()`.
+//! Secrets (the database password) never reach logs: [`DatabaseUrl`] redacts itself.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+/// A PostgreSQL connection string whose `Debug`/`Display` hide the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The real URL, for connecting only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let url = &self.0;
+        // URL form: scheme://user:password@host...
+        if let Some((scheme, rest)) = url.split_once("://") {
+            if let Some((userinfo, host)) = rest.split_once('@') {
+                if let Some((user, _)) = userinfo.split_once(':') {
+                    return format!("{scheme}://{user}:***@{host}");
+                }
+            }
+            return url.clone();
+        }
+        // key=value form: password=secret
+        url.split_whitespace()
+            .map(|kv| if kv.starts_with("password=") { "password=***" } else { kv })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bindery";
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL (the password is never logged).
+    #[arg(long, env = "BINDERY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: DatabaseUrl,
+    /// Seconds to wait for a database connection before answering UNAVAILABLE.
+    #[arg(long, env = "BINDERY_DATABASE_TIMEOUT_SECS", default_value_t = 5)]
+    pub database_timeout_secs: u64,
+}
+
+/// `bindery primary`.
+#[derive(Debug, Clone, Args)]
+pub struct PrimaryConfig {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "BINDERY_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Database connections in the pool.
+    #[arg(long, env = "BINDERY_POOL_SIZE", default_value_t = 16)]
+    pub pool_size: usize,
+    /// Do not apply migrations at start; only check that the schema is current.
+    #[arg(long, env = "BINDERY_NO_MIGRATE")]
+    pub no_migrate: bool,
+    /// Largest gRPC message accepted or sent, in bytes.
+    #[arg(long, env = "BINDERY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+    /// Milliseconds between readiness checks of the database.
+    #[arg(long, env = "BINDERY_READINESS_INTERVAL_MS", default_value_t = 2_000)]
+    pub readiness_interval_ms: u64,
+    /// Consecutive failed readiness checks before health turns NOT_SERVING.
+    #[arg(long, env = "BINDERY_READINESS_FAILURES", default_value_t = 3)]
+    pub readiness_failures: u32,
+}
+
+impl PrimaryConfig {
+    /// Defaults for everything but the database, e.g. for tests and embedding.
+    pub fn new(listen: SocketAddr, database_url: DatabaseUrl) -> Self {
+        Self {
+            listen,
+            database: DatabaseArgs { database_url, database_timeout_secs: 5 },
+            pool_size: 16,
+            no_migrate: false,
+            max_message_bytes: 4 * 1024 * 1024,
+            readiness_interval_ms: 2_000,
+            readiness_failures: 3,
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=1_000).contains(&self.pool_size) {
+            bail!("pool_size must be between 1 and 1000, got {}", self.pool_size);
+        }
+        if !(1_024..=256 * 1024 * 1024).contains(&self.max_message_bytes) {
+            bail!("max_message_bytes must be between 1 KiB and 256 MiB, got {}", self.max_message_bytes);
+        }
+        if self.readiness_interval_ms < 50 {
+            bail!("readiness_interval_ms must be at least 50");
+        }
+        if self.readiness_failures == 0 {
+            bail!("readiness_failures must be at least 1");
+        }
+        self.database.pg_config().map(drop)
+    }
+
+    pub fn readiness_interval(&self) -> Duration {
+        Duration::from_millis(self.readiness_interval_ms)
+    }
+}
+
+impl DatabaseArgs {
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.database_timeout_secs.max(1))
+    }
+
+    pub fn pg_config(&self) -> anyhow::Result<bindery_store_postgres::PgConfig> {
+        bindery_store_postgres::parse_config(self.database_url.expose(), self.timeout())
+            .with_context(|| format!("database url {}", self.database_url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        let url = DatabaseUrl::new("postgres://bindery:s3cret@db:5432/bindery");
+        assert_eq!(url.to_string(), "postgres://bindery:***@db:5432/bindery");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let kv = DatabaseUrl::new("host=db user=bindery password=s3cret");
+        assert_eq!(kv.to_string(), "host=db user=bindery password=***");
+        assert_eq!(DatabaseUrl::new("postgres://u@h/d").to_string(), "postgres://u@h/d");
+    }
+}

@@ -1,0 +1,140 @@
+//! `bindery primary` and `bindery migrate`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bindery_primary::Primary;
+use bindery_proto::v1::registry_service_server::RegistryServiceServer;
+use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
+use bindery_store_postgres::{PgConfig, PgStore, PoolOptions};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::{DatabaseArgs, PrimaryConfig};
+
+/// Applies pending migrations once (under the advisory lock) and returns what was applied.
+pub async fn migrate_database(database: &DatabaseArgs) -> anyhow::Result<Vec<i32>> {
+    let config = database.pg_config()?;
+    let mut client = bindery_store_postgres::connect(&config)
+        .await
+        .with_context(|| format!("connecting to {}", database.database_url))?;
+    let applied = bindery_store_postgres::migrate(&mut client).await.context("applying migrations")?;
+    Ok(applied)
+}
+
+/// The services whose health we report: the overall server ("") and each gRPC service.
+const HEALTH_SERVICES: [&str; 3] = ["", "bindery.v1.RegistryService", "bindery.v1.ResolverService"];
+
+async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
+    for service in HEALTH_SERVICES {
+        reporter.set_service_status(service, status).await;
+    }
+}
+
+/// Serves the primary on `listener` until `shutdown` completes.
+///
+/// The process starts even when the database is down: health stays NOT_SERVING (and calls answer
+/// UNAVAILABLE) until the database is reachable and migrated, then turns SERVING, and turns back
+/// only after `readiness_failures` consecutive failed checks.
+pub async fn serve_primary(
+    listener: TcpListener,
+    config: PrimaryConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    let pg_config = config.database.pg_config()?;
+    let options = PoolOptions { max_size: config.pool_size, timeout: config.database.timeout() };
+    let store = Arc::new(PgStore::new(pg_config.clone(), &options)?);
+    let primary = Primary::new(store.clone());
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    set_health(&reporter, ServingStatus::NotServing).await;
+    let readiness = tokio::spawn(readiness_loop(store, pg_config, config.clone(), reporter.clone()));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bindery_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection service")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bindery_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection service")?;
+
+    let max = config.max_message_bytes;
+    let registry = RegistryServiceServer::new(primary.clone())
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let resolver = ResolverServiceServer::new(primary)
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+
+    let local = listener.local_addr().context("reading the listen address")?;
+    tracing::info!(listen = %local, database = %config.database.database_url, "bindery primary starting");
+
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
+        readiness.abort();
+        set_health(&reporter, ServingStatus::NotServing).await;
+    };
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(registry)
+        .add_service(resolver)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .context("serving gRPC")?;
+    tracing::info!("bindery primary stopped");
+    Ok(())
+}
+
+async fn readiness_loop(store: Arc<PgStore>, pg_config: PgConfig, config: PrimaryConfig, reporter: HealthReporter) {
+    let mut migrated = config.no_migrate;
+    let mut serving = false;
+    let mut failures = 0u32;
+    loop {
+        if !migrated {
+            match bindery_store_postgres::connect(&pg_config).await {
+                Ok(mut client) => match bindery_store_postgres::migrate(&mut client).await {
+                    Ok(applied) => {
+                        migrated = true;
+                        tracing::info!(?applied, "database schema is current");
+                    }
+                    Err(e) => tracing::warn!(error = %e, "migrating the database failed; will retry"),
+                },
+                Err(e) => tracing::warn!(error = %e, "database unreachable; will retry"),
+            }
+        }
+        let ready = if migrated { store.check_ready().await } else { Err(bindery_core::Error::Unavailable("not migrated".into())) };
+        match ready {
+            Ok(()) => {
+                failures = 0;
+                if !serving {
+                    serving = true;
+                    set_health(&reporter, ServingStatus::Serving).await;
+                    tracing::info!("ready: health SERVING");
+                }
+            }
+            Err(e) => {
+                failures += 1;
+                if serving && failures >= config.readiness_failures {
+                    serving = false;
+                    set_health(&reporter, ServingStatus::NotServing).await;
+                    tracing::warn!(error = %e, failures, "not ready: health NOT_SERVING");
+                } else if !serving {
+                    tracing::debug!(error = %e, "not ready yet");
+                }
+            }
+        }
+        // Poll faster until first ready, so a fresh process serves as soon as it can.
+        let pause = if serving { config.readiness_interval() } else { config.readiness_interval().min(std::time::Duration::from_millis(250)) };
+        tokio::time::sleep(pause).await;
+    }
+}

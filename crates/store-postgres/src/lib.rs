@@ -1,0 +1,217 @@
+//! PostgreSQL implementation of [`bindery_core::Store`].
+//!
+//! Every write runs in one transaction that takes its model row lock (`FOR UPDATE`) first and the
+//! global `registry_state` row lock last (by bumping the revision), so writers never deadlock and
+//! revisions commit in order. See `write.rs` for the change-log/audit/NOTIFY half of every write.
+
+mod bindings;
+mod error;
+mod migrate;
+mod models;
+mod rows;
+mod versions;
+mod write;
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bindery_core::{
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Error, Model,
+    ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered,
+    Resolved, Result, RollbackBinding, SetBinding, Store, VersionKey, VersionUpdate, WriteContext,
+};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::error::{StoreError, StoreResult};
+pub use crate::migrate::{expected_schema_version, migrate};
+pub use tokio_postgres::Config as PgConfig;
+pub use crate::write::{NOTIFY_CHANNEL, NOTIFY_PAYLOAD_LIMIT};
+
+/// Connection settings for the store's pool.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: usize,
+    /// How long a call waits for a free connection, or for a new one to connect.
+    pub timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self { max_size: 16, timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Parses a `postgres://` URL (or key=value string) and applies Bindery's connection defaults.
+pub fn parse_config(url: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        Error::InvalidArgument(format!("database url is not a valid PostgreSQL connection string: {e}"))
+    })?;
+    config.connect_timeout(connect_timeout);
+    if config.get_application_name().is_none() {
+        config.application_name("bindery");
+    }
+    Ok(config)
+}
+
+/// Opens a dedicated (unpooled) connection, e.g. for migrations or LISTEN.
+pub async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client> {
+    let (client, connection) =
+        config.connect(NoTls).await.map_err(|e| StoreError::from(e).into_domain("connect"))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %e, "dedicated database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pool", &self.pool.status()).finish()
+    }
+}
+
+const MAX_ATTEMPTS: u32 = 3;
+
+impl PgStore {
+    /// Builds the pool. Connections are opened lazily, so this succeeds while the database is
+    /// down; calls then fail with `Unavailable` until it is back.
+    pub fn new(config: tokio_postgres::Config, options: &PoolOptions) -> Result<Self> {
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_size)
+            .wait_timeout(Some(options.timeout))
+            .create_timeout(Some(options.timeout))
+            .recycle_timeout(Some(options.timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Internal(format!("building the connection pool: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    /// Ready to serve: the database answers and its schema is the one this binary expects.
+    pub async fn check_ready(&self) -> Result<()> {
+        async {
+            let client = self.pool.get().await?;
+            migrate::check_schema(&client).await
+        }
+        .await
+        .map_err(|e| e.into_domain("check_ready"))
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Runs `op`, rerunning it when the database reports a serialization failure or deadlock
+    /// (the failed attempt's transaction was rolled back, so rerunning is safe).
+    async fn run<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(op = name, attempt, "retrying after serialization failure");
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                    attempt += 1;
+                }
+                other => return other.map_err(|e| e.into_domain(name)),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn create_model(&self, ctx: &WriteContext, model: NewModel) -> Result<Model> {
+        self.run("create_model", || models::create(self, ctx, &model)).await
+    }
+
+    async fn get_model(&self, name: &ModelName) -> Result<Model> {
+        self.run("get_model", || models::get(self, name)).await
+    }
+
+    async fn list_models(&self, page: PageRequest) -> Result<Page<Model>> {
+        self.run("list_models", || models::list(self, &page)).await
+    }
+
+    async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate) -> Result<Model> {
+        self.run("update_model", || models::update(self, ctx, name, &update)).await
+    }
+
+    async fn delete_model(&self, ctx: &WriteContext, name: &ModelName) -> Result<u64> {
+        self.run("delete_model", || models::delete(self, ctx, name)).await
+    }
+
+    async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered> {
+        self.run("register_version", || versions::register(self, ctx, &version)).await
+    }
+
+    async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion> {
+        self.run("get_version", || versions::get(self, key)).await
+    }
+
+    async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>> {
+        self.run("list_versions", || versions::list(self, model, &page)).await
+    }
+
+    async fn update_version(&self, ctx: &WriteContext, key: &VersionKey, update: VersionUpdate) -> Result<ModelVersion> {
+        self.run("update_version", || versions::update(self, ctx, key, &update)).await
+    }
+
+    async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
+        self.run("archive_version", || versions::archive(self, ctx, key)).await
+    }
+
+    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite> {
+        self.run("set_binding", || bindings::set(self, ctx, &req)).await
+    }
+
+    async fn delete_binding(&self, ctx: &WriteContext, req: DeleteBinding) -> Result<u64> {
+        self.run("delete_binding", || bindings::delete(self, ctx, &req)).await
+    }
+
+    async fn rollback_binding(&self, ctx: &WriteContext, req: RollbackBinding) -> Result<BindingWrite> {
+        self.run("rollback_binding", || bindings::rollback(self, ctx, &req)).await
+    }
+
+    async fn list_bindings(&self, model: &ModelName) -> Result<Vec<Binding>> {
+        self.run("list_bindings", || bindings::list(self, model)).await
+    }
+
+    async fn binding_history(
+        &self,
+        model: &ModelName,
+        binding: &BindingName,
+        page: PageRequest,
+    ) -> Result<Page<BindingHistoryEntry>> {
+        self.run("binding_history", || bindings::history(self, model, binding, &page)).await
+    }
+
+    async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved> {
+        self.run("resolve", || bindings::resolve(self, model, binding)).await
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        self.run("revision", || async {
+            let client = self.client().await?;
+            let row = client.query_one(write::SELECT_REVISION, &[]).await?;
+            rows::u(row.try_get(0)?)
+        })
+        .await
+    }
+}

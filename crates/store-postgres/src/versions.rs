@@ -1,0 +1,282 @@
+//! Versions: register (idempotent, numbered by the per-model counter), read, list, update
+//! (metrics append-only), archive.
+
+use bindery_core::{
+    Cursor, Error, ModelName, ModelVersion, NewVersion, Page, PageRequest, Registered, VersionKey,
+    VersionStatus, VersionUpdate, WriteContext,
+};
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use tokio_postgres::types::Json;
+
+use crate::error::StoreResult;
+use crate::write::{self, Audit, Change};
+use crate::{PgStore, models, rows};
+
+pub(crate) fn not_found(model: &ModelName, version: u64) -> Error {
+    Error::NotFound(format!("version {version} of model '{model}' not found"))
+}
+
+fn target(model: &ModelName, version: u64) -> String {
+    format!("models/{model}/versions/{version}")
+}
+
+fn json(v: &ModelVersion) -> Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+/// Reads one version of a live model.
+pub(crate) async fn load(client: &impl GenericClient, model: &ModelName, version: i64) -> StoreResult<Option<ModelVersion>> {
+    let sql = format!(
+        "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id
+         WHERE m.name = $1 AND m.deleted_at IS NULL AND v.version = $2",
+        rows::VERSION_COLUMNS
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    client.query_opt(&stmt, &[&model.as_str(), &version]).await?.as_ref().map(rows::version).transpose()
+}
+
+async fn load_existing(client: &impl GenericClient, key: &VersionKey) -> StoreResult<ModelVersion> {
+    load(client, &key.model, rows::i(key.version)?).await?.ok_or_else(|| not_found(&key.model, key.version).into())
+}
+
+pub(crate) async fn register(store: &PgStore, ctx: &WriteContext, new: &NewVersion) -> StoreResult<Registered> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    let stmt = tx
+        .prepare_cached("SELECT id, last_version FROM models WHERE name = $1 AND deleted_at IS NULL FOR UPDATE")
+        .await?;
+    let row = tx.query_opt(&stmt, &[&new.model.as_str()]).await?.ok_or_else(|| {
+        Error::NotFound(format!("model '{}' not found; create it with CreateModel first", new.model))
+    })?;
+    let model_id: i64 = row.try_get("id")?;
+    let last_version: i64 = row.try_get("last_version")?;
+    let payload = new.payload_json();
+
+    // Idempotency: the model row lock serialises racing retries, so the second one sees the first.
+    if let Some(request_id) = &new.request_id {
+        let stmt = tx
+            .prepare_cached("SELECT version, request_payload FROM versions WHERE model_id = $1 AND request_id = $2")
+            .await?;
+        if let Some(row) = tx.query_opt(&stmt, &[&model_id, request_id]).await? {
+            let version: i64 = row.try_get("version")?;
+            let existing: Value = row.try_get::<_, Json<Value>>("request_payload")?.0;
+            if existing != payload {
+                return Err(Error::AlreadyExists(format!(
+                    "request_id {request_id:?} already registered version {version} of model '{}' with a \
+                     different {}; retries must resend the same payload, a new version needs a new request_id",
+                    new.model,
+                    differing_fields(&existing, &payload)
+                ))
+                .into());
+            }
+            let existing = load(&tx, &new.model, version).await?.ok_or_else(|| {
+                crate::error::corrupt(format!("version {version} vanished under the model lock"))
+            })?;
+            return Ok(Registered { revision: existing.revision, version: existing, created: false });
+        }
+    }
+
+    for (i, parent) in new.lineage.parent_versions.iter().enumerate() {
+        let stmt = tx
+            .prepare_cached(
+                "SELECT 1 FROM versions v JOIN models m ON m.id = v.model_id
+                 WHERE m.name = $1 AND m.deleted_at IS NULL AND v.version = $2",
+            )
+            .await?;
+        if tx.query_opt(&stmt, &[&parent.model_name.as_str(), &rows::i(parent.version)?]).await?.is_none() {
+            return Err(Error::NotFound(format!(
+                "lineage.parent_versions[{i}]: version {} of model '{}' not found",
+                parent.version, parent.model_name
+            ))
+            .into());
+        }
+    }
+
+    let number = last_version + 1;
+    let revision = write::bump_revision(&tx).await?;
+    let stmt = tx.prepare_cached("UPDATE models SET last_version = $2 WHERE id = $1").await?;
+    tx.execute(&stmt, &[&model_id, &number]).await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO versions (model_id, version, status, request_id, request_payload, artifact_uri,
+                 artifact_sha256, artifact_size, artifact_format, params, metrics, tags, lineage,
+                 signature_inputs, signature_outputs, description, created_at, created_by, updated_at,
+                 updated_by, revision)
+             VALUES ($1, $2, 'READY', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $16,
+                 now(), $16, $17)",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &model_id,
+            &number,
+            &new.request_id,
+            &Json(&payload),
+            &new.artifact.uri,
+            &new.artifact.sha256,
+            &rows::i(new.artifact.size_bytes)?,
+            &new.artifact.format,
+            &Json(&new.params),
+            &Json(&new.metrics),
+            &Json(&new.tags),
+            &Json(&new.lineage),
+            &new.signature.inputs_json,
+            &new.signature.outputs_json,
+            &new.description,
+            &ctx.actor,
+            &revision,
+        ],
+    )
+    .await?;
+    let version = load(&tx, &new.model, number)
+        .await?
+        .ok_or_else(|| crate::error::corrupt("inserted version not readable"))?;
+    let after = json(&version);
+    write::record(
+        &tx,
+        revision,
+        ctx,
+        Change { kind: "version", model: new.model.as_str(), binding: None, payload: after.clone() },
+        Audit { action: "version.register", target: target(&new.model, version.version), before: None, after: Some(after) },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Registered { revision: write::revision_u64(revision)?, version, created: true })
+}
+
+/// Names the top-level payload fields that differ, for the idempotency-conflict message.
+fn differing_fields(a: &Value, b: &Value) -> String {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return "payload".into();
+    };
+    let mut keys: Vec<&str> = a.keys().chain(b.keys()).map(String::as_str).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let differing: Vec<&str> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).collect();
+    if differing.is_empty() { "payload".into() } else { differing.join(", ") }
+}
+
+pub(crate) async fn get(store: &PgStore, key: &VersionKey) -> StoreResult<ModelVersion> {
+    let client = store.client().await?;
+    load_existing(&client, key).await
+}
+
+pub(crate) async fn list(store: &PgStore, model: &ModelName, page: &PageRequest) -> StoreResult<Page<ModelVersion>> {
+    let client = store.client().await?;
+    let stmt = client.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
+    let model_id: i64 =
+        client.query_opt(&stmt, &[&model.as_str()]).await?.ok_or_else(|| models::not_found(model))?.try_get(0)?;
+    let sql = format!(
+        "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id
+         WHERE v.model_id = $1 AND ($2::bigint IS NULL OR v.version < $2)
+         ORDER BY v.version DESC LIMIT $3",
+        rows::VERSION_COLUMNS
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let after = page.after_number().map(rows::i).transpose()?;
+    let limit = i64::from(page.size) + 1;
+    let found = client.query(&stmt, &[&model_id, &after, &limit]).await?;
+    let versions = found.iter().map(rows::version).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(versions, page.size, |v| Cursor::Number(v.version)))
+}
+
+pub(crate) async fn update(
+    store: &PgStore,
+    ctx: &WriteContext,
+    key: &VersionKey,
+    update: &VersionUpdate,
+) -> StoreResult<ModelVersion> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    let model_id = models::lock(&tx, &key.model).await?;
+    let before = load_existing(&tx, key).await?;
+    let mut after = before.clone();
+    update.apply(&mut after)?;
+    if after == before {
+        return Ok(before);
+    }
+    let revision = write::bump_revision(&tx).await?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE versions SET description = $3, tags = $4, metrics = $5, updated_at = now(),
+             updated_by = $6, revision = $7 WHERE model_id = $1 AND version = $2",
+        )
+        .await?;
+    let number = rows::i(key.version)?;
+    tx.execute(
+        &stmt,
+        &[&model_id, &number, &after.description, &Json(&after.tags), &Json(&after.metrics), &ctx.actor, &revision],
+    )
+    .await?;
+    let version = load_existing(&tx, key).await?;
+    let after_json = json(&version);
+    write::record(
+        &tx,
+        revision,
+        ctx,
+        Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
+        Audit {
+            action: "version.update",
+            target: target(&key.model, key.version),
+            before: Some(json(&before)),
+            after: Some(after_json),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
+
+pub(crate) async fn archive(store: &PgStore, ctx: &WriteContext, key: &VersionKey) -> StoreResult<ModelVersion> {
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    let model_id = models::lock(&tx, &key.model).await?;
+    let before = load_existing(&tx, key).await?;
+    match before.status {
+        VersionStatus::Archived => return Ok(before),
+        VersionStatus::Deleted => {
+            return Err(Error::FailedPrecondition(format!(
+                "version {} of model '{}' is deleted and cannot be archived",
+                key.version, key.model
+            ))
+            .into());
+        }
+        VersionStatus::Ready => {}
+    }
+    if !before.bindings.is_empty() {
+        return Err(Error::FailedPrecondition(format!(
+            "version {} of model '{}' is bound by {}; rebind or delete those bindings before archiving it",
+            key.version,
+            key.model,
+            before.bindings.join(", ")
+        ))
+        .into());
+    }
+    let revision = write::bump_revision(&tx).await?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE versions SET status = 'ARCHIVED', updated_at = now(), updated_by = $3, revision = $4
+             WHERE model_id = $1 AND version = $2",
+        )
+        .await?;
+    tx.execute(&stmt, &[&model_id, &rows::i(key.version)?, &ctx.actor, &revision]).await?;
+    let version = load_existing(&tx, key).await?;
+    let after_json = json(&version);
+    write::record(
+        &tx,
+        revision,
+        ctx,
+        Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
+        Audit {
+            action: "version.archive",
+            target: target(&key.model, key.version),
+            before: Some(json(&before)),
+            after: Some(after_json),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(version)
+}
