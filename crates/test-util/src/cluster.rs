@@ -1,0 +1,123 @@
+//! A throwaway PostgreSQL cluster (initdb + pg_ctl from the installed binaries) that a test can
+//! stop and start again, e.g. to prove the registry survives a database restart.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, bail};
+
+pub struct TempCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    pub port: u16,
+    as_postgres: bool,
+}
+
+/// Where `initdb`/`pg_ctl` live: `$BINDERY_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`,
+/// else `$PATH`.
+pub fn pg_bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("BINDERY_PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin"))
+        .filter(|p| p.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions.pop().unwrap_or_default()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+impl TempCluster {
+    /// initdb into a fresh temp directory and start on a free port.
+    pub fn start() -> anyhow::Result<Self> {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "bindery-pg-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let as_postgres = is_root();
+        if as_postgres {
+            // Postgres refuses to run as root: hand the directory to the postgres user.
+            run(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let cluster = Self { dir, bin: pg_bin_dir(), port, as_postgres };
+        cluster
+            .run_pg("initdb", &["-A", "trust", "--no-sync", "-U", "postgres", "-D", &cluster.data()])
+            .context("initdb of the throwaway cluster")?;
+        cluster.start_again()?;
+        Ok(cluster)
+    }
+
+    fn data(&self) -> String {
+        self.dir.join("data").display().to_string()
+    }
+
+    fn run_pg(&self, tool: &str, args: &[&str]) -> anyhow::Result<()> {
+        let exe = if self.bin.as_os_str().is_empty() { PathBuf::from(tool) } else { self.bin.join(tool) };
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&exe);
+            c
+        } else {
+            Command::new(&exe)
+        };
+        cmd.args(args).current_dir(&self.dir);
+        run(&mut cmd).with_context(|| format!("running {}", exe.display()))
+    }
+
+    /// The connection URL of the cluster's `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stops the server (fast shutdown: open connections are terminated).
+    pub fn stop(&self) -> anyhow::Result<()> {
+        self.run_pg("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"])
+    }
+
+    /// Starts the (stopped) server again on the same port.
+    pub fn start_again(&self) -> anyhow::Result<()> {
+        let opts = format!(
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("postgres.log").display().to_string();
+        self.run_pg("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "-t", "60", "start"])
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd.output().with_context(|| format!("starting {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+impl Drop for TempCluster {
+    fn drop(&mut self) {
+        let _ = self.run_pg("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

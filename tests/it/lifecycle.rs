@@ -1,0 +1,297 @@
+//! The full lifecycle of a model through the primary, as a user drives it.
+
+use bindery_proto::v1::{self, VersionStatus};
+use tonic::Code;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn full_lifecycle() {
+    let primary = TestPrimary::start().await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    let mut resolver = primary.resolver().await.unwrap();
+
+    // Create, read, update a model.
+    let created = registry
+        .create_model(as_actor(
+            v1::CreateModelRequest {
+                name: "fraud/detector".into(),
+                description: "card fraud".into(),
+                owner: "risk-team".into(),
+                tags: [("tier".to_owned(), "1".to_owned())].into(),
+            },
+            "alice",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(created.name, "fraud/detector");
+    assert_eq!(created.created_by, "alice");
+    assert_eq!(created.latest_version, 0);
+    assert!(created.revision > 0);
+    assert_status(
+        registry.create_model(v1::CreateModelRequest { name: "fraud/detector".into(), ..Default::default() }).await,
+        Code::AlreadyExists,
+        &["fraud/detector"],
+    );
+
+    let updated = registry
+        .update_model(v1::UpdateModelRequest {
+            name: "fraud/detector".into(),
+            description: Some("card-not-present fraud".into()),
+            owner: None,
+            set_tags: [("pii".to_owned(), "no".to_owned())].into(),
+            remove_tags: vec!["tier".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.description, "card-not-present fraud");
+    assert_eq!(updated.owner, "risk-team");
+    assert_eq!(updated.tags, [("pii".to_owned(), "no".to_owned())].into());
+    assert!(updated.revision > created.revision);
+
+    // Register two versions; read them back with everything that was sent.
+    let v1r = register(&mut registry, "fraud/detector", "run-1").await;
+    assert!(v1r.created);
+    let version1 = v1r.version.unwrap();
+    assert_eq!(version1.version, 1);
+    assert_eq!(version1.status, VersionStatus::Ready as i32);
+    let v2 = register(&mut registry, "fraud/detector", "run-2").await.version.unwrap();
+    assert_eq!(v2.version, 2);
+
+    let got = registry
+        .get_version(v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    let sent = register_request("fraud/detector", "run-1");
+    assert_eq!(got.artifact, sent.artifact);
+    assert_eq!(got.params, sent.params);
+    assert_eq!(got.metrics, sent.metrics);
+    assert_eq!(got.lineage, sent.lineage);
+    assert_eq!(got.signature, sent.signature);
+    assert_eq!(got.request_id, "run-1");
+    assert_eq!(got.created_by, "anonymous");
+    assert_eq!(
+        registry.get_model(v1::GetModelRequest { name: "fraud/detector".into() }).await.unwrap().into_inner().latest_version,
+        2
+    );
+
+    let listed = registry
+        .list_versions(v1::ListVersionsRequest { model_name: "fraud/detector".into(), page_size: 1, page_token: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![2], "newest first");
+    let rest = registry
+        .list_versions(v1::ListVersionsRequest {
+            model_name: "fraud/detector".into(),
+            page_size: 1,
+            page_token: listed.next_page_token,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.versions.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1]);
+    assert!(rest.next_page_token.is_empty());
+
+    // Metrics are append-only.
+    let added = registry
+        .update_version(v1::UpdateVersionRequest {
+            model_name: "fraud/detector".into(),
+            version: 1,
+            add_metrics: [("f1".to_owned(), 0.8)].into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(added.metrics.get("f1"), Some(&0.8));
+    assert_eq!(added.metrics.get("auc"), Some(&0.91));
+    assert_status(
+        registry
+            .update_version(v1::UpdateVersionRequest {
+                model_name: "fraud/detector".into(),
+                version: 1,
+                add_metrics: [("auc".to_owned(), 0.99)].into(),
+                ..Default::default()
+            })
+            .await,
+        Code::FailedPrecondition,
+        &["auc", "append-only"],
+    );
+
+    // Bind, resolve, and see the binding on the version.
+    let bound = bind(&mut registry, "fraud/detector", "production", 1, Some(0)).await.unwrap();
+    let binding = bound.binding.unwrap();
+    assert_eq!((binding.version, binding.generation), (1, 1));
+    let resolved = resolver
+        .resolve(v1::ResolveRequest {
+            model_name: "fraud/detector".into(),
+            binding: "production".into(),
+            min_revision: bound.revision,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resolved.version, 1);
+    assert_eq!(resolved.artifact_uri, "s3://models/fraud/detector/run-1/model.onnx");
+    assert_eq!(resolved.sha256, "ab".repeat(32));
+    assert_eq!(resolved.size_bytes, 1_024);
+    assert_eq!(resolved.generation, 1);
+    assert!(resolved.revision >= bound.revision);
+    assert_status(
+        resolver
+            .resolve(v1::ResolveRequest {
+                model_name: "fraud/detector".into(),
+                binding: "production".into(),
+                min_revision: resolved.revision + 5,
+            })
+            .await,
+        Code::Unavailable,
+        &["behind"],
+    );
+    let got = registry
+        .get_version(v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 1 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.bindings, vec!["production".to_owned()]);
+
+    // A bound version cannot be archived; an archived one cannot be bound.
+    assert_status(
+        registry.archive_version(v1::ArchiveVersionRequest { model_name: "fraud/detector".into(), version: 1 }).await,
+        Code::FailedPrecondition,
+        &["production"],
+    );
+    let archived = registry
+        .archive_version(v1::ArchiveVersionRequest { model_name: "fraud/detector".into(), version: 2 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(archived.status, VersionStatus::Archived as i32);
+    assert_status(
+        bind(&mut registry, "fraud/detector", "production", 2, None).await,
+        Code::FailedPrecondition,
+        &["ARCHIVED"],
+    );
+    assert_status(
+        bind(&mut registry, "fraud/detector", "production", 9, None).await,
+        Code::NotFound,
+        &["version 9"],
+    );
+
+    // A model with bindings cannot be deleted; once unbound it can, and is gone.
+    assert_status(
+        registry.delete_model(v1::DeleteModelRequest { name: "fraud/detector".into() }).await,
+        Code::FailedPrecondition,
+        &["production"],
+    );
+    registry
+        .delete_binding(v1::DeleteBindingRequest {
+            model_name: "fraud/detector".into(),
+            binding: "production".into(),
+            expected_generation: Some(1),
+            reason: "retire".into(),
+        })
+        .await
+        .unwrap();
+    assert_status(
+        resolver
+            .resolve(v1::ResolveRequest { model_name: "fraud/detector".into(), binding: "production".into(), min_revision: 0 })
+            .await,
+        Code::NotFound,
+        &["production", "fraud/detector"],
+    );
+    let deleted = registry.delete_model(v1::DeleteModelRequest { name: "fraud/detector".into() }).await.unwrap().into_inner();
+    assert!(deleted.revision > 0);
+    assert_status(
+        registry.get_model(v1::GetModelRequest { name: "fraud/detector".into() }).await,
+        Code::NotFound,
+        &["fraud/detector"],
+    );
+    assert_status(
+        registry.create_model(v1::CreateModelRequest { name: "fraud/detector".into(), ..Default::default() }).await,
+        Code::AlreadyExists,
+        &["deleted"],
+    );
+    assert_status(
+        registry.register_version(register_request("fraud/detector", "run-3")).await,
+        Code::NotFound,
+        &["fraud/detector"],
+    );
+
+    // Every mutation left exactly one audit row, tied to its revision.
+    let client = primary.db.client().await.unwrap();
+    let audit: Vec<(String, String, i64)> = client
+        .query("SELECT action, actor, revision FROM audit_log ORDER BY id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let actions: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "model.create",
+            "model.update",
+            "version.register",
+            "version.register",
+            "version.update",
+            "binding.set",
+            "version.archive",
+            "binding.delete",
+            "model.delete"
+        ]
+    );
+    assert_eq!(audit[0].1, "alice");
+    let revisions: Vec<i64> = audit.iter().map(|a| a.2).collect();
+    assert_eq!(revisions, (1..=9).collect::<Vec<i64>>());
+}
+
+#[tokio::test]
+async fn list_models_paginates_in_name_order() {
+    let primary = TestPrimary::start().await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    for name in ["delta", "alpha", "team/beta", "charlie", "echo"] {
+        create_model(&mut registry, name).await;
+    }
+    let mut names = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = registry
+            .list_models(v1::ListModelsRequest { page_size: 2, page_token: token })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(page.models.len() <= 2);
+        names.extend(page.models.into_iter().map(|m| m.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(names, ["alpha", "charlie", "delta", "echo", "team/beta"]);
+    assert_eq!(pages, 3);
+    assert_status(
+        registry.list_models(v1::ListModelsRequest { page_size: 2, page_token: "not-a-token".into() }).await,
+        Code::InvalidArgument,
+        &["page_token"],
+    );
+}
+
+#[tokio::test]
+async fn health_and_reflection_are_served() {
+    let primary = TestPrimary::start().await.unwrap();
+    for service in ["", "bindery.v1.RegistryService", "bindery.v1.ResolverService"] {
+        assert_eq!(
+            primary.health(service).await.unwrap(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32,
+            "{service:?}"
+        );
+    }
+}
