@@ -31,7 +31,11 @@ async fn database_restart_gives_unavailable_then_recovers() {
     cluster.stop().unwrap();
     let started = Instant::now();
     assert_status(get_model(&mut registry, "survivor").await, Code::Unavailable, &["unavailable"]);
-    assert_status(registry.register_version(register_request("survivor", "v2")).await, Code::Unavailable, &[]);
+    assert_status(
+        registry.register_version(register_request("survivor", "v2")).await,
+        Code::Unavailable,
+        &[],
+    );
     assert_status(bind(&mut registry, "survivor", "production", 1, None).await, Code::Unavailable, &[]);
     assert!(started.elapsed() < Duration::from_secs(20), "calls fail promptly, they do not hang");
     primary.wait_health(ServingStatus::NotServing, Duration::from_secs(20)).await.unwrap();
@@ -98,7 +102,8 @@ async fn primary_started_before_its_database_becomes_ready_and_migrates() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = bindery_server::PrimaryConfig::new(addr, bindery_server::DatabaseUrl::new(db.url.clone()));
+    let mut config =
+        bindery_server::PrimaryConfig::new(addr, bindery_server::DatabaseUrl::new(db.url.clone()));
     config.readiness_interval_ms = 100;
     config.database.database_timeout_secs = 1;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

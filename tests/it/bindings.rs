@@ -50,7 +50,11 @@ async fn racing_set_binding_with_same_expected_generation_exactly_one_wins() {
             .resolver()
             .await
             .unwrap()
-            .resolve(v1::ResolveRequest { model_name: "pricing".into(), binding: "production".into(), min_revision: 0 })
+            .resolve(v1::ResolveRequest {
+                model_name: "pricing".into(),
+                binding: "production".into(),
+                min_revision: 0,
+            })
             .await
             .unwrap()
             .into_inner();
@@ -185,7 +189,11 @@ async fn history_and_rollback() {
         .resolver()
         .await
         .unwrap()
-        .resolve(v1::ResolveRequest { model_name: "recs".into(), binding: "production".into(), min_revision: rolled.revision })
+        .resolve(v1::ResolveRequest {
+            model_name: "recs".into(),
+            binding: "production".into(),
+            min_revision: rolled.revision,
+        })
         .await
         .unwrap()
         .into_inner();
@@ -227,11 +235,8 @@ async fn history_and_rollback() {
         .await
         .unwrap()
         .into_inner();
-    let summary: Vec<(u64, i32, Option<u64>, Option<u64>)> = history
-        .entries
-        .iter()
-        .map(|e| (e.generation, e.action, e.before_version, e.after_version))
-        .collect();
+    let summary: Vec<(u64, i32, Option<u64>, Option<u64>)> =
+        history.entries.iter().map(|e| (e.generation, e.action, e.before_version, e.after_version)).collect();
     assert_eq!(
         summary,
         vec![

@@ -88,7 +88,11 @@ pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, 
         Err(s) => {
             assert_eq!(s.code(), code, "wrong code; message: {}", s.message());
             for needle in needles {
-                assert!(s.message().contains(needle), "message {:?} does not mention {needle:?}", s.message());
+                assert!(
+                    s.message().contains(needle),
+                    "message {:?} does not mention {needle:?}",
+                    s.message()
+                );
             }
         }
     }
@@ -97,6 +101,7 @@ pub fn assert_status<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, 
 /// `registry_state.revision` read straight from the database.
 pub async fn db_revision(db: &TestDb) -> u64 {
     let client = db.client().await.expect("db client");
-    let revision: i64 = client.query_one("SELECT revision FROM registry_state", &[]).await.expect("revision").get(0);
+    let revision: i64 =
+        client.query_one("SELECT revision FROM registry_state", &[]).await.expect("revision").get(0);
     u64::try_from(revision).expect("non-negative")
 }

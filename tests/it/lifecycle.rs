@@ -30,7 +30,9 @@ async fn full_lifecycle() {
     assert_eq!(created.latest_version, 0);
     assert!(created.revision > 0);
     assert_status(
-        registry.create_model(v1::CreateModelRequest { name: "fraud/detector".into(), ..Default::default() }).await,
+        registry
+            .create_model(v1::CreateModelRequest { name: "fraud/detector".into(), ..Default::default() })
+            .await,
         Code::AlreadyExists,
         &["fraud/detector"],
     );
@@ -74,12 +76,21 @@ async fn full_lifecycle() {
     assert_eq!(got.request_id, "run-1");
     assert_eq!(got.created_by, "anonymous");
     assert_eq!(
-        registry.get_model(v1::GetModelRequest { name: "fraud/detector".into() }).await.unwrap().into_inner().latest_version,
+        registry
+            .get_model(v1::GetModelRequest { name: "fraud/detector".into() })
+            .await
+            .unwrap()
+            .into_inner()
+            .latest_version,
         2
     );
 
     let listed = registry
-        .list_versions(v1::ListVersionsRequest { model_name: "fraud/detector".into(), page_size: 1, page_token: String::new() })
+        .list_versions(v1::ListVersionsRequest {
+            model_name: "fraud/detector".into(),
+            page_size: 1,
+            page_token: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -161,7 +172,9 @@ async fn full_lifecycle() {
 
     // A bound version cannot be archived; an archived one cannot be bound.
     assert_status(
-        registry.archive_version(v1::ArchiveVersionRequest { model_name: "fraud/detector".into(), version: 1 }).await,
+        registry
+            .archive_version(v1::ArchiveVersionRequest { model_name: "fraud/detector".into(), version: 1 })
+            .await,
         Code::FailedPrecondition,
         &["production"],
     );
@@ -199,12 +212,20 @@ async fn full_lifecycle() {
         .unwrap();
     assert_status(
         resolver
-            .resolve(v1::ResolveRequest { model_name: "fraud/detector".into(), binding: "production".into(), min_revision: 0 })
+            .resolve(v1::ResolveRequest {
+                model_name: "fraud/detector".into(),
+                binding: "production".into(),
+                min_revision: 0,
+            })
             .await,
         Code::NotFound,
         &["production", "fraud/detector"],
     );
-    let deleted = registry.delete_model(v1::DeleteModelRequest { name: "fraud/detector".into() }).await.unwrap().into_inner();
+    let deleted = registry
+        .delete_model(v1::DeleteModelRequest { name: "fraud/detector".into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert!(deleted.revision > 0);
     assert_status(
         registry.get_model(v1::GetModelRequest { name: "fraud/detector".into() }).await,
@@ -212,7 +233,9 @@ async fn full_lifecycle() {
         &["fraud/detector"],
     );
     assert_status(
-        registry.create_model(v1::CreateModelRequest { name: "fraud/detector".into(), ..Default::default() }).await,
+        registry
+            .create_model(v1::CreateModelRequest { name: "fraud/detector".into(), ..Default::default() })
+            .await,
         Code::AlreadyExists,
         &["deleted"],
     );

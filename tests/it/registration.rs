@@ -62,7 +62,9 @@ async fn fifty_concurrent_registrations_get_1_to_50() {
     let mut calls = JoinSet::new();
     for i in 0..50 {
         let mut client = primary.registry().await.unwrap();
-        calls.spawn(async move { client.register_version(register_request("ranker", &format!("run-{i}"))).await });
+        calls.spawn(
+            async move { client.register_version(register_request("ranker", &format!("run-{i}"))).await },
+        );
     }
     let mut numbers = Vec::new();
     while let Some(result) = calls.join_next().await {

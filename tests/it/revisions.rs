@@ -72,7 +72,8 @@ async fn revision_strictly_increases_and_matches_registry_state() {
         .map(|r| r.get(0))
         .collect();
     assert_eq!(changes, (1..=i64::try_from(last).unwrap()).collect::<Vec<_>>());
-    let audited: i64 = client.query_one("SELECT count(DISTINCT revision) FROM audit_log", &[]).await.unwrap().get(0);
+    let audited: i64 =
+        client.query_one("SELECT count(DISTINCT revision) FROM audit_log", &[]).await.unwrap().get(0);
     assert_eq!(audited, i64::try_from(last).unwrap());
 }
 
@@ -127,7 +128,10 @@ async fn notify_carries_small_changes_inline_and_large_ones_by_revision() {
     assert_eq!(received[3], serde_json::json!({ "revision": big.revision }));
     let client = primary.db.client().await.unwrap();
     let row = client
-        .query_one("SELECT kind, payload FROM changes WHERE revision = $1", &[&i64::try_from(big.revision).unwrap()])
+        .query_one(
+            "SELECT kind, payload FROM changes WHERE revision = $1",
+            &[&i64::try_from(big.revision).unwrap()],
+        )
         .await
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "version");

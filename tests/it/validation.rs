@@ -32,30 +32,47 @@ async fn invalid_arguments_name_the_field() {
         let _ = why;
     }
     assert_status(bind(&mut registry, "valid", "Prod", 1, None).await, Code::InvalidArgument, &["binding"]);
-    assert_status(bind(&mut registry, "valid", "eu/prod", 1, None).await, Code::InvalidArgument, &["binding"]);
-    assert_status(bind(&mut registry, "valid", "production", 0, None).await, Code::InvalidArgument, &["version"]);
+    assert_status(
+        bind(&mut registry, "valid", "eu/prod", 1, None).await,
+        Code::InvalidArgument,
+        &["binding"],
+    );
+    assert_status(
+        bind(&mut registry, "valid", "production", 0, None).await,
+        Code::InvalidArgument,
+        &["version"],
+    );
 
     // Tags, params, metrics bounds.
     let big_key: std::collections::BTreeMap<String, String> = [("k".repeat(251), "v".to_owned())].into();
     assert_status(
-        registry.create_model(v1::CreateModelRequest { name: "t1".into(), tags: big_key, ..Default::default() }).await,
+        registry
+            .create_model(v1::CreateModelRequest { name: "t1".into(), tags: big_key, ..Default::default() })
+            .await,
         Code::InvalidArgument,
         &["tags", "250"],
     );
     let big_value: std::collections::BTreeMap<String, String> = [("k".to_owned(), "v".repeat(5_001))].into();
     assert_status(
-        registry.create_model(v1::CreateModelRequest { name: "t2".into(), tags: big_value, ..Default::default() }).await,
+        registry
+            .create_model(v1::CreateModelRequest { name: "t2".into(), tags: big_value, ..Default::default() })
+            .await,
         Code::InvalidArgument,
         &["tags", "5000"],
     );
-    let many: std::collections::BTreeMap<String, String> = (0..101).map(|i| (format!("k{i}"), String::new())).collect();
+    let many: std::collections::BTreeMap<String, String> =
+        (0..101).map(|i| (format!("k{i}"), String::new())).collect();
     let mut req = register_request("valid", "p");
     req.params = many;
     assert_status(registry.register_version(req).await, Code::InvalidArgument, &["params", "101"]);
     for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let mut req = register_request("valid", "m");
         req.metrics.insert("loss".into(), bad);
-        assert_status(registry.register_version(req).await, Code::InvalidArgument, &["metrics", "loss", "finite"]);
+        assert_status(
+            registry.register_version(req).await,
+            Code::InvalidArgument,
+            &["metrics", "loss", "finite"],
+        );
     }
     assert_status(
         registry
@@ -93,8 +110,13 @@ async fn invalid_arguments_name_the_field() {
     req.signature.as_mut().unwrap().inputs_json = "{not json".into();
     assert_status(registry.register_version(req).await, Code::InvalidArgument, &["signature.inputs_json"]);
     let mut req = register_request("valid", "l");
-    req.lineage.as_mut().unwrap().parent_versions = vec![v1::VersionRef { model_name: "BAD".into(), version: 1 }];
-    assert_status(registry.register_version(req).await, Code::InvalidArgument, &["lineage.parent_versions[0].model_name"]);
+    req.lineage.as_mut().unwrap().parent_versions =
+        vec![v1::VersionRef { model_name: "BAD".into(), version: 1 }];
+    assert_status(
+        registry.register_version(req).await,
+        Code::InvalidArgument,
+        &["lineage.parent_versions[0].model_name"],
+    );
 
     // Pagination and updates.
     assert_status(
@@ -120,7 +142,12 @@ async fn invalid_arguments_name_the_field() {
         &["version"],
     );
     assert_status(
-        registry.create_model(as_actor(v1::CreateModelRequest { name: "hdr".into(), ..Default::default() }, &"a".repeat(300))).await,
+        registry
+            .create_model(as_actor(
+                v1::CreateModelRequest { name: "hdr".into(), ..Default::default() },
+                &"a".repeat(300),
+            ))
+            .await,
         Code::InvalidArgument,
         &["x-bindery-actor"],
     );

@@ -11,10 +11,10 @@ pub mod validate;
 
 pub use error::{Error, Result};
 pub use model::{
-    Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingWrite,
-    DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion,
-    BindingTarget, Registered, Resolved, RollbackBinding, SetBinding, Signature, VersionKey, VersionRef,
-    VersionStatus, VersionUpdate, WriteContext, validate_reason,
+    Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingTarget, BindingWrite,
+    DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion, Registered,
+    Resolved, RollbackBinding, SetBinding, Signature, VersionKey, VersionRef, VersionStatus, VersionUpdate,
+    WriteContext, validate_reason,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, Page, PageRequest};

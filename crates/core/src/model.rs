@@ -299,8 +299,11 @@ impl VersionUpdate {
         if version.metrics.len() + self.add_metrics.len() > validate::MAX_MAP_ENTRIES {
             return Err(Error::invalid(
                 "add_metrics",
-                format!("would leave {} metrics, at most {} allowed",
-                    version.metrics.len() + self.add_metrics.len(), validate::MAX_MAP_ENTRIES),
+                format!(
+                    "would leave {} metrics, at most {} allowed",
+                    version.metrics.len() + self.add_metrics.len(),
+                    validate::MAX_MAP_ENTRIES
+                ),
             ));
         }
         version.metrics.extend(self.add_metrics.iter().map(|(k, v)| (k.clone(), *v)));

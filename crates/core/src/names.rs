@@ -22,9 +22,7 @@ fn check_part(part: &str) -> std::result::Result<(), String> {
     let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let inner_ok = |b: u8| edge_ok(b) || matches!(b, b'.' | b'_' | b'-');
     if let Some(bad) = part.chars().find(|c| !c.is_ascii() || !inner_ok(*c as u8)) {
-        return Err(format!(
-            "contains {bad:?}; use lowercase letters, digits, '.', '_' and '-' only"
-        ));
+        return Err(format!("contains {bad:?}; use lowercase letters, digits, '.', '_' and '-' only"));
     }
     if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) {
         return Err("must start and end with a lowercase letter or digit".into());
@@ -42,9 +40,9 @@ impl ModelName {
     pub fn parse(field: &str, value: impl Into<String>) -> Result<Self> {
         let value = value.into();
         let check = match value.split_once('/') {
-            Some((namespace, name)) => check_part(namespace)
-                .map_err(|e| format!("namespace {e}"))
-                .and_then(|()| check_part(name)),
+            Some((namespace, name)) => {
+                check_part(namespace).map_err(|e| format!("namespace {e}")).and_then(|()| check_part(name))
+            }
             None => check_part(&value),
         };
         check.map_err(|e| Error::invalid(field, format!("model name {value:?} {e}")))?;

@@ -91,10 +91,9 @@ fn encode(kind: &str, cursor: &Cursor) -> String {
 }
 
 fn decode(kind: &str, token: &str) -> Result<Cursor> {
-    let invalid = || {
-        Error::invalid("page_token", "is not a token returned by this listing; start again without one")
-    };
-    if token.len() % 2 != 0 || token.len() > 1_024 {
+    let invalid =
+        || Error::invalid("page_token", "is not a token returned by this listing; start again without one");
+    if !token.len().is_multiple_of(2) || token.len() > 1_024 {
         return Err(invalid());
     }
     let bytes = (0..token.len())

@@ -12,9 +12,9 @@
 use async_trait::async_trait;
 
 use crate::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Model, ModelName,
-    ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
-    Result, RollbackBinding, SetBinding, VersionKey, VersionUpdate, WriteContext,
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Model, ModelName, ModelUpdate,
+    ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result, RollbackBinding,
+    SetBinding, VersionKey, VersionUpdate, WriteContext,
 };
 
 #[async_trait]
@@ -23,8 +23,7 @@ pub trait Store: Send + Sync + 'static {
     async fn create_model(&self, ctx: &WriteContext, model: NewModel) -> Result<Model>;
     async fn get_model(&self, name: &ModelName) -> Result<Model>;
     async fn list_models(&self, page: PageRequest) -> Result<Page<Model>>;
-    async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate)
-    -> Result<Model>;
+    async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate) -> Result<Model>;
     /// Soft delete; returns the revision. Fails while bindings point into the model.
     async fn delete_model(&self, ctx: &WriteContext, name: &ModelName) -> Result<u64>;
 

@@ -68,7 +68,10 @@ pub fn metrics(field: &str, map: &BTreeMap<String, f64>) -> Result<()> {
     for (k, v) in map {
         key(field, k)?;
         if !v.is_finite() {
-            return Err(Error::invalid(field, format!("value of {k:?} is {v}; metrics must be finite numbers")));
+            return Err(Error::invalid(
+                field,
+                format!("value of {k:?} is {v}; metrics must be finite numbers"),
+            ));
         }
     }
     Ok(())
@@ -106,7 +109,10 @@ pub fn artifact_uri(field: &str, uri: &str) -> Result<()> {
         return Err(Error::invalid(field, "is required, e.g. s3://bucket/models/fraud/model.onnx"));
     }
     if uri.len() > MAX_URI_BYTES {
-        return Err(Error::invalid(field, format!("is {} bytes, at most {MAX_URI_BYTES} allowed", uri.len())));
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes, at most {MAX_URI_BYTES} allowed", uri.len()),
+        ));
     }
     if uri.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(Error::invalid(field, format!("{uri:?} contains whitespace or control characters")));
@@ -134,7 +140,10 @@ pub fn artifact_uri(field: &str, uri: &str) -> Result<()> {
     let scheme = uri.split_once("://").map_or(uri, |(s, _)| s);
     Err(Error::invalid(
         field,
-        format!("unsupported URI {:?} (scheme {scheme:?}); use s3://bucket/key or file:///path", truncate(uri, 80)),
+        format!(
+            "unsupported URI {:?} (scheme {scheme:?}); use s3://bucket/key or file:///path",
+            truncate(uri, 80)
+        ),
     ))
 }
 
@@ -149,7 +158,9 @@ fn s3_bucket(field: &str, uri: &str, bucket: &str) -> Result<()> {
     if !valid {
         return Err(Error::invalid(
             field,
-            format!("{uri:?}: bucket {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')"),
+            format!(
+                "{uri:?}: bucket {bucket:?} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')"
+            ),
         ));
     }
     Ok(())
@@ -161,7 +172,10 @@ pub fn json_document(field: &str, value: &str) -> Result<()> {
         return Ok(());
     }
     if value.len() > MAX_SIGNATURE_BYTES {
-        return Err(Error::invalid(field, format!("is {} bytes, at most {MAX_SIGNATURE_BYTES} allowed", value.len())));
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes, at most {MAX_SIGNATURE_BYTES} allowed", value.len()),
+        ));
     }
     serde_json::from_str::<serde_json::Value>(value)
         .map(drop)
@@ -200,10 +214,23 @@ mod tests {
         for ok in ["s3://bucket/key", "s3://my.bucket-1/a/b/", "file:///tmp/model.onnx"] {
             assert!(artifact_uri("artifact.uri", ok).is_ok(), "{ok}");
         }
-        for bad in ["", "s3://bucket", "s3://bucket/", "s3://B/key", "s3://ab/key", "gs://b/k", "file://rel",
-            "s3://bucket/a/../b", "s3://bucket/a b", "http://x/y"] {
+        for bad in [
+            "",
+            "s3://bucket",
+            "s3://bucket/",
+            "s3://B/key",
+            "s3://ab/key",
+            "gs://b/k",
+            "file://rel",
+            "s3://bucket/a/../b",
+            "s3://bucket/a b",
+            "http://x/y",
+        ] {
             let err = artifact_uri("artifact.uri", bad);
-            assert!(matches!(&err, Err(Error::InvalidArgument(m)) if m.starts_with("artifact.uri: ")), "{bad}: {err:?}");
+            assert!(
+                matches!(&err, Err(Error::InvalidArgument(m)) if m.starts_with("artifact.uri: ")),
+                "{bad}: {err:?}"
+            );
         }
     }
 

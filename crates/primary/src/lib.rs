@@ -82,7 +82,10 @@ impl RegistryService for Primary {
         Ok(Response::new(model.into()))
     }
 
-    async fn list_models(&self, request: Request<v1::ListModelsRequest>) -> RpcResult<v1::ListModelsResponse> {
+    async fn list_models(
+        &self,
+        request: Request<v1::ListModelsRequest>,
+    ) -> RpcResult<v1::ListModelsResponse> {
         let r = request.into_inner();
         let page = PageRequest::parse("models", r.page_size, &r.page_token).map_err(status_from_error)?;
         let page = self.store.list_models(page).await.map_err(status_from_error)?;
@@ -102,7 +105,10 @@ impl RegistryService for Primary {
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().name))]
-    async fn delete_model(&self, request: Request<v1::DeleteModelRequest>) -> RpcResult<v1::DeleteModelResponse> {
+    async fn delete_model(
+        &self,
+        request: Request<v1::DeleteModelRequest>,
+    ) -> RpcResult<v1::DeleteModelResponse> {
         let ctx = write_context(request.metadata())?;
         let name = name("name", request.into_inner().name)?;
         let revision = self.store.delete_model(&ctx, &name).await.map_err(status_from_error)?;
@@ -126,7 +132,10 @@ impl RegistryService for Primary {
         Ok(Response::new(version.into()))
     }
 
-    async fn list_versions(&self, request: Request<v1::ListVersionsRequest>) -> RpcResult<v1::ListVersionsResponse> {
+    async fn list_versions(
+        &self,
+        request: Request<v1::ListVersionsRequest>,
+    ) -> RpcResult<v1::ListVersionsResponse> {
         let (model, page) = decode(request.into_inner())?;
         let page = self.store.list_versions(&model, page).await.map_err(status_from_error)?;
         let next_page_token = page.next_token("versions");
@@ -137,7 +146,10 @@ impl RegistryService for Primary {
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, version = request.get_ref().version))]
-    async fn update_version(&self, request: Request<v1::UpdateVersionRequest>) -> RpcResult<v1::ModelVersion> {
+    async fn update_version(
+        &self,
+        request: Request<v1::UpdateVersionRequest>,
+    ) -> RpcResult<v1::ModelVersion> {
         let ctx = write_context(request.metadata())?;
         let (key, update) = decode(request.into_inner())?;
         let version = self.store.update_version(&ctx, &key, update).await.map_err(status_from_error)?;
@@ -145,7 +157,10 @@ impl RegistryService for Primary {
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, version = request.get_ref().version))]
-    async fn archive_version(&self, request: Request<v1::ArchiveVersionRequest>) -> RpcResult<v1::ModelVersion> {
+    async fn archive_version(
+        &self,
+        request: Request<v1::ArchiveVersionRequest>,
+    ) -> RpcResult<v1::ModelVersion> {
         let ctx = write_context(request.metadata())?;
         let key = decode(request.into_inner())?;
         let version = self.store.archive_version(&ctx, &key).await.map_err(status_from_error)?;
@@ -153,7 +168,10 @@ impl RegistryService for Primary {
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]
-    async fn set_binding(&self, request: Request<v1::SetBindingRequest>) -> RpcResult<v1::SetBindingResponse> {
+    async fn set_binding(
+        &self,
+        request: Request<v1::SetBindingRequest>,
+    ) -> RpcResult<v1::SetBindingResponse> {
         let ctx = write_context(request.metadata())?;
         let req = decode(request.into_inner())?;
         let written = self.store.set_binding(&ctx, req).await.map_err(status_from_error)?;
@@ -161,17 +179,25 @@ impl RegistryService for Primary {
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]
-    async fn delete_binding(&self, request: Request<v1::DeleteBindingRequest>) -> RpcResult<v1::DeleteBindingResponse> {
+    async fn delete_binding(
+        &self,
+        request: Request<v1::DeleteBindingRequest>,
+    ) -> RpcResult<v1::DeleteBindingResponse> {
         let ctx = write_context(request.metadata())?;
         let req = decode(request.into_inner())?;
         let revision = self.store.delete_binding(&ctx, req).await.map_err(status_from_error)?;
         Ok(Response::new(v1::DeleteBindingResponse { revision }))
     }
 
-    async fn list_bindings(&self, request: Request<v1::ListBindingsRequest>) -> RpcResult<v1::ListBindingsResponse> {
+    async fn list_bindings(
+        &self,
+        request: Request<v1::ListBindingsRequest>,
+    ) -> RpcResult<v1::ListBindingsResponse> {
         let model = name("model_name", request.into_inner().model_name)?;
         let bindings = self.store.list_bindings(&model).await.map_err(status_from_error)?;
-        Ok(Response::new(v1::ListBindingsResponse { bindings: bindings.into_iter().map(Into::into).collect() }))
+        Ok(Response::new(v1::ListBindingsResponse {
+            bindings: bindings.into_iter().map(Into::into).collect(),
+        }))
     }
 
     async fn list_binding_history(
@@ -188,7 +214,10 @@ impl RegistryService for Primary {
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]
-    async fn rollback_binding(&self, request: Request<v1::RollbackBindingRequest>) -> RpcResult<v1::SetBindingResponse> {
+    async fn rollback_binding(
+        &self,
+        request: Request<v1::RollbackBindingRequest>,
+    ) -> RpcResult<v1::SetBindingResponse> {
         let ctx = write_context(request.metadata())?;
         let req = decode(request.into_inner())?;
         let written = self.store.rollback_binding(&ctx, req).await.map_err(status_from_error)?;

@@ -98,9 +98,8 @@ impl TryFrom<v1::Lineage> for core::Lineage {
 impl TryFrom<v1::RegisterVersionRequest> for NewVersion {
     type Error = Error;
     fn try_from(r: v1::RegisterVersionRequest) -> Result<Self, Error> {
-        let artifact = r
-            .artifact
-            .ok_or_else(|| Error::invalid("artifact", "is required (at least artifact.uri)"))?;
+        let artifact =
+            r.artifact.ok_or_else(|| Error::invalid("artifact", "is required (at least artifact.uri)"))?;
         let signature = r.signature.unwrap_or_default();
         let mut v = NewVersion {
             model: ModelName::parse("model_name", r.model_name)?,
@@ -225,10 +224,7 @@ impl TryFrom<v1::ListBindingHistoryRequest> for (ModelName, BindingName, PageReq
 impl TryFrom<v1::ResolveRequest> for (ModelName, BindingName) {
     type Error = Error;
     fn try_from(r: v1::ResolveRequest) -> Result<Self, Error> {
-        Ok((
-            ModelName::parse("model_name", r.model_name)?,
-            BindingName::parse("binding", r.binding)?,
-        ))
+        Ok((ModelName::parse("model_name", r.model_name)?, BindingName::parse("binding", r.binding)?))
     }
 }
 

@@ -9,8 +9,7 @@ pub mod v1 {
 }
 
 /// Encoded `FileDescriptorSet` of every bindery.v1 file, for tonic-reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/bindery_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bindery_descriptor.bin"));
 
 mod convert;
 mod status;

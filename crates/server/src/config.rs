@@ -27,10 +27,10 @@ impl DatabaseUrl {
         let url = &self.0;
         // URL form: scheme://user:password@host...
         if let Some((scheme, rest)) = url.split_once("://") {
-            if let Some((userinfo, host)) = rest.split_once('@') {
-                if let Some((user, _)) = userinfo.split_once(':') {
-                    return format!("{scheme}://{user}:***@{host}");
-                }
+            if let Some((userinfo, host)) = rest.rsplit_once('@')
+                && let Some((user, _)) = userinfo.split_once(':')
+            {
+                return format!("{scheme}://{user}:***@{host}");
             }
             return url.clone();
         }
@@ -72,6 +72,9 @@ pub struct DatabaseArgs {
     /// Seconds to wait for a database connection before answering UNAVAILABLE.
     #[arg(long, env = "BINDERY_DATABASE_TIMEOUT_SECS", default_value_t = 5)]
     pub database_timeout_secs: u64,
+    /// Create the database named in the URL if it does not exist (needs CREATEDB rights).
+    #[arg(long, env = "BINDERY_CREATE_DATABASE")]
+    pub create_database: bool,
 }
 
 /// `bindery primary`.
@@ -104,7 +107,7 @@ impl PrimaryConfig {
     pub fn new(listen: SocketAddr, database_url: DatabaseUrl) -> Self {
         Self {
             listen,
-            database: DatabaseArgs { database_url, database_timeout_secs: 5 },
+            database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             pool_size: 16,
             no_migrate: false,
             max_message_bytes: 4 * 1024 * 1024,

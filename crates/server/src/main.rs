@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(name = "bindery", version, about = "Bindery: the model registry that binds versions to stages and aliases")]
+#[command(
+    name = "bindery",
+    version,
+    about = "Bindery: the model registry that binds versions to stages and aliases"
+)]
 struct Cli {
     /// Log format: human-readable text, or one JSON object per line.
     #[arg(long, env = "BINDERY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]

@@ -18,6 +18,9 @@ use crate::config::{DatabaseArgs, PrimaryConfig};
 /// Applies pending migrations once (under the advisory lock) and returns what was applied.
 pub async fn migrate_database(database: &DatabaseArgs) -> anyhow::Result<Vec<i32>> {
     let config = database.pg_config()?;
+    if database.create_database && bindery_store_postgres::create_database_if_missing(&config).await? {
+        tracing::info!(database = %database.database_url, "created database");
+    }
     let mut client = bindery_store_postgres::connect(&config)
         .await
         .with_context(|| format!("connecting to {}", database.database_url))?;
@@ -69,9 +72,8 @@ pub async fn serve_primary(
     let registry = RegistryServiceServer::new(primary.clone())
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let resolver = ResolverServiceServer::new(primary)
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    let resolver =
+        ResolverServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
 
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, database = %config.database.database_url, "bindery primary starting");
@@ -95,12 +97,24 @@ pub async fn serve_primary(
     Ok(())
 }
 
-async fn readiness_loop(store: Arc<PgStore>, pg_config: PgConfig, config: PrimaryConfig, reporter: HealthReporter) {
+async fn readiness_loop(
+    store: Arc<PgStore>,
+    pg_config: PgConfig,
+    config: PrimaryConfig,
+    reporter: HealthReporter,
+) {
     let mut migrated = config.no_migrate;
     let mut serving = false;
     let mut failures = 0u32;
     loop {
         if !migrated {
+            if config.database.create_database {
+                match bindery_store_postgres::create_database_if_missing(&pg_config).await {
+                    Ok(true) => tracing::info!(database = %config.database.database_url, "created database"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "creating the database failed; will retry"),
+                }
+            }
             match bindery_store_postgres::connect(&pg_config).await {
                 Ok(mut client) => match bindery_store_postgres::migrate(&mut client).await {
                     Ok(applied) => {
@@ -112,7 +126,11 @@ async fn readiness_loop(store: Arc<PgStore>, pg_config: PgConfig, config: Primar
                 Err(e) => tracing::warn!(error = %e, "database unreachable; will retry"),
             }
         }
-        let ready = if migrated { store.check_ready().await } else { Err(bindery_core::Error::Unavailable("not migrated".into())) };
+        let ready = if migrated {
+            store.check_ready().await
+        } else {
+            Err(bindery_core::Error::Unavailable("not migrated".into()))
+        };
         match ready {
             Ok(()) => {
                 failures = 0;
@@ -134,7 +152,11 @@ async fn readiness_loop(store: Arc<PgStore>, pg_config: PgConfig, config: Primar
             }
         }
         // Poll faster until first ready, so a fresh process serves as soon as it can.
-        let pause = if serving { config.readiness_interval() } else { config.readiness_interval().min(std::time::Duration::from_millis(250)) };
+        let pause = if serving {
+            config.readiness_interval()
+        } else {
+            config.readiness_interval().min(std::time::Duration::from_millis(250))
+        };
         tokio::time::sleep(pause).await;
     }
 }

@@ -3,8 +3,8 @@
 
 use bindery_core::{
     Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName, BindingTarget,
-    BindingWrite, Cursor, DeleteBinding, Error, ModelName, Page, PageRequest, Resolved,
-    RollbackBinding, SetBinding, VersionStatus, WriteContext,
+    BindingWrite, Cursor, DeleteBinding, Error, ModelName, Page, PageRequest, Resolved, RollbackBinding,
+    SetBinding, VersionStatus, WriteContext,
 };
 use deadpool_postgres::Transaction;
 use serde_json::json;
@@ -24,10 +24,17 @@ struct Current {
 }
 
 async fn current(tx: &Transaction<'_>, model_id: i64, name: &BindingName) -> StoreResult<Option<Current>> {
-    let stmt = tx.prepare_cached("SELECT version, generation FROM bindings WHERE model_id = $1 AND name = $2").await?;
+    let stmt = tx
+        .prepare_cached("SELECT version, generation FROM bindings WHERE model_id = $1 AND name = $2")
+        .await?;
     tx.query_opt(&stmt, &[&model_id, &name.as_str()])
         .await?
-        .map(|r| Ok(Current { version: rows::u(r.try_get("version")?)?, generation: rows::u(r.try_get("generation")?)? }))
+        .map(|r| {
+            Ok(Current {
+                version: rows::u(r.try_get("version")?)?,
+                generation: rows::u(r.try_get("generation")?)?,
+            })
+        })
         .transpose()
 }
 
@@ -51,14 +58,22 @@ fn check_generation(
 }
 
 /// A version that may be bound: it exists and is READY. Returns its artifact.
-async fn bindable(tx: &Transaction<'_>, model_id: i64, model: &ModelName, version: u64) -> StoreResult<Artifact> {
+async fn bindable(
+    tx: &Transaction<'_>,
+    model_id: i64,
+    model: &ModelName,
+    version: u64,
+) -> StoreResult<Artifact> {
     let stmt = tx
         .prepare_cached(
             "SELECT status, artifact_uri, artifact_sha256, artifact_size, artifact_format
              FROM versions WHERE model_id = $1 AND version = $2",
         )
         .await?;
-    let row = tx.query_opt(&stmt, &[&model_id, &rows::i(version)?]).await?.ok_or_else(|| versions::not_found(model, version))?;
+    let row = tx
+        .query_opt(&stmt, &[&model_id, &rows::i(version)?])
+        .await?
+        .ok_or_else(|| versions::not_found(model, version))?;
     let status: String = row.try_get("status")?;
     if status != VersionStatus::Ready.as_str() {
         return Err(Error::FailedPrecondition(format!(
@@ -86,7 +101,11 @@ struct Rebind<'a> {
     reason: &'a str,
 }
 
-async fn rebind(tx: &Transaction<'_>, ctx: &WriteContext, change: Rebind<'_>) -> StoreResult<(Option<Binding>, i64)> {
+async fn rebind(
+    tx: &Transaction<'_>,
+    ctx: &WriteContext,
+    change: Rebind<'_>,
+) -> StoreResult<(Option<Binding>, i64)> {
     let Rebind { model_id, model, name, before, after, action, reason } = change;
     let generation = match &before {
         Some(c) => c.generation + 1,
@@ -115,7 +134,10 @@ async fn rebind(tx: &Transaction<'_>, ctx: &WriteContext, change: Rebind<'_>) ->
             );
             let stmt = tx.prepare_cached(&sql).await?;
             let row = tx
-                .query_one(&stmt, &[&model_id, &name.as_str(), &rows::i(*version)?, &generation_i, &ctx.actor, &revision])
+                .query_one(
+                    &stmt,
+                    &[&model_id, &name.as_str(), &rows::i(*version)?, &generation_i, &ctx.actor, &revision],
+                )
                 .await?;
             Some(rows::binding(&row)?)
         }
@@ -136,7 +158,17 @@ async fn rebind(tx: &Transaction<'_>, ctx: &WriteContext, change: Rebind<'_>) ->
         .await?;
     tx.execute(
         &stmt,
-        &[&model_id, &name.as_str(), &generation_i, &action.as_str(), &before_version, &after_version, &revision, &ctx.actor, &reason],
+        &[
+            &model_id,
+            &name.as_str(),
+            &generation_i,
+            &action.as_str(),
+            &before_version,
+            &after_version,
+            &revision,
+            &ctx.actor,
+            &reason,
+        ],
     )
     .await?;
     let payload = BindingChange {
@@ -150,7 +182,8 @@ async fn rebind(tx: &Transaction<'_>, ctx: &WriteContext, change: Rebind<'_>) ->
         BindingAction::Delete => "binding.delete",
         BindingAction::Rollback => "binding.rollback",
     };
-    let state = |v: Option<i64>, g: u64| v.map(|v| json!({ "version": v, "generation": g, "reason": reason }));
+    let state =
+        |v: Option<i64>, g: u64| v.map(|v| json!({ "version": v, "generation": g, "reason": reason }));
     write::record(
         tx,
         revision,
@@ -159,7 +192,7 @@ async fn rebind(tx: &Transaction<'_>, ctx: &WriteContext, change: Rebind<'_>) ->
             kind: "binding",
             model: model.as_str(),
             binding: Some(name.as_str()),
-            payload: serde_json::to_value(&payload).map_err(|e| corrupt(e))?,
+            payload: serde_json::to_value(&payload).map_err(corrupt)?,
         },
         Audit {
             action: audit_action,
@@ -243,7 +276,11 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, req: &DeleteBind
     write::revision_u64(revision)
 }
 
-pub(crate) async fn rollback(store: &PgStore, ctx: &WriteContext, req: &RollbackBinding) -> StoreResult<BindingWrite> {
+pub(crate) async fn rollback(
+    store: &PgStore,
+    ctx: &WriteContext,
+    req: &RollbackBinding,
+) -> StoreResult<BindingWrite> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let model_id = models::lock(&tx, &req.model).await?;
@@ -255,9 +292,14 @@ pub(crate) async fn rollback(store: &PgStore, ctx: &WriteContext, req: &Rollback
             let stmt = tx
                 .prepare_cached("SELECT after_version FROM binding_history WHERE model_id = $1 AND name = $2 AND generation = $3")
                 .await?;
-            let row = tx.query_opt(&stmt, &[&model_id, &name.as_str(), &rows::i(generation)?]).await?.ok_or_else(|| {
-                Error::NotFound(format!("binding '{name}' of model '{model}' has no generation {generation} in its history"))
-            })?;
+            let row = tx
+                .query_opt(&stmt, &[&model_id, &name.as_str(), &rows::i(generation)?])
+                .await?
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "binding '{name}' of model '{model}' has no generation {generation} in its history"
+                    ))
+                })?;
             row.try_get::<_, Option<i64>>(0)?.ok_or_else(|| {
                 Error::FailedPrecondition(format!(
                     "generation {generation} of binding '{name}' of model '{model}' deleted the binding; \
@@ -272,7 +314,10 @@ pub(crate) async fn rollback(store: &PgStore, ctx: &WriteContext, req: &Rollback
                      ORDER BY generation DESC LIMIT 1",
                 )
                 .await?;
-            let row = tx.query_opt(&stmt, &[&model_id, &name.as_str()]).await?.ok_or_else(|| not_found(model, name))?;
+            let row = tx
+                .query_opt(&stmt, &[&model_id, &name.as_str()])
+                .await?
+                .ok_or_else(|| not_found(model, name))?;
             row.try_get::<_, Option<i64>>(0)?.ok_or_else(|| {
                 Error::FailedPrecondition(format!(
                     "binding '{name}' of model '{model}' had no target before its latest change; nothing to roll back to"
@@ -304,7 +349,11 @@ pub(crate) async fn rollback(store: &PgStore, ctx: &WriteContext, req: &Rollback
 
 async fn model_id(client: &deadpool_postgres::Client, model: &ModelName) -> StoreResult<i64> {
     let stmt = client.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
-    Ok(client.query_opt(&stmt, &[&model.as_str()]).await?.ok_or_else(|| models::not_found(model))?.try_get(0)?)
+    Ok(client
+        .query_opt(&stmt, &[&model.as_str()])
+        .await?
+        .ok_or_else(|| models::not_found(model))?
+        .try_get(0)?)
 }
 
 pub(crate) async fn list(store: &PgStore, model: &ModelName) -> StoreResult<Vec<Binding>> {

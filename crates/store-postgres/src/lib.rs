@@ -17,17 +17,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bindery_core::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Error, Model,
-    ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered,
-    Resolved, Result, RollbackBinding, SetBinding, Store, VersionKey, VersionUpdate, WriteContext,
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Error, Model, ModelName,
+    ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result,
+    RollbackBinding, SetBinding, Store, VersionKey, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use crate::error::{StoreError, StoreResult};
 pub use crate::migrate::{expected_schema_version, migrate};
-pub use tokio_postgres::Config as PgConfig;
 pub use crate::write::{NOTIFY_CHANNEL, NOTIFY_PAYLOAD_LIMIT};
+pub use tokio_postgres::Config as PgConfig;
 
 /// Connection settings for the store's pool.
 #[derive(Debug, Clone)]
@@ -84,11 +84,8 @@ impl PgStore {
     /// Builds the pool. Connections are opened lazily, so this succeeds while the database is
     /// down; calls then fail with `Unavailable` until it is back.
     pub fn new(config: tokio_postgres::Config, options: &PoolOptions) -> Result<Self> {
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
-        );
+        let manager =
+            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(options.max_size)
             .wait_timeout(Some(options.timeout))
@@ -169,7 +166,12 @@ impl Store for PgStore {
         self.run("list_versions", || versions::list(self, model, &page)).await
     }
 
-    async fn update_version(&self, ctx: &WriteContext, key: &VersionKey, update: VersionUpdate) -> Result<ModelVersion> {
+    async fn update_version(
+        &self,
+        ctx: &WriteContext,
+        key: &VersionKey,
+        update: VersionUpdate,
+    ) -> Result<ModelVersion> {
         self.run("update_version", || versions::update(self, ctx, key, &update)).await
     }
 
@@ -213,5 +215,31 @@ impl Store for PgStore {
             rows::u(row.try_get(0)?)
         })
         .await
+    }
+}
+
+/// Creates the database `config` names if it does not exist yet (connecting to the server's
+/// `postgres` database to do so). Returns whether it created it. Safe to race.
+pub async fn create_database_if_missing(config: &PgConfig) -> Result<bool> {
+    let name = config
+        .get_dbname()
+        .ok_or_else(|| Error::InvalidArgument("database url names no database".into()))?
+        .to_owned();
+    let mut maintenance = config.clone();
+    maintenance.dbname("postgres");
+    let client = connect(&maintenance).await?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .map_err(|e| StoreError::from(e).into_domain("create_database"))?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => Ok(false),
+        Err(e) => Err(StoreError::from(e).into_domain("create_database")),
     }
 }

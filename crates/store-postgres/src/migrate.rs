@@ -47,8 +47,7 @@ async fn apply_pending(client: &mut Client) -> Result<Vec<i32>, StoreError> {
     for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = client.transaction().await?;
         tx.batch_execute(sql).await?;
-        tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[version, name])
-            .await?;
+        tx.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", &[version, name]).await?;
         tx.commit().await?;
         tracing::info!(version, name, "applied migration");
         applied.push(*version);
@@ -58,10 +57,8 @@ async fn apply_pending(client: &mut Client) -> Result<Vec<i32>, StoreError> {
 
 /// The schema version of the database (0 when never migrated).
 pub(crate) async fn current_version(client: &Client) -> Result<i32, StoreError> {
-    let exists: bool = client
-        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
-        .await?
-        .try_get(0)?;
+    let exists: bool =
+        client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.try_get(0)?;
     if !exists {
         return Ok(0);
     }

@@ -46,7 +46,10 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
     );
     let stmt = tx.prepare_cached(&sql).await?;
     let inserted = tx
-        .query_one(&stmt, &[&new.name.as_str(), &new.description, &new.owner, &Json(&new.tags), &ctx.actor, &revision])
+        .query_one(
+            &stmt,
+            &[&new.name.as_str(), &new.description, &new.owner, &Json(&new.tags), &ctx.actor, &revision],
+        )
         .await;
     let row = match inserted {
         Ok(row) => row,
@@ -149,7 +152,12 @@ pub(crate) async fn update(
         revision,
         ctx,
         Change { kind: "model", model: name.as_str(), binding: None, payload: after_json.clone() },
-        Audit { action: "model.update", target: target(name), before: Some(json(&before)), after: Some(after_json) },
+        Audit {
+            action: "model.update",
+            target: target(name),
+            before: Some(json(&before)),
+            after: Some(after_json),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -168,7 +176,8 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, name: &ModelName
     let id: i64 = row.try_get("id")?;
     let before = rows::model(&row)?;
     let stmt = tx.prepare_cached("SELECT name FROM bindings WHERE model_id = $1 ORDER BY name").await?;
-    let bound: Vec<String> = tx.query(&stmt, &[&id]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    let bound: Vec<String> =
+        tx.query(&stmt, &[&id]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     if !bound.is_empty() {
         return Err(Error::FailedPrecondition(format!(
             "model '{name}' cannot be deleted while bindings point into it ({}); delete those bindings first",

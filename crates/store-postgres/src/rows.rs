@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use bindery_core::{
-    Artifact, Binding, BindingAction, BindingHistoryEntry, BindingName, Error, Lineage, Model,
-    ModelName, ModelVersion, Signature, VersionStatus,
+    Artifact, Binding, BindingAction, BindingHistoryEntry, BindingName, Error, Lineage, Model, ModelName,
+    ModelVersion, Signature, VersionStatus,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -23,12 +23,12 @@ pub(crate) fn i(v: u64) -> StoreResult<i64> {
 
 fn model_name(row: &Row, col: &str) -> StoreResult<ModelName> {
     let name: String = row.try_get(col)?;
-    ModelName::parse(col, name).map_err(|e| corrupt(e))
+    ModelName::parse(col, name).map_err(corrupt)
 }
 
 fn binding_name(row: &Row, col: &str) -> StoreResult<BindingName> {
     let name: String = row.try_get(col)?;
-    BindingName::parse(col, name).map_err(|e| corrupt(e))
+    BindingName::parse(col, name).map_err(corrupt)
 }
 
 /// Columns of `models` read by [`model`]; unqualified, for `FROM models` and `RETURNING`.
@@ -111,9 +111,8 @@ pub(crate) const HISTORY_COLUMNS: &str = "m.name AS model_name, h.name AS bindin
 
 pub(crate) fn history_entry(row: &Row) -> StoreResult<BindingHistoryEntry> {
     let action: String = row.try_get("action")?;
-    let opt = |col: &str| -> StoreResult<Option<u64>> {
-        row.try_get::<_, Option<i64>>(col)?.map(u).transpose()
-    };
+    let opt =
+        |col: &str| -> StoreResult<Option<u64>> { row.try_get::<_, Option<i64>>(col)?.map(u).transpose() };
     Ok(BindingHistoryEntry {
         model_name: model_name(row, "model_name")?,
         binding: binding_name(row, "binding_name")?,

@@ -26,7 +26,11 @@ fn json(v: &ModelVersion) -> Value {
 }
 
 /// Reads one version of a live model.
-pub(crate) async fn load(client: &impl GenericClient, model: &ModelName, version: i64) -> StoreResult<Option<ModelVersion>> {
+pub(crate) async fn load(
+    client: &impl GenericClient,
+    model: &ModelName,
+    version: i64,
+) -> StoreResult<Option<ModelVersion>> {
     let sql = format!(
         "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id
          WHERE m.name = $1 AND m.deleted_at IS NULL AND v.version = $2",
@@ -37,14 +41,22 @@ pub(crate) async fn load(client: &impl GenericClient, model: &ModelName, version
 }
 
 async fn load_existing(client: &impl GenericClient, key: &VersionKey) -> StoreResult<ModelVersion> {
-    load(client, &key.model, rows::i(key.version)?).await?.ok_or_else(|| not_found(&key.model, key.version).into())
+    load(client, &key.model, rows::i(key.version)?)
+        .await?
+        .ok_or_else(|| not_found(&key.model, key.version).into())
 }
 
-pub(crate) async fn register(store: &PgStore, ctx: &WriteContext, new: &NewVersion) -> StoreResult<Registered> {
+pub(crate) async fn register(
+    store: &PgStore,
+    ctx: &WriteContext,
+    new: &NewVersion,
+) -> StoreResult<Registered> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let stmt = tx
-        .prepare_cached("SELECT id, last_version FROM models WHERE name = $1 AND deleted_at IS NULL FOR UPDATE")
+        .prepare_cached(
+            "SELECT id, last_version FROM models WHERE name = $1 AND deleted_at IS NULL FOR UPDATE",
+        )
         .await?;
     let row = tx.query_opt(&stmt, &[&new.model.as_str()]).await?.ok_or_else(|| {
         Error::NotFound(format!("model '{}' not found; create it with CreateModel first", new.model))
@@ -56,7 +68,9 @@ pub(crate) async fn register(store: &PgStore, ctx: &WriteContext, new: &NewVersi
     // Idempotency: the model row lock serialises racing retries, so the second one sees the first.
     if let Some(request_id) = &new.request_id {
         let stmt = tx
-            .prepare_cached("SELECT version, request_payload FROM versions WHERE model_id = $1 AND request_id = $2")
+            .prepare_cached(
+                "SELECT version, request_payload FROM versions WHERE model_id = $1 AND request_id = $2",
+            )
             .await?;
         if let Some(row) = tx.query_opt(&stmt, &[&model_id, request_id]).await? {
             let version: i64 = row.try_get("version")?;
@@ -139,7 +153,12 @@ pub(crate) async fn register(store: &PgStore, ctx: &WriteContext, new: &NewVersi
         revision,
         ctx,
         Change { kind: "version", model: new.model.as_str(), binding: None, payload: after.clone() },
-        Audit { action: "version.register", target: target(&new.model, version.version), before: None, after: Some(after) },
+        Audit {
+            action: "version.register",
+            target: target(&new.model, version.version),
+            before: None,
+            after: Some(after),
+        },
     )
     .await?;
     tx.commit().await?;
@@ -163,11 +182,18 @@ pub(crate) async fn get(store: &PgStore, key: &VersionKey) -> StoreResult<ModelV
     load_existing(&client, key).await
 }
 
-pub(crate) async fn list(store: &PgStore, model: &ModelName, page: &PageRequest) -> StoreResult<Page<ModelVersion>> {
+pub(crate) async fn list(
+    store: &PgStore,
+    model: &ModelName,
+    page: &PageRequest,
+) -> StoreResult<Page<ModelVersion>> {
     let client = store.client().await?;
     let stmt = client.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
-    let model_id: i64 =
-        client.query_opt(&stmt, &[&model.as_str()]).await?.ok_or_else(|| models::not_found(model))?.try_get(0)?;
+    let model_id: i64 = client
+        .query_opt(&stmt, &[&model.as_str()])
+        .await?
+        .ok_or_else(|| models::not_found(model))?
+        .try_get(0)?;
     let sql = format!(
         "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id
          WHERE v.model_id = $1 AND ($2::bigint IS NULL OR v.version < $2)
@@ -207,7 +233,15 @@ pub(crate) async fn update(
     let number = rows::i(key.version)?;
     tx.execute(
         &stmt,
-        &[&model_id, &number, &after.description, &Json(&after.tags), &Json(&after.metrics), &ctx.actor, &revision],
+        &[
+            &model_id,
+            &number,
+            &after.description,
+            &Json(&after.tags),
+            &Json(&after.metrics),
+            &ctx.actor,
+            &revision,
+        ],
     )
     .await?;
     let version = load_existing(&tx, key).await?;
@@ -229,7 +263,11 @@ pub(crate) async fn update(
     Ok(version)
 }
 
-pub(crate) async fn archive(store: &PgStore, ctx: &WriteContext, key: &VersionKey) -> StoreResult<ModelVersion> {
+pub(crate) async fn archive(
+    store: &PgStore,
+    ctx: &WriteContext,
+    key: &VersionKey,
+) -> StoreResult<ModelVersion> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let model_id = models::lock(&tx, &key.model).await?;

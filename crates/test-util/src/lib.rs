@@ -39,9 +39,10 @@ pub fn with_database(url: &str, db: &str) -> String {
 }
 
 async fn admin_client(url: &str) -> anyhow::Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .with_context(|| format!("connecting to the test server at {url}; is PostgreSQL running? (see README)"))?;
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.with_context(|| {
+            format!("connecting to the test server at {url}; is PostgreSQL running? (see README)")
+        })?;
     tokio::spawn(connection);
     Ok(client)
 }
@@ -69,7 +70,10 @@ impl TestDb {
             COUNTER.fetch_add(1, Ordering::Relaxed)
         );
         let admin = admin_client(server).await?;
-        admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.context("creating test database")?;
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .context("creating test database")?;
         Ok(Self { url: with_database(server, &name), name, server_url: server.to_owned() })
     }
 
@@ -149,9 +153,8 @@ impl TestPrimary {
     /// The health status of `service` ("" for the whole server).
     pub async fn health(&self, service: &str) -> anyhow::Result<i32> {
         let mut client = tonic_health::pb::health_client::HealthClient::new(self.channel().await?);
-        let reply = client
-            .check(tonic_health::pb::HealthCheckRequest { service: service.to_owned() })
-            .await?;
+        let reply =
+            client.check(tonic_health::pb::HealthCheckRequest { service: service.to_owned() }).await?;
         Ok(reply.into_inner().status)
     }
 
@@ -167,10 +170,10 @@ impl TestPrimary {
     ) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Ok(status) = self.health("").await {
-                if status == want as i32 {
-                    return Ok(());
-                }
+            if let Ok(status) = self.health("").await
+                && status == want as i32
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 bail!("primary at {} did not become {want:?} within {timeout:?}", self.addr);
