@@ -42,4 +42,13 @@ else
 fi
 trap cleanup EXIT
 
-cargo test --workspace "$@"
+log=$(mktemp /tmp/bindery-test-log.XXXXXX)
+started=$(date +%s)
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# One closing line with the totals of every test binary.
+echo "scripts/test.sh: took $(( $(date +%s) - started )) s"
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

@@ -118,26 +118,18 @@ async fn primary_started_before_its_database_becomes_ready_and_migrates() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(status, ServingStatus::NotServing as i32, "not serving without a database");
+    let mut status = async || {
+        let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+        health.check(request).await.unwrap().into_inner().status
+    };
+    assert_eq!(status().await, ServingStatus::NotServing as i32, "not serving without a database");
     let mut registry = v1::registry_service_client::RegistryServiceClient::new(channel);
     assert_status(get_model(&mut registry, "x").await, Code::Unavailable, &[]);
 
     cluster.start_again().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let status = health
-            .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-            .await
-            .unwrap()
-            .into_inner()
-            .status;
-        if status == ServingStatus::Serving as i32 {
+        if status().await == ServingStatus::Serving as i32 {
             break;
         }
         assert!(Instant::now() < deadline, "never became SERVING");

@@ -98,39 +98,9 @@ async fn compare_and_set_rules() {
     assert_eq!(moved.binding.unwrap().generation, 2);
     assert!(moved.revision > same.revision);
 
-    assert_status(
-        registry
-            .delete_binding(v1::DeleteBindingRequest {
-                model_name: "cas".into(),
-                binding: "champion".into(),
-                expected_generation: Some(1),
-                reason: String::new(),
-            })
-            .await,
-        Code::Aborted,
-        &["generation 2"],
-    );
-    registry
-        .delete_binding(v1::DeleteBindingRequest {
-            model_name: "cas".into(),
-            binding: "champion".into(),
-            expected_generation: Some(2),
-            reason: String::new(),
-        })
-        .await
-        .unwrap();
-    assert_status(
-        registry
-            .delete_binding(v1::DeleteBindingRequest {
-                model_name: "cas".into(),
-                binding: "champion".into(),
-                expected_generation: None,
-                reason: String::new(),
-            })
-            .await,
-        Code::NotFound,
-        &["champion"],
-    );
+    assert_status(unbind(&mut registry, "cas", "champion", Some(1)).await, Code::Aborted, &["generation 2"]);
+    unbind(&mut registry, "cas", "champion", Some(2)).await.unwrap();
+    assert_status(unbind(&mut registry, "cas", "champion", None).await, Code::NotFound, &["champion"]);
     // Re-created bindings continue the generation sequence.
     let again = bind(&mut registry, "cas", "champion", 1, Some(0)).await.unwrap();
     assert_eq!(again.binding.unwrap().generation, 4);
@@ -144,26 +114,10 @@ async fn history_and_rollback() {
     for i in 1..=3 {
         register(&mut registry, "recs", &format!("r{i}")).await;
     }
-    assert_status(
-        registry
-            .rollback_binding(v1::RollbackBindingRequest {
-                model_name: "recs".into(),
-                binding: "production".into(),
-                ..Default::default()
-            })
-            .await,
-        Code::NotFound,
-        &["production"],
-    );
+    assert_status(rollback(&mut registry, "recs", "production").await, Code::NotFound, &["production"]);
     bind(&mut registry, "recs", "production", 1, None).await.unwrap();
     assert_status(
-        registry
-            .rollback_binding(v1::RollbackBindingRequest {
-                model_name: "recs".into(),
-                binding: "production".into(),
-                ..Default::default()
-            })
-            .await,
+        rollback(&mut registry, "recs", "production").await,
         Code::FailedPrecondition,
         &["no target before"],
     );

@@ -71,6 +71,39 @@ pub async fn bind(
         .map(tonic::Response::into_inner)
 }
 
+pub async fn unbind(
+    registry: &mut Registry,
+    model: &str,
+    binding: &str,
+    expected_generation: Option<u64>,
+) -> Result<v1::DeleteBindingResponse, Status> {
+    registry
+        .delete_binding(v1::DeleteBindingRequest {
+            model_name: model.to_owned(),
+            binding: binding.to_owned(),
+            expected_generation,
+            reason: format!("unbind {binding}"),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+/// `RollbackBinding` to the target before the latest change.
+pub async fn rollback(
+    registry: &mut Registry,
+    model: &str,
+    binding: &str,
+) -> Result<v1::SetBindingResponse, Status> {
+    registry
+        .rollback_binding(v1::RollbackBindingRequest {
+            model_name: model.to_owned(),
+            binding: binding.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// A request carrying the caller's identity header.
 pub fn as_actor<T>(message: T, actor: &str) -> Request<T> {
     let mut request = Request::new(message);

@@ -201,15 +201,7 @@ async fn full_lifecycle() {
         Code::FailedPrecondition,
         &["production"],
     );
-    registry
-        .delete_binding(v1::DeleteBindingRequest {
-            model_name: "fraud/detector".into(),
-            binding: "production".into(),
-            expected_generation: Some(1),
-            reason: "retire".into(),
-        })
-        .await
-        .unwrap();
+    unbind(&mut registry, "fraud/detector", "production", Some(1)).await.unwrap();
     assert_status(
         resolver
             .resolve(v1::ResolveRequest {
