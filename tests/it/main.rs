@@ -7,6 +7,7 @@ mod helpers;
 
 mod availability;
 mod bindings;
+mod cli;
 mod lifecycle;
 mod registration;
 mod revisions;

@@ -1,5 +1,6 @@
 //! The `bindery` process: configuration, serving the primary, readiness, shutdown.
 
+pub mod cli;
 pub mod config;
 mod primary;
 

@@ -1,5 +1,7 @@
 //! `bindery`: one binary, subcommands per role.
 
+use std::process::ExitCode;
+
 use anyhow::Context;
 use bindery_server::PrimaryConfig;
 use bindery_server::config::DatabaseArgs;
@@ -13,6 +15,8 @@ use tracing_subscriber::EnvFilter;
     about = "Bindery: the model registry that binds versions to stages and aliases"
 )]
 struct Cli {
+    #[command(flatten)]
+    client: bindery_server::cli::ClientArgs,
     /// Log format: human-readable text, or one JSON object per line.
     #[arg(long, env = "BINDERY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
@@ -32,6 +36,8 @@ enum Command {
     Primary(PrimaryConfig),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    #[command(flatten)]
+    Client(bindery_server::cli::ClientCommand),
 }
 
 fn init_logging(format: LogFormat) {
@@ -77,9 +83,20 @@ async fn wait_for_signal() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` prints the context chain on one line; no backtrace for users.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Primary(config) => {
             config.validate()?;
@@ -87,6 +104,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             bindery_server::serve_primary(listener, config, shutdown_signal()).await
+        }
+        Command::Client(command) => {
+            let out = bindery_server::cli::run(cli.client, command).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{out}");
+            }
+            Ok(())
         }
         Command::Migrate(database) => {
             let applied = bindery_server::migrate_database(&database).await?;
