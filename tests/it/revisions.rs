@@ -120,8 +120,11 @@ async fn notify_carries_small_changes_inline_and_large_ones_by_revision() {
     assert_eq!(binding["kind"], "binding");
     assert_eq!(binding["model"], "notify");
     assert_eq!(binding["binding"], "production");
-    assert_eq!(binding["payload"]["target"]["version"], 1);
-    assert_eq!(binding["payload"]["target"]["artifact"]["uri"], "s3://models/notify/small/model.onnx");
+    assert_eq!(binding["payload"]["bindings"][0]["target"]["version"], 1);
+    assert_eq!(
+        binding["payload"]["bindings"][0]["target"]["artifact"]["uri"],
+        "s3://models/notify/small/model.onnx"
+    );
     assert_eq!(binding["revision"].as_u64(), Some(bound.revision));
 
     // Over 8000 bytes: the revision alone; the change itself is in the `changes` table.

@@ -3,6 +3,7 @@
 //! live here, so a second store (embedded, for `bindery dev`) plugs in behind the same trait.
 
 mod error;
+mod feed;
 mod model;
 mod names;
 mod page;
@@ -10,11 +11,12 @@ mod store;
 pub mod validate;
 
 pub use error::{Error, Result};
+pub use feed::{BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, Notification, Snapshot};
 pub use model::{
-    Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingTarget, BindingWrite,
-    DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion, Registered,
-    Resolved, RollbackBinding, SetBinding, Signature, VersionKey, VersionRef, VersionStatus, VersionUpdate,
-    WriteContext, validate_reason,
+    Artifact, Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,
+    BindingWrite, BindingsWrite, DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion,
+    NewModel, NewVersion, Registered, Resolved, RollbackBinding, SetBinding, SetBindings, Signature,
+    VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, validate_reason,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, Page, PageRequest};

@@ -340,6 +340,61 @@ pub struct SetBinding {
     pub reason: String,
 }
 
+/// Several bindings of one model changed in one write: all of them or none, one revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetBindings {
+    pub model: ModelName,
+    pub bindings: Vec<BindingAssignment>,
+    pub reason: String,
+}
+
+/// One binding of a [`SetBindings`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingAssignment {
+    pub name: BindingName,
+    pub version: u64,
+    pub expected_generation: Option<u64>,
+}
+
+impl SetBindings {
+    pub const MAX_BINDINGS: usize = 100;
+
+    pub fn validate(&self) -> Result<()> {
+        validate_reason(&self.reason)?;
+        if self.bindings.is_empty() {
+            return Err(Error::invalid("bindings", "must name at least one binding"));
+        }
+        validate::list_len("bindings", self.bindings.len())?;
+        for (i, b) in self.bindings.iter().enumerate() {
+            if self.bindings[..i].iter().any(|earlier| earlier.name == b.name) {
+                return Err(Error::invalid("bindings", format!("binding '{}' appears twice", b.name)));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<SetBinding> for SetBindings {
+    fn from(s: SetBinding) -> Self {
+        Self {
+            model: s.model,
+            bindings: vec![BindingAssignment {
+                name: s.name,
+                version: s.version,
+                expected_generation: s.expected_generation,
+            }],
+            reason: s.reason,
+        }
+    }
+}
+
+/// The outcome of a multi-binding write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingsWrite {
+    pub bindings: Vec<Binding>,
+    pub revision: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteBinding {
     pub model: ModelName,

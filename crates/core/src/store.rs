@@ -12,9 +12,9 @@
 use async_trait::async_trait;
 
 use crate::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Model, ModelName, ModelUpdate,
-    ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result, RollbackBinding,
-    SetBinding, VersionKey, VersionUpdate, WriteContext,
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Model, ModelName,
+    ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result,
+    RollbackBinding, SetBinding, SetBindings, VersionKey, VersionUpdate, WriteContext,
 };
 
 #[async_trait]
@@ -42,6 +42,8 @@ pub trait Store: Send + Sync + 'static {
 
     // Bindings
     async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite>;
+    /// Several bindings of one model at once: all or nothing, one revision.
+    async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite>;
     /// Returns the revision of the delete.
     async fn delete_binding(&self, ctx: &WriteContext, req: DeleteBinding) -> Result<u64>;
     async fn rollback_binding(&self, ctx: &WriteContext, req: RollbackBinding) -> Result<BindingWrite>;
@@ -56,6 +58,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Strongly consistent resolve, read straight from the store.
     async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved>;
+    /// Several resolves from one consistent state; returns each outcome and that state's revision.
+    async fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> Result<(Vec<Result<Resolved>>, u64)>;
 
     /// The current global revision.
     async fn revision(&self) -> Result<u64>;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use bindery_core::{ModelName, PageRequest, Store, WriteContext};
-use bindery_proto::status_from_error;
+use bindery_core::{BindingName, ModelName, PageRequest, Store, WriteContext};
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
+use bindery_proto::{code_of, status_from_error};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
@@ -178,6 +178,17 @@ impl RegistryService for Primary {
         Ok(Response::new(written.into()))
     }
 
+    #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name))]
+    async fn set_bindings(
+        &self,
+        request: Request<v1::SetBindingsRequest>,
+    ) -> RpcResult<v1::SetBindingsResponse> {
+        let ctx = write_context(request.metadata())?;
+        let req = decode(request.into_inner())?;
+        let written = self.store.set_bindings(&ctx, req).await.map_err(status_from_error)?;
+        Ok(Response::new(written.into()))
+    }
+
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]
     async fn delete_binding(
         &self,
@@ -242,4 +253,73 @@ impl ResolverService for Primary {
         }
         Ok(Response::new(resolved.into()))
     }
+
+    /// All from one REPEATABLE READ snapshot of the database.
+    async fn resolve_many(
+        &self,
+        request: Request<v1::ResolveManyRequest>,
+    ) -> RpcResult<v1::ResolveManyResponse> {
+        let requests = request.into_inner().requests;
+        if requests.len() > MAX_RESOLVE_MANY {
+            return Err(Status::invalid_argument(format!(
+                "requests: {} entries, at most {MAX_RESOLVE_MANY} allowed",
+                requests.len()
+            )));
+        }
+        let min_revision = requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
+        let decoded: Vec<Result<(ModelName, BindingName), bindery_core::Error>> =
+            requests.into_iter().map(TryInto::try_into).collect();
+        let keys: Vec<(ModelName, BindingName)> =
+            decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let (found, revision) = self.store.resolve_many(&keys).await.map_err(status_from_error)?;
+        if revision < min_revision {
+            return Err(Status::unavailable(format!(
+                "the registry is at revision {revision}, {} behind the requested min_revision {min_revision}",
+                min_revision - revision
+            )));
+        }
+        let mut found = found.into_iter();
+        let results = decoded
+            .into_iter()
+            .map(|d| {
+                let outcome = d.and_then(|_| {
+                    found
+                        .next()
+                        .unwrap_or_else(|| Err(bindery_core::Error::Internal("result missing".into())))
+                });
+                let outcome = match outcome {
+                    Ok(r) => v1::resolve_result::Outcome::Response(r.into()),
+                    Err(e) => v1::resolve_result::Outcome::Error(v1::ResolveError {
+                        code: code_of(&e) as i32,
+                        message: e.to_string(),
+                    }),
+                };
+                v1::ResolveResult { outcome: Some(outcome) }
+            })
+            .collect();
+        Ok(Response::new(v1::ResolveManyResponse { results, revision }))
+    }
+
+    type WatchBindingsStream = tokio_stream::Empty<Result<v1::WatchBindingsResponse, Status>>;
+
+    /// Watching is what read nodes are for: the primary does not hold a cache to stream from.
+    async fn watch_bindings(
+        &self,
+        _request: Request<v1::WatchBindingsRequest>,
+    ) -> RpcResult<Self::WatchBindingsStream> {
+        Err(Status::failed_precondition(
+            "WatchBindings is served by read nodes (`bindery reader`); point this client at a reader",
+        ))
+    }
+
+    async fn get_reader_status(
+        &self,
+        _request: Request<v1::GetReaderStatusRequest>,
+    ) -> RpcResult<v1::ReaderStatus> {
+        Err(Status::failed_precondition(
+            "this is a primary, not a read node; GetReaderStatus is answered by `bindery reader`",
+        ))
+    }
 }
+
+const MAX_RESOLVE_MANY: usize = 1_000;

@@ -5,8 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bindery_core as core;
 use bindery_core::{
-    BindingName, DeleteBinding, Error, ModelName, ModelUpdate, NewModel, NewVersion, PageRequest,
-    RollbackBinding, SetBinding, VersionKey, VersionUpdate, validate, validate_reason,
+    BindingAssignment, BindingName, DeleteBinding, Error, ModelName, ModelUpdate, NewModel, NewVersion,
+    PageRequest, RollbackBinding, SetBinding, SetBindings, VersionKey, VersionUpdate, validate,
+    validate_reason,
 };
 
 use crate::v1;
@@ -170,6 +171,28 @@ impl TryFrom<v1::SetBindingRequest> for SetBinding {
     }
 }
 
+impl TryFrom<v1::SetBindingsRequest> for SetBindings {
+    type Error = Error;
+    fn try_from(r: v1::SetBindingsRequest) -> Result<Self, Error> {
+        let model = ModelName::parse("model_name", r.model_name)?;
+        let bindings = r
+            .bindings
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| {
+                Ok(BindingAssignment {
+                    name: BindingName::parse(&format!("bindings[{i}].binding"), b.binding)?,
+                    version: validate::version_number(&format!("bindings[{i}].version"), b.version)?,
+                    expected_generation: b.expected_generation,
+                })
+            })
+            .collect::<Result<_, Error>>()?;
+        let req = SetBindings { model, bindings, reason: r.reason };
+        req.validate()?;
+        Ok(req)
+    }
+}
+
 impl TryFrom<v1::DeleteBindingRequest> for DeleteBinding {
     type Error = Error;
     fn try_from(r: v1::DeleteBindingRequest) -> Result<Self, Error> {
@@ -323,6 +346,32 @@ impl From<core::Binding> for v1::Binding {
 impl From<core::BindingWrite> for v1::SetBindingResponse {
     fn from(w: core::BindingWrite) -> Self {
         Self { binding: Some(w.binding.into()), revision: w.revision }
+    }
+}
+
+impl From<core::BindingsWrite> for v1::SetBindingsResponse {
+    fn from(w: core::BindingsWrite) -> Self {
+        Self { bindings: w.bindings.into_iter().map(Into::into).collect(), revision: w.revision }
+    }
+}
+
+impl From<&core::BindingChange> for v1::BindingState {
+    fn from(c: &core::BindingChange) -> Self {
+        let mut state = Self {
+            model_name: c.model_name.as_str().to_owned(),
+            binding: c.binding.as_str().to_owned(),
+            generation: c.generation,
+            deleted: c.target.is_none(),
+            ..Default::default()
+        };
+        if let Some(target) = &c.target {
+            state.version = target.version;
+            state.artifact_uri.clone_from(&target.artifact.uri);
+            state.sha256.clone_from(&target.artifact.sha256);
+            state.size_bytes = target.artifact.size_bytes;
+            state.artifact_format.clone_from(&target.artifact.format);
+        }
+        state
     }
 }
 

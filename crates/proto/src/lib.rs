@@ -15,4 +15,4 @@ mod convert;
 mod status;
 
 pub use convert::{from_timestamp, to_timestamp};
-pub use status::status_from_error;
+pub use status::{code_of, status_from_error};

@@ -162,3 +162,76 @@ mod tests {
         assert_eq!(DatabaseUrl::new("postgres://u@h/d").to_string(), "postgres://u@h/d");
     }
 }
+
+/// `bindery reader`.
+#[derive(Debug, Clone, Args)]
+pub struct ReaderConfig {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "BINDERY_LISTEN", default_value = "0.0.0.0:50052")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Milliseconds between anti-entropy polls of the database revision.
+    #[arg(long, env = "BINDERY_POLL_INTERVAL_MS", default_value_t = 1_000)]
+    pub poll_interval_ms: u64,
+    /// Seconds without a confirmed sync after which health turns NOT_SERVING; 0 = never (keep
+    /// serving the last state through any database outage).
+    #[arg(long, env = "BINDERY_MAX_STALENESS_SECS", default_value_t = 0)]
+    pub max_staleness_secs: u64,
+    /// Longest a Resolve waits for its min_revision, whatever the call's deadline.
+    #[arg(long, env = "BINDERY_MAX_WAIT_MS", default_value_t = 5_000)]
+    pub max_wait_ms: u64,
+    /// Binding changes kept in memory so watchers can resume with since_revision.
+    #[arg(long, env = "BINDERY_WATCH_HISTORY", default_value_t = 10_000)]
+    pub watch_history: usize,
+    /// Changes a watcher may fall behind before it is sent a reset.
+    #[arg(long, env = "BINDERY_WATCH_BUFFER", default_value_t = 4_096)]
+    pub watch_buffer: usize,
+    /// Largest gRPC message accepted or sent, in bytes.
+    #[arg(long, env = "BINDERY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+}
+
+impl ReaderConfig {
+    pub fn new(listen: SocketAddr, database_url: DatabaseUrl) -> Self {
+        Self {
+            listen,
+            database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
+            poll_interval_ms: 1_000,
+            max_staleness_secs: 0,
+            max_wait_ms: 5_000,
+            watch_history: 10_000,
+            watch_buffer: 4_096,
+            max_message_bytes: 4 * 1024 * 1024,
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.poll_interval_ms < 10 {
+            bail!("poll_interval_ms must be at least 10");
+        }
+        if self.watch_buffer == 0 {
+            bail!("watch_buffer must be at least 1");
+        }
+        if !(1_024..=256 * 1024 * 1024).contains(&self.max_message_bytes) {
+            bail!("max_message_bytes must be between 1 KiB and 256 MiB, got {}", self.max_message_bytes);
+        }
+        self.database.pg_config().map(drop)
+    }
+
+    pub fn max_staleness(&self) -> Option<Duration> {
+        (self.max_staleness_secs > 0).then(|| Duration::from_secs(self.max_staleness_secs))
+    }
+
+    pub fn max_wait(&self) -> Duration {
+        Duration::from_millis(self.max_wait_ms)
+    }
+
+    pub fn follower(&self) -> bindery_reader::FollowerConfig {
+        bindery_reader::FollowerConfig {
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+            query_timeout: self.database.timeout(),
+            ..Default::default()
+        }
+    }
+}

@@ -34,6 +34,8 @@ enum LogFormat {
 enum Command {
     /// Run the write-primary gRPC server (RegistryService + ResolverService) on PostgreSQL.
     Primary(PrimaryConfig),
+    /// Run a read node: ResolverService from an in-memory cache kept current by LISTEN/NOTIFY.
+    Reader(bindery_server::ReaderConfig),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
     #[command(flatten)]
@@ -112,6 +114,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{out}");
             }
             Ok(())
+        }
+        Command::Reader(config) => {
+            config.validate()?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            bindery_server::serve_reader(listener, config, shutdown_signal()).await
         }
         Command::Migrate(database) => {
             let applied = bindery_server::migrate_database(&database).await?;

@@ -28,13 +28,11 @@ pub async fn migrate_database(database: &DatabaseArgs) -> anyhow::Result<Vec<i32
     Ok(applied)
 }
 
-/// The services whose health we report: the overall server ("") and each gRPC service.
-const HEALTH_SERVICES: [&str; 3] = ["", "bindery.v1.RegistryService", "bindery.v1.ResolverService"];
+/// The services whose health the primary reports: the overall server ("") and each gRPC service.
+const HEALTH_SERVICES: &[&str] = &["", "bindery.v1.RegistryService", "bindery.v1.ResolverService"];
 
 async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
-    for service in HEALTH_SERVICES {
-        reporter.set_service_status(service, status).await;
-    }
+    crate::common::set_health(reporter, HEALTH_SERVICES, status).await;
 }
 
 /// Serves the primary on `listener` until `shutdown` completes.
@@ -57,16 +55,7 @@ pub async fn serve_primary(
     set_health(&reporter, ServingStatus::NotServing).await;
     let readiness = tokio::spawn(readiness_loop(store, pg_config, config.clone(), reporter.clone()));
 
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(bindery_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building reflection service")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(bindery_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("building reflection service")?;
+    let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
 
     let max = config.max_message_bytes;
     let registry = RegistryServiceServer::new(primary.clone())

@@ -3,13 +3,13 @@
 
 use bindery_core::{
     Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName, BindingTarget,
-    BindingWrite, Cursor, DeleteBinding, Error, ModelName, Page, PageRequest, Resolved, RollbackBinding,
-    SetBinding, VersionStatus, WriteContext,
+    BindingWrite, BindingsPayload, BindingsWrite, Cursor, DeleteBinding, Error, ModelName, Page, PageRequest,
+    Resolved, RollbackBinding, SetBindings, VersionStatus, WriteContext,
 };
 use deadpool_postgres::Transaction;
 use serde_json::json;
 
-use crate::error::{StoreResult, corrupt};
+use crate::error::{StoreError, StoreResult, corrupt};
 use crate::write::{self, Audit, Change};
 use crate::{PgStore, models, rows, versions};
 
@@ -89,101 +89,127 @@ async fn bindable(
     })
 }
 
-/// One change of one binding: generation + 1, history row, revision, change, audit, notify.
+/// One change of one binding within a write.
 struct Rebind<'a> {
-    model_id: i64,
-    model: &'a ModelName,
     name: &'a BindingName,
     before: Option<Current>,
     /// `None` deletes the binding.
     after: Option<(u64, Artifact)>,
-    action: BindingAction,
-    reason: &'a str,
 }
 
+/// Commits binding changes of one model as one write: one revision, a history row and new
+/// generation per binding, one change-log entry listing them all (readers apply it atomically),
+/// one audit row. The caller holds the model lock and has checked every precondition.
 async fn rebind(
     tx: &Transaction<'_>,
     ctx: &WriteContext,
-    change: Rebind<'_>,
-) -> StoreResult<(Option<Binding>, i64)> {
-    let Rebind { model_id, model, name, before, after, action, reason } = change;
-    let generation = match &before {
-        Some(c) => c.generation + 1,
-        // Generations continue across a delete and re-create, so history stays unambiguous.
-        None => {
-            let stmt = tx
-                .prepare_cached("SELECT COALESCE(max(generation), 0) FROM binding_history WHERE model_id = $1 AND name = $2")
-                .await?;
-            rows::u(tx.query_one(&stmt, &[&model_id, &name.as_str()]).await?.try_get(0)?)? + 1
-        }
-    };
-    let generation_i = rows::i(generation)?;
+    model_id: i64,
+    model: &ModelName,
+    changes: &[Rebind<'_>],
+    action: BindingAction,
+    reason: &str,
+) -> StoreResult<(Vec<Binding>, i64)> {
     let revision = write::bump_revision(tx).await?;
-    let binding = match &after {
-        Some((version, _)) => {
-            let sql = format!(
-                "WITH b AS (
-                     INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
-                     VALUES ($1, $2, $3, $4, now(), $5, $6)
-                     ON CONFLICT (model_id, name) DO UPDATE SET version = EXCLUDED.version,
-                         generation = EXCLUDED.generation, updated_at = EXCLUDED.updated_at,
-                         updated_by = EXCLUDED.updated_by, revision = EXCLUDED.revision
-                     RETURNING *)
-                 SELECT {} FROM b JOIN models m ON m.id = b.model_id",
-                rows::BINDING_COLUMNS
-            );
-            let stmt = tx.prepare_cached(&sql).await?;
-            let row = tx
-                .query_one(
-                    &stmt,
-                    &[&model_id, &name.as_str(), &rows::i(*version)?, &generation_i, &ctx.actor, &revision],
-                )
-                .await?;
-            Some(rows::binding(&row)?)
+    let mut bindings = Vec::with_capacity(changes.len());
+    let mut payload = Vec::with_capacity(changes.len());
+    let mut before_audit = serde_json::Map::new();
+    let mut after_audit = serde_json::Map::new();
+    for change in changes {
+        let name = change.name;
+        let generation = match &change.before {
+            Some(c) => c.generation + 1,
+            // Generations continue across a delete and re-create, so history stays unambiguous.
+            None => {
+                let stmt = tx
+                    .prepare_cached(
+                        "SELECT COALESCE(max(generation), 0) FROM binding_history WHERE model_id = $1 AND name = $2",
+                    )
+                    .await?;
+                rows::u(tx.query_one(&stmt, &[&model_id, &name.as_str()]).await?.try_get(0)?)? + 1
+            }
+        };
+        let generation_i = rows::i(generation)?;
+        match &change.after {
+            Some((version, _)) => {
+                let sql = format!(
+                    "WITH b AS (
+                         INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
+                         VALUES ($1, $2, $3, $4, now(), $5, $6)
+                         ON CONFLICT (model_id, name) DO UPDATE SET version = EXCLUDED.version,
+                             generation = EXCLUDED.generation, updated_at = EXCLUDED.updated_at,
+                             updated_by = EXCLUDED.updated_by, revision = EXCLUDED.revision
+                         RETURNING *)
+                     SELECT {} FROM b JOIN models m ON m.id = b.model_id",
+                    rows::BINDING_COLUMNS
+                );
+                let stmt = tx.prepare_cached(&sql).await?;
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                    [&model_id, &name.as_str(), &rows::i(*version)?, &generation_i, &ctx.actor, &revision];
+                bindings.push(rows::binding(&tx.query_one(&stmt, &params).await?)?);
+            }
+            None => {
+                let stmt =
+                    tx.prepare_cached("DELETE FROM bindings WHERE model_id = $1 AND name = $2").await?;
+                tx.execute(&stmt, &[&model_id, &name.as_str()]).await?;
+            }
         }
-        None => {
-            let stmt = tx.prepare_cached("DELETE FROM bindings WHERE model_id = $1 AND name = $2").await?;
-            tx.execute(&stmt, &[&model_id, &name.as_str()]).await?;
-            None
-        }
-    };
-    let before_version = before.as_ref().map(|c| rows::i(c.version)).transpose()?;
-    let after_version = after.as_ref().map(|(v, _)| rows::i(*v)).transpose()?;
-    let stmt = tx
-        .prepare_cached(
-            "INSERT INTO binding_history (model_id, name, generation, action, before_version, after_version,
-                 revision, actor, reason, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())",
+        let before_version = change.before.as_ref().map(|c| rows::i(c.version)).transpose()?;
+        let after_version = change.after.as_ref().map(|(v, _)| rows::i(*v)).transpose()?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO binding_history (model_id, name, generation, action, before_version, after_version,
+                     revision, actor, reason, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())",
+            )
+            .await?;
+        tx.execute(
+            &stmt,
+            &[
+                &model_id,
+                &name.as_str(),
+                &generation_i,
+                &action.as_str(),
+                &before_version,
+                &after_version,
+                &revision,
+                &ctx.actor,
+                &reason,
+            ],
         )
         .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &model_id,
-            &name.as_str(),
-            &generation_i,
-            &action.as_str(),
-            &before_version,
-            &after_version,
-            &revision,
-            &ctx.actor,
-            &reason,
-        ],
-    )
-    .await?;
-    let payload = BindingChange {
-        model_name: model.clone(),
-        binding: name.clone(),
-        generation,
-        target: after.map(|(version, artifact)| BindingTarget { version, artifact }),
-    };
+        if let Some(v) = before_version {
+            before_audit.insert(name.to_string(), json!({ "version": v, "generation": generation - 1 }));
+        }
+        if let Some(v) = after_version {
+            after_audit.insert(name.to_string(), json!({ "version": v, "generation": generation }));
+        }
+        payload.push(BindingChange {
+            model_name: model.clone(),
+            binding: name.clone(),
+            generation,
+            target: change.after.clone().map(|(version, artifact)| BindingTarget { version, artifact }),
+        });
+    }
     let audit_action = match action {
         BindingAction::Set => "binding.set",
         BindingAction::Delete => "binding.delete",
         BindingAction::Rollback => "binding.rollback",
     };
-    let state =
-        |v: Option<i64>, g: u64| v.map(|v| json!({ "version": v, "generation": g, "reason": reason }));
+    let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+    let target = match names.as_slice() {
+        [one] => format!("{}/bindings/{one}", models::target(model)),
+        many => format!("{}/bindings/{{{}}}", models::target(model), many.join(",")),
+    };
+    let single = names.len() == 1;
+    let audit_state = |state: serde_json::Map<String, serde_json::Value>| {
+        if state.is_empty() {
+            None
+        } else if single {
+            state.into_iter().next().map(|(_, v)| v)
+        } else {
+            Some(serde_json::Value::Object(state))
+        }
+    };
     write::record(
         tx,
         revision,
@@ -191,18 +217,25 @@ async fn rebind(
         Change {
             kind: "binding",
             model: model.as_str(),
-            binding: Some(name.as_str()),
-            payload: serde_json::to_value(&payload).map_err(corrupt)?,
+            binding: single.then(|| names[0]),
+            payload: serde_json::to_value(BindingsPayload { bindings: payload }).map_err(corrupt)?,
         },
         Audit {
             action: audit_action,
-            target: format!("{}/bindings/{name}", models::target(model)),
-            before: state(before_version, generation - 1),
-            after: state(after_version, generation),
+            target,
+            before: audit_state(before_audit).map(|v| with_reason(v, reason)),
+            after: audit_state(after_audit).map(|v| with_reason(v, reason)),
         },
     )
     .await?;
-    Ok((binding, revision))
+    Ok((bindings, revision))
+}
+
+fn with_reason(mut state: serde_json::Value, reason: &str) -> serde_json::Value {
+    if let Some(obj) = state.as_object_mut() {
+        obj.insert("reason".into(), json!(reason));
+    }
+    state
 }
 
 async fn load(tx: &Transaction<'_>, model_id: i64) -> StoreResult<Vec<Binding>> {
@@ -214,43 +247,42 @@ async fn load(tx: &Transaction<'_>, model_id: i64) -> StoreResult<Vec<Binding>> 
     tx.query(&stmt, &[&model_id]).await?.iter().map(rows::binding).collect()
 }
 
-async fn load_one(tx: &Transaction<'_>, model_id: i64, name: &BindingName) -> StoreResult<Binding> {
-    load(tx, model_id)
-        .await?
-        .into_iter()
-        .find(|b| &b.name == name)
-        .ok_or_else(|| corrupt(format!("binding {name} vanished under the model lock")))
-}
-
-fn written(binding: Option<Binding>, revision: i64) -> StoreResult<BindingWrite> {
-    let binding = binding.ok_or_else(|| corrupt("set produced no binding"))?;
+fn only(bindings: Vec<Binding>, revision: i64) -> StoreResult<BindingWrite> {
+    let binding = bindings.into_iter().next().ok_or_else(|| corrupt("write produced no binding"))?;
     Ok(BindingWrite { binding, revision: write::revision_u64(revision)? })
 }
 
-pub(crate) async fn set(store: &PgStore, ctx: &WriteContext, req: &SetBinding) -> StoreResult<BindingWrite> {
+/// `SetBinding` and `SetBindings`: every precondition is checked before anything is written.
+pub(crate) async fn set(
+    store: &PgStore,
+    ctx: &WriteContext,
+    req: &SetBindings,
+) -> StoreResult<BindingsWrite> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let model_id = models::lock(&tx, &req.model).await?;
-    let before = current(&tx, model_id, &req.name).await?;
-    check_generation(req.expected_generation, before.as_ref(), &req.model, &req.name)?;
-    let artifact = bindable(&tx, model_id, &req.model, req.version).await?;
-    if before.as_ref().is_some_and(|c| c.version == req.version) {
-        // Already bound there: a no-op (e.g. a retried request) records nothing.
-        let binding = load_one(&tx, model_id, &req.name).await?;
-        return Ok(BindingWrite { revision: binding.revision, binding });
+    let mut changes = Vec::with_capacity(req.bindings.len());
+    for assignment in &req.bindings {
+        let before = current(&tx, model_id, &assignment.name).await?;
+        check_generation(assignment.expected_generation, before.as_ref(), &req.model, &assignment.name)?;
+        let artifact = bindable(&tx, model_id, &req.model, assignment.version).await?;
+        // Already bound there: nothing to record for this binding (e.g. a retried request).
+        if before.as_ref().is_some_and(|c| c.version == assignment.version) {
+            continue;
+        }
+        changes.push(Rebind { name: &assignment.name, before, after: Some((assignment.version, artifact)) });
     }
-    let change = Rebind {
-        model_id,
-        model: &req.model,
-        name: &req.name,
-        before,
-        after: Some((req.version, artifact)),
-        action: BindingAction::Set,
-        reason: &req.reason,
-    };
-    let (binding, revision) = rebind(&tx, ctx, change).await?;
+    let requested = |b: &Binding| req.bindings.iter().any(|a| a.name == b.name);
+    if changes.is_empty() {
+        let bindings: Vec<Binding> = load(&tx, model_id).await?.into_iter().filter(requested).collect();
+        let revision = bindings.iter().map(|b| b.revision).max().unwrap_or_default();
+        return Ok(BindingsWrite { bindings, revision });
+    }
+    let (_, revision) =
+        rebind(&tx, ctx, model_id, &req.model, &changes, BindingAction::Set, &req.reason).await?;
+    let bindings: Vec<Binding> = load(&tx, model_id).await?.into_iter().filter(requested).collect();
     tx.commit().await?;
-    written(binding, revision)
+    Ok(BindingsWrite { bindings, revision: write::revision_u64(revision)? })
 }
 
 pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, req: &DeleteBinding) -> StoreResult<u64> {
@@ -262,16 +294,9 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, req: &DeleteBind
     if before.is_none() {
         return Err(not_found(&req.model, &req.name).into());
     }
-    let change = Rebind {
-        model_id,
-        model: &req.model,
-        name: &req.name,
-        before,
-        after: None,
-        action: BindingAction::Delete,
-        reason: &req.reason,
-    };
-    let (_, revision) = rebind(&tx, ctx, change).await?;
+    let change = Rebind { name: &req.name, before, after: None };
+    let (_, revision) =
+        rebind(&tx, ctx, model_id, &req.model, &[change], BindingAction::Delete, &req.reason).await?;
     tx.commit().await?;
     write::revision_u64(revision)
 }
@@ -333,18 +358,11 @@ pub(crate) async fn rollback(
         .into());
     }
     let artifact = bindable(&tx, model_id, model, target).await?;
-    let change = Rebind {
-        model_id,
-        model,
-        name,
-        before,
-        after: Some((target, artifact)),
-        action: BindingAction::Rollback,
-        reason: &req.reason,
-    };
-    let (binding, revision) = rebind(&tx, ctx, change).await?;
+    let change = Rebind { name, before, after: Some((target, artifact)) };
+    let (bindings, revision) =
+        rebind(&tx, ctx, model_id, model, &[change], BindingAction::Rollback, &req.reason).await?;
     tx.commit().await?;
-    written(binding, revision)
+    only(bindings, revision)
 }
 
 async fn model_id(client: &deadpool_postgres::Client, model: &ModelName) -> StoreResult<i64> {
@@ -399,10 +417,48 @@ const RESOLVE: &str = "SELECT b.version, b.generation, v.artifact_uri, v.artifac
 
 pub(crate) async fn resolve(store: &PgStore, model: &ModelName, name: &BindingName) -> StoreResult<Resolved> {
     let client = store.client().await?;
+    resolve_on(&client, model, name).await
+}
+
+/// Several resolves in one REPEATABLE READ transaction: one snapshot, one revision.
+pub(crate) async fn resolve_many(
+    store: &PgStore,
+    keys: &[(ModelName, BindingName)],
+) -> StoreResult<(Vec<bindery_core::Result<Resolved>>, u64)> {
+    let mut client = store.client().await?;
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let stmt = tx.prepare_cached(write::SELECT_REVISION).await?;
+    let revision = rows::u(tx.query_one(&stmt, &[]).await?.try_get(0)?)?;
+    let mut results = Vec::with_capacity(keys.len());
+    for (model, name) in keys {
+        match resolve_on(&tx, model, name).await {
+            Ok(resolved) => results.push(Ok(resolved)),
+            Err(StoreError::Domain(e)) => results.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    tx.commit().await?;
+    Ok((results, revision))
+}
+
+async fn resolve_on(
+    client: &impl deadpool_postgres::GenericClient,
+    model: &ModelName,
+    name: &BindingName,
+) -> StoreResult<Resolved> {
     let stmt = client.prepare_cached(RESOLVE).await?;
     let Some(row) = client.query_opt(&stmt, &[&model.as_str(), &name.as_str()]).await? else {
         // Say which of the two is missing.
-        model_id(&client, model).await?;
+        let stmt =
+            client.prepare_cached("SELECT 1 FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
+        if client.query_opt(&stmt, &[&model.as_str()]).await?.is_none() {
+            return Err(models::not_found(model).into());
+        }
         return Err(not_found(model, name).into());
     };
     Ok(Resolved {

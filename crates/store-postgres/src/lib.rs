@@ -6,6 +6,7 @@
 
 mod bindings;
 mod error;
+mod feed;
 mod migrate;
 mod models;
 mod rows;
@@ -17,14 +18,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bindery_core::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, DeleteBinding, Error, Model, ModelName,
-    ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result,
-    RollbackBinding, SetBinding, Store, VersionKey, VersionUpdate, WriteContext,
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Error, Model,
+    ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
+    Result, RollbackBinding, SetBinding, SetBindings, Store, VersionKey, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 use crate::error::{StoreError, StoreResult};
+pub use crate::feed::{PgFeed, PgFeedConnection};
 pub use crate::migrate::{expected_schema_version, migrate};
 pub use crate::write::{NOTIFY_CHANNEL, NOTIFY_PAYLOAD_LIMIT};
 pub use tokio_postgres::Config as PgConfig;
@@ -180,7 +182,19 @@ impl Store for PgStore {
     }
 
     async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite> {
-        self.run("set_binding", || bindings::set(self, ctx, &req)).await
+        let req = SetBindings::from(req);
+        let written = self.run("set_binding", || bindings::set(self, ctx, &req)).await?;
+        let revision = written.revision;
+        written
+            .bindings
+            .into_iter()
+            .next()
+            .map(|binding| BindingWrite { binding, revision })
+            .ok_or_else(|| Error::Internal("set_binding produced no binding".into()))
+    }
+
+    async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {
+        self.run("set_bindings", || bindings::set(self, ctx, &req)).await
     }
 
     async fn delete_binding(&self, ctx: &WriteContext, req: DeleteBinding) -> Result<u64> {
@@ -206,6 +220,10 @@ impl Store for PgStore {
 
     async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved> {
         self.run("resolve", || bindings::resolve(self, model, binding)).await
+    }
+
+    async fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> Result<(Vec<Result<Resolved>>, u64)> {
+        self.run("resolve_many", || bindings::resolve_many(self, keys)).await
     }
 
     async fn revision(&self) -> Result<u64> {

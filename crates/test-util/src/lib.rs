@@ -4,6 +4,7 @@
 
 mod cluster;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +12,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
-use bindery_server::{DatabaseUrl, PrimaryConfig};
+use bindery_proto::v1::{GetReaderStatusRequest, ReaderStatus};
+use bindery_server::{DatabaseUrl, PrimaryConfig, ReaderConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -102,36 +104,25 @@ impl Drop for TestDb {
     }
 }
 
-/// A primary serving a [`TestDb`] on 127.0.0.1:0, stopped when dropped.
-pub struct TestPrimary {
+/// A gRPC server running in this process on 127.0.0.1:0; aborted when dropped.
+pub struct Served {
     pub addr: SocketAddr,
-    pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-impl TestPrimary {
-    /// Fresh database, primary started, migrated and SERVING.
-    pub async fn start() -> anyhow::Result<Self> {
-        Self::start_with(TestDb::create().await?, |_| {}).await
-    }
-
-    /// Starts a primary on `db` after `tweak` adjusts its config.
-    pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut PrimaryConfig)) -> anyhow::Result<Self> {
+impl Served {
+    /// Binds 127.0.0.1:0 and runs `serve(listener, shutdown)` in a task.
+    pub async fn spawn<F, Fut>(serve: F) -> anyhow::Result<Self>
+    where
+        F: FnOnce(tokio::net::TcpListener, SocketAddr, oneshot::Receiver<()>) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let mut config = PrimaryConfig::new(addr, DatabaseUrl::new(db.url.clone()));
-        config.pool_size = 32;
-        config.readiness_interval_ms = 200;
-        config.database.database_timeout_secs = 2;
-        tweak(&mut config);
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(bindery_server::serve_primary(listener, config, async {
-            let _ = stopped.await;
-        }));
-        let primary = Self { addr, db, stop: Some(stop), task: Some(task) };
-        primary.wait_serving(Duration::from_secs(30)).await?;
-        Ok(primary)
+        let task = tokio::spawn(serve(listener, addr, stopped));
+        Ok(Self { addr, stop: Some(stop), task: Some(task) })
     }
 
     pub fn endpoint(&self) -> String {
@@ -140,10 +131,6 @@ impl TestPrimary {
 
     pub async fn channel(&self) -> anyhow::Result<Channel> {
         Ok(Channel::from_shared(self.endpoint())?.connect().await?)
-    }
-
-    pub async fn registry(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
-        Ok(RegistryServiceClient::new(self.channel().await?))
     }
 
     pub async fn resolver(&self) -> anyhow::Result<ResolverServiceClient<Channel>> {
@@ -176,14 +163,14 @@ impl TestPrimary {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("primary at {} did not become {want:?} within {timeout:?}", self.addr);
+                bail!("server at {} did not become {want:?} within {timeout:?}", self.addr);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    /// Stops the server (graceful) and waits for it.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -194,10 +181,122 @@ impl TestPrimary {
     }
 }
 
-impl Drop for TestPrimary {
+impl Drop for Served {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
+        }
+    }
+}
+
+/// A primary serving a [`TestDb`] on 127.0.0.1:0, stopped when dropped.
+pub struct TestPrimary {
+    pub server: Served,
+    pub addr: SocketAddr,
+    pub db: TestDb,
+}
+
+impl std::ops::Deref for TestPrimary {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.server
+    }
+}
+
+impl TestPrimary {
+    /// Fresh database, primary started, migrated and SERVING.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(TestDb::create().await?, |_| {}).await
+    }
+
+    /// Starts a primary on `db` after `tweak` adjusts its config.
+    pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut PrimaryConfig)) -> anyhow::Result<Self> {
+        let url = db.url.clone();
+        let server = Served::spawn(move |listener, addr, stopped| {
+            let mut config = PrimaryConfig::new(addr, DatabaseUrl::new(url));
+            config.pool_size = 32;
+            config.readiness_interval_ms = 200;
+            config.database.database_timeout_secs = 2;
+            tweak(&mut config);
+            bindery_server::serve_primary(listener, config, async {
+                let _ = stopped.await;
+            })
+        })
+        .await?;
+        let primary = Self { addr: server.addr, server, db };
+        primary.wait_serving(Duration::from_secs(30)).await?;
+        Ok(primary)
+    }
+
+    pub async fn registry(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
+        Ok(RegistryServiceClient::new(self.channel().await?))
+    }
+
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.server.stop().await
+    }
+}
+
+/// A read node following the database at `url`, on 127.0.0.1:0.
+pub struct TestReader {
+    pub server: Served,
+}
+
+impl std::ops::Deref for TestReader {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.server
+    }
+}
+
+impl TestReader {
+    /// Starts a reader (polling every 200 ms) and waits until it is SERVING.
+    pub async fn start(url: &str) -> anyhow::Result<Self> {
+        Self::start_with(url, |_| {}).await
+    }
+
+    pub async fn start_with(url: &str, tweak: impl FnOnce(&mut ReaderConfig)) -> anyhow::Result<Self> {
+        let reader = Self::spawn(url, tweak).await?;
+        reader.wait_serving(Duration::from_secs(30)).await?;
+        Ok(reader)
+    }
+
+    /// Starts a reader without waiting for it to be ready.
+    pub async fn spawn(url: &str, tweak: impl FnOnce(&mut ReaderConfig)) -> anyhow::Result<Self> {
+        let url = url.to_owned();
+        let server = Served::spawn(move |listener, addr, stopped| {
+            let mut config = ReaderConfig::new(addr, DatabaseUrl::new(url));
+            config.poll_interval_ms = 200;
+            config.database.database_timeout_secs = 2;
+            tweak(&mut config);
+            bindery_server::serve_reader(listener, config, async {
+                let _ = stopped.await;
+            })
+        })
+        .await?;
+        Ok(Self { server })
+    }
+
+    pub async fn status(&self) -> anyhow::Result<ReaderStatus> {
+        Ok(self.resolver().await?.get_reader_status(GetReaderStatusRequest {}).await?.into_inner())
+    }
+
+    /// Waits until the reader has applied `revision`.
+    pub async fn wait_revision(&self, revision: u64, timeout: Duration) -> anyhow::Result<ReaderStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.status().await?;
+            if status.applied_revision >= revision {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "reader {} stuck at revision {} (wanted {revision}): {status:?}",
+                    self.addr,
+                    status.applied_revision
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

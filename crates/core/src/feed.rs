@@ -1,0 +1,73 @@
+//! The change feed read nodes follow (DESIGN.md §3): committed writes in revision order, a way to
+//! fetch the ones a node missed, and a consistent snapshot. PostgreSQL implements it with
+//! LISTEN/NOTIFY and the `changes` table; an embedded store can implement it in-process.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{BindingChange, ModelName, Result};
+
+/// One committed write, as resolvers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub revision: u64,
+    pub model: ModelName,
+    pub effect: ChangeEffect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeEffect {
+    /// The model was created or its metadata changed.
+    ModelUpserted,
+    /// The model was (soft-)deleted; it has no bindings left.
+    ModelDeleted,
+    /// One or more bindings of the model changed, atomically.
+    Bindings(Vec<BindingChange>),
+    /// A change resolvers do not cache (version metadata); it still advances the revision.
+    Other,
+}
+
+/// The payload of a `binding` change in the change log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingsPayload {
+    pub bindings: Vec<BindingChange>,
+}
+
+/// Everything resolvers cache, at exactly `revision`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub revision: u64,
+    pub models: Vec<ModelName>,
+    /// Current bindings (every `target` is `Some`).
+    pub bindings: Vec<BindingChange>,
+}
+
+/// What a notification carried: the whole change when it fit, else only its revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    Change(Change),
+    Revision(u64),
+}
+
+/// A source of changes: connect, then follow.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync + 'static {
+    type Connection: FeedConnection;
+
+    /// Opens a connection that is already subscribed (LISTENing) when this returns, so that a
+    /// snapshot taken afterwards cannot miss a change.
+    async fn connect(&self) -> Result<Self::Connection>;
+}
+
+#[async_trait]
+pub trait FeedConnection: Send + 'static {
+    /// The next notification. Cancel-safe. `Unavailable` once the connection is lost.
+    async fn notification(&mut self) -> Result<Notification>;
+    /// A consistent snapshot (one REPEATABLE READ transaction in Postgres).
+    async fn snapshot(&mut self) -> Result<Snapshot>;
+    /// Up to `limit` changes with revision > `after`, in order. An empty answer means none are
+    /// committed yet; a first revision above `after + 1` means the log was pruned past `after`.
+    async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>>;
+    /// The source's current revision (the anti-entropy poll).
+    async fn revision(&mut self) -> Result<u64>;
+}

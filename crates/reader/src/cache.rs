@@ -1,0 +1,491 @@
+//! The binding cache.
+//!
+//! Layout: `ArcSwap<DashMap<model, Arc<ModelEntry>>>`. A change touches one model; applying it
+//! builds that model's new entry and swaps it in (copy-on-write), so no reader sees half of it.
+//! A snapshot reload builds a whole new map and swaps the pointer.
+//!
+//! Consistency: a seqlock (`seq`, odd while a change is being applied) brackets every apply, and
+//! every lookup retries if `seq` moved. A Resolve (or a whole ResolveMany) therefore reads the
+//! state at exactly one revision — the one it reports — never a mix.
+//!
+//! Watchers: the applier holds `apply` (a mutex readers of the cache never take) while it
+//! applies, appends to the history and broadcasts; a new subscriber takes the same mutex to
+//! subscribe and read its starting point, so it neither misses nor repeats a change.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bindery_core::{
+    Artifact, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, Error, ModelName, Snapshot,
+};
+use dashmap::DashMap;
+use tokio::sync::{broadcast, watch};
+
+/// What a binding resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub generation: u64,
+    pub version: u64,
+    pub artifact: Artifact,
+}
+
+#[derive(Debug, Clone, Default)]
+struct ModelEntry {
+    bindings: HashMap<BindingName, Arc<Target>>,
+}
+
+type Models = DashMap<ModelName, Arc<ModelEntry>>;
+
+/// Broadcast to watchers.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The binding changes of one revision (possibly several bindings, applied atomically).
+    Change(Arc<WatchMessage>),
+    /// The state was replaced wholesale (snapshot reload): re-read it.
+    Reset(u64),
+}
+
+/// One message of a watch stream, before filtering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchMessage {
+    pub revision: u64,
+    pub reset: bool,
+    pub bindings: Vec<BindingChange>,
+}
+
+/// Which bindings a watcher wants; empty sets mean all.
+#[derive(Debug, Clone, Default)]
+pub struct WatchFilter {
+    pub models: HashSet<ModelName>,
+    pub bindings: HashSet<BindingName>,
+}
+
+impl WatchFilter {
+    pub fn matches(&self, model: &ModelName, binding: &BindingName) -> bool {
+        (self.models.is_empty() || self.models.contains(model))
+            && (self.bindings.is_empty() || self.bindings.contains(binding))
+    }
+
+    /// The part of `message` this filter wants; `None` when nothing is left of a change.
+    pub fn apply(&self, message: &WatchMessage) -> Option<WatchMessage> {
+        let bindings: Vec<BindingChange> =
+            message.bindings.iter().filter(|b| self.matches(&b.model_name, &b.binding)).cloned().collect();
+        (message.reset || !bindings.is_empty()).then_some(WatchMessage {
+            revision: message.revision,
+            reset: message.reset,
+            bindings,
+        })
+    }
+}
+
+/// A watcher's starting point: events after `revision` arrive on `events`.
+pub struct Subscription {
+    pub events: broadcast::Receiver<Event>,
+    pub revision: u64,
+    /// What to send first: the current state (reset) or the retained changes since the requested
+    /// revision, already filtered.
+    pub initial: Vec<WatchMessage>,
+}
+
+struct ApplyState {
+    /// Binding changes with revision in `(floor, applied]`, oldest first.
+    history: VecDeque<Arc<WatchMessage>>,
+    floor: u64,
+    events: broadcast::Sender<Event>,
+}
+
+pub struct Cache {
+    models: ArcSwap<Models>,
+    /// Seqlock counter: odd while the state is being changed.
+    seq: AtomicU64,
+    revision: AtomicU64,
+    loaded: AtomicBool,
+    bindings: AtomicU64,
+    watchers: AtomicU64,
+    applied: watch::Sender<u64>,
+    apply: Mutex<ApplyState>,
+    history_limit: usize,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("revision", &self.revision())
+            .field("bindings", &self.bindings_count())
+            .finish()
+    }
+}
+
+/// The exact lookup errors a Resolve gets.
+fn lookup(models: &Models, model: &ModelName, binding: &BindingName) -> Result<Arc<Target>, Error> {
+    let entry = models.get(model).ok_or_else(|| Error::NotFound(format!("model '{model}' not found")))?;
+    entry
+        .bindings
+        .get(binding)
+        .cloned()
+        .ok_or_else(|| Error::NotFound(format!("binding '{binding}' not found on model '{model}'")))
+}
+
+impl Cache {
+    /// `history_limit`: binding changes kept for resuming watchers; `broadcast_capacity`: events
+    /// a watcher may fall behind before it is reset.
+    pub fn new(history_limit: usize, broadcast_capacity: usize) -> Self {
+        let (events, _) = broadcast::channel(broadcast_capacity.max(1));
+        Self {
+            models: ArcSwap::from_pointee(Models::new()),
+            seq: AtomicU64::new(0),
+            revision: AtomicU64::new(0),
+            loaded: AtomicBool::new(false),
+            bindings: AtomicU64::new(0),
+            watchers: AtomicU64::new(0),
+            applied: watch::channel(0).0,
+            apply: Mutex::new(ApplyState { history: VecDeque::new(), floor: 0, events }),
+            history_limit,
+        }
+    }
+
+    /// The revision of the state served.
+    pub fn revision(&self) -> u64 {
+        self.revision.load(Ordering::Acquire)
+    }
+
+    /// Whether a snapshot was ever loaded (before that, nothing is served).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    pub fn bindings_count(&self) -> u64 {
+        self.bindings.load(Ordering::Relaxed)
+    }
+
+    pub fn models_count(&self) -> u64 {
+        self.models.load().len() as u64
+    }
+
+    pub fn watchers(&self) -> u64 {
+        self.watchers.load(Ordering::Relaxed)
+    }
+
+    /// Counts an open watch stream until the guard is dropped.
+    pub fn watcher_guard(self: &Arc<Self>) -> WatcherGuard {
+        self.watchers.fetch_add(1, Ordering::Relaxed);
+        WatcherGuard(self.clone())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ApplyState> {
+        // A panic while applying leaves the state as consistent as the last completed step;
+        // keep serving rather than poisoning every later call.
+        self.apply.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `read` against one consistent state; returns its result and that state's revision.
+    fn read<T>(&self, read: impl Fn(&Models) -> T) -> (T, u64) {
+        let mut spins = 0u32;
+        loop {
+            let before = self.seq.load(Ordering::Acquire);
+            if before.is_multiple_of(2) {
+                let models = self.models.load();
+                let revision = self.revision.load(Ordering::Acquire);
+                let value = read(&models);
+                std::sync::atomic::fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return (value, revision);
+                }
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Resolves one binding. `NotFound` says whether the model or the binding is unknown.
+    pub fn resolve(&self, model: &ModelName, binding: &BindingName) -> (Result<Arc<Target>, Error>, u64) {
+        self.read(|models| lookup(models, model, binding))
+    }
+
+    /// Resolves several bindings from one state.
+    pub fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> (Vec<Result<Arc<Target>, Error>>, u64) {
+        self.read(|models| keys.iter().map(|(m, b)| lookup(models, m, b)).collect())
+    }
+
+    /// Waits until the applied revision reaches `min`, at most `timeout`. Returns the revision
+    /// reached, or the current one as the error.
+    pub async fn wait_for(&self, min: u64, timeout: Duration) -> Result<u64, u64> {
+        let mut rx = self.applied.subscribe();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|r| *r >= min)).await;
+        match reached {
+            Ok(Ok(r)) => Ok(*r),
+            _ => Err(self.revision()),
+        }
+    }
+
+    /// Replaces the whole state with `snapshot`.
+    pub fn load_snapshot(&self, snapshot: Snapshot) {
+        let models = Models::new();
+        for name in snapshot.models {
+            models.insert(name, Arc::new(ModelEntry::default()));
+        }
+        let mut count = 0u64;
+        for b in snapshot.bindings {
+            let Some(target) = b.target else { continue };
+            let mut entry = models.entry(b.model_name).or_default();
+            let entry = Arc::make_mut(&mut entry);
+            entry.bindings.insert(b.binding, Arc::new(Target::from_change(b.generation, target)));
+            count += 1;
+        }
+        let mut state = self.lock();
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        self.models.store(Arc::new(models));
+        self.revision.store(snapshot.revision, Ordering::Release);
+        self.bindings.store(count, Ordering::Relaxed);
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        state.history.clear();
+        state.floor = snapshot.revision;
+        let _ = state.events.send(Event::Reset(snapshot.revision));
+        self.loaded.store(true, Ordering::Release);
+        drop(state);
+        self.applied.send_replace(snapshot.revision);
+    }
+
+    /// Applies the next change. Refuses anything but revision `applied + 1`: the follower owns
+    /// ordering, duplicates and gaps; this is the last line of defence.
+    pub fn apply(&self, change: &Change) -> Result<(), Error> {
+        let mut state = self.lock();
+        let applied = self.revision();
+        if !self.is_loaded() || change.revision != applied + 1 {
+            return Err(Error::Internal(format!(
+                "change {} cannot follow revision {applied} (loaded: {})",
+                change.revision,
+                self.is_loaded()
+            )));
+        }
+        let models = self.models.load();
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        match &change.effect {
+            ChangeEffect::ModelUpserted => {
+                models.entry(change.model.clone()).or_default();
+            }
+            ChangeEffect::ModelDeleted => {
+                if let Some((_, entry)) = models.remove(&change.model) {
+                    self.bindings.fetch_sub(entry.bindings.len() as u64, Ordering::Relaxed);
+                }
+            }
+            ChangeEffect::Bindings(changes) => {
+                let mut entry = models.get(&change.model).map(|e| ModelEntry::clone(&e)).unwrap_or_default();
+                for b in changes {
+                    let replaced = match &b.target {
+                        Some(target) => entry.bindings.insert(
+                            b.binding.clone(),
+                            Arc::new(Target::from_change(b.generation, target.clone())),
+                        ),
+                        None => entry.bindings.remove(&b.binding),
+                    };
+                    match (replaced.is_some(), b.target.is_some()) {
+                        (false, true) => self.bindings.fetch_add(1, Ordering::Relaxed),
+                        (true, false) => self.bindings.fetch_sub(1, Ordering::Relaxed),
+                        _ => 0,
+                    };
+                }
+                models.insert(change.model.clone(), Arc::new(entry));
+            }
+            ChangeEffect::Other => {}
+        }
+        self.revision.store(change.revision, Ordering::Release);
+        self.seq.fetch_add(1, Ordering::AcqRel);
+
+        if let ChangeEffect::Bindings(changes) = &change.effect {
+            let message =
+                Arc::new(WatchMessage { revision: change.revision, reset: false, bindings: changes.clone() });
+            state.history.push_back(message.clone());
+            while state.history.len() > self.history_limit {
+                if let Some(oldest) = state.history.pop_front() {
+                    state.floor = oldest.revision;
+                }
+            }
+            // No receivers is fine.
+            let _ = state.events.send(Event::Change(message));
+        } else if state.history.is_empty() {
+            // Nothing retained: the history trivially covers everything up to here.
+            state.floor = change.revision;
+        }
+        drop(state);
+        self.applied.send_replace(change.revision);
+        Ok(())
+    }
+
+    /// Subscribes a watcher. With `since == 0`, or when the history no longer reaches back to
+    /// `since`, the first message is the current state flagged `reset`; otherwise the retained
+    /// changes after `since`.
+    pub fn subscribe(&self, filter: &WatchFilter, since: u64) -> Subscription {
+        let state = self.lock();
+        let events = state.events.subscribe();
+        let revision = self.revision();
+        let initial = if since == 0 || since < state.floor {
+            vec![WatchMessage { revision, reset: true, bindings: self.current(filter) }]
+        } else {
+            state.history.iter().filter(|m| m.revision > since).filter_map(|m| filter.apply(m)).collect()
+        };
+        drop(state);
+        Subscription { events, revision, initial }
+    }
+
+    /// Every current binding matching `filter` (called with the apply lock held).
+    fn current(&self, filter: &WatchFilter) -> Vec<BindingChange> {
+        let models = self.models.load();
+        let mut out = Vec::new();
+        for entry in models.iter() {
+            if !filter.models.is_empty() && !filter.models.contains(entry.key()) {
+                continue;
+            }
+            for (name, target) in &entry.value().bindings {
+                if filter.matches(entry.key(), name) {
+                    out.push(BindingChange {
+                        model_name: entry.key().clone(),
+                        binding: name.clone(),
+                        generation: target.generation,
+                        target: Some(BindingTarget {
+                            version: target.version,
+                            artifact: target.artifact.clone(),
+                        }),
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.model_name, &a.binding).cmp(&(&b.model_name, &b.binding)));
+        out
+    }
+}
+
+impl Target {
+    fn from_change(generation: u64, target: BindingTarget) -> Self {
+        Self { generation, version: target.version, artifact: target.artifact }
+    }
+}
+
+pub struct WatcherGuard(Arc<Cache>);
+
+impl Drop for WatcherGuard {
+    fn drop(&mut self) {
+        self.0.watchers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> ModelName {
+        ModelName::parse("m", s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn binding(s: &str) -> BindingName {
+        BindingName::parse("b", s).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn bind(revision: u64, model: &str, pairs: &[(&str, Option<u64>)]) -> Change {
+        Change {
+            revision,
+            model: name(model),
+            effect: ChangeEffect::Bindings(
+                pairs
+                    .iter()
+                    .map(|(b, v)| BindingChange {
+                        model_name: name(model),
+                        binding: binding(b),
+                        generation: revision,
+                        target: v.map(|version| BindingTarget {
+                            version,
+                            artifact: Artifact { uri: format!("s3://b/{version}"), ..Default::default() },
+                        }),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn loaded() -> Cache {
+        let cache = Cache::new(3, 16);
+        cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], bindings: vec![] });
+        cache
+    }
+
+    #[test]
+    fn applies_in_order_and_refuses_anything_else() {
+        let cache = loaded();
+        assert!(cache.apply(&bind(12, "m", &[("prod", Some(1))])).is_err(), "gap refused");
+        assert!(cache.apply(&bind(10, "m", &[("prod", Some(1))])).is_err(), "duplicate refused");
+        assert!(cache.apply(&bind(11, "m", &[("prod", Some(1)), ("canary", Some(2))])).is_ok());
+        let (r, rev) = cache.resolve(&name("m"), &binding("canary"));
+        assert_eq!((r.map(|t| t.version).ok(), rev), (Some(2), 11));
+        assert_eq!(cache.bindings_count(), 2);
+        assert!(cache.apply(&bind(12, "m", &[("canary", None)])).is_ok());
+        assert_eq!(cache.bindings_count(), 1);
+        match cache.resolve(&name("m"), &binding("canary")).0 {
+            Err(Error::NotFound(m)) => assert!(m.contains("binding 'canary'"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match cache.resolve(&name("x"), &binding("canary")).0 {
+            Err(Error::NotFound(m)) => assert!(m.contains("model 'x'"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn watch_resumes_from_history_or_resets() {
+        let cache = loaded();
+        for r in 11..=15 {
+            cache.apply(&bind(r, "m", &[("prod", Some(r))])).unwrap_or_else(|e| panic!("{e}"));
+        }
+        // History keeps 3 (13, 14, 15): floor is 12.
+        let all = WatchFilter::default();
+        let resumed = cache.subscribe(&all, 13);
+        assert_eq!(resumed.initial.iter().map(|m| m.revision).collect::<Vec<_>>(), vec![14, 15]);
+        assert!(resumed.initial.iter().all(|m| !m.reset));
+        let at_floor = cache.subscribe(&all, 12);
+        assert_eq!(at_floor.initial.len(), 3);
+        let too_old = cache.subscribe(&all, 11);
+        assert_eq!(too_old.initial.len(), 1);
+        assert!(too_old.initial[0].reset);
+        assert_eq!(too_old.initial[0].revision, 15);
+        assert_eq!(too_old.initial[0].bindings.len(), 1);
+        let filtered = cache
+            .subscribe(&WatchFilter { models: HashSet::new(), bindings: [binding("canary")].into() }, 12);
+        assert!(filtered.initial.is_empty(), "no canary changes");
+    }
+
+    #[test]
+    fn concurrent_readers_never_see_half_a_change() {
+        let cache = Arc::new(loaded());
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (cache, stop) = (cache.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let keys = [(name("m"), binding("a")), (name("m"), binding("b"))];
+                    let mut checked = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let (results, _) = cache.resolve_many(&keys);
+                        let versions: Vec<Option<u64>> =
+                            results.into_iter().map(|r| r.ok().map(|t| t.version)).collect();
+                        assert_eq!(versions[0], versions[1], "half-applied change seen");
+                        checked += 1;
+                    }
+                    checked
+                })
+            })
+            .collect();
+        for r in 11..5_000u64 {
+            cache.apply(&bind(r, "m", &[("a", Some(r)), ("b", Some(r))])).unwrap_or_else(|e| panic!("{e}"));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for reader in readers {
+            assert!(reader.join().unwrap_or_default() > 0);
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The apply loop (DESIGN.md §3.3–3.6): connect (subscribed), then snapshot or catch up, then
+//! apply notifications in revision order — duplicates dropped, gaps filled from the change log —
+//! while polling the source's revision as anti-entropy. A lost connection keeps the cache serving
+//! its last state and reconnects with capped exponential backoff plus jitter.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bindery_core::{Change, ChangeFeed, Error, FeedConnection, Notification, Result};
+use tokio::sync::watch;
+
+use crate::Cache;
+
+#[derive(Debug, Clone)]
+pub struct FollowerConfig {
+    /// How often the source's revision is polled (anti-entropy).
+    pub poll_interval: Duration,
+    /// A poll or fetch slower than this counts as a dead connection.
+    pub query_timeout: Duration,
+    /// On reconnect, catch up from the change log when at most this many revisions behind;
+    /// otherwise reload a snapshot.
+    pub resync_max_changes: u64,
+    /// Changes fetched per round trip.
+    pub batch: u32,
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for FollowerConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            query_timeout: Duration::from_secs(5),
+            resync_max_changes: 10_000,
+            batch: 1_000,
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the follower knows about its own freshness; shared with the service and health.
+#[derive(Debug, Default)]
+pub struct FeedStatus {
+    pub connected: AtomicBool,
+    pub database_revision: AtomicU64,
+    last_sync: Mutex<Option<SystemTime>>,
+    last_error: Mutex<String>,
+    pub notifications: AtomicU64,
+    pub duplicates_dropped: AtomicU64,
+    pub gaps_filled: AtomicU64,
+    pub snapshots_loaded: AtomicU64,
+    pub reconnects: AtomicU64,
+}
+
+impl FeedStatus {
+    /// When the node last knew it was current.
+    pub fn last_sync(&self) -> Option<SystemTime> {
+        *self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn last_error(&self) -> String {
+        self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn synced(&self) {
+        *self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(SystemTime::now());
+    }
+
+    fn failed(&self, error: &Error) {
+        *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = error.to_string();
+    }
+
+    /// Time since the last sync; `None` before the first.
+    pub fn staleness(&self) -> Option<Duration> {
+        self.last_sync().map(|t| t.elapsed().unwrap_or_default())
+    }
+}
+
+pub struct Follower<F: ChangeFeed> {
+    feed: F,
+    cache: Arc<Cache>,
+    status: Arc<FeedStatus>,
+    config: FollowerConfig,
+}
+
+impl<F: ChangeFeed> Follower<F> {
+    pub fn new(feed: F, cache: Arc<Cache>, status: Arc<FeedStatus>, config: FollowerConfig) -> Self {
+        Self { feed, cache, status, config }
+    }
+
+    /// Follows the feed until `shutdown` turns true. Never returns early on errors.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut backoff = self.config.backoff_min;
+        loop {
+            let session = tokio::select! {
+                r = self.session(&mut backoff) => r,
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            };
+            self.status.connected.store(false, Ordering::Release);
+            if let Err(e) = session {
+                tracing::warn!(error = %e, retry_in = ?backoff, "change feed lost; serving the cached state");
+                self.status.failed(&e);
+            }
+            self.status.reconnects.fetch_add(1, Ordering::Relaxed);
+            let pause = jitter(backoff);
+            backoff = (backoff * 2).min(self.config.backoff_max);
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+        }
+    }
+
+    /// One connection's life: subscribe, resync, then follow until something breaks.
+    async fn session(&self, backoff: &mut Duration) -> Result<()> {
+        let mut conn = self.timed(self.feed.connect()).await?;
+        self.resync(&mut conn).await?;
+        self.status.connected.store(true, Ordering::Release);
+        *backoff = self.config.backoff_min;
+        tracing::info!(revision = self.cache.revision(), "change feed connected and in sync");
+        let mut poll = tokio::time::interval(self.config.poll_interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                notification = conn.notification() => {
+                    self.status.notifications.fetch_add(1, Ordering::Relaxed);
+                    match notification? {
+                        Notification::Change(change) => self.on_change(&mut conn, change).await?,
+                        Notification::Revision(revision) => self.on_revision(&mut conn, revision).await?,
+                    }
+                }
+                _ = poll.tick() => {
+                    let revision = self.timed(conn.revision()).await?;
+                    self.status.database_revision.fetch_max(revision, Ordering::AcqRel);
+                    if revision > self.cache.revision() {
+                        self.catch_up(&mut conn).await?;
+                    }
+                    if self.cache.revision() >= revision {
+                        self.status.synced();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn timed<T>(&self, f: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(self.config.query_timeout, f).await.unwrap_or_else(|_| {
+            Err(Error::Unavailable(format!(
+                "the change feed did not answer within {:?}; reconnecting",
+                self.config.query_timeout
+            )))
+        })
+    }
+
+    /// After (re)connecting: load a snapshot the first time or when far behind, else replay the
+    /// change log from where the cache is.
+    async fn resync(&self, conn: &mut F::Connection) -> Result<()> {
+        let source = self.timed(conn.revision()).await?;
+        self.status.database_revision.fetch_max(source, Ordering::AcqRel);
+        let applied = self.cache.revision();
+        let catch_up =
+            self.cache.is_loaded() && source >= applied && source - applied <= self.config.resync_max_changes;
+        if catch_up {
+            self.catch_up(conn).await?;
+        } else {
+            self.snapshot(conn).await?;
+        }
+        self.status.synced();
+        Ok(())
+    }
+
+    async fn snapshot(&self, conn: &mut F::Connection) -> Result<()> {
+        let snapshot = self.timed(conn.snapshot()).await?;
+        let revision = snapshot.revision;
+        self.cache.load_snapshot(snapshot);
+        self.status.snapshots_loaded.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(revision, bindings = self.cache.bindings_count(), "loaded snapshot");
+        Ok(())
+    }
+
+    async fn on_change(&self, conn: &mut F::Connection, change: Change) -> Result<()> {
+        self.status.database_revision.fetch_max(change.revision, Ordering::AcqRel);
+        let applied = self.cache.revision();
+        if change.revision <= applied {
+            self.status.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+        } else if change.revision == applied + 1 {
+            self.cache.apply(&change)?;
+        } else {
+            // A gap: something between was lost or is late. The log has it all, in order.
+            self.status.gaps_filled.fetch_add(1, Ordering::Relaxed);
+            self.catch_up(conn).await?;
+        }
+        Ok(())
+    }
+
+    async fn on_revision(&self, conn: &mut F::Connection, revision: u64) -> Result<()> {
+        self.status.database_revision.fetch_max(revision, Ordering::AcqRel);
+        if revision <= self.cache.revision() {
+            self.status.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        if revision > self.cache.revision() + 1 {
+            self.status.gaps_filled.fetch_add(1, Ordering::Relaxed);
+        }
+        self.catch_up(conn).await
+    }
+
+    /// Applies every committed change after the cache's revision, in order. If the log no longer
+    /// holds the next one (pruned), reloads a snapshot instead.
+    async fn catch_up(&self, conn: &mut F::Connection) -> Result<()> {
+        loop {
+            let applied = self.cache.revision();
+            let batch = self.timed(conn.changes_after(applied, self.config.batch)).await?;
+            let Some(first) = batch.first() else { return Ok(()) };
+            if first.revision != applied + 1 {
+                tracing::warn!(
+                    applied,
+                    next = first.revision,
+                    "change log pruned past this node; reloading a snapshot"
+                );
+                return self.snapshot(conn).await;
+            }
+            let full = batch.len() >= self.config.batch as usize;
+            for change in &batch {
+                self.cache.apply(change)?;
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// `base` ± 25%, from the clock's low bits (no RNG dependency needed for spreading reconnects).
+fn jitter(base: Duration) -> Duration {
+    let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let factor = 0.75 + f64::from(nanos % 1_000) / 2_000.0;
+    base.mul_f64(factor)
+}

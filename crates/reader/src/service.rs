@@ -1,0 +1,271 @@
+//! `ResolverService` answered from the cache alone: no call here touches the database.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bindery_core::{BindingName, Error, ModelName};
+use bindery_proto::v1::resolver_service_server::ResolverService;
+use bindery_proto::v1::{self, resolve_result};
+use bindery_proto::{code_of, status_from_error, to_timestamp};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::{Cache, Event, FeedStatus, Target, WatchFilter, WatchMessage};
+
+const MAX_RESOLVE_MANY: usize = 1_000;
+const WATCH_STREAM_BUFFER: usize = 256;
+
+#[derive(Clone)]
+pub struct ReaderService {
+    cache: Arc<Cache>,
+    status: Arc<FeedStatus>,
+    serving: Arc<AtomicBool>,
+    /// Upper bound on a `min_revision` wait, whatever the call's deadline.
+    max_wait: Duration,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl ReaderService {
+    pub fn new(
+        cache: Arc<Cache>,
+        status: Arc<FeedStatus>,
+        serving: Arc<AtomicBool>,
+        max_wait: Duration,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        Self { cache, status, serving, max_wait, shutdown }
+    }
+
+    fn ensure_loaded(&self) -> Result<(), Status> {
+        if self.cache.is_loaded() {
+            Ok(())
+        } else {
+            Err(Status::unavailable("this read node has not loaded its first snapshot yet; retry shortly"))
+        }
+    }
+
+    /// Read-your-writes: waits (bounded by the deadline and `max_wait`) until `min` is applied.
+    async fn wait_for(&self, min: u64, deadline: Option<Duration>) -> Result<(), Status> {
+        if min <= self.cache.revision() {
+            return Ok(());
+        }
+        let budget = deadline.map_or(self.max_wait, |d| d.min(self.max_wait));
+        self.cache.wait_for(min, budget).await.map(drop).map_err(|current| {
+            Status::unavailable(format!(
+                "this read node is at revision {current}, {} behind the requested min_revision {min} \
+                 (waited {budget:?}); retry, or read from another node",
+                min - current
+            ))
+        })
+    }
+}
+
+/// The call's deadline from the `grpc-timeout` header (`<digits><unit>`).
+fn deadline<T>(request: &Request<T>) -> Option<Duration> {
+    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3_600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn response(model: &ModelName, binding: &BindingName, target: &Target, revision: u64) -> v1::ResolveResponse {
+    v1::ResolveResponse {
+        model_name: model.as_str().to_owned(),
+        binding: binding.as_str().to_owned(),
+        version: target.version,
+        artifact_uri: target.artifact.uri.clone(),
+        sha256: target.artifact.sha256.clone(),
+        size_bytes: target.artifact.size_bytes,
+        generation: target.generation,
+        revision,
+        artifact_format: target.artifact.format.clone(),
+    }
+}
+
+fn decode(r: v1::ResolveRequest) -> Result<(ModelName, BindingName), Error> {
+    Ok((ModelName::parse("model_name", r.model_name)?, BindingName::parse("binding", r.binding)?))
+}
+
+fn watch_message(m: &WatchMessage) -> v1::WatchBindingsResponse {
+    v1::WatchBindingsResponse {
+        revision: m.revision,
+        reset: m.reset,
+        bindings: m.bindings.iter().map(Into::into).collect(),
+    }
+}
+
+type RpcResult<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl ResolverService for ReaderService {
+    async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
+        self.ensure_loaded()?;
+        let deadline = deadline(&request);
+        let r = request.into_inner();
+        let min_revision = r.min_revision;
+        let (model, binding) = decode(r).map_err(status_from_error)?;
+        self.wait_for(min_revision, deadline).await?;
+        let (target, revision) = self.cache.resolve(&model, &binding);
+        let target = target.map_err(status_from_error)?;
+        Ok(Response::new(response(&model, &binding, &target, revision)))
+    }
+
+    async fn resolve_many(
+        &self,
+        request: Request<v1::ResolveManyRequest>,
+    ) -> RpcResult<v1::ResolveManyResponse> {
+        self.ensure_loaded()?;
+        let deadline = deadline(&request);
+        let requests = request.into_inner().requests;
+        if requests.len() > MAX_RESOLVE_MANY {
+            return Err(Status::invalid_argument(format!(
+                "requests: {} entries, at most {MAX_RESOLVE_MANY} allowed",
+                requests.len()
+            )));
+        }
+        let min_revision = requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
+        self.wait_for(min_revision, deadline).await?;
+        let decoded: Vec<Result<(ModelName, BindingName), Error>> =
+            requests.into_iter().map(decode).collect();
+        let keys: Vec<(ModelName, BindingName)> =
+            decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
+        let (found, revision) = self.cache.resolve_many(&keys);
+        let mut found = found.into_iter();
+        let results = decoded
+            .into_iter()
+            .map(|d| {
+                let outcome = d.and_then(|(model, binding)| {
+                    let target =
+                        found.next().unwrap_or_else(|| Err(Error::Internal("result missing".into())))?;
+                    Ok(response(&model, &binding, &target, revision))
+                });
+                let outcome = match outcome {
+                    Ok(r) => resolve_result::Outcome::Response(r),
+                    Err(e) => resolve_result::Outcome::Error(v1::ResolveError {
+                        code: code_of(&e) as i32,
+                        message: e.to_string(),
+                    }),
+                };
+                v1::ResolveResult { outcome: Some(outcome) }
+            })
+            .collect();
+        Ok(Response::new(v1::ResolveManyResponse { results, revision }))
+    }
+
+    type WatchBindingsStream = ReceiverStream<Result<v1::WatchBindingsResponse, Status>>;
+
+    async fn watch_bindings(
+        &self,
+        request: Request<v1::WatchBindingsRequest>,
+    ) -> RpcResult<Self::WatchBindingsStream> {
+        self.ensure_loaded()?;
+        let r = request.into_inner();
+        let filter = WatchFilter {
+            models: r
+                .model_names
+                .into_iter()
+                .map(|m| ModelName::parse("model_names", m))
+                .collect::<Result<_, _>>()
+                .map_err(status_from_error)?,
+            bindings: r
+                .bindings
+                .into_iter()
+                .map(|b| BindingName::parse("bindings", b))
+                .collect::<Result<_, _>>()
+                .map_err(status_from_error)?,
+        };
+        let subscription = self.cache.subscribe(&filter, r.since_revision);
+        let (tx, rx) = mpsc::channel(WATCH_STREAM_BUFFER);
+        let cache = self.cache.clone();
+        let guard = cache.watcher_guard();
+        let mut shutdown = self.shutdown.clone();
+        let since = r.since_revision;
+        tokio::spawn(async move {
+            let _guard = guard;
+            let mut events = subscription.events;
+            // Changes at or below `last` were already covered by what was sent.
+            let mut last = subscription.revision.max(since);
+            for message in &subscription.initial {
+                if tx.send(Ok(watch_message(message))).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let event = tokio::select! {
+                    event = events.recv() => Some(event),
+                    _ = shutdown.wait_for(|stop| *stop) => None,
+                };
+                let Some(event) = event else {
+                    let status = Status::unavailable(
+                        "this read node is shutting down; reconnect (with since_revision) to another",
+                    );
+                    let _ = tx.send(Err(status)).await;
+                    return;
+                };
+                let outgoing = match event {
+                    Ok(Event::Change(message)) => {
+                        if message.revision <= last {
+                            continue;
+                        }
+                        last = message.revision;
+                        match filter.apply(&message) {
+                            Some(m) => watch_message(&m),
+                            None => continue,
+                        }
+                    }
+                    // The state was replaced, or this watcher fell too far behind to be told
+                    // change by change: start over from the current state, flagged as a reset.
+                    Ok(Event::Reset(_)) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let fresh = cache.subscribe(&filter, 0);
+                        events = fresh.events;
+                        last = fresh.revision;
+                        match fresh.initial.first() {
+                            Some(m) => watch_message(m),
+                            None => continue,
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if tx.send(Ok(outgoing)).await.is_err() {
+                    return; // the client went away
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn get_reader_status(
+        &self,
+        _request: Request<v1::GetReaderStatusRequest>,
+    ) -> RpcResult<v1::ReaderStatus> {
+        let applied = self.cache.revision();
+        let database = self.status.database_revision.load(Ordering::Acquire).max(applied);
+        Ok(Response::new(v1::ReaderStatus {
+            applied_revision: applied,
+            database_revision: database,
+            lag: database - applied,
+            connected: self.status.connected.load(Ordering::Acquire),
+            last_sync_time: self.status.last_sync().map(to_timestamp),
+            bindings_cached: self.cache.bindings_count(),
+            models_cached: self.cache.models_count(),
+            watchers: self.cache.watchers(),
+            serving: self.serving.load(Ordering::Acquire),
+            last_error: self.status.last_error(),
+            notifications: self.status.notifications.load(Ordering::Relaxed),
+            duplicates_dropped: self.status.duplicates_dropped.load(Ordering::Relaxed),
+            gaps_filled: self.status.gaps_filled.load(Ordering::Relaxed),
+            snapshots_loaded: self.status.snapshots_loaded.load(Ordering::Relaxed),
+            reconnects: self.status.reconnects.load(Ordering::Relaxed),
+        }))
+    }
+}

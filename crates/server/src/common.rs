@@ -1,0 +1,31 @@
+//! What every Bindery process serves the same way: health and reflection.
+
+use anyhow::Context;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tonic_reflection::server::{v1, v1alpha};
+
+pub(crate) async fn set_health(reporter: &HealthReporter, services: &[&str], status: ServingStatus) {
+    for service in services {
+        reporter.set_service_status(*service, status).await;
+    }
+}
+
+/// Server reflection, v1 and v1alpha (Python's grpcio only ships a v1alpha client).
+#[allow(clippy::type_complexity)]
+pub(crate) fn reflection() -> anyhow::Result<(
+    v1::ServerReflectionServer<impl v1::ServerReflection>,
+    v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>,
+)> {
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bindery_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("building reflection service")?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bindery_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("building reflection service")?;
+    Ok((v1, v1alpha))
+}

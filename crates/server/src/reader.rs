@@ -1,0 +1,109 @@
+//! `bindery reader`: a stateless read node. It LISTENs on the database, loads a snapshot, applies
+//! changes in revision order, and answers ResolverService from memory only.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
+use bindery_reader::{Cache, FeedStatus, Follower, ReaderService};
+use bindery_store_postgres::PgFeed;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::ReaderConfig;
+
+const HEALTH_SERVICES: &[&str] = &["", "bindery.v1.ResolverService"];
+
+/// Serves a read node on `listener` until `shutdown` completes.
+pub async fn serve_reader(
+    listener: TcpListener,
+    config: ReaderConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    config.validate()?;
+    let pg_config = config.database.pg_config()?;
+    let cache = Arc::new(Cache::new(config.watch_history, config.watch_buffer));
+    let status = Arc::new(FeedStatus::default());
+    let serving = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let follower = Follower::new(PgFeed::new(pg_config), cache.clone(), status.clone(), config.follower());
+    let follower_task = tokio::spawn(follower.run(stop_rx.clone()));
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
+    let health_task = tokio::spawn(health_loop(
+        cache.clone(),
+        status.clone(),
+        serving.clone(),
+        config.max_staleness(),
+        reporter.clone(),
+        stop_rx.clone(),
+    ));
+
+    let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx);
+    let max = config.max_message_bytes;
+    let resolver =
+        ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);
+    let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
+
+    let local = listener.local_addr().context("reading the listen address")?;
+    tracing::info!(listen = %local, database = %config.database.database_url, "bindery reader starting");
+    let shutdown = async move {
+        shutdown.await;
+        tracing::info!("shutting down: health NOT_SERVING, ending watch streams, draining calls");
+        let _ = stop_tx.send(true);
+        serving.store(false, Ordering::Release);
+        health_task.abort();
+        crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
+    };
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(resolver)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .context("serving gRPC")?;
+    follower_task.abort();
+    tracing::info!("bindery reader stopped");
+    Ok(())
+}
+
+/// SERVING once the first snapshot is applied; NOT_SERVING when the last sync is older than
+/// `max_staleness` (if set). A reader that lost its database keeps serving until then.
+async fn health_loop(
+    cache: Arc<Cache>,
+    status: Arc<FeedStatus>,
+    serving: Arc<AtomicBool>,
+    max_staleness: Option<Duration>,
+    reporter: HealthReporter,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut current = false;
+    loop {
+        let fresh = match (max_staleness, status.staleness()) {
+            (None, _) => true,
+            (Some(max), Some(staleness)) => staleness <= max,
+            (Some(_), None) => false,
+        };
+        let now = cache.is_loaded() && fresh;
+        if now != current {
+            current = now;
+            serving.store(now, Ordering::Release);
+            let health = if now { ServingStatus::Serving } else { ServingStatus::NotServing };
+            crate::common::set_health(&reporter, HEALTH_SERVICES, health).await;
+            tracing::info!(serving = now, revision = cache.revision(), staleness = ?status.staleness(), "reader health changed");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}

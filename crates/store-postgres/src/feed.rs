@@ -1,0 +1,240 @@
+//! The PostgreSQL change feed (DESIGN.md §3): a dedicated connection outside the pool (a pooled
+//! one is recycled and forgets its LISTEN), driven with `poll_message`; snapshots in one
+//! REPEATABLE READ transaction; gap fill from the `changes` table.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bindery_core::{
+    Artifact, BindingChange, BindingName, BindingTarget, BindingsPayload, Change, ChangeEffect, ChangeFeed,
+    Error, FeedConnection, ModelName, Notification, Result, Snapshot,
+};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls, Row};
+
+use crate::error::{StoreError, StoreResult, corrupt};
+use crate::write::{NOTIFY_CHANNEL, SELECT_REVISION};
+use crate::{PgConfig, rows};
+
+/// Notifications buffered per connection; beyond that they are dropped, which is safe: the
+/// follower notices the gap (or the anti-entropy poll does) and reads the `changes` table.
+const NOTIFICATION_BUFFER: usize = 65_536;
+
+/// Follows one PostgreSQL database.
+#[derive(Clone)]
+pub struct PgFeed {
+    config: PgConfig,
+}
+
+impl PgFeed {
+    pub fn new(mut config: PgConfig) -> Self {
+        // A connection that died silently must be noticed: TCP keepalives, on top of the
+        // follower's poll timeout.
+        config.keepalives(true).keepalives_idle(Duration::from_secs(10));
+        if config.get_application_name().is_none_or(|n| n == "bindery") {
+            config.application_name("bindery-reader");
+        }
+        Self { config }
+    }
+}
+
+pub struct PgFeedConnection {
+    client: tokio_postgres::Client,
+    notifications: mpsc::Receiver<Notification>,
+}
+
+#[async_trait]
+impl ChangeFeed for PgFeed {
+    type Connection = PgFeedConnection;
+
+    async fn connect(&self) -> Result<PgFeedConnection> {
+        let (client, mut connection) =
+            self.config.connect(NoTls).await.map_err(|e| StoreError::from(e).into_domain("feed_connect"))?;
+        let (tx, rx) = mpsc::channel(NOTIFICATION_BUFFER);
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = messages.next().await {
+                match message {
+                    Ok(AsyncMessage::Notification(n)) if n.channel() == NOTIFY_CHANNEL => {
+                        match parse_notification(n.payload()) {
+                            Some(parsed) => {
+                                if tx.try_send(parsed).is_err() && tx.is_closed() {
+                                    break;
+                                }
+                            }
+                            None => tracing::warn!(payload = n.payload(), "ignoring unparsable notification"),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change feed connection failed");
+                        break;
+                    }
+                }
+            }
+            // Dropping `tx` tells the follower the connection is gone.
+        });
+        client
+            .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+            .await
+            .map_err(|e| StoreError::from(e).into_domain("feed_listen"))?;
+        // Readers never migrate; they only refuse a schema they do not understand.
+        crate::migrate::check_schema(&client).await.map_err(|e| e.into_domain("feed_schema"))?;
+        Ok(PgFeedConnection { client, notifications: rx })
+    }
+}
+
+#[async_trait]
+impl FeedConnection for PgFeedConnection {
+    async fn notification(&mut self) -> Result<Notification> {
+        self.notifications
+            .recv()
+            .await
+            .ok_or_else(|| Error::Unavailable("the change feed connection to the database was lost".into()))
+    }
+
+    async fn snapshot(&mut self) -> Result<Snapshot> {
+        snapshot(&mut self.client).await.map_err(|e| e.into_domain("feed_snapshot"))
+    }
+
+    async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>> {
+        changes_after(&self.client, after, limit).await.map_err(|e| e.into_domain("feed_changes"))
+    }
+
+    async fn revision(&mut self) -> Result<u64> {
+        async { rows::u(self.client.query_one(SELECT_REVISION, &[]).await?.try_get(0)?) }
+            .await
+            .map_err(|e: StoreError| e.into_domain("feed_revision"))
+    }
+}
+
+const SNAPSHOT_MODELS: &str = "SELECT name FROM models WHERE deleted_at IS NULL";
+const SNAPSHOT_BINDINGS: &str =
+    "SELECT m.name AS model_name, b.name AS binding_name, b.generation, b.version,
+        v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format
+    FROM bindings b
+    JOIN models m ON m.id = b.model_id
+    JOIN versions v ON v.model_id = b.model_id AND v.version = b.version";
+
+async fn snapshot(client: &mut tokio_postgres::Client) -> StoreResult<Snapshot> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let revision = rows::u(tx.query_one(SELECT_REVISION, &[]).await?.try_get(0)?)?;
+    let models = tx
+        .query(SNAPSHOT_MODELS, &[])
+        .await?
+        .iter()
+        .map(|r| ModelName::parse("model", r.try_get::<_, String>(0)?).map_err(corrupt))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let bindings =
+        tx.query(SNAPSHOT_BINDINGS, &[]).await?.iter().map(snapshot_binding).collect::<StoreResult<_>>()?;
+    tx.commit().await?;
+    Ok(Snapshot { revision, models, bindings })
+}
+
+fn snapshot_binding(row: &Row) -> StoreResult<BindingChange> {
+    Ok(BindingChange {
+        model_name: ModelName::parse("model", row.try_get::<_, String>("model_name")?).map_err(corrupt)?,
+        binding: BindingName::parse("binding", row.try_get::<_, String>("binding_name")?).map_err(corrupt)?,
+        generation: rows::u(row.try_get("generation")?)?,
+        target: Some(BindingTarget {
+            version: rows::u(row.try_get("version")?)?,
+            artifact: Artifact {
+                uri: row.try_get("artifact_uri")?,
+                sha256: row.try_get("artifact_sha256")?,
+                size_bytes: rows::u(row.try_get("artifact_size")?)?,
+                format: row.try_get("artifact_format")?,
+            },
+        }),
+    })
+}
+
+const CHANGES_AFTER: &str = "SELECT revision, kind, model, payload FROM changes
+    WHERE revision > $1 ORDER BY revision LIMIT $2";
+
+async fn changes_after(client: &tokio_postgres::Client, after: u64, limit: u32) -> StoreResult<Vec<Change>> {
+    let found = client.query(CHANGES_AFTER, &[&rows::i(after)?, &i64::from(limit)]).await?;
+    found
+        .iter()
+        .map(|row| {
+            let revision = rows::u(row.try_get("revision")?)?;
+            let kind: String = row.try_get("kind")?;
+            let model: String = row.try_get("model")?;
+            let payload: Value = row.try_get("payload")?;
+            change(revision, &kind, &model, payload)
+                .ok_or_else(|| corrupt(format!("change {revision} ({kind})")))
+        })
+        .collect()
+}
+
+/// Decodes one change-log entry (a row, or an inline notification).
+fn change(revision: u64, kind: &str, model: &str, payload: Value) -> Option<Change> {
+    let model = ModelName::parse("model", model).ok()?;
+    let effect = match kind {
+        "model" if payload.get("deleted").and_then(Value::as_bool) == Some(true) => {
+            ChangeEffect::ModelDeleted
+        }
+        "model" => ChangeEffect::ModelUpserted,
+        "binding" => {
+            ChangeEffect::Bindings(serde_json::from_value::<BindingsPayload>(payload).ok()?.bindings)
+        }
+        "version" => ChangeEffect::Other,
+        _ => return None,
+    };
+    Some(Change { revision, model, effect })
+}
+
+#[derive(Deserialize)]
+struct NotificationJson {
+    revision: u64,
+    kind: Option<String>,
+    model: Option<String>,
+    payload: Option<Value>,
+}
+
+/// `{"revision": N, "kind": …, "model": …, "payload": …}` or `{"revision": N}`.
+fn parse_notification(text: &str) -> Option<Notification> {
+    let n: NotificationJson = serde_json::from_str(text).ok()?;
+    match (n.kind, n.model, n.payload) {
+        (Some(kind), Some(model), Some(payload)) => {
+            // An inline change we cannot decode still tells us its revision: fetch it instead.
+            Some(
+                change(n.revision, &kind, &model, payload)
+                    .map_or(Notification::Revision(n.revision), Notification::Change),
+            )
+        }
+        _ => Some(Notification::Revision(n.revision)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_inline_and_revision_only_notifications() {
+        assert_eq!(parse_notification(r#"{"revision":9}"#), Some(Notification::Revision(9)));
+        assert_eq!(parse_notification("garbage"), None);
+        let inline = r#"{"revision":3,"kind":"binding","model":"m","binding":"prod","payload":{"bindings":[
+            {"model_name":"m","binding":"prod","generation":2,"target":null}]}}"#;
+        match parse_notification(inline) {
+            Some(Notification::Change(Change { revision: 3, effect: ChangeEffect::Bindings(b), .. })) => {
+                assert_eq!(b.len(), 1);
+                assert_eq!(b[0].target, None);
+            }
+            other => panic!("{other:?}"),
+        }
+        let deleted = r#"{"revision":4,"kind":"model","model":"m","payload":{"name":"m","deleted":true}}"#;
+        assert!(matches!(
+            parse_notification(deleted),
+            Some(Notification::Change(Change { effect: ChangeEffect::ModelDeleted, .. }))
+        ));
+    }
+}
