@@ -9,6 +9,7 @@ mod availability;
 mod bindings;
 mod cli;
 mod lifecycle;
+mod readers;
 mod registration;
 mod revisions;
 mod validation;

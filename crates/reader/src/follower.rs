@@ -133,6 +133,7 @@ impl<F: ChangeFeed> Follower<F> {
                 }
                 _ = poll.tick() => {
                     let revision = self.timed(conn.revision()).await?;
+                    tracing::trace!(revision, applied = self.cache.revision(), "polled");
                     self.status.database_revision.fetch_max(revision, Ordering::AcqRel);
                     if revision > self.cache.revision() {
                         self.catch_up(&mut conn).await?;
@@ -181,12 +182,14 @@ impl<F: ChangeFeed> Follower<F> {
     }
 
     async fn on_change(&self, conn: &mut F::Connection, change: Change) -> Result<()> {
-        self.status.database_revision.fetch_max(change.revision, Ordering::AcqRel);
         let applied = self.cache.revision();
         if change.revision <= applied {
             self.status.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
         } else if change.revision == applied + 1 {
             self.cache.apply(&change)?;
+            // Anything applied was committed: the database is at least there. (Notifications
+            // themselves are not trusted for this; anyone with access can NOTIFY.)
+            self.status.database_revision.fetch_max(change.revision, Ordering::AcqRel);
         } else {
             // A gap: something between was lost or is late. The log has it all, in order.
             self.status.gaps_filled.fetch_add(1, Ordering::Relaxed);
@@ -196,7 +199,6 @@ impl<F: ChangeFeed> Follower<F> {
     }
 
     async fn on_revision(&self, conn: &mut F::Connection, revision: u64) -> Result<()> {
-        self.status.database_revision.fetch_max(revision, Ordering::AcqRel);
         if revision <= self.cache.revision() {
             self.status.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
@@ -213,6 +215,7 @@ impl<F: ChangeFeed> Follower<F> {
         loop {
             let applied = self.cache.revision();
             let batch = self.timed(conn.changes_after(applied, self.config.batch)).await?;
+            tracing::trace!(applied, fetched = batch.len(), "catch up");
             let Some(first) = batch.first() else { return Ok(()) };
             if first.revision != applied + 1 {
                 tracing::warn!(
@@ -226,6 +229,7 @@ impl<F: ChangeFeed> Follower<F> {
             for change in &batch {
                 self.cache.apply(change)?;
             }
+            self.status.database_revision.fetch_max(self.cache.revision(), Ordering::AcqRel);
             if !full {
                 return Ok(());
             }
@@ -238,4 +242,129 @@ fn jitter(base: Duration) -> Duration {
     let nanos = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let factor = 0.75 + f64::from(nanos % 1_000) / 2_000.0;
     base.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The ordering rules against a scripted feed, where delivery order is fully controlled.
+    //! (The same rules are exercised against real PostgreSQL in the integration suite.)
+
+    use std::sync::Mutex as StdMutex;
+
+    use async_trait::async_trait;
+    use bindery_core::{
+        Artifact, BindingChange, BindingName, BindingTarget, ChangeEffect, ModelName, Snapshot,
+    };
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    fn model() -> ModelName {
+        ModelName::parse("m", "m").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn change(revision: u64) -> Change {
+        let effect = if revision == 1 {
+            ChangeEffect::ModelUpserted
+        } else {
+            ChangeEffect::Bindings(vec![BindingChange {
+                model_name: model(),
+                binding: BindingName::parse("b", format!("b{}", revision % 3))
+                    .unwrap_or_else(|e| panic!("{e}")),
+                generation: revision,
+                target: Some(BindingTarget { version: revision, artifact: Artifact::default() }),
+            }])
+        };
+        Change { revision, model: model(), effect }
+    }
+
+    /// A log of committed changes plus a notification channel the test drives.
+    #[derive(Clone)]
+    struct Scripted {
+        log: Arc<StdMutex<Vec<Change>>>,
+        notifications: Arc<StdMutex<Option<mpsc::UnboundedReceiver<Notification>>>>,
+    }
+
+    struct ScriptedConnection {
+        log: Arc<StdMutex<Vec<Change>>>,
+        notifications: mpsc::UnboundedReceiver<Notification>,
+    }
+
+    #[async_trait]
+    impl ChangeFeed for Scripted {
+        type Connection = ScriptedConnection;
+        async fn connect(&self) -> Result<ScriptedConnection> {
+            let notifications = self
+                .notifications
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take()
+                .ok_or_else(|| Error::Unavailable("no more connections".into()))?;
+            Ok(ScriptedConnection { log: self.log.clone(), notifications })
+        }
+    }
+
+    #[async_trait]
+    impl FeedConnection for ScriptedConnection {
+        async fn notification(&mut self) -> Result<Notification> {
+            self.notifications.recv().await.ok_or_else(|| Error::Unavailable("closed".into()))
+        }
+        async fn snapshot(&mut self) -> Result<Snapshot> {
+            Ok(Snapshot::default())
+        }
+        async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>> {
+            let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            Ok(log.iter().filter(|c| c.revision > after).take(limit as usize).cloned().collect())
+        }
+        async fn revision(&mut self) -> Result<u64> {
+            Ok(self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len() as u64)
+        }
+    }
+
+    #[tokio::test]
+    async fn out_of_order_duplicate_and_future_notifications_converge_on_the_log() {
+        let log = Arc::new(StdMutex::new(Vec::new()));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let feed = Scripted { log: log.clone(), notifications: Arc::new(StdMutex::new(Some(rx))) };
+        let cache = Arc::new(Cache::new(100, 100));
+        let status = Arc::new(FeedStatus::default());
+        // A slow poll, so notifications (not the poll) drive what happens.
+        let config = FollowerConfig { poll_interval: Duration::from_secs(3_600), ..Default::default() };
+        let (_stop_tx, stop) = watch::channel(false);
+        let follower = tokio::spawn(Follower::new(feed, cache.clone(), status.clone(), config).run(stop));
+
+        let commit = |revision: u64| {
+            log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(change(revision));
+        };
+        let send = |n: Notification| tx.send(n).unwrap_or_else(|_| panic!("follower gone"));
+        for r in 1..=3 {
+            commit(r);
+        }
+        // 3 before 2 (gap: fetch 1..3 from the log), then 2 and 3 again (duplicates).
+        send(Notification::Change(change(3)));
+        send(Notification::Change(change(2)));
+        send(Notification::Change(change(3)));
+        // A revision announced before it is committed: nothing to fetch yet, nothing applied.
+        send(Notification::Revision(5));
+        commit(4);
+        commit(5);
+        // The real notifications, late and out of order.
+        send(Notification::Change(change(5)));
+        send(Notification::Change(change(4)));
+
+        let reached = cache.wait_for(5, Duration::from_secs(10)).await;
+        assert_eq!(reached, Ok(5));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(cache.revision(), 5);
+        for r in 2..=5u64 {
+            let binding = BindingName::parse("b", format!("b{}", r % 3)).unwrap_or_else(|e| panic!("{e}"));
+            let (found, _) = cache.resolve(&model(), &binding);
+            // b2 was set at revisions 2 and 5; every binding holds its latest change.
+            let latest = (2..=5u64).filter(|x| x % 3 == r % 3).max().unwrap_or_default();
+            assert_eq!(found.map(|t| t.version).ok(), Some(latest));
+        }
+        assert!(status.duplicates_dropped.load(Ordering::Relaxed) >= 3);
+        assert!(status.gaps_filled.load(Ordering::Relaxed) >= 1);
+        follower.abort();
+    }
 }

@@ -51,7 +51,8 @@ impl ReaderService {
         if min <= self.cache.revision() {
             return Ok(());
         }
-        let budget = deadline.map_or(self.max_wait, |d| d.min(self.max_wait));
+        // Answer a little before the caller's deadline, so the answer (not a timeout) reaches it.
+        let budget = deadline.map_or(self.max_wait, |d| d.mul_f64(0.8).min(self.max_wait));
         self.cache.wait_for(min, budget).await.map(drop).map_err(|current| {
             Status::unavailable(format!(
                 "this read node is at revision {current}, {} behind the requested min_revision {min} \

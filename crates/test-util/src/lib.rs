@@ -20,6 +20,16 @@ use tonic::transport::Channel;
 
 pub use cluster::TempCluster;
 
+/// Logs from servers under test, when `BINDERY_TEST_LOG` is set (an env-filter, e.g. `debug`).
+pub fn init_test_logging() {
+    if let Ok(filter) = std::env::var("BINDERY_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// The server tests create their databases on.
 pub fn server_url() -> String {
     std::env::var("BINDERY_TEST_DATABASE_URL")
@@ -118,6 +128,7 @@ impl Served {
         F: FnOnce(tokio::net::TcpListener, SocketAddr, oneshot::Receiver<()>) -> Fut,
         Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
+        init_test_logging();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
