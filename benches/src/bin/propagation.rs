@@ -1,0 +1,154 @@
+//! Propagation latency: how long after a SetBinding is acknowledged is it visible on every reader?
+//!
+//! Starts a primary and R readers (in this process, on a fresh database of the PostgreSQL at
+//! `BINDERY_TEST_DATABASE_URL`), subscribes a WatchBindings stream on each reader, then performs
+//! N sequential SetBinding writes. For each write it records
+//! - `ack`: the write's round trip (request sent -> response received), the baseline;
+//! - `visible`: request sent -> the change has arrived on the watch stream of *every* reader.
+//! `visible - ack` bounds the propagation after commit from above (the commit happens before
+//! the ack). Percentiles are nearest-rank over all writes.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use bindery_benches::{Summary, ms};
+use bindery_proto::v1;
+use bindery_test_util::{TestPrimary, TestReader};
+use clap::Parser;
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Sequential writes to measure.
+    #[arg(long, default_value_t = 1_000)]
+    writes: usize,
+    /// Reader counts to measure, e.g. `1,4`.
+    #[arg(long, value_delimiter = ',', default_value = "1,4")]
+    readers: Vec<usize>,
+}
+
+/// Arrival times of each revision on each reader.
+#[derive(Default)]
+struct Arrivals {
+    seen: Mutex<HashMap<u64, (usize, Instant)>>,
+    notify: Notify,
+}
+
+async fn run(readers_n: usize, writes: usize) -> anyhow::Result<(Summary, Summary, Summary)> {
+    let primary = TestPrimary::start().await?;
+    let mut registry = primary.registry().await?;
+    let request = |name: &str| v1::CreateModelRequest { name: name.into(), ..Default::default() };
+    registry.create_model(request("bench")).await?;
+    for v in 1..=2 {
+        registry
+            .register_version(v1::RegisterVersionRequest {
+                model_name: "bench".into(),
+                request_id: format!("r{v}"),
+                artifact: Some(v1::Artifact {
+                    uri: format!("s3://bench/{v}/model.onnx"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await?;
+    }
+    let mut readers = Vec::new();
+    for _ in 0..readers_n {
+        readers.push(TestReader::start(&primary.db.url).await?);
+    }
+    let arrivals = Arc::new(Arrivals::default());
+    for reader in &readers {
+        let mut stream = reader
+            .resolver()
+            .await?
+            .watch_bindings(v1::WatchBindingsRequest {
+                model_names: vec!["bench".into()],
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        let first = stream.next().await.context("watch ended")??;
+        if !first.reset {
+            bail!("first watch message must be the current state");
+        }
+        let arrivals = arrivals.clone();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) = stream.next().await {
+                let now = Instant::now();
+                {
+                    let mut seen = arrivals.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let entry = seen.entry(message.revision).or_insert((0, now));
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(now);
+                }
+                arrivals.notify.notify_waiters();
+            }
+        });
+    }
+
+    let (mut ack, mut visible, mut after_ack) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..writes {
+        let version = (i % 2 + 1) as u64;
+        let sent = Instant::now();
+        let written = registry
+            .set_binding(v1::SetBindingRequest {
+                model_name: "bench".into(),
+                binding: "production".into(),
+                version,
+                expected_generation: None,
+                reason: String::new(),
+            })
+            .await?
+            .into_inner();
+        let acked = Instant::now();
+        let all_seen = loop {
+            let notified = arrivals.notify.notified();
+            let done = {
+                let seen = arrivals.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                seen.get(&written.revision).filter(|(n, _)| *n == readers_n).map(|(_, t)| *t)
+            };
+            if let Some(t) = done {
+                break t;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), notified).await.is_err() {
+                bail!("revision {} not visible on all readers within 10 s", written.revision);
+            }
+        };
+        ack.push(acked - sent);
+        visible.push(all_seen.saturating_duration_since(sent));
+        after_ack.push(all_seen.saturating_duration_since(acked));
+    }
+    let summary = |v: &mut Vec<Duration>| Summary::of(v).context("no samples");
+    Ok((summary(&mut ack)?, summary(&mut visible)?, summary(&mut after_ack)?))
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut out = String::from(
+        "| readers | writes | write ack p50 / p99 (ms) | visible on all p50 / p99 (ms) | after ack p50 / p99 / max (ms) | visible p50 / ack p50 |\n|---|---|---|---|---|---|\n",
+    );
+    for &n in &args.readers {
+        let (ack, visible, after) = run(n, args.writes).await?;
+        out.push_str(&format!(
+            "| {n} | {} | {} / {} | {} / {} | {} / {} / {} | {:.2} |\n",
+            ack.count,
+            ms(ack.p50),
+            ms(ack.p99),
+            ms(visible.p50),
+            ms(visible.p99),
+            ms(after.p50),
+            ms(after.p99),
+            ms(after.max),
+            visible.p50.as_secs_f64() / ack.p50.as_secs_f64(),
+        ));
+    }
+    #[allow(clippy::print_stdout)]
+    {
+        print!("{out}");
+    }
+    Ok(())
+}
