@@ -5,6 +5,7 @@
 //! N sequential SetBinding writes. For each write it records
 //! - `ack`: the write's round trip (request sent -> response received), the baseline;
 //! - `visible`: request sent -> the change has arrived on the watch stream of *every* reader.
+//!
 //! `visible - ack` bounds the propagation after commit from above (the commit happens before
 //! the ack). Percentiles are nearest-rank over all writes.
 
