@@ -192,6 +192,24 @@ async fn set_binding_propagates_to_three_readers_with_read_your_writes() {
         assert_converged(&primary, reader).await;
     }
 
+    // Writes sent to a reader are refused with the primary's address.
+    let redirected =
+        TestReader::start_with(&primary.db.url, |c| c.primary_address = Some("primary.bindery:50051".into()))
+            .await
+            .unwrap();
+    let mut wrong =
+        v1::registry_service_client::RegistryServiceClient::new(redirected.channel().await.unwrap());
+    let refused = wrong
+        .create_model(v1::CreateModelRequest { name: "x".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert!(refused.message().contains("primary.bindery:50051"), "{}", refused.message());
+    assert_eq!(
+        refused.metadata().get("x-bindery-primary").and_then(|v| v.to_str().ok()),
+        Some("primary.bindery:50051")
+    );
+
     let status = readers[0].status().await.unwrap();
     assert!(status.connected && status.serving);
     assert_eq!(status.lag, 0);

@@ -4,8 +4,10 @@
 
 mod cache;
 mod follower;
+mod redirect;
 mod service;
 
 pub use cache::{Cache, Event, Subscription, Target, WatchFilter, WatchMessage};
 pub use follower::{FeedStatus, Follower, FollowerConfig};
+pub use redirect::{PRIMARY_HEADER, WriteRedirect};
 pub use service::ReaderService;

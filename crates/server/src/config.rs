@@ -190,6 +190,9 @@ pub struct ReaderConfig {
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, env = "BINDERY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// The primary's address, told to clients that send writes here.
+    #[arg(long, env = "BINDERY_PRIMARY_ADDRESS")]
+    pub primary_address: Option<String>,
 }
 
 impl ReaderConfig {
@@ -203,6 +206,7 @@ impl ReaderConfig {
             watch_history: 10_000,
             watch_buffer: 4_096,
             max_message_bytes: 4 * 1024 * 1024,
+            primary_address: None,
         }
     }
 

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use bindery_proto::v1::registry_service_server::RegistryServiceServer;
 use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
-use bindery_reader::{Cache, FeedStatus, Follower, ReaderService};
+use bindery_reader::{Cache, FeedStatus, Follower, ReaderService, WriteRedirect};
 use bindery_store_postgres::PgFeed;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -52,6 +53,7 @@ pub async fn serve_reader(
     let resolver =
         ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);
     let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
+    let redirect = RegistryServiceServer::new(WriteRedirect::new(config.primary_address.clone()));
 
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, database = %config.database.database_url, "bindery reader starting");
@@ -68,6 +70,7 @@ pub async fn serve_reader(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(resolver)
+        .add_service(redirect)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .context("serving gRPC")?;

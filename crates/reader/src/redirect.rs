@@ -1,0 +1,69 @@
+//! Writes sent to a read node: `FAILED_PRECONDITION`, naming the primary (in the message and in
+//! the `x-bindery-primary` response header) so clients and humans know where to go.
+
+use bindery_proto::v1::{self, registry_service_server::RegistryService};
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+/// Response header carrying the primary's address on a redirected write.
+pub const PRIMARY_HEADER: &str = "x-bindery-primary";
+
+#[derive(Debug, Clone)]
+pub struct WriteRedirect {
+    primary: Option<String>,
+}
+
+impl WriteRedirect {
+    /// `primary`: the address clients should send writes to, when configured.
+    pub fn new(primary: Option<String>) -> Self {
+        Self { primary }
+    }
+
+    fn status(&self, method: &str) -> Status {
+        let mut status = match &self.primary {
+            Some(primary) => Status::failed_precondition(format!(
+                "{method} is a write and this is a read node; send it to the primary at {primary}"
+            )),
+            None => Status::failed_precondition(format!(
+                "{method} is a write and this is a read node; send it to the primary"
+            )),
+        };
+        if let Some(value) = self.primary.as_deref().and_then(|p| MetadataValue::try_from(p).ok()) {
+            status.metadata_mut().insert(PRIMARY_HEADER, value);
+        }
+        status
+    }
+}
+
+/// Every RegistryService method answers with [`WriteRedirect::status`].
+macro_rules! redirect_all {
+    ($($method:ident($request:ident) -> $response:ident;)*) => {
+        #[tonic::async_trait]
+        impl RegistryService for WriteRedirect {
+            $(
+                async fn $method(&self, _request: Request<v1::$request>) -> Result<Response<v1::$response>, Status> {
+                    Err(self.status(stringify!($request).trim_end_matches("Request")))
+                }
+            )*
+        }
+    };
+}
+
+redirect_all! {
+    create_model(CreateModelRequest) -> Model;
+    get_model(GetModelRequest) -> Model;
+    list_models(ListModelsRequest) -> ListModelsResponse;
+    update_model(UpdateModelRequest) -> Model;
+    delete_model(DeleteModelRequest) -> DeleteModelResponse;
+    register_version(RegisterVersionRequest) -> RegisterVersionResponse;
+    get_version(GetVersionRequest) -> ModelVersion;
+    list_versions(ListVersionsRequest) -> ListVersionsResponse;
+    update_version(UpdateVersionRequest) -> ModelVersion;
+    archive_version(ArchiveVersionRequest) -> ModelVersion;
+    set_binding(SetBindingRequest) -> SetBindingResponse;
+    set_bindings(SetBindingsRequest) -> SetBindingsResponse;
+    delete_binding(DeleteBindingRequest) -> DeleteBindingResponse;
+    list_bindings(ListBindingsRequest) -> ListBindingsResponse;
+    list_binding_history(ListBindingHistoryRequest) -> ListBindingHistoryResponse;
+    rollback_binding(RollbackBindingRequest) -> SetBindingResponse;
+}
