@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use bindery_core::{BindingName, ModelName, PageRequest, Store, WriteContext};
+use bindery_core::{ModelName, PageRequest, Store, WriteContext};
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
-use bindery_proto::{code_of, status_from_error};
+use bindery_proto::{ResolveManyPlan, status_from_error};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
@@ -259,45 +259,16 @@ impl ResolverService for Primary {
         &self,
         request: Request<v1::ResolveManyRequest>,
     ) -> RpcResult<v1::ResolveManyResponse> {
-        let requests = request.into_inner().requests;
-        if requests.len() > MAX_RESOLVE_MANY {
-            return Err(Status::invalid_argument(format!(
-                "requests: {} entries, at most {MAX_RESOLVE_MANY} allowed",
-                requests.len()
-            )));
-        }
-        let min_revision = requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
-        let decoded: Vec<Result<(ModelName, BindingName), bindery_core::Error>> =
-            requests.into_iter().map(TryInto::try_into).collect();
-        let keys: Vec<(ModelName, BindingName)> =
-            decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let (found, revision) = self.store.resolve_many(&keys).await.map_err(status_from_error)?;
-        if revision < min_revision {
+        let plan = ResolveManyPlan::new(request.into_inner().requests)?;
+        let (found, revision) = self.store.resolve_many(&plan.keys).await.map_err(status_from_error)?;
+        if revision < plan.min_revision {
             return Err(Status::unavailable(format!(
-                "the registry is at revision {revision}, {} behind the requested min_revision {min_revision}",
-                min_revision - revision
+                "the registry is at revision {revision}, {} behind the requested min_revision {}",
+                plan.min_revision - revision,
+                plan.min_revision
             )));
         }
-        let mut found = found.into_iter();
-        let results = decoded
-            .into_iter()
-            .map(|d| {
-                let outcome = d.and_then(|_| {
-                    found
-                        .next()
-                        .unwrap_or_else(|| Err(bindery_core::Error::Internal("result missing".into())))
-                });
-                let outcome = match outcome {
-                    Ok(r) => v1::resolve_result::Outcome::Response(r.into()),
-                    Err(e) => v1::resolve_result::Outcome::Error(v1::ResolveError {
-                        code: code_of(&e) as i32,
-                        message: e.to_string(),
-                    }),
-                };
-                v1::ResolveResult { outcome: Some(outcome) }
-            })
-            .collect();
-        Ok(Response::new(v1::ResolveManyResponse { results, revision }))
+        Ok(Response::new(plan.answer(found, revision, |_, _, resolved| resolved.into())))
     }
 
     type WatchBindingsStream = tokio_stream::Empty<Result<v1::WatchBindingsResponse, Status>>;
@@ -321,5 +292,3 @@ impl ResolverService for Primary {
         ))
     }
 }
-
-const MAX_RESOLVE_MANY: usize = 1_000;

@@ -12,7 +12,9 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bindery_descriptor.bin"));
 
 mod convert;
+mod resolve_many;
 mod status;
 
 pub use convert::{from_timestamp, to_timestamp};
+pub use resolve_many::{MAX_RESOLVE_MANY, ResolveManyPlan};
 pub use status::{code_of, status_from_error};

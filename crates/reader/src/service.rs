@@ -4,17 +4,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bindery_core::{BindingName, Error, ModelName};
+use bindery_core::{BindingName, ModelName};
+use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_server::ResolverService;
-use bindery_proto::v1::{self, resolve_result};
-use bindery_proto::{code_of, status_from_error, to_timestamp};
+use bindery_proto::{ResolveManyPlan, status_from_error, to_timestamp};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::{Cache, Event, FeedStatus, Target, WatchFilter, WatchMessage};
 
-const MAX_RESOLVE_MANY: usize = 1_000;
 const WATCH_STREAM_BUFFER: usize = 256;
 
 #[derive(Clone)]
@@ -93,10 +92,6 @@ fn response(model: &ModelName, binding: &BindingName, target: &Target, revision:
     }
 }
 
-fn decode(r: v1::ResolveRequest) -> Result<(ModelName, BindingName), Error> {
-    Ok((ModelName::parse("model_name", r.model_name)?, BindingName::parse("binding", r.binding)?))
-}
-
 fn watch_message(m: &WatchMessage) -> v1::WatchBindingsResponse {
     v1::WatchBindingsResponse {
         revision: m.revision,
@@ -114,7 +109,7 @@ impl ResolverService for ReaderService {
         let deadline = deadline(&request);
         let r = request.into_inner();
         let min_revision = r.min_revision;
-        let (model, binding) = decode(r).map_err(status_from_error)?;
+        let (model, binding) = <(ModelName, BindingName)>::try_from(r).map_err(status_from_error)?;
         self.wait_for(min_revision, deadline).await?;
         let (target, revision) = self.cache.resolve(&model, &binding);
         let target = target.map_err(status_from_error)?;
@@ -127,40 +122,14 @@ impl ResolverService for ReaderService {
     ) -> RpcResult<v1::ResolveManyResponse> {
         self.ensure_loaded()?;
         let deadline = deadline(&request);
-        let requests = request.into_inner().requests;
-        if requests.len() > MAX_RESOLVE_MANY {
-            return Err(Status::invalid_argument(format!(
-                "requests: {} entries, at most {MAX_RESOLVE_MANY} allowed",
-                requests.len()
-            )));
-        }
-        let min_revision = requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
-        self.wait_for(min_revision, deadline).await?;
-        let decoded: Vec<Result<(ModelName, BindingName), Error>> =
-            requests.into_iter().map(decode).collect();
-        let keys: Vec<(ModelName, BindingName)> =
-            decoded.iter().filter_map(|d| d.as_ref().ok().cloned()).collect();
-        let (found, revision) = self.cache.resolve_many(&keys);
-        let mut found = found.into_iter();
-        let results = decoded
-            .into_iter()
-            .map(|d| {
-                let outcome = d.and_then(|(model, binding)| {
-                    let target =
-                        found.next().unwrap_or_else(|| Err(Error::Internal("result missing".into())))?;
-                    Ok(response(&model, &binding, &target, revision))
-                });
-                let outcome = match outcome {
-                    Ok(r) => resolve_result::Outcome::Response(r),
-                    Err(e) => resolve_result::Outcome::Error(v1::ResolveError {
-                        code: code_of(&e) as i32,
-                        message: e.to_string(),
-                    }),
-                };
-                v1::ResolveResult { outcome: Some(outcome) }
-            })
-            .collect();
-        Ok(Response::new(v1::ResolveManyResponse { results, revision }))
+        let plan = ResolveManyPlan::new(request.into_inner().requests)?;
+        self.wait_for(plan.min_revision, deadline).await?;
+        let (found, revision) = self.cache.resolve_many(&plan.keys);
+        Ok(Response::new(
+            plan.answer(found, revision, |model, binding, target| {
+                response(model, binding, &target, revision)
+            }),
+        ))
     }
 
     type WatchBindingsStream = ReceiverStream<Result<v1::WatchBindingsResponse, Status>>;

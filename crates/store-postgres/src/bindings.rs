@@ -81,12 +81,7 @@ async fn bindable(
         ))
         .into());
     }
-    Ok(Artifact {
-        uri: row.try_get("artifact_uri")?,
-        sha256: row.try_get("artifact_sha256")?,
-        size_bytes: rows::u(row.try_get("artifact_size")?)?,
-        format: row.try_get("artifact_format")?,
-    })
+    rows::artifact(&row)
 }
 
 /// One change of one binding within a write.
@@ -465,12 +460,7 @@ async fn resolve_on(
         model_name: model.clone(),
         binding: name.clone(),
         version: rows::u(row.try_get("version")?)?,
-        artifact: Artifact {
-            uri: row.try_get("artifact_uri")?,
-            sha256: row.try_get("artifact_sha256")?,
-            size_bytes: rows::u(row.try_get("artifact_size")?)?,
-            format: row.try_get("artifact_format")?,
-        },
+        artifact: rows::artifact(&row)?,
         generation: rows::u(row.try_get("generation")?)?,
         revision: rows::u(row.try_get("revision")?)?,
     })

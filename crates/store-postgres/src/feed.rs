@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bindery_core::{
-    Artifact, BindingChange, BindingName, BindingTarget, BindingsPayload, Change, ChangeEffect, ChangeFeed,
-    Error, FeedConnection, ModelName, Notification, Result, Snapshot,
+    BindingChange, BindingName, BindingTarget, BindingsPayload, Change, ChangeEffect, ChangeFeed, Error,
+    FeedConnection, ModelName, Notification, Result, Snapshot,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -146,12 +146,7 @@ fn snapshot_binding(row: &Row) -> StoreResult<BindingChange> {
         generation: rows::u(row.try_get("generation")?)?,
         target: Some(BindingTarget {
             version: rows::u(row.try_get("version")?)?,
-            artifact: Artifact {
-                uri: row.try_get("artifact_uri")?,
-                sha256: row.try_get("artifact_sha256")?,
-                size_bytes: rows::u(row.try_get("artifact_size")?)?,
-                format: row.try_get("artifact_format")?,
-            },
+            artifact: rows::artifact(row)?,
         }),
     })
 }

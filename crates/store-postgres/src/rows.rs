@@ -31,6 +31,16 @@ fn binding_name(row: &Row, col: &str) -> StoreResult<BindingName> {
     BindingName::parse(col, name).map_err(corrupt)
 }
 
+/// The `artifact_*` columns of a row (versions, or anything selecting them by those names).
+pub(crate) fn artifact(row: &Row) -> StoreResult<Artifact> {
+    Ok(Artifact {
+        uri: row.try_get("artifact_uri")?,
+        sha256: row.try_get("artifact_sha256")?,
+        size_bytes: u(row.try_get("artifact_size")?)?,
+        format: row.try_get("artifact_format")?,
+    })
+}
+
 /// Columns of `models` read by [`model`]; unqualified, for `FROM models` and `RETURNING`.
 pub(crate) const MODEL_COLUMNS: &str = "name AS model_name, description, owner, tags, created_at, \
      created_by, updated_at, updated_by, last_version, revision";
@@ -64,12 +74,7 @@ pub(crate) fn version(row: &Row) -> StoreResult<ModelVersion> {
         model_name: model_name(row, "model_name")?,
         version: u(row.try_get("version")?)?,
         status: VersionStatus::parse(&status).ok_or_else(|| corrupt(format!("version status {status:?}")))?,
-        artifact: Artifact {
-            uri: row.try_get("artifact_uri")?,
-            sha256: row.try_get("artifact_sha256")?,
-            size_bytes: u(row.try_get("artifact_size")?)?,
-            format: row.try_get("artifact_format")?,
-        },
+        artifact: artifact(row)?,
         params: row.try_get::<_, Json<BTreeMap<String, String>>>("params")?.0,
         metrics: row.try_get::<_, Json<BTreeMap<String, f64>>>("metrics")?.0,
         tags: row.try_get::<_, Json<BTreeMap<String, String>>>("tags")?.0,
