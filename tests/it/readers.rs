@@ -249,6 +249,64 @@ async fn readers_converge_after_their_listen_connections_are_killed() {
 }
 
 #[tokio::test]
+async fn a_reader_behind_a_pruned_change_log_reloads_a_snapshot() {
+    let db = TestDb::create().await.unwrap();
+    // Retention 0: every change-log entry but the newest is pruned as soon as it is written.
+    let primary = TestPrimary::start_with(db, |c| {
+        c.changes_retention_secs = 0;
+        c.prune_interval_ms = 50;
+    })
+    .await
+    .unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "pruned").await;
+    for i in 1..=3 {
+        register(&mut registry, "pruned", &format!("r{i}")).await;
+    }
+    let reader = TestReader::start(&primary.db.url).await.unwrap();
+    let first = bind(&mut registry, "pruned", "production", 1, None).await.unwrap();
+    reader.wait_revision(first.revision, CONVERGE).await.unwrap();
+
+    // Keep the reader out (no new connections to this database), cut its feed, and write on.
+    let admin =
+        tokio_postgres::connect(&bindery_test_util::server_url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(admin.1);
+    let name = &primary.db.name;
+    // Opened before connections are refused: used to cut the feed and to watch the pruning.
+    let client = primary.db.client().await.unwrap();
+    admin.0.batch_execute(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS false")).await.unwrap();
+    let killed = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'bindery-reader'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(!killed.is_empty());
+    let mut last = first.revision;
+    for i in 0..10u64 {
+        last = bind(&mut registry, "pruned", &format!("b{i}"), i % 3 + 1, None).await.unwrap().revision;
+    }
+    // Wait until the log no longer holds what the reader needs next.
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let oldest: i64 = client.query_one("SELECT min(revision) FROM changes", &[]).await.unwrap().get(0);
+        if u64::try_from(oldest).unwrap() > first.revision + 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the change log was never pruned");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    admin.0.batch_execute(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS true")).await.unwrap();
+
+    reader.wait_revision(last, CONVERGE).await.unwrap();
+    assert_converged(&primary, &reader).await;
+    let status = reader.status().await.unwrap();
+    assert_eq!(status.snapshots_loaded, 2, "the reload went through a snapshot: {status:?}");
+}
+
+#[tokio::test]
 async fn duplicate_and_out_of_order_notifications_leave_state_equal_to_the_primary() {
     let (primary, mut registry) = setup("dup", 3).await;
     let reader = TestReader::start(&primary.db.url).await.unwrap();

@@ -100,6 +100,13 @@ pub struct PrimaryConfig {
     /// Consecutive failed readiness checks before health turns NOT_SERVING.
     #[arg(long, env = "BINDERY_READINESS_FAILURES", default_value_t = 3)]
     pub readiness_failures: u32,
+    /// How long change-log entries are kept for readers to catch up from (seconds; default 7
+    /// days). A reader further behind reloads a snapshot.
+    #[arg(long, env = "BINDERY_CHANGES_RETENTION_SECS", default_value_t = 7 * 24 * 3_600)]
+    pub changes_retention_secs: u64,
+    /// Milliseconds between change-log pruning runs.
+    #[arg(long, env = "BINDERY_PRUNE_INTERVAL_MS", default_value_t = 600_000)]
+    pub prune_interval_ms: u64,
 }
 
 impl PrimaryConfig {
@@ -113,6 +120,8 @@ impl PrimaryConfig {
             max_message_bytes: 4 * 1024 * 1024,
             readiness_interval_ms: 2_000,
             readiness_failures: 3,
+            changes_retention_secs: 7 * 24 * 3_600,
+            prune_interval_ms: 600_000,
         }
     }
 
@@ -128,6 +137,9 @@ impl PrimaryConfig {
         }
         if self.readiness_failures == 0 {
             bail!("readiness_failures must be at least 1");
+        }
+        if self.prune_interval_ms < 50 {
+            bail!("prune_interval_ms must be at least 50");
         }
         self.database.pg_config().map(drop)
     }

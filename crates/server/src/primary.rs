@@ -53,7 +53,8 @@ pub async fn serve_primary(
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::NotServing).await;
-    let readiness = tokio::spawn(readiness_loop(store, pg_config, config.clone(), reporter.clone()));
+    let readiness = tokio::spawn(readiness_loop(store.clone(), pg_config, config.clone(), reporter.clone()));
+    let pruning = tokio::spawn(prune_loop(store, config.clone()));
 
     let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
 
@@ -71,6 +72,7 @@ pub async fn serve_primary(
         shutdown.await;
         tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
         readiness.abort();
+        pruning.abort();
         set_health(&reporter, ServingStatus::NotServing).await;
     };
     tonic::transport::Server::builder()
@@ -84,6 +86,22 @@ pub async fn serve_primary(
         .context("serving gRPC")?;
     tracing::info!("bindery primary stopped");
     Ok(())
+}
+
+/// Keeps the change log to its retention window (DESIGN.md §3.5). Failures are logged and retried
+/// next round; concurrent primaries pruning at once is harmless.
+async fn prune_loop(store: Arc<PgStore>, config: PrimaryConfig) {
+    let retain = std::time::Duration::from_secs(config.changes_retention_secs);
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(config.prune_interval_ms));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match store.prune_changes(retain).await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::info!(pruned, ?retain, "pruned the change log"),
+            Err(e) => tracing::debug!(error = %e, "pruning the change log failed; will retry"),
+        }
+    }
 }
 
 async fn readiness_loop(

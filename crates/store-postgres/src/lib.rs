@@ -109,6 +109,18 @@ impl PgStore {
         .map_err(|e| e.into_domain("check_ready"))
     }
 
+    /// Deletes change-log entries older than `retain`, always keeping the newest one. A reader
+    /// that was behind the pruned part reloads a snapshot. Returns how many entries went.
+    pub async fn prune_changes(&self, retain: Duration) -> Result<u64> {
+        let seconds = retain.as_secs_f64();
+        self.run("prune_changes", || async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(write::PRUNE_CHANGES).await?;
+            Ok(client.execute(&stmt, &[&seconds]).await?)
+        })
+        .await
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }

@@ -16,6 +16,11 @@ pub const NOTIFY_PAYLOAD_LIMIT: usize = 7_999;
 
 pub(crate) const SELECT_REVISION: &str = "SELECT revision FROM registry_state";
 
+/// Retention of the change log: older than `$1` seconds, except the newest entry.
+pub(crate) const PRUNE_CHANGES: &str = "DELETE FROM changes
+    WHERE created_at < now() - make_interval(secs => $1)
+      AND revision < (SELECT max(revision) FROM changes)";
+
 /// Takes the global row lock: every writer after this waits for our commit, so revisions commit
 /// in order and without gaps. Callers take it last, after their model row lock.
 const BUMP_REVISION: &str = "UPDATE registry_state SET revision = revision + 1 RETURNING revision";
