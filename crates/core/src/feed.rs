@@ -27,6 +27,26 @@ pub enum ChangeEffect {
     Other,
 }
 
+impl Change {
+    /// Decodes a change-log entry: its `kind` (`model`, `version` or `binding`), the model it
+    /// touched, and its JSON payload, as every store writes them.
+    pub fn decode(revision: u64, kind: &str, model: &str, payload: serde_json::Value) -> Option<Self> {
+        let model = ModelName::parse("model", model).ok()?;
+        let effect = match kind {
+            "model" if payload.get("deleted").and_then(serde_json::Value::as_bool) == Some(true) => {
+                ChangeEffect::ModelDeleted
+            }
+            "model" => ChangeEffect::ModelUpserted,
+            "binding" => {
+                ChangeEffect::Bindings(serde_json::from_value::<BindingsPayload>(payload).ok()?.bindings)
+            }
+            "version" => ChangeEffect::Other,
+            _ => return None,
+        };
+        Some(Self { revision, model, effect })
+    }
+}
+
 /// The payload of a `binding` change in the change log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingsPayload {

@@ -16,7 +16,7 @@ pub use model::{
     Artifact, Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,
     BindingWrite, BindingsWrite, DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion,
     NewModel, NewVersion, Registered, Resolved, RollbackBinding, SetBinding, SetBindings, Signature,
-    VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, validate_reason,
+    VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, check_generation, validate_reason,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, Page, PageRequest};

@@ -413,6 +413,25 @@ pub struct RollbackBinding {
     pub reason: String,
 }
 
+/// Compare-and-set on a binding: `expected` is the generation the caller last saw (0: "must not
+/// exist"), `actual` the current one (0 when absent). A mismatch is `Aborted`.
+pub fn check_generation(
+    expected: Option<u64>,
+    actual: u64,
+    model: &ModelName,
+    name: &BindingName,
+) -> Result<()> {
+    let Some(expected) = expected else { return Ok(()) };
+    if actual == expected {
+        return Ok(());
+    }
+    let now = if actual == 0 { "does not exist".to_owned() } else { format!("is at generation {actual}") };
+    let wanted = if expected == 0 { "not to exist".to_owned() } else { format!("generation {expected}") };
+    Err(Error::Aborted(format!(
+        "binding '{name}' of model '{model}' {now}, but the request expected {wanted}; re-read it and retry"
+    )))
+}
+
 pub fn validate_reason(reason: &str) -> Result<()> {
     validate::text("reason", reason, 1_000)
 }

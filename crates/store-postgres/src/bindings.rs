@@ -38,23 +38,13 @@ async fn current(tx: &Transaction<'_>, model_id: i64, name: &BindingName) -> Sto
         .transpose()
 }
 
-/// Compare-and-set: `expected` is the generation the caller last saw, 0 for "does not exist".
 fn check_generation(
     expected: Option<u64>,
     current: Option<&Current>,
     model: &ModelName,
     name: &BindingName,
 ) -> Result<(), Error> {
-    let Some(expected) = expected else { return Ok(()) };
-    let actual = current.map_or(0, |c| c.generation);
-    if actual == expected {
-        return Ok(());
-    }
-    let now = if actual == 0 { "does not exist".to_owned() } else { format!("is at generation {actual}") };
-    let wanted = if expected == 0 { "not to exist".to_owned() } else { format!("generation {expected}") };
-    Err(Error::Aborted(format!(
-        "binding '{name}' of model '{model}' {now}, but the request expected {wanted}; re-read it and retry"
-    )))
+    bindery_core::check_generation(expected, current.map_or(0, |c| c.generation), model, name)
 }
 
 /// A version that may be bound: it exists and is READY. Returns its artifact.

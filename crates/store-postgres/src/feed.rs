@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bindery_core::{
-    BindingChange, BindingName, BindingTarget, BindingsPayload, Change, ChangeEffect, ChangeFeed, Error,
-    FeedConnection, ModelName, Notification, Result, Snapshot,
+    BindingChange, BindingName, BindingTarget, Change, ChangeFeed, Error, FeedConnection, ModelName,
+    Notification, Result, Snapshot,
 };
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -169,23 +169,6 @@ async fn changes_after(client: &tokio_postgres::Client, after: u64, limit: u32) 
         .collect()
 }
 
-/// Decodes one change-log entry (a row, or an inline notification).
-fn change(revision: u64, kind: &str, model: &str, payload: Value) -> Option<Change> {
-    let model = ModelName::parse("model", model).ok()?;
-    let effect = match kind {
-        "model" if payload.get("deleted").and_then(Value::as_bool) == Some(true) => {
-            ChangeEffect::ModelDeleted
-        }
-        "model" => ChangeEffect::ModelUpserted,
-        "binding" => {
-            ChangeEffect::Bindings(serde_json::from_value::<BindingsPayload>(payload).ok()?.bindings)
-        }
-        "version" => ChangeEffect::Other,
-        _ => return None,
-    };
-    Some(Change { revision, model, effect })
-}
-
 #[derive(Deserialize)]
 struct NotificationJson {
     revision: u64,
@@ -211,6 +194,8 @@ fn parse_notification(text: &str) -> Option<Notification> {
 
 #[cfg(test)]
 mod tests {
+    use bindery_core::ChangeEffect;
+
     use super::*;
 
     #[test]
