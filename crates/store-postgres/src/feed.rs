@@ -163,7 +163,7 @@ async fn changes_after(client: &tokio_postgres::Client, after: u64, limit: u32) 
             let kind: String = row.try_get("kind")?;
             let model: String = row.try_get("model")?;
             let payload: Value = row.try_get("payload")?;
-            change(revision, &kind, &model, payload)
+            Change::decode(revision, &kind, &model, payload)
                 .ok_or_else(|| corrupt(format!("change {revision} ({kind})")))
         })
         .collect()
@@ -184,7 +184,7 @@ fn parse_notification(text: &str) -> Option<Notification> {
         (Some(kind), Some(model), Some(payload)) => {
             // An inline change we cannot decode still tells us its revision: fetch it instead.
             Some(
-                change(n.revision, &kind, &model, payload)
+                Change::decode(n.revision, &kind, &model, payload)
                     .map_or(Notification::Revision(n.revision), Notification::Change),
             )
         }
