@@ -31,6 +31,29 @@ pub enum Error {
 }
 
 impl Error {
+    /// The messages every store uses, so both stores fail the same way.
+    pub fn model_not_found(model: &impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("model '{model}' not found"))
+    }
+
+    pub fn model_exists(model: &impl std::fmt::Display, deleted: bool) -> Self {
+        if deleted {
+            Self::AlreadyExists(format!(
+                "model '{model}' was deleted; model names are never reused, so choose another name"
+            ))
+        } else {
+            Self::AlreadyExists(format!("model '{model}' already exists"))
+        }
+    }
+
+    pub fn version_not_found(model: &impl std::fmt::Display, version: u64) -> Self {
+        Self::NotFound(format!("version {version} of model '{model}' not found"))
+    }
+
+    pub fn binding_not_found(model: &impl std::fmt::Display, binding: &impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("binding '{binding}' not found on model '{model}'"))
+    }
+
     /// `InvalidArgument` for `field`, as `"<field>: <message>"`.
     pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
         Self::InvalidArgument(format!("{field}: {message}"))

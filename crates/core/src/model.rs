@@ -228,6 +228,32 @@ impl NewVersion {
     pub fn payload_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+
+    /// The answer to a retry whose `request_id` already registered `version` with
+    /// `existing` as payload: `Ok` when identical, else `AlreadyExists` naming what differs.
+    pub fn check_retry(&self, existing: &serde_json::Value, version: u64) -> Result<()> {
+        let payload = self.payload_json();
+        if *existing == payload {
+            return Ok(());
+        }
+        let differing = match (existing.as_object(), payload.as_object()) {
+            (Some(a), Some(b)) => {
+                let mut keys: Vec<&str> = a.keys().chain(b.keys()).map(String::as_str).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys.retain(|k| a.get(*k) != b.get(*k));
+                keys.join(", ")
+            }
+            _ => String::new(),
+        };
+        let differing = if differing.is_empty() { "payload".to_owned() } else { differing };
+        Err(Error::AlreadyExists(format!(
+            "request_id {:?} already registered version {version} of model '{}' with a different {differing}; \
+             retries must resend the same payload, a new version needs a new request_id",
+            self.request_id.as_deref().unwrap_or_default(),
+            self.model
+        )))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -34,6 +34,8 @@ enum LogFormat {
 enum Command {
     /// Run the write-primary gRPC server (RegistryService + ResolverService) on PostgreSQL.
     Primary(PrimaryConfig),
+    /// Run the whole registry in one process on an embedded store (no PostgreSQL, no S3).
+    Dev(bindery_server::DevConfig),
     /// Run a read node: ResolverService from an in-memory cache kept current by LISTEN/NOTIFY.
     Reader(bindery_server::ReaderConfig),
     /// Apply pending database migrations and exit.
@@ -114,6 +116,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{out}");
             }
             Ok(())
+        }
+        Command::Dev(config) => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {}", config.listen))?;
+            bindery_server::serve_dev(listener, config, shutdown_signal()).await
         }
         Command::Reader(config) => {
             config.validate()?;

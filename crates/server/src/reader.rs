@@ -21,6 +21,9 @@ use crate::config::ReaderConfig;
 
 const HEALTH_SERVICES: &[&str] = &["", "bindery.v1.ResolverService"];
 
+/// Health services of a process serving both sides (`bindery dev`).
+pub(crate) const ALL_SERVICES: &[&str] = &["", "bindery.v1.RegistryService", "bindery.v1.ResolverService"];
+
 /// Serves a read node on `listener` until `shutdown` completes.
 pub async fn serve_reader(
     listener: TcpListener,
@@ -46,6 +49,7 @@ pub async fn serve_reader(
         config.max_staleness(),
         reporter.clone(),
         stop_rx.clone(),
+        HEALTH_SERVICES,
     ));
 
     let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx);
@@ -81,13 +85,14 @@ pub async fn serve_reader(
 
 /// SERVING once the first snapshot is applied; NOT_SERVING when the last sync is older than
 /// `max_staleness` (if set). A reader that lost its database keeps serving until then.
-async fn health_loop(
+pub(crate) async fn health_loop(
     cache: Arc<Cache>,
     status: Arc<FeedStatus>,
     serving: Arc<AtomicBool>,
     max_staleness: Option<Duration>,
     reporter: HealthReporter,
     mut stop: watch::Receiver<bool>,
+    services: &'static [&'static str],
 ) {
     let mut current = false;
     loop {
@@ -101,7 +106,7 @@ async fn health_loop(
             current = now;
             serving.store(now, Ordering::Release);
             let health = if now { ServingStatus::Serving } else { ServingStatus::NotServing };
-            crate::common::set_health(&reporter, HEALTH_SERVICES, health).await;
+            crate::common::set_health(&reporter, services, health).await;
             tracing::info!(serving = now, revision = cache.revision(), staleness = ?status.staleness(), "reader health changed");
         }
         tokio::select! {

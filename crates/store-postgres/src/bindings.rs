@@ -14,7 +14,7 @@ use crate::write::{self, Audit, Change};
 use crate::{PgStore, models, rows, versions};
 
 fn not_found(model: &ModelName, name: &BindingName) -> Error {
-    Error::NotFound(format!("binding '{name}' not found on model '{model}'"))
+    Error::binding_not_found(model, name)
 }
 
 /// The binding as it is now, under the model lock.

@@ -13,7 +13,7 @@ const SELECT_EXISTING: &str = "SELECT deleted_at IS NOT NULL AS deleted FROM mod
 pub(crate) const LOCK_MODEL: &str = "SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL FOR UPDATE";
 
 pub(crate) fn not_found(name: &ModelName) -> Error {
-    Error::NotFound(format!("model '{name}' not found"))
+    Error::model_not_found(name)
 }
 
 pub(crate) fn target(name: &ModelName) -> String {
@@ -77,13 +77,7 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
 }
 
 fn already_exists(name: &ModelName, deleted: bool) -> Error {
-    if deleted {
-        Error::AlreadyExists(format!(
-            "model '{name}' was deleted; model names are never reused, so choose another name"
-        ))
-    } else {
-        Error::AlreadyExists(format!("model '{name}' already exists"))
-    }
+    Error::model_exists(name, deleted)
 }
 
 pub(crate) async fn get(store: &PgStore, name: &ModelName) -> StoreResult<Model> {

@@ -14,7 +14,7 @@ use crate::write::{self, Audit, Change};
 use crate::{PgStore, models, rows};
 
 pub(crate) fn not_found(model: &ModelName, version: u64) -> Error {
-    Error::NotFound(format!("version {version} of model '{model}' not found"))
+    Error::version_not_found(model, version)
 }
 
 fn target(model: &ModelName, version: u64) -> String {
@@ -75,15 +75,7 @@ pub(crate) async fn register(
         if let Some(row) = tx.query_opt(&stmt, &[&model_id, request_id]).await? {
             let version: i64 = row.try_get("version")?;
             let existing: Value = row.try_get::<_, Json<Value>>("request_payload")?.0;
-            if existing != payload {
-                return Err(Error::AlreadyExists(format!(
-                    "request_id {request_id:?} already registered version {version} of model '{}' with a \
-                     different {}; retries must resend the same payload, a new version needs a new request_id",
-                    new.model,
-                    differing_fields(&existing, &payload)
-                ))
-                .into());
-            }
+            new.check_retry(&existing, rows::u(version)?)?;
             let existing = load(&tx, &new.model, version).await?.ok_or_else(|| {
                 crate::error::corrupt(format!("version {version} vanished under the model lock"))
             })?;
@@ -163,18 +155,6 @@ pub(crate) async fn register(
     .await?;
     tx.commit().await?;
     Ok(Registered { revision: write::revision_u64(revision)?, version, created: true })
-}
-
-/// Names the top-level payload fields that differ, for the idempotency-conflict message.
-fn differing_fields(a: &Value, b: &Value) -> String {
-    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-        return "payload".into();
-    };
-    let mut keys: Vec<&str> = a.keys().chain(b.keys()).map(String::as_str).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let differing: Vec<&str> = keys.into_iter().filter(|k| a.get(*k) != b.get(*k)).collect();
-    if differing.is_empty() { "payload".into() } else { differing.join(", ") }
 }
 
 pub(crate) async fn get(store: &PgStore, key: &VersionKey) -> StoreResult<ModelVersion> {

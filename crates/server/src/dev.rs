@@ -1,0 +1,119 @@
+//! `bindery dev`: the whole registry in one process on the embedded SQLite store — no PostgreSQL,
+//! no S3. Writes go through the same RegistryService as the primary's; Resolve and WatchBindings
+//! are answered by the reader's cache and apply loop, fed by the store's in-process change feed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context;
+use bindery_primary::Primary;
+use bindery_proto::v1::registry_service_server::RegistryServiceServer;
+use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
+use bindery_reader::{Cache, FeedStatus, Follower, FollowerConfig, ReaderService};
+use bindery_store_sqlite::SqliteStore;
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::ServingStatus;
+
+use crate::reader::{ALL_SERVICES, health_loop};
+
+/// `bindery dev`.
+#[derive(Debug, Clone, Args)]
+pub struct DevConfig {
+    /// Where the embedded database lives (created if missing).
+    #[arg(long, env = "BINDERY_DATA_DIR", default_value = "./bindery-data")]
+    pub data_dir: PathBuf,
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "BINDERY_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// Largest gRPC message accepted or sent, in bytes.
+    #[arg(long, env = "BINDERY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+}
+
+impl DevConfig {
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        Self { data_dir, listen, max_message_bytes: 4 * 1024 * 1024 }
+    }
+}
+
+/// Serves the embedded registry on `listener` until `shutdown` completes.
+pub async fn serve_dev(
+    listener: TcpListener,
+    config: DevConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let path = config.data_dir.join("bindery.db");
+    let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+
+    let cache = Arc::new(Cache::new(10_000, 4_096));
+    let status = Arc::new(FeedStatus::default());
+    let serving = Arc::new(AtomicBool::new(false));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let follower = Follower::new(store.clone(), cache.clone(), status.clone(), FollowerConfig::default());
+    let follower_task = tokio::spawn(follower.run(stop_rx.clone()));
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
+    let health_task = tokio::spawn(health_loop(
+        cache.clone(),
+        status.clone(),
+        serving.clone(),
+        None,
+        reporter.clone(),
+        stop_rx.clone(),
+        ALL_SERVICES,
+    ));
+
+    let max = config.max_message_bytes;
+    let registry = RegistryServiceServer::new(Primary::new(Arc::new(store)))
+        .max_decoding_message_size(max)
+        .max_encoding_message_size(max);
+    let resolver = ResolverServiceServer::new(ReaderService::new(
+        cache,
+        status,
+        serving,
+        Duration::from_secs(5),
+        stop_rx,
+    ))
+    .max_decoding_message_size(max)
+    .max_encoding_message_size(max);
+    let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
+
+    let local = listener.local_addr().context("reading the listen address")?;
+    tracing::info!(listen = %local, data = %path.display(), "bindery dev starting");
+    let banner = format!(
+        "\nBindery (dev mode) is serving on {local}\n  data: {}\n  try:  bindery --server http://{local} model create demo\n        bindery --server http://{local} version register demo --uri file:///tmp/model.onnx --request-id first\n",
+        path.display()
+    );
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("{banner}");
+    }
+
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        health_task.abort();
+        crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
+    };
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(registry)
+        .add_service(resolver)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .context("serving gRPC")?;
+    follower_task.abort();
+    Ok(())
+}

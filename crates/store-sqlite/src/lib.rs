@@ -1,0 +1,265 @@
+//! The embedded store for `bindery dev`: SQLite (bundled, WAL), one file, no server.
+//!
+//! One dedicated thread owns the connection and runs every operation, so no blocking SQLite call
+//! ever runs on the async runtime, and writes are naturally serialised (SQLite allows one writer
+//! anyway). Committed changes are published, in commit order, to an in-process broadcast that
+//! [`SqliteStore`]'s [`ChangeFeed`] serves — the same revision semantics as Postgres's
+//! LISTEN/NOTIFY + `changes` table, so the reader's cache and apply loop are reused as they are.
+
+mod ops;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+
+use async_trait::async_trait;
+use bindery_core::{
+    Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change, ChangeFeed,
+    DeleteBinding, Error, FeedConnection, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion,
+    Notification, Page, PageRequest, Registered, Resolved, Result, RollbackBinding, SetBinding, SetBindings,
+    Snapshot, Store, VersionKey, VersionUpdate, WriteContext,
+};
+use rusqlite::Connection;
+use tokio::sync::{broadcast, oneshot};
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Changes a slow feed subscriber may fall behind before it re-reads the log.
+const FEED_BUFFER: usize = 65_536;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    jobs: std_mpsc::Sender<Job>,
+    changes: broadcast::Sender<Change>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, migrates it, and starts the
+    /// store's thread.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut conn = Connection::open(path)
+            .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        // WAL: readers never block the writer. synchronous=FULL: a write is acknowledged only
+        // once it is durable, so a crash (even of the machine) never loses an acknowledged write.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(ops::sql)?;
+        ops::migrate(&mut conn)?;
+        let (jobs, queue) = std_mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("bindery-sqlite".into())
+            .spawn(move || {
+                while let Ok(job) = queue.recv() {
+                    job(&mut conn);
+                }
+            })
+            .map_err(|e| Error::Internal(format!("starting the store thread: {e}")))?;
+        let (changes, _) = broadcast::channel(FEED_BUFFER);
+        Ok(Self { jobs, changes, path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `op` on the store's thread.
+    async fn call<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |conn| {
+                let _ = tx.send(op(conn));
+            }))
+            .map_err(|_| Error::Unavailable("the embedded store has stopped".into()))?;
+        rx.await.map_err(|_| Error::Internal("the embedded store dropped a request".into()))?
+    }
+
+    /// Runs a write on the store's thread and publishes its change after commit — from that
+    /// thread, so changes are published in commit order.
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&mut Connection) -> Result<(T, Option<Change>)> + Send + 'static,
+    ) -> Result<T> {
+        let changes = self.changes.clone();
+        self.call(move |conn| {
+            let (out, change) = op(conn)?;
+            if let Some(change) = change {
+                // No subscriber is fine: followers also poll and read the log.
+                let _ = changes.send(change);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_model(&self, ctx: &WriteContext, model: NewModel) -> Result<Model> {
+        let ctx = ctx.clone();
+        self.write(move |c| ops::create_model(c, &ctx, &model).map(|(m, ch)| (m, Some(ch)))).await
+    }
+
+    async fn get_model(&self, name: &ModelName) -> Result<Model> {
+        let name = name.clone();
+        self.call(move |c| ops::get_model(c, &name)).await
+    }
+
+    async fn list_models(&self, page: PageRequest) -> Result<Page<Model>> {
+        self.call(move |c| ops::list_models(c, &page)).await
+    }
+
+    async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate) -> Result<Model> {
+        let (ctx, name) = (ctx.clone(), name.clone());
+        self.write(move |c| ops::update_model(c, &ctx, &name, &update)).await
+    }
+
+    async fn delete_model(&self, ctx: &WriteContext, name: &ModelName) -> Result<u64> {
+        let (ctx, name) = (ctx.clone(), name.clone());
+        self.write(move |c| ops::delete_model(c, &ctx, &name).map(|(r, ch)| (r, Some(ch)))).await
+    }
+
+    async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered> {
+        let ctx = ctx.clone();
+        self.write(move |c| ops::register_version(c, &ctx, &version)).await
+    }
+
+    async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion> {
+        let key = key.clone();
+        self.call(move |c| ops::get_version(c, &key)).await
+    }
+
+    async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>> {
+        let model = model.clone();
+        self.call(move |c| ops::list_versions(c, &model, &page)).await
+    }
+
+    async fn update_version(
+        &self,
+        ctx: &WriteContext,
+        key: &VersionKey,
+        update: VersionUpdate,
+    ) -> Result<ModelVersion> {
+        let (ctx, key) = (ctx.clone(), key.clone());
+        self.write(move |c| ops::update_version(c, &ctx, &key, &update)).await
+    }
+
+    async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
+        let (ctx, key) = (ctx.clone(), key.clone());
+        self.write(move |c| ops::archive_version(c, &ctx, &key)).await
+    }
+
+    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite> {
+        let written = self.set_bindings(ctx, req.into()).await?;
+        let revision = written.revision;
+        written
+            .bindings
+            .into_iter()
+            .next()
+            .map(|binding| BindingWrite { binding, revision })
+            .ok_or_else(|| Error::Internal("set_binding produced no binding".into()))
+    }
+
+    async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {
+        let ctx = ctx.clone();
+        self.write(move |c| ops::set_bindings(c, &ctx, &req)).await
+    }
+
+    async fn delete_binding(&self, ctx: &WriteContext, req: DeleteBinding) -> Result<u64> {
+        let ctx = ctx.clone();
+        self.write(move |c| ops::delete_binding(c, &ctx, &req).map(|(r, ch)| (r, Some(ch)))).await
+    }
+
+    async fn rollback_binding(&self, ctx: &WriteContext, req: RollbackBinding) -> Result<BindingWrite> {
+        let ctx = ctx.clone();
+        self.write(move |c| ops::rollback_binding(c, &ctx, &req).map(|(w, ch)| (w, Some(ch)))).await
+    }
+
+    async fn list_bindings(&self, model: &ModelName) -> Result<Vec<Binding>> {
+        let model = model.clone();
+        self.call(move |c| ops::list_bindings(c, &model)).await
+    }
+
+    async fn binding_history(
+        &self,
+        model: &ModelName,
+        binding: &BindingName,
+        page: PageRequest,
+    ) -> Result<Page<BindingHistoryEntry>> {
+        let (model, binding) = (model.clone(), binding.clone());
+        self.call(move |c| ops::binding_history(c, &model, &binding, &page)).await
+    }
+
+    async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved> {
+        let (model, binding) = (model.clone(), binding.clone());
+        self.call(move |c| ops::resolve(c, &model, &binding)).await
+    }
+
+    async fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> Result<(Vec<Result<Resolved>>, u64)> {
+        let keys = keys.to_vec();
+        // One thread, one operation at a time: every lookup sees the same state.
+        self.call(move |c| {
+            let revision = ops::revision(c)?;
+            let results = keys.iter().map(|(m, b)| ops::resolve(c, m, b)).collect();
+            Ok((results, revision))
+        })
+        .await
+    }
+
+    async fn revision(&self) -> Result<u64> {
+        self.call(|c| ops::revision(c)).await
+    }
+}
+
+/// A subscription to the store's committed changes.
+pub struct SqliteFeedConnection {
+    store: SqliteStore,
+    changes: broadcast::Receiver<Change>,
+}
+
+#[async_trait]
+impl ChangeFeed for SqliteStore {
+    type Connection = SqliteFeedConnection;
+
+    /// Subscribed when this returns, so a snapshot taken afterwards misses nothing.
+    async fn connect(&self) -> Result<SqliteFeedConnection> {
+        Ok(SqliteFeedConnection { store: self.clone(), changes: self.changes.subscribe() })
+    }
+}
+
+#[async_trait]
+impl FeedConnection for SqliteFeedConnection {
+    async fn notification(&mut self) -> Result<Notification> {
+        match self.changes.recv().await {
+            Ok(change) => Ok(Notification::Change(change)),
+            // Fell behind the buffer: announce the current revision; the follower reads the log.
+            Err(broadcast::error::RecvError::Lagged(_)) => {
+                Ok(Notification::Revision(self.store.revision().await?))
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                Err(Error::Unavailable("the embedded store has stopped".into()))
+            }
+        }
+    }
+
+    async fn snapshot(&mut self) -> Result<Snapshot> {
+        self.store.call(ops::snapshot).await
+    }
+
+    async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>> {
+        self.store.call(move |c| ops::changes_after(c, after, limit)).await
+    }
+
+    async fn revision(&mut self) -> Result<u64> {
+        self.store.revision().await
+    }
+}
