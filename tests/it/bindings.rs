@@ -6,9 +6,8 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn racing_set_binding_with_same_expected_generation_exactly_one_wins() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn racing_set_binding_with_same_expected_generation_exactly_one_wins(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "pricing").await;
     for i in 1..=9 {
@@ -76,9 +75,8 @@ async fn racing_set_binding_with_same_expected_generation_exactly_one_wins() {
     assert_eq!(history.entries.len(), 11, "1 initial + 5 winners + 5 resets, no loser recorded");
 }
 
-#[tokio::test]
-async fn compare_and_set_rules() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn compare_and_set_rules(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "cas").await;
     register(&mut registry, "cas", "a").await;
@@ -106,9 +104,8 @@ async fn compare_and_set_rules() {
     assert_eq!(again.binding.unwrap().generation, 4);
 }
 
-#[tokio::test]
-async fn history_and_rollback() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn history_and_rollback(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "recs").await;
     for i in 1..=3 {

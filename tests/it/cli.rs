@@ -5,7 +5,7 @@ use clap::Parser;
 
 use crate::helpers::*;
 
-async fn bindery(primary: &TestPrimary, argv: &[&str]) -> anyhow::Result<String> {
+async fn bindery(primary: &TestRegistry, argv: &[&str]) -> anyhow::Result<String> {
     let endpoint = primary.endpoint();
     let mut full = vec!["bindery", "--server", endpoint.as_str(), "--actor", "cli-user"];
     full.extend_from_slice(argv);
@@ -13,9 +13,8 @@ async fn bindery(primary: &TestPrimary, argv: &[&str]) -> anyhow::Result<String>
     run(cli.args, cli.command).await
 }
 
-#[tokio::test]
-async fn cli_drives_a_model_to_production() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn cli_drives_a_model_to_production(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let out = bindery(&primary, &["model", "create", "team/search", "--owner", "search", "--tag", "tier=1"])
         .await
         .unwrap();

@@ -5,7 +5,7 @@ use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
-pub use bindery_test_util::{TestDb, TestPrimary};
+pub use bindery_test_util::{Backend, TestDb, TestPrimary, TestRegistry};
 
 pub type Registry = RegistryServiceClient<Channel>;
 

@@ -5,9 +5,8 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn full_lifecycle() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn full_lifecycle(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     let mut resolver = primary.resolver().await.unwrap();
 
@@ -152,17 +151,13 @@ async fn full_lifecycle() {
     assert_eq!(resolved.size_bytes, 1_024);
     assert_eq!(resolved.generation, 1);
     assert!(resolved.revision >= bound.revision);
-    assert_status(
-        resolver
-            .resolve(v1::ResolveRequest {
-                model_name: "fraud/detector".into(),
-                binding: "production".into(),
-                min_revision: resolved.revision + 5,
-            })
-            .await,
-        Code::Unavailable,
-        &["behind"],
-    );
+    let mut ahead = tonic::Request::new(v1::ResolveRequest {
+        model_name: "fraud/detector".into(),
+        binding: "production".into(),
+        min_revision: resolved.revision + 5,
+    });
+    ahead.set_timeout(std::time::Duration::from_millis(500));
+    assert_status(resolver.resolve(ahead).await, Code::Unavailable, &["behind"]);
     let got = registry
         .get_version(v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 1 })
         .await
@@ -238,15 +233,8 @@ async fn full_lifecycle() {
     );
 
     // Every mutation left exactly one audit row, tied to its revision.
-    let client = primary.db.client().await.unwrap();
-    let audit: Vec<(String, String, i64)> = client
-        .query("SELECT action, actor, revision FROM audit_log ORDER BY id", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
-    let actions: Vec<&str> = audit.iter().map(|a| a.0.as_str()).collect();
+    let audit = primary.audit().await.unwrap();
+    let actions: Vec<&str> = audit.iter().map(|a| a.1.as_str()).collect();
     assert_eq!(
         actions,
         [
@@ -261,14 +249,14 @@ async fn full_lifecycle() {
             "model.delete"
         ]
     );
-    assert_eq!(audit[0].1, "alice");
-    let revisions: Vec<i64> = audit.iter().map(|a| a.2).collect();
-    assert_eq!(revisions, (1..=9).collect::<Vec<i64>>());
+    assert_eq!(audit[0].2, "alice");
+    let revisions: Vec<u64> = audit.iter().map(|a| a.0).collect();
+    assert_eq!(revisions, (1..=9).collect::<Vec<u64>>());
+    assert_eq!(primary.revision().await.unwrap(), 9);
 }
 
-#[tokio::test]
-async fn list_models_paginates_in_name_order() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn list_models_paginates_in_name_order(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     for name in ["delta", "alpha", "team/beta", "charlie", "echo"] {
         create_model(&mut registry, name).await;
@@ -299,9 +287,8 @@ async fn list_models_paginates_in_name_order() {
     );
 }
 
-#[tokio::test]
-async fn health_and_reflection_are_served() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn health_and_reflection_are_served(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     for service in ["", "bindery.v1.RegistryService", "bindery.v1.ResolverService"] {
         assert_eq!(
             primary.health(service).await.unwrap(),

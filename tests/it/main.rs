@@ -5,6 +5,42 @@
 
 mod helpers;
 
+/// Instantiates the shared behaviour suite for every store: each listed `module::test(backend)`
+/// becomes `postgres::module::test` and `sqlite::module::test`.
+macro_rules! store_suite {
+    ($($module:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
+        store_suite!(@backend postgres, Postgres, $($module: [$($test),*]),*);
+        store_suite!(@backend sqlite, Sqlite, $($module: [$($test),*]),*);
+    };
+    (@backend $name:ident, $variant:ident, $($module:ident: [$($test:ident),*]),*) => {
+        mod $name {
+            $(
+                mod $module {
+                    $(
+                        #[tokio::test]
+                        async fn $test() {
+                            crate::$module::$test(bindery_test_util::Backend::$variant).await;
+                        }
+                    )*
+                }
+            )*
+        }
+    };
+}
+
+store_suite! {
+    lifecycle: [full_lifecycle, list_models_paginates_in_name_order, health_and_reflection_are_served],
+    registration: [
+        idempotent_register_under_20_concurrent_retries,
+        fifty_concurrent_registrations_get_1_to_50,
+        versions_without_request_id_are_never_deduplicated,
+        lineage_parents_must_exist,
+    ],
+    bindings: [racing_set_binding_with_same_expected_generation_exactly_one_wins, compare_and_set_rules, history_and_rollback],
+    validation: [invalid_arguments_name_the_field],
+    cli: [cli_drives_a_model_to_production],
+}
+
 mod availability;
 mod bindings;
 mod cli;

@@ -286,7 +286,17 @@ async fn a_reader_behind_a_pruned_change_log_reloads_a_snapshot() {
     assert!(!killed.is_empty());
     let mut last = first.revision;
     for i in 0..10u64 {
-        last = bind(&mut registry, "pruned", &format!("b{i}"), i % 3 + 1, None).await.unwrap().revision;
+        // The primary cannot open new connections either: a write may be UNAVAILABLE until a
+        // pooled connection is free. Clients retry those.
+        last = loop {
+            match bind(&mut registry, "pruned", &format!("b{i}"), i % 3 + 1, None).await {
+                Ok(written) => break written.revision,
+                Err(s) if s.code() == Code::Unavailable => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(s) => panic!("{s:?}"),
+            }
+        };
     }
     // Wait until the log no longer holds what the reader needs next.
     let deadline = Instant::now() + CONVERGE;

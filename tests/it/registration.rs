@@ -8,9 +8,8 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn idempotent_register_under_20_concurrent_retries() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn idempotent_register_under_20_concurrent_retries(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "churn").await;
 
@@ -53,9 +52,8 @@ async fn idempotent_register_under_20_concurrent_retries() {
     assert_eq!(register(&mut registry, "churn", "train-43").await.version.unwrap().version, 2);
 }
 
-#[tokio::test]
-async fn fifty_concurrent_registrations_get_1_to_50() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn fifty_concurrent_registrations_get_1_to_50(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "ranker").await;
 
@@ -78,9 +76,8 @@ async fn fifty_concurrent_registrations_get_1_to_50() {
     assert_eq!(model.latest_version, 50);
 }
 
-#[tokio::test]
-async fn versions_without_request_id_are_never_deduplicated() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn versions_without_request_id_are_never_deduplicated(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "plain").await;
     let a = registry.register_version(register_request("plain", "")).await.unwrap().into_inner();
@@ -89,9 +86,8 @@ async fn versions_without_request_id_are_never_deduplicated() {
     assert!(a.created && b.created);
 }
 
-#[tokio::test]
-async fn lineage_parents_must_exist() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn lineage_parents_must_exist(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "base").await;
     create_model(&mut registry, "finetuned").await;

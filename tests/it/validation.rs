@@ -5,12 +5,11 @@ use tonic::Code;
 
 use crate::helpers::*;
 
-#[tokio::test]
-async fn invalid_arguments_name_the_field() {
-    let primary = TestPrimary::start().await.unwrap();
+pub(crate) async fn invalid_arguments_name_the_field(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
     let mut registry = primary.registry().await.unwrap();
     create_model(&mut registry, "valid").await;
-    let before = db_revision(&primary.db).await;
+    let before = primary.revision().await.unwrap();
 
     // Names.
     for (name, why) in [
@@ -152,7 +151,7 @@ async fn invalid_arguments_name_the_field() {
         &["x-bindery-actor"],
     );
 
-    assert_eq!(db_revision(&primary.db).await, before, "rejected requests wrote nothing");
+    assert_eq!(primary.revision().await.unwrap(), before, "rejected requests wrote nothing");
 }
 
 #[tokio::test]

@@ -62,7 +62,15 @@ impl StoreError {
     pub(crate) fn into_domain(self, op: &'static str) -> Error {
         match self {
             Self::Domain(e) => e,
-            Self::Pool(PoolError::Backend(e)) | Self::Pg(e) => classify(op, &e),
+            // Failing to open a connection (refused, auth, database not accepting connections…)
+            // is the database being unavailable to us, whatever its SQLSTATE.
+            Self::Pool(PoolError::Backend(e)) => {
+                tracing::warn!(op, error = %e, "cannot connect to the database");
+                Error::Unavailable(format!(
+                    "the registry database is unavailable: cannot connect ({e}); retry later"
+                ))
+            }
+            Self::Pg(e) => classify(op, &e),
             Self::Pool(e @ (PoolError::Timeout(_) | PoolError::Closed | PoolError::NoRuntimeSpecified)) => {
                 tracing::warn!(op, error = %e, "database pool unavailable");
                 Error::Unavailable(format!("the registry database is unavailable ({e}); retry later"))

@@ -6,6 +6,7 @@ mod cluster;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +14,7 @@ use anyhow::{Context, bail};
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
 use bindery_proto::v1::{GetReaderStatusRequest, ReaderStatus};
-use bindery_server::{DatabaseUrl, PrimaryConfig, ReaderConfig};
+use bindery_server::{DatabaseUrl, DevConfig, PrimaryConfig, ReaderConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -308,6 +309,130 @@ impl TestReader {
                 );
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The stores the behaviour suite runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `bindery primary` on a fresh PostgreSQL database.
+    Postgres,
+    /// `bindery dev` on a fresh embedded SQLite file.
+    Sqlite,
+}
+
+/// A registry (write and read side) on either store, for the shared behaviour suite.
+pub struct TestRegistry {
+    pub backend: Backend,
+    server: Served,
+    postgres: Option<TestPrimary>,
+    sqlite: Option<PathBuf>,
+}
+
+impl std::ops::Deref for TestRegistry {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        self.postgres.as_ref().map_or(&self.server, |p| &p.server)
+    }
+}
+
+impl TestRegistry {
+    pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        match backend {
+            Backend::Postgres => {
+                let primary = TestPrimary::start().await?;
+                // The Postgres registry is served by `primary`; `server` is an idle placeholder
+                // never used (Deref picks the primary).
+                let server = Served { addr: primary.addr, stop: None, task: None };
+                Ok(Self { backend, server, postgres: Some(primary), sqlite: None })
+            }
+            Backend::Sqlite => {
+                static COUNTER: AtomicU64 = AtomicU64::new(0);
+                let dir = std::env::temp_dir().join(format!(
+                    "bindery-dev-test-{}-{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed)
+                ));
+                let data = dir.clone();
+                let server = Served::spawn(move |listener, addr, stopped| {
+                    bindery_server::serve_dev(listener, DevConfig::new(data, addr), async {
+                        let _ = stopped.await;
+                    })
+                })
+                .await?;
+                server.wait_serving(Duration::from_secs(30)).await?;
+                Ok(Self { backend, server, postgres: None, sqlite: Some(dir) })
+            }
+        }
+    }
+
+    pub async fn registry(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
+        Ok(RegistryServiceClient::new(self.channel().await?))
+    }
+
+    /// The PostgreSQL database, for Postgres-only assertions.
+    pub fn postgres(&self) -> Option<&TestDb> {
+        self.postgres.as_ref().map(|p| &p.db)
+    }
+
+    /// Runs `sql` (returning one integer column, then text columns) on the store itself.
+    async fn rows(&self, sql: &str) -> anyhow::Result<Vec<(i64, Vec<String>)>> {
+        if let Some(db) = self.postgres() {
+            let client = db.client().await?;
+            let rows = client.query(sql, &[]).await?;
+            return rows
+                .iter()
+                .map(|r| {
+                    let texts = (1..r.len()).map(|i| r.try_get::<_, String>(i)).collect::<Result<_, _>>()?;
+                    Ok((r.try_get::<_, i64>(0)?, texts))
+                })
+                .collect();
+        }
+        let path = self.sqlite.as_ref().map(|d| d.join("bindery.db")).unwrap_or_default();
+        let sql = sql.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let conn =
+                rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let mut stmt = conn.prepare(&sql)?;
+            let width = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    let texts = (1..width).map(|i| r.get::<_, String>(i)).collect::<Result<_, _>>()?;
+                    Ok((r.get::<_, i64>(0)?, texts))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            anyhow::Ok(rows)
+        })
+        .await?
+    }
+
+    /// The store's current revision, read from the store itself.
+    pub async fn revision(&self) -> anyhow::Result<u64> {
+        let rows = self.rows("SELECT revision FROM registry_state").await?;
+        Ok(u64::try_from(rows.first().map_or(0, |r| r.0))?)
+    }
+
+    /// `(revision, action, actor)` of every audit row, oldest first.
+    pub async fn audit(&self) -> anyhow::Result<Vec<(u64, String, String)>> {
+        let rows = self.rows("SELECT revision, action, actor FROM audit_log ORDER BY id").await?;
+        rows.into_iter()
+            .map(|(revision, texts)| {
+                let [action, actor]: [String; 2] =
+                    texts.try_into().map_err(|_| anyhow::anyhow!("unexpected audit columns"))?;
+                Ok((u64::try_from(revision)?, action, actor))
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        if let Some(task) = self.server.task.take() {
+            task.abort();
+        }
+        if let Some(dir) = self.sqlite.take() {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }
