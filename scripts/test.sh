@@ -42,6 +42,8 @@ else
 fi
 trap cleanup EXIT
 
+# Some tests run the real `bindery` binary (kill -9 crash test of `bindery dev`).
+cargo build --bin bindery
 log=$(mktemp /tmp/bindery-test-log.XXXXXX)
 started=$(date +%s)
 status=0

@@ -44,6 +44,7 @@ store_suite! {
 mod availability;
 mod bindings;
 mod cli;
+mod dev;
 mod lifecycle;
 mod readers;
 mod registration;
