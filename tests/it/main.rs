@@ -39,6 +39,10 @@ store_suite! {
     bindings: [racing_set_binding_with_same_expected_generation_exactly_one_wins, compare_and_set_rules, history_and_rollback],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],
+    resolving: [
+        a_write_of_two_bindings_is_never_seen_half_applied,
+        a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,
+    ],
 }
 
 mod availability;
@@ -48,5 +52,6 @@ mod dev;
 mod lifecycle;
 mod readers;
 mod registration;
+mod resolving;
 mod revisions;
 mod validation;

@@ -322,11 +322,14 @@ pub enum Backend {
     Sqlite,
 }
 
-/// A registry (write and read side) on either store, for the shared behaviour suite.
+/// A registry (write and read side) on either store, for the shared behaviour suite. On
+/// Postgres that is a primary plus a read node (`resolver()` talks to the read node); on SQLite,
+/// `bindery dev` (one process, reads answered by its in-process cache).
 pub struct TestRegistry {
     pub backend: Backend,
     server: Served,
     postgres: Option<TestPrimary>,
+    reader: Option<TestReader>,
     sqlite: Option<PathBuf>,
 }
 
@@ -345,7 +348,8 @@ impl TestRegistry {
                 // The Postgres registry is served by `primary`; `server` is an idle placeholder
                 // never used (Deref picks the primary).
                 let server = Served { addr: primary.addr, stop: None, task: None };
-                Ok(Self { backend, server, postgres: Some(primary), sqlite: None })
+                let reader = TestReader::start(&primary.db.url).await?;
+                Ok(Self { backend, server, postgres: Some(primary), reader: Some(reader), sqlite: None })
             }
             Backend::Sqlite => {
                 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -362,13 +366,27 @@ impl TestRegistry {
                 })
                 .await?;
                 server.wait_serving(Duration::from_secs(30)).await?;
-                Ok(Self { backend, server, postgres: None, sqlite: Some(dir) })
+                Ok(Self { backend, server, postgres: None, reader: None, sqlite: Some(dir) })
             }
         }
     }
 
     pub async fn registry(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
         Ok(RegistryServiceClient::new(self.channel().await?))
+    }
+
+    /// The read side: the read node (Postgres) or the dev process's cache (SQLite).
+    pub fn read_side(&self) -> &Served {
+        self.reader.as_ref().map_or(&**self, |r| &r.server)
+    }
+
+    pub async fn resolver(&self) -> anyhow::Result<ResolverServiceClient<Channel>> {
+        self.read_side().resolver().await
+    }
+
+    /// The read side's status (`GetReaderStatus`).
+    pub async fn reader_status(&self) -> anyhow::Result<ReaderStatus> {
+        Ok(self.resolver().await?.get_reader_status(GetReaderStatusRequest {}).await?.into_inner())
     }
 
     /// The PostgreSQL database, for Postgres-only assertions.
