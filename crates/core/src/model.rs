@@ -81,9 +81,33 @@ impl ModelUpdate {
         validate::removals("remove_tags", &self.remove_tags, &self.set_tags)
     }
 
-    /// Applies the tag edits to `tags`, keeping the entry bound.
-    pub fn apply_tags(&self, tags: &mut BTreeMap<String, String>) -> Result<()> {
-        apply_tag_edits(tags, &self.set_tags, &self.remove_tags)
+    /// The model after this update, or `None` when it changes nothing (then nothing is written).
+    pub fn apply(&self, model: &Model) -> Result<Option<Model>> {
+        let mut after = model.clone();
+        if let Some(d) = &self.description {
+            after.description.clone_from(d);
+        }
+        if let Some(o) = &self.owner {
+            after.owner.clone_from(o);
+        }
+        apply_tag_edits(&mut after.tags, &self.set_tags, &self.remove_tags)?;
+        let same = (&after.description, &after.owner, &after.tags)
+            == (&model.description, &model.owner, &model.tags);
+        Ok((!same).then_some(after))
+    }
+}
+
+impl Model {
+    /// Soft delete is refused while bindings point into the model.
+    pub fn check_deletable(&self, bound: &[String]) -> Result<()> {
+        if bound.is_empty() {
+            return Ok(());
+        }
+        Err(Error::FailedPrecondition(format!(
+            "model '{}' cannot be deleted while bindings point into it ({}); delete those bindings first",
+            self.name,
+            bound.join(", ")
+        )))
     }
 }
 
@@ -277,6 +301,32 @@ pub struct ModelVersion {
     pub request_id: String,
     pub bindings: Vec<String>,
     pub revision: u64,
+}
+
+impl ModelVersion {
+    /// Whether archiving should write: `Ok(false)` when already archived (a no-op), an error when
+    /// deleted or still bound.
+    pub fn check_archivable(&self) -> Result<bool> {
+        match self.status {
+            VersionStatus::Archived => return Ok(false),
+            VersionStatus::Deleted => {
+                return Err(Error::FailedPrecondition(format!(
+                    "version {} of model '{}' is deleted and cannot be archived",
+                    self.version, self.model_name
+                )));
+            }
+            VersionStatus::Ready => {}
+        }
+        if !self.bindings.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "version {} of model '{}' is bound by {}; rebind or delete those bindings before archiving it",
+                self.version,
+                self.model_name,
+                self.bindings.join(", ")
+            )));
+        }
+        Ok(true)
+    }
 }
 
 /// Addresses one version of one model.

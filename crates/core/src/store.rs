@@ -41,7 +41,17 @@ pub trait Store: Send + Sync + 'static {
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion>;
 
     // Bindings
-    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite>;
+    /// One binding: [`Store::set_bindings`] with one entry.
+    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite> {
+        let written = self.set_bindings(ctx, req.into()).await?;
+        let revision = written.revision;
+        written
+            .bindings
+            .into_iter()
+            .next()
+            .map(|binding| BindingWrite { binding, revision })
+            .ok_or_else(|| crate::Error::Internal("set_binding produced no binding".into()))
+    }
     /// Several bindings of one model at once: all or nothing, one revision.
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite>;
     /// Returns the revision of the delete.

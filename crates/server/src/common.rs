@@ -13,7 +13,7 @@ pub(crate) async fn set_health(reporter: &HealthReporter, services: &[&str], sta
 
 /// Server reflection, v1 and v1alpha (Python's grpcio only ships a v1alpha client).
 #[allow(clippy::type_complexity)]
-pub(crate) fn reflection() -> anyhow::Result<(
+fn reflection() -> anyhow::Result<(
     v1::ServerReflectionServer<impl v1::ServerReflection>,
     v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>,
 )> {
@@ -28,4 +28,16 @@ pub(crate) fn reflection() -> anyhow::Result<(
         .build_v1alpha()
         .context("building reflection service")?;
     Ok((v1, v1alpha))
+}
+
+/// A gRPC server with what every Bindery process serves: health and reflection (v1, v1alpha).
+/// Callers add their own services.
+pub(crate) fn router(
+    health: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) -> anyhow::Result<tonic::transport::server::Router> {
+    let (reflection_v1, reflection_v1alpha) = reflection()?;
+    Ok(tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha))
 }

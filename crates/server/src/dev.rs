@@ -86,7 +86,6 @@ pub async fn serve_dev(
     ))
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
-    let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
 
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, data = %path.display(), "bindery dev starting");
@@ -105,10 +104,7 @@ pub async fn serve_dev(
         health_task.abort();
         crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
     };
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+    crate::common::router(health_service)?
         .add_service(registry)
         .add_service(resolver)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

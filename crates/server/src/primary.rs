@@ -56,8 +56,6 @@ pub async fn serve_primary(
     let readiness = tokio::spawn(readiness_loop(store.clone(), pg_config, config.clone(), reporter.clone()));
     let pruning = tokio::spawn(prune_loop(store, config.clone()));
 
-    let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
-
     let max = config.max_message_bytes;
     let registry = RegistryServiceServer::new(primary.clone())
         .max_decoding_message_size(max)
@@ -75,10 +73,7 @@ pub async fn serve_primary(
         pruning.abort();
         set_health(&reporter, ServingStatus::NotServing).await;
     };
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+    crate::common::router(health_service)?
         .add_service(registry)
         .add_service(resolver)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

@@ -56,7 +56,6 @@ pub async fn serve_reader(
     let max = config.max_message_bytes;
     let resolver =
         ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);
-    let (reflection_v1, reflection_v1alpha) = crate::common::reflection()?;
     let redirect = RegistryServiceServer::new(WriteRedirect::new(config.primary_address.clone()));
 
     let local = listener.local_addr().context("reading the listen address")?;
@@ -69,10 +68,7 @@ pub async fn serve_reader(
         health_task.abort();
         crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
     };
-    tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
+    crate::common::router(health_service)?
         .add_service(resolver)
         .add_service(redirect)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)

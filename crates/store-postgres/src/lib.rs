@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use bindery_core::{
     Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Error, Model,
     ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
-    Result, RollbackBinding, SetBinding, SetBindings, Store, VersionKey, VersionUpdate, WriteContext,
+    Result, RollbackBinding, SetBindings, Store, VersionKey, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -191,18 +191,6 @@ impl Store for PgStore {
 
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
         self.run("archive_version", || versions::archive(self, ctx, key)).await
-    }
-
-    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite> {
-        let req = SetBindings::from(req);
-        let written = self.run("set_binding", || bindings::set(self, ctx, &req)).await?;
-        let revision = written.revision;
-        written
-            .bindings
-            .into_iter()
-            .next()
-            .map(|binding| BindingWrite { binding, revision })
-            .ok_or_else(|| Error::Internal("set_binding produced no binding".into()))
     }
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {

@@ -118,17 +118,9 @@ pub(crate) async fn update(
     let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| not_found(name))?;
     let id: i64 = row.try_get("id")?;
     let before = rows::model(&row)?;
-    let mut after = before.clone();
-    if let Some(d) = &update.description {
-        after.description.clone_from(d);
-    }
-    if let Some(o) = &update.owner {
-        after.owner.clone_from(o);
-    }
-    update.apply_tags(&mut after.tags)?;
-    if (&after.description, &after.owner, &after.tags) == (&before.description, &before.owner, &before.tags) {
+    let Some(after) = update.apply(&before)? else {
         return Ok(before); // nothing to change: no revision, no audit row
-    }
+    };
     let revision = write::bump_revision(&tx).await?;
     let sql = format!(
         "UPDATE models SET description = $2, owner = $3, tags = $4, updated_at = now(), updated_by = $5,
@@ -172,13 +164,7 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, name: &ModelName
     let stmt = tx.prepare_cached("SELECT name FROM bindings WHERE model_id = $1 ORDER BY name").await?;
     let bound: Vec<String> =
         tx.query(&stmt, &[&id]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-    if !bound.is_empty() {
-        return Err(Error::FailedPrecondition(format!(
-            "model '{name}' cannot be deleted while bindings point into it ({}); delete those bindings first",
-            bound.join(", ")
-        ))
-        .into());
-    }
+    before.check_deletable(&bound)?;
     let revision = write::bump_revision(&tx).await?;
     let stmt = tx
         .prepare_cached("UPDATE models SET deleted_at = now(), deleted_by = $2, revision = $3 WHERE id = $1")

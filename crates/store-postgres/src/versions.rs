@@ -3,7 +3,7 @@
 
 use bindery_core::{
     Cursor, Error, ModelName, ModelVersion, NewVersion, Page, PageRequest, Registered, VersionKey,
-    VersionStatus, VersionUpdate, WriteContext,
+    VersionUpdate, WriteContext,
 };
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
@@ -252,25 +252,8 @@ pub(crate) async fn archive(
     let tx = client.transaction().await?;
     let model_id = models::lock(&tx, &key.model).await?;
     let before = load_existing(&tx, key).await?;
-    match before.status {
-        VersionStatus::Archived => return Ok(before),
-        VersionStatus::Deleted => {
-            return Err(Error::FailedPrecondition(format!(
-                "version {} of model '{}' is deleted and cannot be archived",
-                key.version, key.model
-            ))
-            .into());
-        }
-        VersionStatus::Ready => {}
-    }
-    if !before.bindings.is_empty() {
-        return Err(Error::FailedPrecondition(format!(
-            "version {} of model '{}' is bound by {}; rebind or delete those bindings before archiving it",
-            key.version,
-            key.model,
-            before.bindings.join(", ")
-        ))
-        .into());
+    if !before.check_archivable()? {
+        return Ok(before);
     }
     let revision = write::bump_revision(&tx).await?;
     let stmt = tx

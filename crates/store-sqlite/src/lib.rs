@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use bindery_core::{
     Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change, ChangeFeed,
     DeleteBinding, Error, FeedConnection, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion,
-    Notification, Page, PageRequest, Registered, Resolved, Result, RollbackBinding, SetBinding, SetBindings,
-    Snapshot, Store, VersionKey, VersionUpdate, WriteContext,
+    Notification, Page, PageRequest, Registered, Resolved, Result, RollbackBinding, SetBindings, Snapshot,
+    Store, VersionKey, VersionUpdate, WriteContext,
 };
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -156,17 +156,6 @@ impl Store for SqliteStore {
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
         let (ctx, key) = (ctx.clone(), key.clone());
         self.write(move |c| ops::archive_version(c, &ctx, &key)).await
-    }
-
-    async fn set_binding(&self, ctx: &WriteContext, req: SetBinding) -> Result<BindingWrite> {
-        let written = self.set_bindings(ctx, req.into()).await?;
-        let revision = written.revision;
-        written
-            .bindings
-            .into_iter()
-            .next()
-            .map(|binding| BindingWrite { binding, revision })
-            .ok_or_else(|| Error::Internal("set_binding produced no binding".into()))
     }
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {

@@ -260,17 +260,9 @@ pub(crate) fn update_model(
 ) -> Result<(Model, Option<Change>)> {
     let tx = immediate(conn)?;
     let (id, before) = live_model(&tx, name)?;
-    let mut after = before.clone();
-    if let Some(d) = &update.description {
-        after.description.clone_from(d);
-    }
-    if let Some(o) = &update.owner {
-        after.owner.clone_from(o);
-    }
-    update.apply_tags(&mut after.tags)?;
-    if (&after.description, &after.owner, &after.tags) == (&before.description, &before.owner, &before.tags) {
+    let Some(after) = update.apply(&before)? else {
         return Ok((before, None));
-    }
+    };
     let revision = bump(&tx)?;
     tx.execute(
         "UPDATE models SET description = ?2, owner = ?3, tags = ?4, updated_at = ?5, updated_by = ?6, revision = ?7
@@ -298,13 +290,7 @@ pub(crate) fn delete_model(
 ) -> Result<(u64, Change)> {
     let tx = immediate(conn)?;
     let (id, before) = live_model(&tx, name)?;
-    let bound = binding_names(&tx, id)?;
-    if !bound.is_empty() {
-        return Err(Error::FailedPrecondition(format!(
-            "model '{name}' cannot be deleted while bindings point into it ({}); delete those bindings first",
-            bound.join(", ")
-        )));
-    }
+    before.check_deletable(&binding_names(&tx, id)?)?;
     let revision = bump(&tx)?;
     tx.execute(
         "UPDATE models SET deleted_at = ?2, deleted_by = ?3, revision = ?4 WHERE id = ?1",
@@ -563,23 +549,8 @@ pub(crate) fn archive_version(
     let tx = immediate(conn)?;
     let (model_id, _) = live_model(&tx, &key.model)?;
     let before = existing_version(&tx, key)?;
-    match before.status {
-        VersionStatus::Archived => return Ok((before, None)),
-        VersionStatus::Deleted => {
-            return Err(Error::FailedPrecondition(format!(
-                "version {} of model '{}' is deleted and cannot be archived",
-                key.version, key.model
-            )));
-        }
-        VersionStatus::Ready => {}
-    }
-    if !before.bindings.is_empty() {
-        return Err(Error::FailedPrecondition(format!(
-            "version {} of model '{}' is bound by {}; rebind or delete those bindings before archiving it",
-            key.version,
-            key.model,
-            before.bindings.join(", ")
-        )));
+    if !before.check_archivable()? {
+        return Ok((before, None));
     }
     let revision = bump(&tx)?;
     tx.execute(
