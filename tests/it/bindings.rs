@@ -52,7 +52,7 @@ pub(crate) async fn racing_set_binding_with_same_expected_generation_exactly_one
             .resolve(v1::ResolveRequest {
                 model_name: "pricing".into(),
                 binding: "production".into(),
-                min_revision: 0,
+                min_revision: response.revision,
             })
             .await
             .unwrap()

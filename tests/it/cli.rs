@@ -30,7 +30,11 @@ pub(crate) async fn cli_drives_a_model_to_production(backend: Backend) {
         .await
         .unwrap();
     assert!(out.contains("production -> v1 (generation 1"), "{out}");
-    let out = bindery(&primary, &["resolve", "team/search", "production"]).await.unwrap();
+    // Read-your-writes through the read side, as a user would: pass the revision `bind` printed.
+    let revision = out.rsplit("revision ").next().unwrap().trim_end_matches(')').to_owned();
+    let out = bindery(&primary, &["resolve", "team/search", "production", "--min-revision", &revision])
+        .await
+        .unwrap();
     assert!(out.contains(uri), "{out}");
     let out = bindery(&primary, &["history", "team/search", "production"]).await.unwrap();
     assert!(out.contains("SET") && out.contains("by cli-user"), "{out}");

@@ -196,13 +196,14 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
         Code::FailedPrecondition,
         &["production"],
     );
-    unbind(&mut registry, "fraud/detector", "production", Some(1)).await.unwrap();
+    let unbound = unbind(&mut registry, "fraud/detector", "production", Some(1)).await.unwrap();
     assert_status(
         resolver
             .resolve(v1::ResolveRequest {
                 model_name: "fraud/detector".into(),
                 binding: "production".into(),
-                min_revision: 0,
+                // Read-your-writes: the read side may be a node that has not applied it yet.
+                min_revision: unbound.revision,
             })
             .await,
         Code::NotFound,
