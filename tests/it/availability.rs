@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bindery_proto::v1;
-use bindery_test_util::TempCluster;
+use bindery_test_util::{Served, TempCluster};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -100,44 +100,30 @@ async fn primary_started_before_its_database_becomes_ready_and_migrates() {
     let db = TestDb::create_on(&cluster.url()).await.unwrap();
     cluster.stop().unwrap();
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut config =
-        bindery_server::PrimaryConfig::new(addr, bindery_server::DatabaseUrl::new(db.url.clone()));
-    config.readiness_interval_ms = 100;
-    config.database.database_timeout_secs = 1;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(bindery_server::serve_primary(listener, config, async {
-        let _ = stopped.await;
-    }));
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap();
-    let channel = loop {
-        if let Ok(c) = channel.connect().await {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
-    let mut status = async || {
-        let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
-        health.check(request).await.unwrap().into_inner().status
-    };
-    assert_eq!(status().await, ServingStatus::NotServing as i32, "not serving without a database");
-    let mut registry = v1::registry_service_client::RegistryServiceClient::new(channel);
+    let url = db.url.clone();
+    let mut server = Served::spawn(move |listener, addr, stopped| {
+        let mut config = bindery_server::PrimaryConfig::new(addr, bindery_server::DatabaseUrl::new(url));
+        config.readiness_interval_ms = 100;
+        config.database.database_timeout_secs = 1;
+        bindery_server::serve_primary(listener, config, async {
+            let _ = stopped.await;
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        server.health("").await.unwrap(),
+        ServingStatus::NotServing as i32,
+        "not serving without a database"
+    );
+    let mut registry =
+        v1::registry_service_client::RegistryServiceClient::new(server.channel().await.unwrap());
     assert_status(get_model(&mut registry, "x").await, Code::Unavailable, &[]);
 
     cluster.start_again().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if status().await == ServingStatus::Serving as i32 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never became SERVING");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    server.wait_serving(Duration::from_secs(30)).await.unwrap();
     // Migrated at start: the schema is there and writes work.
     create_model(&mut registry, "late").await;
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    server.stop().await.unwrap();
     drop(db);
 }

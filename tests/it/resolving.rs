@@ -1,7 +1,7 @@
 //! The read side on every store: atomic apply of multi-binding writes, watch fan-out and resume.
 //! On Postgres it is a read node following the database; on SQLite the `bindery dev` cache.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bindery_proto::v1::{self, resolve_result::Outcome};
 use futures_util::StreamExt;
@@ -22,19 +22,10 @@ async fn setup(backend: Backend, model: &str, versions: u64) -> (TestRegistry, R
     (registry_under_test, registry)
 }
 
-/// Waits until the read side has applied `revision`.
-async fn wait_revision(reader: &TestRegistry, revision: u64) {
-    let deadline = Instant::now() + CONVERGE;
-    while reader.reader_status().await.unwrap().applied_revision < revision {
-        assert!(Instant::now() < deadline, "read side stuck below revision {revision}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// The read side's bindings of `model` equal the store's (ListBindings), at the store's revision.
 async fn assert_read_side_matches(reader: &TestRegistry, registry: &mut Registry, model: &str) {
     let revision = reader.revision().await.unwrap();
-    wait_revision(reader, revision).await;
+    reader.read_side().wait_revision(revision, CONVERGE).await.unwrap();
     let stored = registry
         .list_bindings(v1::ListBindingsRequest { model_name: model.into() })
         .await
@@ -69,7 +60,7 @@ pub(crate) async fn a_write_of_two_bindings_is_never_seen_half_applied(backend: 
     };
     let first = registry.set_bindings(pair(1)).await.unwrap().into_inner();
     assert_eq!(first.bindings.len(), 2);
-    wait_revision(&reader, first.revision).await;
+    reader.read_side().wait_revision(first.revision, CONVERGE).await.unwrap();
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut hammers = JoinSet::new();
@@ -116,7 +107,7 @@ pub(crate) async fn a_write_of_two_bindings_is_never_seen_half_applied(backend: 
         // Let the resolvers interleave with the writes (the test runtime has one thread).
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    wait_revision(&reader, last).await;
+    reader.read_side().wait_revision(last, CONVERGE).await.unwrap();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     while let Some(seen) = hammers.join_next().await {
         assert!(seen.unwrap() > 10);
@@ -131,7 +122,7 @@ pub(crate) async fn a_write_of_two_bindings_is_never_seen_half_applied(backend: 
 pub(crate) async fn a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume(backend: Backend) {
     let (reader, mut registry) = setup(backend, "watched", 2).await;
     let start = bind(&mut registry, "watched", "production", 1, None).await.unwrap();
-    wait_revision(&reader, start.revision).await;
+    reader.read_side().wait_revision(start.revision, CONVERGE).await.unwrap();
 
     const WATCHERS: usize = 1_000;
     const CHANGES: usize = 200;
@@ -170,7 +161,7 @@ pub(crate) async fn a_thousand_watchers_each_get_every_change_once_in_order_and_
     for _ in 0..WATCHERS {
         ready_rx.recv().await.unwrap();
     }
-    assert_eq!(reader.reader_status().await.unwrap().watchers, WATCHERS as u64);
+    assert_eq!(reader.read_side().status().await.unwrap().watchers, WATCHERS as u64);
 
     let mut written = Vec::with_capacity(CHANGES);
     for i in 0..CHANGES as u64 {

@@ -1,7 +1,7 @@
 //! Wire <-> domain. Requests decode with `TryFrom`, which validates every field and names the
 //! offending one in `InvalidArgument`; domain values encode with `From`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bindery_core as core;
 use bindery_core::{
@@ -18,12 +18,6 @@ pub fn to_timestamp(t: SystemTime) -> prost_types::Timestamp {
         seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
     }
-}
-
-pub fn from_timestamp(t: &prost_types::Timestamp) -> SystemTime {
-    let secs = u64::try_from(t.seconds).unwrap_or(0);
-    let nanos = u32::try_from(t.nanos).unwrap_or(0);
-    UNIX_EPOCH + Duration::new(secs, nanos)
 }
 
 // ---------------------------------------------------------------------------------------------

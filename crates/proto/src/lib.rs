@@ -15,6 +15,6 @@ mod convert;
 mod resolve_many;
 mod status;
 
-pub use convert::{from_timestamp, to_timestamp};
+pub use convert::to_timestamp;
 pub use resolve_many::{MAX_RESOLVE_MANY, ResolveManyPlan};
 pub use status::{code_of, status_from_error};

@@ -11,11 +11,7 @@ use serde_json::json;
 
 use crate::error::{StoreError, StoreResult, corrupt};
 use crate::write::{self, Audit, Change};
-use crate::{PgStore, models, rows, versions};
-
-fn not_found(model: &ModelName, name: &BindingName) -> Error {
-    Error::binding_not_found(model, name)
-}
+use crate::{PgStore, models, rows};
 
 /// The binding as it is now, under the model lock.
 struct Current {
@@ -63,7 +59,7 @@ async fn bindable(
     let row = tx
         .query_opt(&stmt, &[&model_id, &rows::i(version)?])
         .await?
-        .ok_or_else(|| versions::not_found(model, version))?;
+        .ok_or_else(|| Error::version_not_found(model, version))?;
     let status: String = row.try_get("status")?;
     if status != VersionStatus::Ready.as_str() {
         return Err(Error::FailedPrecondition(format!(
@@ -93,9 +89,8 @@ async fn rebind(
     changes: &[Rebind<'_>],
     action: BindingAction,
     reason: &str,
-) -> StoreResult<(Vec<Binding>, i64)> {
+) -> StoreResult<i64> {
     let revision = write::bump_revision(tx).await?;
-    let mut bindings = Vec::with_capacity(changes.len());
     let mut payload = Vec::with_capacity(changes.len());
     let mut before_audit = serde_json::Map::new();
     let mut after_audit = serde_json::Map::new();
@@ -116,21 +111,18 @@ async fn rebind(
         let generation_i = rows::i(generation)?;
         match &change.after {
             Some((version, _)) => {
-                let sql = format!(
-                    "WITH b AS (
-                         INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
+                let stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
                          VALUES ($1, $2, $3, $4, now(), $5, $6)
                          ON CONFLICT (model_id, name) DO UPDATE SET version = EXCLUDED.version,
                              generation = EXCLUDED.generation, updated_at = EXCLUDED.updated_at,
-                             updated_by = EXCLUDED.updated_by, revision = EXCLUDED.revision
-                         RETURNING *)
-                     SELECT {} FROM b JOIN models m ON m.id = b.model_id",
-                    rows::BINDING_COLUMNS
-                );
-                let stmt = tx.prepare_cached(&sql).await?;
+                             updated_by = EXCLUDED.updated_by, revision = EXCLUDED.revision",
+                    )
+                    .await?;
                 let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
                     [&model_id, &name.as_str(), &rows::i(*version)?, &generation_i, &ctx.actor, &revision];
-                bindings.push(rows::binding(&tx.query_one(&stmt, &params).await?)?);
+                tx.execute(&stmt, &params).await?;
             }
             None => {
                 let stmt =
@@ -213,7 +205,7 @@ async fn rebind(
         },
     )
     .await?;
-    Ok((bindings, revision))
+    Ok(revision)
 }
 
 fn with_reason(mut state: serde_json::Value, reason: &str) -> serde_json::Value {
@@ -230,11 +222,6 @@ async fn load(tx: &Transaction<'_>, model_id: i64) -> StoreResult<Vec<Binding>> 
     );
     let stmt = tx.prepare_cached(&sql).await?;
     tx.query(&stmt, &[&model_id]).await?.iter().map(rows::binding).collect()
-}
-
-fn only(bindings: Vec<Binding>, revision: i64) -> StoreResult<BindingWrite> {
-    let binding = bindings.into_iter().next().ok_or_else(|| corrupt("write produced no binding"))?;
-    Ok(BindingWrite { binding, revision: write::revision_u64(revision)? })
 }
 
 /// `SetBinding` and `SetBindings`: every precondition is checked before anything is written.
@@ -263,11 +250,10 @@ pub(crate) async fn set(
         let revision = bindings.iter().map(|b| b.revision).max().unwrap_or_default();
         return Ok(BindingsWrite { bindings, revision });
     }
-    let (_, revision) =
-        rebind(&tx, ctx, model_id, &req.model, &changes, BindingAction::Set, &req.reason).await?;
+    let revision = rebind(&tx, ctx, model_id, &req.model, &changes, BindingAction::Set, &req.reason).await?;
     let bindings: Vec<Binding> = load(&tx, model_id).await?.into_iter().filter(requested).collect();
     tx.commit().await?;
-    Ok(BindingsWrite { bindings, revision: write::revision_u64(revision)? })
+    Ok(BindingsWrite { bindings, revision: rows::u(revision)? })
 }
 
 pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, req: &DeleteBinding) -> StoreResult<u64> {
@@ -277,13 +263,13 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, req: &DeleteBind
     let before = current(&tx, model_id, &req.name).await?;
     check_generation(req.expected_generation, before.as_ref(), &req.model, &req.name)?;
     if before.is_none() {
-        return Err(not_found(&req.model, &req.name).into());
+        return Err(Error::binding_not_found(&req.model, &req.name).into());
     }
     let change = Rebind { name: &req.name, before, after: None };
-    let (_, revision) =
+    let revision =
         rebind(&tx, ctx, model_id, &req.model, &[change], BindingAction::Delete, &req.reason).await?;
     tx.commit().await?;
-    write::revision_u64(revision)
+    rows::u(revision)
 }
 
 pub(crate) async fn rollback(
@@ -327,7 +313,7 @@ pub(crate) async fn rollback(
             let row = tx
                 .query_opt(&stmt, &[&model_id, &name.as_str()])
                 .await?
-                .ok_or_else(|| not_found(model, name))?;
+                .ok_or_else(|| Error::binding_not_found(model, name))?;
             row.try_get::<_, Option<i64>>(0)?.ok_or_else(|| {
                 Error::FailedPrecondition(format!(
                     "binding '{name}' of model '{model}' had no target before its latest change; nothing to roll back to"
@@ -344,10 +330,14 @@ pub(crate) async fn rollback(
     }
     let artifact = bindable(&tx, model_id, model, target).await?;
     let change = Rebind { name, before, after: Some((target, artifact)) };
-    let (bindings, revision) =
-        rebind(&tx, ctx, model_id, model, &[change], BindingAction::Rollback, &req.reason).await?;
+    let revision = rebind(&tx, ctx, model_id, model, &[change], BindingAction::Rollback, &req.reason).await?;
+    let binding = load(&tx, model_id)
+        .await?
+        .into_iter()
+        .find(|b| &b.name == name)
+        .ok_or_else(|| corrupt("rolled back binding missing"))?;
     tx.commit().await?;
-    only(bindings, revision)
+    Ok(BindingWrite { binding, revision: rows::u(revision)? })
 }
 
 async fn model_id(client: &deadpool_postgres::Client, model: &ModelName) -> StoreResult<i64> {
@@ -355,7 +345,7 @@ async fn model_id(client: &deadpool_postgres::Client, model: &ModelName) -> Stor
     Ok(client
         .query_opt(&stmt, &[&model.as_str()])
         .await?
-        .ok_or_else(|| models::not_found(model))?
+        .ok_or_else(|| Error::model_not_found(model))?
         .try_get(0)?)
 }
 
@@ -442,9 +432,9 @@ async fn resolve_on(
         let stmt =
             client.prepare_cached("SELECT 1 FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
         if client.query_opt(&stmt, &[&model.as_str()]).await?.is_none() {
-            return Err(models::not_found(model).into());
+            return Err(Error::model_not_found(model).into());
         }
-        return Err(not_found(model, name).into());
+        return Err(Error::binding_not_found(model, name).into());
     };
     Ok(Resolved {
         model_name: model.clone(),

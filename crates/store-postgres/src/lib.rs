@@ -27,8 +27,7 @@ use tokio_postgres::NoTls;
 
 use crate::error::{StoreError, StoreResult};
 pub use crate::feed::{PgFeed, PgFeedConnection};
-pub use crate::migrate::{expected_schema_version, migrate};
-pub use crate::write::{NOTIFY_CHANNEL, NOTIFY_PAYLOAD_LIMIT};
+pub use crate::migrate::migrate;
 pub use tokio_postgres::Config as PgConfig;
 
 /// Connection settings for the store's pool.

@@ -12,10 +12,6 @@ const SELECT_EXISTING: &str = "SELECT deleted_at IS NOT NULL AS deleted FROM mod
 /// Locks a live model's row; every write to a model or its versions and bindings starts here.
 pub(crate) const LOCK_MODEL: &str = "SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL FOR UPDATE";
 
-pub(crate) fn not_found(name: &ModelName) -> Error {
-    Error::model_not_found(name)
-}
-
 pub(crate) fn target(name: &ModelName) -> String {
     format!("models/{name}")
 }
@@ -23,7 +19,7 @@ pub(crate) fn target(name: &ModelName) -> String {
 /// Locks the model row and returns its id, or `NotFound`.
 pub(crate) async fn lock(tx: &deadpool_postgres::Transaction<'_>, name: &ModelName) -> StoreResult<i64> {
     let stmt = tx.prepare_cached(LOCK_MODEL).await?;
-    let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| not_found(name))?;
+    let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| Error::model_not_found(name))?;
     Ok(row.try_get(0)?)
 }
 
@@ -36,7 +32,7 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
     let tx = client.transaction().await?;
     let stmt = tx.prepare_cached(SELECT_EXISTING).await?;
     if let Some(row) = tx.query_opt(&stmt, &[&new.name.as_str()]).await? {
-        return Err(already_exists(&new.name, row.try_get("deleted")?).into());
+        return Err(Error::model_exists(&new.name, row.try_get("deleted")?).into());
     }
     let revision = write::bump_revision(&tx).await?;
     let sql = format!(
@@ -57,7 +53,7 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
         Err(e) => {
             let e = crate::error::StoreError::from(e);
             if e.unique_violation().is_some() {
-                return Err(already_exists(&new.name, false).into());
+                return Err(Error::model_exists(&new.name, false).into());
             }
             return Err(e);
         }
@@ -76,15 +72,12 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
     Ok(model)
 }
 
-fn already_exists(name: &ModelName, deleted: bool) -> Error {
-    Error::model_exists(name, deleted)
-}
-
 pub(crate) async fn get(store: &PgStore, name: &ModelName) -> StoreResult<Model> {
     let client = store.client().await?;
     let sql = format!("SELECT {} FROM models WHERE name = $1 AND deleted_at IS NULL", rows::MODEL_COLUMNS);
     let stmt = client.prepare_cached(&sql).await?;
-    let row = client.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| not_found(name))?;
+    let row =
+        client.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| Error::model_not_found(name))?;
     rows::model(&row)
 }
 
@@ -115,7 +108,7 @@ pub(crate) async fn update(
         rows::MODEL_COLUMNS
     );
     let stmt = tx.prepare_cached(&sql).await?;
-    let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| not_found(name))?;
+    let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| Error::model_not_found(name))?;
     let id: i64 = row.try_get("id")?;
     let before = rows::model(&row)?;
     let Some(after) = update.apply(&before)? else {
@@ -158,7 +151,7 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, name: &ModelName
         rows::MODEL_COLUMNS
     );
     let stmt = tx.prepare_cached(&sql).await?;
-    let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| not_found(name))?;
+    let row = tx.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| Error::model_not_found(name))?;
     let id: i64 = row.try_get("id")?;
     let before = rows::model(&row)?;
     let stmt = tx.prepare_cached("SELECT name FROM bindings WHERE model_id = $1 ORDER BY name").await?;
@@ -184,5 +177,5 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, name: &ModelName
     )
     .await?;
     tx.commit().await?;
-    write::revision_u64(revision)
+    rows::u(revision)
 }

@@ -13,10 +13,6 @@ use crate::error::StoreResult;
 use crate::write::{self, Audit, Change};
 use crate::{PgStore, models, rows};
 
-pub(crate) fn not_found(model: &ModelName, version: u64) -> Error {
-    Error::version_not_found(model, version)
-}
-
 fn target(model: &ModelName, version: u64) -> String {
     format!("models/{model}/versions/{version}")
 }
@@ -43,7 +39,7 @@ pub(crate) async fn load(
 async fn load_existing(client: &impl GenericClient, key: &VersionKey) -> StoreResult<ModelVersion> {
     load(client, &key.model, rows::i(key.version)?)
         .await?
-        .ok_or_else(|| not_found(&key.model, key.version).into())
+        .ok_or_else(|| Error::version_not_found(&key.model, key.version).into())
 }
 
 pub(crate) async fn register(
@@ -154,7 +150,7 @@ pub(crate) async fn register(
     )
     .await?;
     tx.commit().await?;
-    Ok(Registered { revision: write::revision_u64(revision)?, version, created: true })
+    Ok(Registered { revision: rows::u(revision)?, version, created: true })
 }
 
 pub(crate) async fn get(store: &PgStore, key: &VersionKey) -> StoreResult<ModelVersion> {
@@ -172,7 +168,7 @@ pub(crate) async fn list(
     let model_id: i64 = client
         .query_opt(&stmt, &[&model.as_str()])
         .await?
-        .ok_or_else(|| models::not_found(model))?
+        .ok_or_else(|| Error::model_not_found(model))?
         .try_get(0)?;
     let sql = format!(
         "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use tokio_postgres::types::Json;
 
 use crate::error::StoreResult;
-use crate::rows;
 
 /// The channel read nodes LISTEN on.
 pub const NOTIFY_CHANNEL: &str = "bindery_changes";
@@ -100,10 +99,6 @@ pub(crate) async fn record(
     )
     .await?;
     Ok(())
-}
-
-pub(crate) fn revision_u64(revision: i64) -> StoreResult<u64> {
-    rows::u(revision)
 }
 
 #[cfg(test)]

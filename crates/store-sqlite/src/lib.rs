@@ -65,10 +65,6 @@ impl SqliteStore {
         Ok(Self { jobs, changes, path: path.to_owned() })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Runs `op` on the store's thread.
     async fn call<T: Send + 'static>(
         &self,

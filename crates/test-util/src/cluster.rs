@@ -1,7 +1,7 @@
 //! A throwaway PostgreSQL cluster (initdb + pg_ctl from the installed binaries) that a test can
 //! stop and start again, e.g. to prove the registry survives a database restart.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -95,10 +95,6 @@ impl TempCluster {
         );
         let log = self.dir.join("postgres.log").display().to_string();
         self.run_pg("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "-t", "60", "start"])
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 }
 

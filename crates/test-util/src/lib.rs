@@ -181,6 +181,30 @@ impl Served {
         }
     }
 
+    /// `GetReaderStatus` of a server with a read side (a reader, or `bindery dev`).
+    pub async fn status(&self) -> anyhow::Result<ReaderStatus> {
+        Ok(self.resolver().await?.get_reader_status(GetReaderStatusRequest {}).await?.into_inner())
+    }
+
+    /// Waits until the read side has applied `revision`.
+    pub async fn wait_revision(&self, revision: u64, timeout: Duration) -> anyhow::Result<ReaderStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.status().await?;
+            if status.applied_revision >= revision {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "read side {} stuck at revision {} (wanted {revision}): {status:?}",
+                    self.addr,
+                    status.applied_revision
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(&mut self) -> anyhow::Result<()> {
         if let Some(stop) = self.stop.take() {
@@ -288,29 +312,6 @@ impl TestReader {
         .await?;
         Ok(Self { server })
     }
-
-    pub async fn status(&self) -> anyhow::Result<ReaderStatus> {
-        Ok(self.resolver().await?.get_reader_status(GetReaderStatusRequest {}).await?.into_inner())
-    }
-
-    /// Waits until the reader has applied `revision`.
-    pub async fn wait_revision(&self, revision: u64, timeout: Duration) -> anyhow::Result<ReaderStatus> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let status = self.status().await?;
-            if status.applied_revision >= revision {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "reader {} stuck at revision {} (wanted {revision}): {status:?}",
-                    self.addr,
-                    status.applied_revision
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
 }
 
 /// The stores the behaviour suite runs against.
@@ -325,18 +326,19 @@ pub enum Backend {
 /// A registry (write and read side) on either store, for the shared behaviour suite. On
 /// Postgres that is a primary plus a read node (`resolver()` talks to the read node); on SQLite,
 /// `bindery dev` (one process, reads answered by its in-process cache).
-pub struct TestRegistry {
-    pub backend: Backend,
-    server: Served,
-    postgres: Option<TestPrimary>,
-    reader: Option<TestReader>,
-    sqlite: Option<PathBuf>,
+pub enum TestRegistry {
+    Postgres { primary: TestPrimary, reader: TestReader },
+    Sqlite { server: Served, dir: PathBuf },
 }
 
 impl std::ops::Deref for TestRegistry {
     type Target = Served;
+    /// The write side.
     fn deref(&self) -> &Served {
-        self.postgres.as_ref().map_or(&self.server, |p| &p.server)
+        match self {
+            Self::Postgres { primary, .. } => &primary.server,
+            Self::Sqlite { server, .. } => server,
+        }
     }
 }
 
@@ -345,11 +347,8 @@ impl TestRegistry {
         match backend {
             Backend::Postgres => {
                 let primary = TestPrimary::start().await?;
-                // The Postgres registry is served by `primary`; `server` is an idle placeholder
-                // never used (Deref picks the primary).
-                let server = Served { addr: primary.addr, stop: None, task: None };
                 let reader = TestReader::start(&primary.db.url).await?;
-                Ok(Self { backend, server, postgres: Some(primary), reader: Some(reader), sqlite: None })
+                Ok(Self::Postgres { primary, reader })
             }
             Backend::Sqlite => {
                 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -366,7 +365,7 @@ impl TestRegistry {
                 })
                 .await?;
                 server.wait_serving(Duration::from_secs(30)).await?;
-                Ok(Self { backend, server, postgres: None, reader: None, sqlite: Some(dir) })
+                Ok(Self::Sqlite { server, dir })
             }
         }
     }
@@ -377,21 +376,22 @@ impl TestRegistry {
 
     /// The read side: the read node (Postgres) or the dev process's cache (SQLite).
     pub fn read_side(&self) -> &Served {
-        self.reader.as_ref().map_or(&**self, |r| &r.server)
+        match self {
+            Self::Postgres { reader, .. } => &reader.server,
+            Self::Sqlite { server, .. } => server,
+        }
     }
 
     pub async fn resolver(&self) -> anyhow::Result<ResolverServiceClient<Channel>> {
         self.read_side().resolver().await
     }
 
-    /// The read side's status (`GetReaderStatus`).
-    pub async fn reader_status(&self) -> anyhow::Result<ReaderStatus> {
-        Ok(self.resolver().await?.get_reader_status(GetReaderStatusRequest {}).await?.into_inner())
-    }
-
     /// The PostgreSQL database, for Postgres-only assertions.
     pub fn postgres(&self) -> Option<&TestDb> {
-        self.postgres.as_ref().map(|p| &p.db)
+        match self {
+            Self::Postgres { primary, .. } => Some(&primary.db),
+            Self::Sqlite { .. } => None,
+        }
     }
 
     /// Runs `sql` (returning one integer column, then text columns) on the store itself.
@@ -407,7 +407,10 @@ impl TestRegistry {
                 })
                 .collect();
         }
-        let path = self.sqlite.as_ref().map(|d| d.join("bindery.db")).unwrap_or_default();
+        let path = match self {
+            Self::Sqlite { dir, .. } => dir.join("bindery.db"),
+            Self::Postgres { .. } => bail!("not an embedded store"),
+        };
         let sql = sql.to_owned();
         tokio::task::spawn_blocking(move || {
             let conn =
@@ -446,10 +449,7 @@ impl TestRegistry {
 
 impl Drop for TestRegistry {
     fn drop(&mut self) {
-        if let Some(task) = self.server.task.take() {
-            task.abort();
-        }
-        if let Some(dir) = self.sqlite.take() {
+        if let Self::Sqlite { dir, .. } = self {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
