@@ -5,6 +5,7 @@
 # (default postgres://postgres@127.0.0.1:5432/postgres). If nothing answers there, this script
 # starts a throwaway cluster from the installed PostgreSQL binaries (initdb/pg_ctl, found in
 # $BINDERY_PG_BIN or /usr/lib/postgresql/*/bin), points the tests at it, and removes it on exit.
+# The artifact tests also need s3s-fs (installed into target/tools if missing; see below).
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- bindings`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,25 @@ else
   export BINDERY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 fi
 trap cleanup EXIT
+
+# The artifact tests run a real S3-compatible server per test: s3s-fs, which checks SigV4
+# signatures (so a wrong or expired presigned URL really fails). Use the one on PATH or in
+# ~/.cargo/bin, else build it once into target/tools (a few minutes, then reused).
+if [ -z "${BINDERY_TEST_S3S_FS:-}" ]; then
+  if command -v s3s-fs >/dev/null; then
+    BINDERY_TEST_S3S_FS=$(command -v s3s-fs)
+  elif [ -x "$HOME/.cargo/bin/s3s-fs" ]; then
+    BINDERY_TEST_S3S_FS=$HOME/.cargo/bin/s3s-fs
+  else
+    if [ ! -x target/tools/bin/s3s-fs ]; then
+      echo "scripts/test.sh: installing s3s-fs 0.14.1 into target/tools (the S3 server the tests use)"
+      cargo install --locked --quiet s3s-fs@0.14.1 --features binary --root target/tools
+    fi
+    BINDERY_TEST_S3S_FS=$PWD/target/tools/bin/s3s-fs
+  fi
+fi
+export BINDERY_TEST_S3S_FS
+echo "scripts/test.sh: S3-compatible server for tests: $BINDERY_TEST_S3S_FS"
 
 # Some tests run the real `bindery` binary (kill -9 crash test of `bindery dev`).
 cargo build --bin bindery

@@ -53,6 +53,7 @@ pub(crate) async fn racing_set_binding_with_same_expected_generation_exactly_one
                 model_name: "pricing".into(),
                 binding: "production".into(),
                 min_revision: response.revision,
+                presign: false,
             })
             .await
             .unwrap()
@@ -144,6 +145,7 @@ pub(crate) async fn history_and_rollback(backend: Backend) {
             model_name: "recs".into(),
             binding: "production".into(),
             min_revision: rolled.revision,
+            presign: false,
         })
         .await
         .unwrap()

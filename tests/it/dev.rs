@@ -43,6 +43,7 @@ impl Dev {
             .args(["dev", "--data-dir"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--artifact-listen", "127.0.0.1:0", "--verify-artifacts", "false"])
             .env("BINDERY_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -167,6 +168,7 @@ async fn kill_9_during_a_write_burst_loses_no_acknowledged_write() {
                 model_name: "crash".into(),
                 binding: b.name.clone(),
                 min_revision: b.revision,
+                presign: false,
             })
             .await
             .unwrap()

@@ -10,7 +10,13 @@ pub use bindery_test_util::{Backend, TestDb, TestPrimary, TestRegistry};
 pub type Registry = RegistryServiceClient<Channel>;
 
 pub fn artifact(uri: &str) -> v1::Artifact {
-    v1::Artifact { uri: uri.to_owned(), sha256: "ab".repeat(32), size_bytes: 1_024, format: "onnx".into() }
+    v1::Artifact {
+        uri: uri.to_owned(),
+        sha256: "ab".repeat(32),
+        size_bytes: 1_024,
+        format: "onnx".into(),
+        ..Default::default()
+    }
 }
 
 pub fn register_request(model: &str, request_id: &str) -> v1::RegisterVersionRequest {
@@ -33,6 +39,7 @@ pub fn register_request(model: &str, request_id: &str) -> v1::RegisterVersionReq
             outputs_json: r#"{"score": "float"}"#.into(),
         }),
         description: "nightly".into(),
+        upload_session_id: String::new(),
     }
 }
 

@@ -141,6 +141,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
             model_name: "fraud/detector".into(),
             binding: "production".into(),
             min_revision: bound.revision,
+            presign: false,
         })
         .await
         .unwrap()
@@ -155,6 +156,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
         model_name: "fraud/detector".into(),
         binding: "production".into(),
         min_revision: resolved.revision + 5,
+        presign: false,
     });
     ahead.set_timeout(std::time::Duration::from_millis(500));
     assert_status(resolver.resolve(ahead).await, Code::Unavailable, &["behind"]);
@@ -204,6 +206,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
                 binding: "production".into(),
                 // Read-your-writes: the read side may be a node that has not applied it yet.
                 min_revision: unbound.revision,
+                presign: false,
             })
             .await,
         Code::NotFound,

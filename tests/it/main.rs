@@ -39,12 +39,23 @@ store_suite! {
     bindings: [racing_set_binding_with_same_expected_generation_exactly_one_wins, compare_and_set_rules, history_and_rollback],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],
+    artifacts: [
+        verified_register_records_what_the_store_reports,
+        mismatches_and_missing_objects_are_refused_and_nothing_is_registered,
+        a_prefix_is_registered_with_its_manifest,
+        upload_session_single_part_register_and_download,
+        upload_session_multipart,
+        presigned_urls_and_sessions_expire,
+        gc_deletes_only_unreferenced_managed_objects,
+        verification_off_records_unverified_versions,
+    ],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
         a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,
     ],
 }
 
+mod artifacts;
 mod availability;
 mod bindings;
 mod cli;

@@ -84,7 +84,12 @@ async fn resolve(
     min_revision: u64,
 ) -> Result<v1::ResolveResponse, tonic::Status> {
     let mut client = reader.resolver().await.unwrap();
-    let request = v1::ResolveRequest { model_name: model.into(), binding: binding.into(), min_revision };
+    let request = v1::ResolveRequest {
+        model_name: model.into(),
+        binding: binding.into(),
+        min_revision,
+        presign: false,
+    };
     client.resolve(request).await.map(tonic::Response::into_inner)
 }
 
@@ -149,6 +154,7 @@ async fn set_binding_propagates_to_three_readers_with_read_your_writes() {
         model_name: "fraud".into(),
         binding: "production".into(),
         min_revision: ahead,
+        presign: false,
     });
     request.set_timeout(Duration::from_millis(300));
     let started = Instant::now();

@@ -74,6 +74,7 @@ pub(crate) async fn a_write_of_two_bindings_is_never_seen_half_applied(backend: 
                         model_name: "pair".into(),
                         binding: b.into(),
                         min_revision: 0,
+                        presign: false,
                     })
                     .to_vec(),
             };

@@ -2,6 +2,7 @@
 //! layer speaks, and the [`Store`] trait the gRPC services are written against. No gRPC and no SQL
 //! live here, so a second store (embedded, for `bindery dev`) plugs in behind the same trait.
 
+mod artifact;
 mod error;
 mod feed;
 mod model;
@@ -10,6 +11,10 @@ mod page;
 mod store;
 pub mod validate;
 
+pub use artifact::{
+    ArtifactFile, ArtifactStore, DownloadUrl, FileGrant, FileSpec, Multipart, ObjectInfo, ObjectLocation,
+    PartGrant, PresignedRequest, SessionGrant, UploadFile, UploadSession, UploadSessionState, hex, unhex,
+};
 pub use error::{Error, Result};
 pub use feed::{BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, Notification, Snapshot};
 pub use model::{

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::validate::{self, MAX_DESCRIPTION_BYTES, MAX_SHORT_TEXT_BYTES, MAX_URI_BYTES};
-use crate::{BindingName, Error, ModelName, Result};
+use crate::{ArtifactFile, BindingName, Error, ModelName, Result};
 
 /// Who is writing, and the ids that tie the write to its request in the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,12 +159,58 @@ impl VersionStatus {
     }
 }
 
+/// Where a version's bytes live. `uri`, `sha256`, `size_bytes` and `format` are what the client
+/// declared (filled in from the object store where it left them empty); the rest is what the
+/// registry found when it verified the artifact. Empty fields are left out of the JSON, so
+/// payloads of unverified artifacts keep their original shape.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Artifact {
     pub uri: String,
     pub sha256: String,
     pub size_bytes: u64,
     pub format: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_unix_micros")]
+    pub last_modified: Option<SystemTime>,
+    /// The registry saw the object(s) in the store and their sizes agree with the declaration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verified: bool,
+    /// `sha256` was checked against the store's checksum or the bytes themselves.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sha256_verified: bool,
+    /// For a prefix (`uri` ending in `/`): every object under it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ArtifactFile>,
+}
+
+impl Artifact {
+    /// The fields the registry adds on verification, as stored next to the declared ones.
+    pub fn verification_json(&self) -> serde_json::Value {
+        let facts = Self {
+            uri: String::new(),
+            sha256: String::new(),
+            size_bytes: 0,
+            format: String::new(),
+            ..self.clone()
+        };
+        serde_json::to_value(facts).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Restores the fields [`Artifact::verification_json`] stored.
+    pub fn with_verification_json(mut self, json: serde_json::Value) -> Result<Self> {
+        if json.is_null() {
+            return Ok(self);
+        }
+        let facts: Self = serde_json::from_value(json)
+            .map_err(|e| Error::Internal(format!("stored artifact verification is unreadable: {e}")))?;
+        self.etag = facts.etag;
+        self.last_modified = facts.last_modified;
+        self.verified = facts.verified;
+        self.sha256_verified = facts.sha256_verified;
+        self.files = facts.files;
+        Ok(self)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -209,15 +255,39 @@ pub struct NewVersion {
     pub lineage: Lineage,
     pub signature: Signature,
     pub description: String,
+    /// The upload session whose files become this version's artifact (`artifact.uri` is then
+    /// left empty: the registry sets it to the session's prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_session_id: Option<String>,
+    /// The artifact as verified against the object store, which is what gets stored; `None`
+    /// stores `artifact` as declared, unverified.
+    #[serde(skip)]
+    pub verified_artifact: Option<Artifact>,
 }
 
 impl NewVersion {
+    /// The artifact a store records.
+    pub fn recorded_artifact(&self) -> &Artifact {
+        self.verified_artifact.as_ref().unwrap_or(&self.artifact)
+    }
+
     /// Validates every field and normalises the sha256 to lowercase.
     pub fn validate(&mut self) -> Result<()> {
         if let Some(id) = &self.request_id {
             validate::text("request_id", id, MAX_SHORT_TEXT_BYTES)?;
         }
-        validate::artifact_uri("artifact.uri", &self.artifact.uri)?;
+        match &self.upload_session_id {
+            Some(id) => {
+                validate::uuid("upload_session_id", id)?;
+                if !self.artifact.uri.is_empty() {
+                    return Err(Error::invalid(
+                        "artifact.uri",
+                        "must be empty with upload_session_id: the registry sets it to the session's prefix",
+                    ));
+                }
+            }
+            None => validate::artifact_uri("artifact.uri", &self.artifact.uri)?,
+        }
         self.artifact.sha256 = validate::sha256("artifact.sha256", &self.artifact.sha256)?;
         if i64::try_from(self.artifact.size_bytes).is_err() {
             return Err(Error::invalid("artifact.size_bytes", "is out of range"));
@@ -304,6 +374,23 @@ pub struct ModelVersion {
 }
 
 impl ModelVersion {
+    /// Whether a (soft) delete should write: `Ok(false)` when already deleted, an error while
+    /// bindings point at the version.
+    pub fn check_deletable(&self) -> Result<bool> {
+        if self.status == VersionStatus::Deleted {
+            return Ok(false);
+        }
+        if !self.bindings.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "version {} of model '{}' is bound by {}; rebind or delete those bindings before deleting it",
+                self.version,
+                self.model_name,
+                self.bindings.join(", ")
+            )));
+        }
+        Ok(true)
+    }
+
     /// Whether archiving should write: `Ok(false)` when already archived (a no-op), an error when
     /// deleted or still bound.
     pub fn check_archivable(&self) -> Result<bool> {
@@ -587,6 +674,24 @@ pub struct Resolved {
     pub artifact: Artifact,
     pub generation: u64,
     pub revision: u64,
+}
+
+/// Optional timestamps as microseconds since the Unix epoch, both ways.
+mod opt_unix_micros {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::unix_micros::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(|micros| UNIX_EPOCH + Duration::from_micros(micros)))
+    }
 }
 
 /// Timestamps in change payloads and audit rows: microseconds since the Unix epoch.

@@ -9,12 +9,14 @@
 //! - version numbers are assigned per model from 1 without gaps or reuse;
 //! - errors are [`crate::Error`] kinds; an unreachable backend is `Unavailable`.
 
+use std::time::SystemTime;
+
 use async_trait::async_trait;
 
 use crate::{
     Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Model, ModelName,
     ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result,
-    RollbackBinding, SetBinding, SetBindings, VersionKey, VersionUpdate, WriteContext,
+    RollbackBinding, SetBinding, SetBindings, UploadSession, VersionKey, VersionUpdate, WriteContext,
 };
 
 #[async_trait]
@@ -39,6 +41,9 @@ pub trait Store: Send + Sync + 'static {
         update: VersionUpdate,
     ) -> Result<ModelVersion>;
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion>;
+    /// Soft delete (status DELETED, a no-op when already deleted); returns the revision. Fails
+    /// while bindings point at the version. Its objects become garbage after the grace period.
+    async fn delete_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<u64>;
 
     // Bindings
     /// One binding: [`Store::set_bindings`] with one entry.
@@ -73,4 +78,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The current global revision.
     async fn revision(&self) -> Result<u64>;
+
+    // Upload sessions and artifact garbage collection (DESIGN.md §4). Sessions are not registry
+    // state: they are audited but do not bump the revision. `register_version` with an
+    // `upload_session_id` consumes its session in the same transaction.
+    async fn create_upload_session(&self, ctx: &WriteContext, session: &UploadSession) -> Result<()>;
+    async fn get_upload_session(&self, id: &str) -> Result<UploadSession>;
+    /// Marks the open sessions that expired by `now` EXPIRED and returns them.
+    async fn expire_upload_sessions(&self, now: SystemTime) -> Result<Vec<UploadSession>>;
+    /// Artifact URIs that garbage collection must keep: versions not deleted, or deleted after
+    /// `cutoff` (with their model or alone), and prefixes of unregistered sessions expiring
+    /// after `cutoff`.
+    async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>>;
 }

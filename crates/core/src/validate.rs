@@ -104,6 +104,18 @@ pub fn sha256(field: &str, value: &str) -> Result<String> {
 }
 
 /// An artifact URI: `s3://bucket/key` (or `s3://bucket/prefix/`) or `file:///absolute/path`.
+/// A UUID in its canonical 36-character form (any case).
+pub fn uuid(field: &str, value: &str) -> Result<()> {
+    let well_formed = value.len() == 36
+        && value
+            .char_indices()
+            .all(|(i, c)| if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() });
+    if !well_formed {
+        return Err(Error::invalid(field, format!("{:?} is not a UUID", truncate(value, 40))));
+    }
+    Ok(())
+}
+
 pub fn artifact_uri(field: &str, uri: &str) -> Result<()> {
     if uri.is_empty() {
         return Err(Error::invalid(field, "is required, e.g. s3://bucket/models/fraud/model.onnx"));

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use bindery_core::{ModelName, PageRequest, Store, WriteContext};
+use bindery_artifacts::Artifacts;
+use bindery_core::{ModelName, PageRequest, Store, VersionStatus, WriteContext};
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
@@ -18,15 +19,17 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 const MAX_HEADER_VALUE: usize = 250;
 
-/// `RegistryService` and `ResolverService` over a [`Store`].
+/// `RegistryService` and `ResolverService` over a [`Store`], with [`Artifacts`] for what lives
+/// in object storage.
 #[derive(Clone)]
 pub struct Primary {
     store: Arc<dyn Store>,
+    artifacts: Arc<Artifacts>,
 }
 
 impl Primary {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<Artifacts>) -> Self {
+        Self { store, artifacts }
     }
 }
 
@@ -121,7 +124,10 @@ impl RegistryService for Primary {
         request: Request<v1::RegisterVersionRequest>,
     ) -> RpcResult<v1::RegisterVersionResponse> {
         let ctx = write_context(request.metadata())?;
-        let version = decode(request.into_inner())?;
+        let mut version = decode(request.into_inner())?;
+        // Verify (or complete an upload session) before the transaction: a version never points
+        // at nothing, and nothing is registered when the object store says no.
+        self.artifacts.prepare(self.store.as_ref(), &mut version).await.map_err(status_from_error)?;
         let registered = self.store.register_version(&ctx, version).await.map_err(status_from_error)?;
         Ok(Response::new(registered.into()))
     }
@@ -165,6 +171,48 @@ impl RegistryService for Primary {
         let key = decode(request.into_inner())?;
         let version = self.store.archive_version(&ctx, &key).await.map_err(status_from_error)?;
         Ok(Response::new(version.into()))
+    }
+
+    #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, version = request.get_ref().version))]
+    async fn delete_version(
+        &self,
+        request: Request<v1::DeleteVersionRequest>,
+    ) -> RpcResult<v1::DeleteVersionResponse> {
+        let ctx = write_context(request.metadata())?;
+        let key = decode(request.into_inner())?;
+        let revision = self.store.delete_version(&ctx, &key).await.map_err(status_from_error)?;
+        Ok(Response::new(v1::DeleteVersionResponse { revision }))
+    }
+
+    #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name))]
+    async fn create_upload_session(
+        &self,
+        request: Request<v1::CreateUploadSessionRequest>,
+    ) -> RpcResult<v1::UploadSession> {
+        let ctx = write_context(request.metadata())?;
+        let (model, files) = decode(request.into_inner())?;
+        let grant = self
+            .artifacts
+            .create_upload_session(self.store.as_ref(), &ctx, model, files)
+            .await
+            .map_err(status_from_error)?;
+        Ok(Response::new(grant.into()))
+    }
+
+    async fn get_download_urls(
+        &self,
+        request: Request<v1::GetDownloadUrlsRequest>,
+    ) -> RpcResult<v1::GetDownloadUrlsResponse> {
+        let key = decode(request.into_inner())?;
+        let version = self.store.get_version(&key).await.map_err(status_from_error)?;
+        if version.status == VersionStatus::Deleted {
+            return Err(Status::failed_precondition(format!(
+                "version {} of model '{}' is deleted; its files are not served",
+                key.version, key.model
+            )));
+        }
+        let urls = self.artifacts.download_urls(&version.artifact).await.map_err(status_from_error)?;
+        Ok(Response::new(v1::GetDownloadUrlsResponse { files: urls.into_iter().map(Into::into).collect() }))
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]
@@ -241,7 +289,7 @@ impl ResolverService for Primary {
     /// Strongly consistent: read from the store, at the store's current revision.
     async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
         let r = request.into_inner();
-        let min_revision = r.min_revision;
+        let (min_revision, presign) = (r.min_revision, r.presign);
         let (model, binding) = decode(r)?;
         let resolved = self.store.resolve(&model, &binding).await.map_err(status_from_error)?;
         if resolved.revision < min_revision {
@@ -251,7 +299,14 @@ impl ResolverService for Primary {
                 min_revision - resolved.revision
             )));
         }
-        Ok(Response::new(resolved.into()))
+        let urls = if presign {
+            self.artifacts.download_urls(&resolved.artifact).await.map_err(status_from_error)?
+        } else {
+            Vec::new()
+        };
+        let mut response = v1::ResolveResponse::from(resolved);
+        response.download_urls = urls.into_iter().map(Into::into).collect();
+        Ok(Response::new(response))
     }
 
     /// All from one REPEATABLE READ snapshot of the database.

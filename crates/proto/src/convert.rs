@@ -55,7 +55,14 @@ impl TryFrom<v1::UpdateModelRequest> for (ModelName, ModelUpdate) {
 impl TryFrom<v1::Artifact> for core::Artifact {
     type Error = Error;
     fn try_from(a: v1::Artifact) -> Result<Self, Error> {
-        Ok(Self { uri: a.uri, sha256: a.sha256, size_bytes: a.size_bytes, format: a.format })
+        // What the registry found on verification is never taken from a client.
+        Ok(Self {
+            uri: a.uri,
+            sha256: a.sha256,
+            size_bytes: a.size_bytes,
+            format: a.format,
+            ..Self::default()
+        })
     }
 }
 
@@ -93,8 +100,17 @@ impl TryFrom<v1::Lineage> for core::Lineage {
 impl TryFrom<v1::RegisterVersionRequest> for NewVersion {
     type Error = Error;
     fn try_from(r: v1::RegisterVersionRequest) -> Result<Self, Error> {
-        let artifact =
-            r.artifact.ok_or_else(|| Error::invalid("artifact", "is required (at least artifact.uri)"))?;
+        let upload_session_id = Some(r.upload_session_id).filter(|id| !id.is_empty());
+        let artifact = match (r.artifact, &upload_session_id) {
+            (Some(artifact), _) => artifact,
+            (None, Some(_)) => v1::Artifact::default(),
+            (None, None) => {
+                return Err(Error::invalid(
+                    "artifact",
+                    "is required (at least artifact.uri), unless upload_session_id is set",
+                ));
+            }
+        };
         let signature = r.signature.unwrap_or_default();
         let mut v = NewVersion {
             model: ModelName::parse("model_name", r.model_name)?,
@@ -109,6 +125,8 @@ impl TryFrom<v1::RegisterVersionRequest> for NewVersion {
                 outputs_json: signature.outputs_json,
             },
             description: r.description,
+            upload_session_id,
+            verified_artifact: None,
         };
         v.validate()?;
         Ok(v)
@@ -267,7 +285,37 @@ impl From<core::Model> for v1::Model {
 
 impl From<core::Artifact> for v1::Artifact {
     fn from(a: core::Artifact) -> Self {
-        Self { uri: a.uri, sha256: a.sha256, size_bytes: a.size_bytes, format: a.format }
+        Self {
+            uri: a.uri,
+            sha256: a.sha256,
+            size_bytes: a.size_bytes,
+            format: a.format,
+            etag: a.etag,
+            last_modified: a.last_modified.map(to_timestamp),
+            verified: a.verified,
+            sha256_verified: a.sha256_verified,
+            files: a
+                .files
+                .into_iter()
+                .map(|f| v1::ArtifactFile {
+                    path: f.path,
+                    size_bytes: f.size_bytes,
+                    etag: f.etag,
+                    sha256: f.sha256,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<core::PresignedRequest> for v1::PresignedRequest {
+    fn from(r: core::PresignedRequest) -> Self {
+        Self {
+            method: r.method,
+            url: r.url,
+            headers: r.headers.into_iter().collect(),
+            expires_at: Some(to_timestamp(r.expires_at)),
+        }
     }
 }
 
@@ -414,6 +462,73 @@ impl From<core::Resolved> for v1::ResolveResponse {
             generation: r.generation,
             revision: r.revision,
             artifact_format: r.artifact.format,
+            download_urls: Vec::new(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Artifacts: deletes, upload sessions, downloads
+
+impl TryFrom<v1::DeleteVersionRequest> for VersionKey {
+    type Error = Error;
+    fn try_from(r: v1::DeleteVersionRequest) -> Result<Self, Error> {
+        version_key(r.model_name, r.version)
+    }
+}
+
+impl TryFrom<v1::GetDownloadUrlsRequest> for VersionKey {
+    type Error = Error;
+    fn try_from(r: v1::GetDownloadUrlsRequest) -> Result<Self, Error> {
+        version_key(r.model_name, r.version)
+    }
+}
+
+impl TryFrom<v1::CreateUploadSessionRequest> for (ModelName, Vec<core::FileSpec>) {
+    type Error = Error;
+    fn try_from(r: v1::CreateUploadSessionRequest) -> Result<Self, Error> {
+        let model = ModelName::parse("model_name", r.model_name)?;
+        let files = r
+            .files
+            .into_iter()
+            .map(|f| core::FileSpec { path: f.path, size_bytes: f.size_bytes, sha256: f.sha256 })
+            .collect();
+        Ok((model, files))
+    }
+}
+
+impl From<core::DownloadUrl> for v1::DownloadUrl {
+    fn from(d: core::DownloadUrl) -> Self {
+        Self { path: d.path, size_bytes: d.size_bytes, sha256: d.sha256, request: Some(d.request.into()) }
+    }
+}
+
+impl From<core::SessionGrant> for v1::UploadSession {
+    fn from(g: core::SessionGrant) -> Self {
+        Self {
+            id: g.session.id,
+            model_name: g.session.model.into_string(),
+            uri: g.session.location.uri(),
+            expires_at: Some(to_timestamp(g.session.expires_at)),
+            files: g
+                .files
+                .into_iter()
+                .map(|f| v1::FileUpload {
+                    path: f.path,
+                    size_bytes: f.size_bytes,
+                    put: f.put.map(Into::into),
+                    parts: f
+                        .parts
+                        .into_iter()
+                        .map(|p| v1::UploadPart {
+                            part_number: p.part_number,
+                            offset: p.offset,
+                            size_bytes: p.size_bytes,
+                            put: Some(p.put.into()),
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }

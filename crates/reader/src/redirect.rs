@@ -66,4 +66,7 @@ redirect_all! {
     list_bindings(ListBindingsRequest) -> ListBindingsResponse;
     list_binding_history(ListBindingHistoryRequest) -> ListBindingHistoryResponse;
     rollback_binding(RollbackBindingRequest) -> SetBindingResponse;
+    delete_version(DeleteVersionRequest) -> DeleteVersionResponse;
+    create_upload_session(CreateUploadSessionRequest) -> UploadSession;
+    get_download_urls(GetDownloadUrlsRequest) -> GetDownloadUrlsResponse;
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use bindery_artifacts::Artifacts;
 use bindery_core::{BindingName, ModelName};
 use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_server::ResolverService;
@@ -24,6 +25,8 @@ pub struct ReaderService {
     /// Upper bound on a `min_revision` wait, whatever the call's deadline.
     max_wait: Duration,
     shutdown: watch::Receiver<bool>,
+    /// Presigns downloads with this node's own object-store credentials (local signing).
+    artifacts: Arc<Artifacts>,
 }
 
 impl ReaderService {
@@ -34,7 +37,14 @@ impl ReaderService {
         max_wait: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self { cache, status, serving, max_wait, shutdown }
+        Self { cache, status, serving, max_wait, shutdown, artifacts: Arc::new(Artifacts::unverified()) }
+    }
+
+    /// Lets `Resolve{presign: true}` sign download URLs with this object-store configuration.
+    #[must_use]
+    pub fn with_artifacts(mut self, artifacts: Arc<Artifacts>) -> Self {
+        self.artifacts = artifacts;
+        self
     }
 
     fn ensure_loaded(&self) -> Result<(), Status> {
@@ -89,6 +99,7 @@ fn response(model: &ModelName, binding: &BindingName, target: &Target, revision:
         generation: target.generation,
         revision,
         artifact_format: target.artifact.format.clone(),
+        download_urls: Vec::new(),
     }
 }
 
@@ -108,12 +119,17 @@ impl ResolverService for ReaderService {
         self.ensure_loaded()?;
         let deadline = deadline(&request);
         let r = request.into_inner();
-        let min_revision = r.min_revision;
+        let (min_revision, presign) = (r.min_revision, r.presign);
         let (model, binding) = <(ModelName, BindingName)>::try_from(r).map_err(status_from_error)?;
         self.wait_for(min_revision, deadline).await?;
         let (target, revision) = self.cache.resolve(&model, &binding);
         let target = target.map_err(status_from_error)?;
-        Ok(Response::new(response(&model, &binding, &target, revision)))
+        let mut answer = response(&model, &binding, &target, revision);
+        if presign {
+            let urls = self.artifacts.download_urls(&target.artifact).await.map_err(status_from_error)?;
+            answer.download_urls = urls.into_iter().map(Into::into).collect();
+        }
+        Ok(Response::new(answer))
     }
 
     async fn resolve_many(

@@ -2,8 +2,10 @@
 //! `bindery resolve …`, talking gRPC to a primary.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow};
+use bindery_artifacts::{Transfer, describe_file};
 use bindery_proto::v1;
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
@@ -83,6 +85,8 @@ pub enum VersionCommand {
     },
     /// Archive a version (fails while it is bound).
     Archive { model: String, version: u64 },
+    /// Soft-delete a version (fails while it is bound); its managed objects are collected later.
+    Delete { model: String, version: u64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -130,6 +134,39 @@ pub enum ClientCommand {
         binding: String,
         #[arg(long, default_value_t = 0)]
         min_revision: u64,
+        /// Also print presigned download URLs.
+        #[arg(long)]
+        presign: bool,
+    },
+    /// Upload a file or directory through presigned URLs, then register it as a new version.
+    Upload {
+        model: String,
+        /// A file, or a directory (every file under it, relative paths kept).
+        path: PathBuf,
+        #[arg(long, default_value = "")]
+        request_id: String,
+        #[arg(long, default_value = "")]
+        format: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// `name=number`, repeatable.
+        #[arg(long = "metric", value_parser = key_number)]
+        metrics: Vec<(String, f64)>,
+        /// `key=value`, repeatable.
+        #[arg(long = "param", value_parser = key_value)]
+        params: Vec<(String, String)>,
+    },
+    /// Download every file of a version (or of a binding's target) and check its SHA-256.
+    Download {
+        model: String,
+        /// The version to fetch; or use --binding.
+        #[arg(long, conflicts_with = "binding", required_unless_present = "binding")]
+        version: Option<u64>,
+        #[arg(long)]
+        binding: Option<String>,
+        /// Directory to write the files into.
+        #[arg(long)]
+        to: PathBuf,
     },
 }
 
@@ -247,10 +284,10 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
                 .collect::<Vec<_>>()
                 .join("\n")
         }
-        ClientCommand::Resolve { model, binding, min_revision } => {
-            let req = v1::ResolveRequest { model_name: model, binding, min_revision };
+        ClientCommand::Resolve { model, binding, min_revision, presign } => {
+            let req = v1::ResolveRequest { model_name: model, binding, min_revision, presign };
             let r = c.resolver.resolve(c.request(req)?).await.map_err(status)?.into_inner();
-            format!(
+            let mut out = format!(
                 "{} {} -> v{}  {}  sha256={}  size={}  (generation {}, revision {})",
                 r.model_name,
                 r.binding,
@@ -260,7 +297,19 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
                 r.size_bytes,
                 r.generation,
                 r.revision
-            )
+            );
+            for d in &r.download_urls {
+                let url = d.request.as_ref().map_or("", |r| r.url.as_str());
+                out.push_str(&format!("\n  {}  {}", d.path, url));
+            }
+            out
+        }
+        ClientCommand::Upload { model, path, request_id, format, description, metrics, params } => {
+            let upload = Upload { model, path, request_id, format, description, metrics, params };
+            upload.run(&mut c).await?
+        }
+        ClientCommand::Download { model, version, binding, to } => {
+            download(&mut c, model, version, binding, &to).await?
         }
     };
     Ok(out)
@@ -336,13 +385,14 @@ async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> 
             let req = v1::RegisterVersionRequest {
                 model_name: model,
                 request_id,
-                artifact: Some(v1::Artifact { uri, sha256, size_bytes, format }),
+                artifact: Some(v1::Artifact { uri, sha256, size_bytes, format, ..Default::default() }),
                 params: params.into_iter().collect(),
                 metrics: metrics.into_iter().collect(),
                 tags: tags.into_iter().collect(),
                 lineage: None,
                 signature: None,
                 description,
+                upload_session_id: String::new(),
             };
             let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
             let v = r.version.unwrap_or_default();
@@ -362,5 +412,168 @@ async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> 
             let req = v1::ArchiveVersionRequest { model_name: model, version };
             version_line(&c.registry.archive_version(c.request(req)?).await.map_err(status)?.into_inner())
         }
+        VersionCommand::Delete { model, version } => {
+            let req = v1::DeleteVersionRequest { model_name: model.clone(), version };
+            let r = c.registry.delete_version(c.request(req)?).await.map_err(status)?.into_inner();
+            format!("{model} v{version} deleted (revision {})", r.revision)
+        }
     })
+}
+
+struct Upload {
+    model: String,
+    path: PathBuf,
+    request_id: String,
+    format: String,
+    description: String,
+    metrics: Vec<(String, f64)>,
+    params: Vec<(String, String)>,
+}
+
+impl Upload {
+    async fn run(self, c: &mut Client) -> anyhow::Result<String> {
+        let files = local_files(&self.path)?;
+        let mut specs = Vec::with_capacity(files.len());
+        for (name, path) in &files {
+            let (size_bytes, sha256) =
+                describe_file(path).await.with_context(|| format!("reading {}", path.display()))?;
+            specs.push(v1::UploadFileSpec { path: name.clone(), size_bytes, sha256 });
+        }
+        let req = v1::CreateUploadSessionRequest { model_name: self.model.clone(), files: specs };
+        let session = c.registry.create_upload_session(c.request(req)?).await.map_err(status)?.into_inner();
+        let transfer = Transfer::new()?;
+        for upload in &session.files {
+            let local =
+                files.iter().find(|(name, _)| *name == upload.path).map(|(_, p)| p.clone()).ok_or_else(
+                    || anyhow!("the registry granted an upload for unknown file {:?}", upload.path),
+                )?;
+            let pieces: Vec<(&Option<v1::PresignedRequest>, u64, u64)> = match &upload.put {
+                Some(_) => vec![(&upload.put, 0, upload.size_bytes)],
+                None => upload.parts.iter().map(|p| (&p.put, p.offset, p.size_bytes)).collect(),
+            };
+            for (put, offset, len) in pieces {
+                let put = put.as_ref().ok_or_else(|| anyhow!("upload of {:?} has no URL", upload.path))?;
+                let reply = transfer.put_range(&presigned(put), &local, offset, len).await?;
+                if reply.status != 200 {
+                    return Err(anyhow!(
+                        "uploading {:?} failed with HTTP {}: {}",
+                        upload.path,
+                        reply.status,
+                        String::from_utf8_lossy(&reply.body)
+                    ));
+                }
+            }
+        }
+        let req = v1::RegisterVersionRequest {
+            model_name: self.model,
+            request_id: self.request_id,
+            artifact: Some(v1::Artifact { format: self.format, ..Default::default() }),
+            params: self.params.into_iter().collect(),
+            metrics: self.metrics.into_iter().collect(),
+            description: self.description,
+            upload_session_id: session.id,
+            ..Default::default()
+        };
+        let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
+        let v = r.version.unwrap_or_default();
+        Ok(format!(
+            "{} (revision {}): uploaded {} file(s) and registered",
+            version_line(&v),
+            r.revision,
+            files.len()
+        ))
+    }
+}
+
+/// `(path relative to the upload root, local path)` of a file, or of every file under a directory.
+fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
+    let meta = std::fs::metadata(root).with_context(|| format!("reading {}", root.display()))?;
+    if meta.is_file() {
+        let name = root
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| anyhow!("{} has no usable file name", root.display()))?;
+        return Ok(vec![(name.to_owned(), root.to_owned())]);
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_owned()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.is_file() {
+                let relative = path.strip_prefix(root)?;
+                let name = relative
+                    .to_str()
+                    .ok_or_else(|| anyhow!("{} is not valid UTF-8", path.display()))?
+                    .replace(std::path::MAIN_SEPARATOR, "/");
+                found.push((name, path));
+            }
+        }
+    }
+    found.sort();
+    if found.is_empty() {
+        return Err(anyhow!("{} holds no files", root.display()));
+    }
+    Ok(found)
+}
+
+fn presigned(r: &v1::PresignedRequest) -> bindery_core::PresignedRequest {
+    bindery_core::PresignedRequest {
+        method: r.method.clone(),
+        url: r.url.clone(),
+        headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        expires_at: std::time::SystemTime::now(),
+    }
+}
+
+async fn download(
+    c: &mut Client,
+    model: String,
+    version: Option<u64>,
+    binding: Option<String>,
+    to: &Path,
+) -> anyhow::Result<String> {
+    let (label, urls) = match (version, binding) {
+        (Some(version), _) => {
+            let req = v1::GetDownloadUrlsRequest { model_name: model.clone(), version };
+            let r = c.registry.get_download_urls(c.request(req)?).await.map_err(status)?.into_inner();
+            (format!("{model} v{version}"), r.files)
+        }
+        (None, Some(binding)) => {
+            let req = v1::ResolveRequest {
+                model_name: model.clone(),
+                binding,
+                presign: true,
+                ..Default::default()
+            };
+            let r = c.resolver.resolve(c.request(req)?).await.map_err(status)?.into_inner();
+            (format!("{model} {} (v{})", r.binding, r.version), r.download_urls)
+        }
+        (None, None) => return Err(anyhow!("give --version or --binding")),
+    };
+    let transfer = Transfer::new()?;
+    let mut lines = Vec::with_capacity(urls.len());
+    for d in &urls {
+        if d.path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+            return Err(anyhow!("refusing to write unsafe path {:?}", d.path));
+        }
+        let request = d.request.as_ref().ok_or_else(|| anyhow!("{:?} has no download URL", d.path))?;
+        let dest = to.join(&d.path);
+        let (http, sha256) = transfer.download(&presigned(request), &dest).await?;
+        if http != 200 {
+            return Err(anyhow!("downloading {:?} failed with HTTP {http}", d.path));
+        }
+        if !d.sha256.is_empty() && !d.sha256.eq_ignore_ascii_case(&sha256) {
+            let _ = std::fs::remove_file(&dest);
+            return Err(anyhow!(
+                "{:?} arrived with SHA-256 {sha256}, expected {}; removed it",
+                d.path,
+                d.sha256
+            ));
+        }
+        lines.push(format!("  {}  {} bytes  sha256={sha256}", dest.display(), d.size_bytes));
+    }
+    Ok(format!("{label}: downloaded {} file(s)\n{}", urls.len(), lines.join("\n")))
 }

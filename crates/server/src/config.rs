@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 
+pub use crate::artifacts::{ArtifactArgs, ArtifactStoreKind, Secret};
+
 /// A PostgreSQL connection string whose `Debug`/`Display` hide the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(String);
@@ -107,6 +109,8 @@ pub struct PrimaryConfig {
     /// Milliseconds between change-log pruning runs.
     #[arg(long, env = "BINDERY_PRUNE_INTERVAL_MS", default_value_t = 600_000)]
     pub prune_interval_ms: u64,
+    #[command(flatten)]
+    pub artifacts: ArtifactArgs,
 }
 
 impl PrimaryConfig {
@@ -122,6 +126,7 @@ impl PrimaryConfig {
             readiness_failures: 3,
             changes_retention_secs: 7 * 24 * 3_600,
             prune_interval_ms: 600_000,
+            artifacts: ArtifactArgs::default(),
         }
     }
 
@@ -141,6 +146,7 @@ impl PrimaryConfig {
         if self.prune_interval_ms < 50 {
             bail!("prune_interval_ms must be at least 50");
         }
+        self.artifacts.validate(false)?;
         self.database.pg_config().map(drop)
     }
 
@@ -205,6 +211,9 @@ pub struct ReaderConfig {
     /// The primary's address, told to clients that send writes here.
     #[arg(long, env = "BINDERY_PRIMARY_ADDRESS")]
     pub primary_address: Option<String>,
+    /// The node's own object-store access, for Resolve{presign} (signed locally).
+    #[command(flatten)]
+    pub artifacts: ArtifactArgs,
 }
 
 impl ReaderConfig {
@@ -219,6 +228,7 @@ impl ReaderConfig {
             watch_buffer: 4_096,
             max_message_bytes: 4 * 1024 * 1024,
             primary_address: None,
+            artifacts: ArtifactArgs::default(),
         }
     }
 
@@ -229,6 +239,7 @@ impl ReaderConfig {
         if self.watch_buffer == 0 {
             bail!("watch_buffer must be at least 1");
         }
+        self.artifacts.validate(false)?;
         if !(1_024..=256 * 1024 * 1024).contains(&self.max_message_bytes) {
             bail!("max_message_bytes must be between 1 KiB and 256 MiB, got {}", self.max_message_bytes);
         }

@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Context;
+use bindery_core::Store;
 use bindery_primary::Primary;
 use bindery_proto::v1::registry_service_server::RegistryServiceServer;
 use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
@@ -21,6 +22,7 @@ use tokio::sync::watch;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
+use crate::config::ArtifactArgs;
 use crate::reader::{ALL_SERVICES, health_loop};
 
 /// `bindery dev`.
@@ -35,11 +37,28 @@ pub struct DevConfig {
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, env = "BINDERY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
+    /// Directory standing in for S3 (`s3://bucket/key` is `<dir>/bucket/key`); default
+    /// `<data-dir>/artifacts`.
+    #[arg(long, env = "BINDERY_ARTIFACT_DIR")]
+    pub artifact_dir: Option<PathBuf>,
+    /// Address of the HTTP server that answers the local store's presigned URLs.
+    #[arg(long, env = "BINDERY_ARTIFACT_LISTEN", default_value = "127.0.0.1:50080")]
+    pub artifact_listen: SocketAddr,
+    #[command(flatten)]
+    pub artifacts: ArtifactArgs,
 }
 
 impl DevConfig {
+    /// Defaults, with the artifact HTTP server on an ephemeral port.
     pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
-        Self { data_dir, listen, max_message_bytes: 4 * 1024 * 1024 }
+        Self {
+            data_dir,
+            listen,
+            max_message_bytes: 4 * 1024 * 1024,
+            artifact_dir: None,
+            artifact_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            artifacts: ArtifactArgs::default(),
+        }
     }
 }
 
@@ -53,6 +72,21 @@ pub async fn serve_dev(
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let path = config.data_dir.join("bindery.db");
     let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let registry_store: Arc<dyn Store> = Arc::new(store.clone());
+
+    let artifact_dir = config.artifact_dir.clone().unwrap_or_else(|| config.data_dir.join("artifacts"));
+    let artifact_listener = TcpListener::bind(config.artifact_listen)
+        .await
+        .with_context(|| format!("binding the artifact HTTP server to {}", config.artifact_listen))?;
+    let artifact_addr = artifact_listener.local_addr().context("reading the artifact listen address")?;
+    let (artifacts, local) =
+        config.artifacts.build_dev(&artifact_dir, &format!("http://{artifact_addr}")).await?;
+    let artifacts = Arc::new(artifacts);
+    let artifact_http =
+        local.map(|local| tokio::spawn(bindery_artifacts::serve_local(local, artifact_listener)));
+    let gc = config.artifacts.gc_interval().map(|every| {
+        tokio::spawn(crate::artifacts::gc_loop(artifacts.clone(), registry_store.clone(), every))
+    });
 
     let cache = Arc::new(Cache::new(10_000, 4_096));
     let status = Arc::new(FeedStatus::default());
@@ -74,24 +108,22 @@ pub async fn serve_dev(
     ));
 
     let max = config.max_message_bytes;
-    let registry = RegistryServiceServer::new(Primary::new(Arc::new(store)))
+    let registry = RegistryServiceServer::new(Primary::new(registry_store, artifacts.clone()))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
-    let resolver = ResolverServiceServer::new(ReaderService::new(
-        cache,
-        status,
-        serving,
-        Duration::from_secs(5),
-        stop_rx,
-    ))
+    let resolver = ResolverServiceServer::new(
+        ReaderService::new(cache, status, serving, Duration::from_secs(5), stop_rx).with_artifacts(artifacts),
+    )
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
 
     let local = listener.local_addr().context("reading the listen address")?;
-    tracing::info!(listen = %local, data = %path.display(), "bindery dev starting");
+    tracing::info!(listen = %local, data = %path.display(), artifacts = %artifact_dir.display(), "bindery dev starting");
     let banner = format!(
-        "\nBindery (dev mode) is serving on {local}\n  data: {}\n  try:  bindery --server http://{local} model create demo\n        bindery --server http://{local} version register demo --uri file:///tmp/model.onnx --request-id first\n",
-        path.display()
+        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  try:  bindery --server http://{local} model create demo\n        bindery --server http://{local} upload demo ./model.onnx --request-id first\n",
+        path.display(),
+        artifact_dir.display(),
+        artifact_dir.display()
     );
     #[allow(clippy::print_stderr)]
     {
@@ -111,5 +143,11 @@ pub async fn serve_dev(
         .await
         .context("serving gRPC")?;
     follower_task.abort();
+    if let Some(task) = artifact_http {
+        task.abort();
+    }
+    if let Some(task) = gc {
+        task.abort();
+    }
     Ok(())
 }

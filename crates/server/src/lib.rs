@@ -1,5 +1,6 @@
 //! The `bindery` process: configuration, serving the primary, readiness, shutdown.
 
+mod artifacts;
 pub mod cli;
 mod common;
 pub mod config;
@@ -7,7 +8,8 @@ mod dev;
 mod primary;
 mod reader;
 
-pub use config::{DatabaseUrl, PrimaryConfig, ReaderConfig};
+pub use artifacts::{GcArgs, gc_loop, run_gc};
+pub use config::{ArtifactArgs, ArtifactStoreKind, DatabaseUrl, PrimaryConfig, ReaderConfig, Secret};
 pub use dev::{DevConfig, serve_dev};
 pub use primary::{migrate_database, serve_primary};
 pub use reader::serve_reader;

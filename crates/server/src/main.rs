@@ -40,6 +40,9 @@ enum Command {
     Reader(bindery_server::ReaderConfig),
     /// Apply pending database migrations and exit.
     Migrate(DatabaseArgs),
+    /// Delete objects under the registry-managed prefix that no version or open upload session
+    /// references, older than the grace period (the primary also does this periodically).
+    Gc(bindery_server::GcArgs),
     #[command(flatten)]
     Client(bindery_server::cli::ClientCommand),
 }
@@ -129,6 +132,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             bindery_server::serve_reader(listener, config, shutdown_signal()).await
+        }
+        Command::Gc(args) => {
+            let out = bindery_server::run_gc(&args).await?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{out}");
+            }
+            Ok(())
         }
         Command::Migrate(database) => {
             let applied = bindery_server::migrate_database(&database).await?;

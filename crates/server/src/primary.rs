@@ -49,7 +49,12 @@ pub async fn serve_primary(
     let pg_config = config.database.pg_config()?;
     let options = PoolOptions { max_size: config.pool_size, timeout: config.database.timeout() };
     let store = Arc::new(PgStore::new(pg_config.clone(), &options)?);
-    let primary = Primary::new(store.clone());
+    let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
+    let primary = Primary::new(store.clone(), artifacts.clone());
+    let gc = config
+        .artifacts
+        .gc_interval()
+        .map(|every| tokio::spawn(crate::artifacts::gc_loop(artifacts, store.clone(), every)));
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::NotServing).await;
@@ -71,6 +76,9 @@ pub async fn serve_primary(
         tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
         readiness.abort();
         pruning.abort();
+        if let Some(gc) = gc {
+            gc.abort();
+        }
         set_health(&reporter, ServingStatus::NotServing).await;
     };
     crate::common::router(health_service)?

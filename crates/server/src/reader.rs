@@ -52,7 +52,9 @@ pub async fn serve_reader(
         HEALTH_SERVICES,
     ));
 
-    let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx);
+    let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
+    let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx)
+        .with_artifacts(artifacts);
     let max = config.max_message_bytes;
     let resolver =
         ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);

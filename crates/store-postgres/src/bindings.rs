@@ -52,7 +52,7 @@ async fn bindable(
 ) -> StoreResult<Artifact> {
     let stmt = tx
         .prepare_cached(
-            "SELECT status, artifact_uri, artifact_sha256, artifact_size, artifact_format
+            "SELECT status, artifact_uri, artifact_sha256, artifact_size, artifact_format, artifact_verification
              FROM versions WHERE model_id = $1 AND version = $2",
         )
         .await?;
@@ -384,7 +384,7 @@ pub(crate) async fn history(
 
 /// One statement, so the binding, the artifact and the revision come from one snapshot.
 const RESOLVE: &str = "SELECT b.version, b.generation, v.artifact_uri, v.artifact_sha256, v.artifact_size,
-        v.artifact_format, (SELECT revision FROM registry_state) AS revision
+        v.artifact_format, v.artifact_verification, (SELECT revision FROM registry_state) AS revision
     FROM models m
     JOIN bindings b ON b.model_id = m.id
     JOIN versions v ON v.model_id = b.model_id AND v.version = b.version

@@ -114,7 +114,7 @@ impl FeedConnection for PgFeedConnection {
 const SNAPSHOT_MODELS: &str = "SELECT name FROM models WHERE deleted_at IS NULL";
 const SNAPSHOT_BINDINGS: &str =
     "SELECT m.name AS model_name, b.name AS binding_name, b.generation, b.version,
-        v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format
+        v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification
     FROM bindings b
     JOIN models m ON m.id = b.model_id
     JOIN versions v ON v.model_id = b.model_id AND v.version = b.version";

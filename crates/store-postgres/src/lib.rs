@@ -10,17 +10,19 @@ mod feed;
 mod migrate;
 mod models;
 mod rows;
+mod sessions;
 mod versions;
 mod write;
 
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bindery_core::{
     Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Error, Model,
     ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
-    Result, RollbackBinding, SetBindings, Store, VersionKey, VersionUpdate, WriteContext,
+    Result, RollbackBinding, SetBindings, Store, UploadSession, VersionKey, VersionStatus, VersionUpdate,
+    WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -189,7 +191,30 @@ impl Store for PgStore {
     }
 
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
-        self.run("archive_version", || versions::archive(self, ctx, key)).await
+        self.run("archive_version", || versions::set_status(self, ctx, key, VersionStatus::Archived)).await
+    }
+
+    async fn delete_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<u64> {
+        let deleted = self
+            .run("delete_version", || versions::set_status(self, ctx, key, VersionStatus::Deleted))
+            .await?;
+        Ok(deleted.revision)
+    }
+
+    async fn create_upload_session(&self, ctx: &WriteContext, session: &UploadSession) -> Result<()> {
+        self.run("create_upload_session", || sessions::create(self, ctx, session)).await
+    }
+
+    async fn get_upload_session(&self, id: &str) -> Result<UploadSession> {
+        self.run("get_upload_session", || sessions::get(self, id)).await
+    }
+
+    async fn expire_upload_sessions(&self, now: SystemTime) -> Result<Vec<UploadSession>> {
+        self.run("expire_upload_sessions", || sessions::expire(self, now)).await
+    }
+
+    async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>> {
+        self.run("artifact_references", || sessions::references(self, cutoff)).await
     }
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {

@@ -7,7 +7,10 @@ use tokio_postgres::Client;
 use crate::error::StoreError;
 
 /// `(version, name, sql)`, in order. Never edit an applied migration; add a new one.
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "artifacts", include_str!("../migrations/0002_artifacts.sql")),
+];
 
 /// Arbitrary but fixed: "bindery" in ASCII.
 const MIGRATION_LOCK: i64 = 0x0062_696e_6465_7279;

@@ -38,7 +38,9 @@ pub(crate) fn artifact(row: &Row) -> StoreResult<Artifact> {
         sha256: row.try_get("artifact_sha256")?,
         size_bytes: u(row.try_get("artifact_size")?)?,
         format: row.try_get("artifact_format")?,
-    })
+        ..Artifact::default()
+    }
+    .with_verification_json(row.try_get::<_, Json<serde_json::Value>>("artifact_verification")?.0)?)
 }
 
 /// Columns of `models` read by [`model`]; unqualified, for `FROM models` and `RETURNING`.
@@ -62,7 +64,7 @@ pub(crate) fn model(row: &Row) -> StoreResult<Model> {
 
 /// Columns read by [`version`], for `FROM versions v JOIN models m ON m.id = v.model_id`.
 pub(crate) const VERSION_COLUMNS: &str = "m.name AS model_name, v.version, v.status, \
-     v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.params, v.metrics, \
+     v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification, v.params, v.metrics, \
      v.tags, v.lineage, v.signature_inputs, v.signature_outputs, v.description, v.created_at, \
      v.created_by, v.updated_at, v.updated_by, COALESCE(v.request_id, '') AS request_id, v.revision, \
      ARRAY(SELECT b.name FROM bindings b WHERE b.model_id = v.model_id AND b.version = v.version \

@@ -3,13 +3,14 @@
 
 use bindery_core::{
     Cursor, Error, ModelName, ModelVersion, NewVersion, Page, PageRequest, Registered, VersionKey,
-    VersionUpdate, WriteContext,
+    VersionStatus, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use tokio_postgres::types::Json;
 
 use crate::error::StoreResult;
+use crate::sessions::consume_upload_session;
 use crate::write::{self, Audit, Change};
 use crate::{PgStore, models, rows};
 
@@ -96,6 +97,10 @@ pub(crate) async fn register(
     }
 
     let number = last_version + 1;
+    if let Some(session) = &new.upload_session_id {
+        consume_upload_session(&tx, model_id, &new.model, session, number).await?;
+    }
+    let artifact = new.recorded_artifact();
     let revision = write::bump_revision(&tx).await?;
     let stmt = tx.prepare_cached("UPDATE models SET last_version = $2 WHERE id = $1").await?;
     tx.execute(&stmt, &[&model_id, &number]).await?;
@@ -104,9 +109,9 @@ pub(crate) async fn register(
             "INSERT INTO versions (model_id, version, status, request_id, request_payload, artifact_uri,
                  artifact_sha256, artifact_size, artifact_format, params, metrics, tags, lineage,
                  signature_inputs, signature_outputs, description, created_at, created_by, updated_at,
-                 updated_by, revision)
+                 updated_by, revision, artifact_verification)
              VALUES ($1, $2, 'READY', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now(), $16,
-                 now(), $16, $17)",
+                 now(), $16, $17, $18)",
         )
         .await?;
     tx.execute(
@@ -116,10 +121,10 @@ pub(crate) async fn register(
             &number,
             &new.request_id,
             &Json(&payload),
-            &new.artifact.uri,
-            &new.artifact.sha256,
-            &rows::i(new.artifact.size_bytes)?,
-            &new.artifact.format,
+            &artifact.uri,
+            &artifact.sha256,
+            &rows::i(artifact.size_bytes)?,
+            &artifact.format,
             &Json(&new.params),
             &Json(&new.metrics),
             &Json(&new.tags),
@@ -129,6 +134,7 @@ pub(crate) async fn register(
             &new.description,
             &ctx.actor,
             &revision,
+            &Json(artifact.verification_json()),
         ],
     )
     .await?;
@@ -239,26 +245,33 @@ pub(crate) async fn update(
     Ok(version)
 }
 
-pub(crate) async fn archive(
+/// Archives (`ARCHIVED`) or soft-deletes (`DELETED`, stamping `deleted_at`) a version.
+pub(crate) async fn set_status(
     store: &PgStore,
     ctx: &WriteContext,
     key: &VersionKey,
+    status: VersionStatus,
 ) -> StoreResult<ModelVersion> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let model_id = models::lock(&tx, &key.model).await?;
     let before = load_existing(&tx, key).await?;
-    if !before.check_archivable()? {
+    let (changes, action) = match status {
+        VersionStatus::Deleted => (before.check_deletable()?, "version.delete"),
+        _ => (before.check_archivable()?, "version.archive"),
+    };
+    if !changes {
         return Ok(before);
     }
     let revision = write::bump_revision(&tx).await?;
     let stmt = tx
         .prepare_cached(
-            "UPDATE versions SET status = 'ARCHIVED', updated_at = now(), updated_by = $3, revision = $4
+            "UPDATE versions SET status = $5, updated_at = now(), updated_by = $3, revision = $4,
+                 deleted_at = CASE WHEN $5 = 'DELETED' THEN now() END
              WHERE model_id = $1 AND version = $2",
         )
         .await?;
-    tx.execute(&stmt, &[&model_id, &rows::i(key.version)?, &ctx.actor, &revision]).await?;
+    tx.execute(&stmt, &[&model_id, &rows::i(key.version)?, &ctx.actor, &revision, &status.as_str()]).await?;
     let version = load_existing(&tx, key).await?;
     let after_json = json(&version);
     write::record(
@@ -267,7 +280,7 @@ pub(crate) async fn archive(
         ctx,
         Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
         Audit {
-            action: "version.archive",
+            action,
             target: target(&key.model, key.version),
             before: Some(json(&before)),
             after: Some(after_json),

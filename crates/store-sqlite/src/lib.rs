@@ -7,16 +7,18 @@
 //! LISTEN/NOTIFY + `changes` table, so the reader's cache and apply loop are reused as they are.
 
 mod ops;
+mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bindery_core::{
     Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change, ChangeFeed,
     DeleteBinding, Error, FeedConnection, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion,
     Notification, Page, PageRequest, Registered, Resolved, Result, RollbackBinding, SetBindings, Snapshot,
-    Store, VersionKey, VersionUpdate, WriteContext,
+    Store, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
 };
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -151,7 +153,32 @@ impl Store for SqliteStore {
 
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
         let (ctx, key) = (ctx.clone(), key.clone());
-        self.write(move |c| ops::archive_version(c, &ctx, &key)).await
+        self.write(move |c| ops::set_version_status(c, &ctx, &key, VersionStatus::Archived)).await
+    }
+
+    async fn delete_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<u64> {
+        let (ctx, key) = (ctx.clone(), key.clone());
+        let deleted =
+            self.write(move |c| ops::set_version_status(c, &ctx, &key, VersionStatus::Deleted)).await?;
+        Ok(deleted.revision)
+    }
+
+    async fn create_upload_session(&self, ctx: &WriteContext, session: &UploadSession) -> Result<()> {
+        let (ctx, session) = (ctx.clone(), session.clone());
+        self.call(move |c| sessions::create(c, &ctx, &session)).await
+    }
+
+    async fn get_upload_session(&self, id: &str) -> Result<UploadSession> {
+        let id = id.to_owned();
+        self.call(move |c| sessions::get(c, &id)).await
+    }
+
+    async fn expire_upload_sessions(&self, now: SystemTime) -> Result<Vec<UploadSession>> {
+        self.call(move |c| sessions::expire(c, now)).await
+    }
+
+    async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>> {
+        self.call(move |c| sessions::references(c, cutoff)).await
     }
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {

@@ -38,7 +38,7 @@ pub(crate) fn sql(e: rusqlite::Error) -> Error {
     }
 }
 
-trait Sql<T> {
+pub(crate) trait Sql<T> {
     fn sql(self) -> Result<T>;
 }
 
@@ -48,33 +48,33 @@ impl<T> Sql<T> for rusqlite::Result<T> {
     }
 }
 
-fn corrupt(what: impl std::fmt::Display) -> Error {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
     Error::Internal(format!("unexpected stored data: {what}"))
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
-fn time(micros: i64) -> SystemTime {
+pub(crate) fn time(micros: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
-fn u(v: i64) -> Result<u64> {
+pub(crate) fn u(v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| corrupt(format!("negative counter {v}")))
 }
 
-fn i(v: u64) -> Result<i64> {
+pub(crate) fn i(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| Error::InvalidArgument(format!("{v} is out of range")))
 }
 
-fn to_json<T: Serialize>(v: &T) -> String {
+pub(crate) fn to_json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(corrupt)
 }
 
@@ -82,7 +82,7 @@ fn value<T: Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_default()
 }
 
-fn model_name(text: String) -> Result<ModelName> {
+pub(crate) fn model_name(text: String) -> Result<ModelName> {
     ModelName::parse("model", text).map_err(corrupt)
 }
 
@@ -139,7 +139,7 @@ fn record(
     Change::decode(u(revision)?, kind, model.as_str(), payload).ok_or_else(|| corrupt("undecodable change"))
 }
 
-fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
+pub(crate) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
     conn.transaction_with_behavior(TransactionBehavior::Immediate).sql()
 }
 
@@ -184,7 +184,7 @@ fn model(
 }
 
 /// A live model's id and row.
-fn find_model(conn: &Connection, name: &ModelName) -> Result<Option<(i64, Model)>> {
+pub(crate) fn find_model(conn: &Connection, name: &ModelName) -> Result<Option<(i64, Model)>> {
     let sql = format!("SELECT id, {MODEL_COLUMNS} FROM models WHERE name = ?1 AND deleted_at IS NULL");
     let found = conn
         .query_row(&sql, [name.as_str()], |r| Ok((r.get::<_, i64>("id")?, model_row(r)?)))
@@ -193,7 +193,7 @@ fn find_model(conn: &Connection, name: &ModelName) -> Result<Option<(i64, Model)
     found.map(|(id, row)| Ok((id, model(row)?))).transpose()
 }
 
-fn live_model(conn: &Connection, name: &ModelName) -> Result<(i64, Model)> {
+pub(crate) fn live_model(conn: &Connection, name: &ModelName) -> Result<(i64, Model)> {
     find_model(conn, name)?.ok_or_else(|| Error::model_not_found(name))
 }
 
@@ -319,12 +319,12 @@ fn binding_names(conn: &Connection, model_id: i64) -> Result<Vec<String>> {
 // Versions
 
 const VERSION_COLUMNS: &str = "m.name AS model_name, v.version, v.status, v.artifact_uri, v.artifact_sha256, \
-     v.artifact_size, v.artifact_format, v.params, v.metrics, v.tags, v.lineage, v.signature_inputs, \
+     v.artifact_size, v.artifact_format, v.artifact_verification, v.params, v.metrics, v.tags, v.lineage, v.signature_inputs, \
      v.signature_outputs, v.description, v.created_at, v.created_by, v.updated_at, v.updated_by, \
      COALESCE(v.request_id, '') AS request_id, v.revision, v.model_id";
 
-/// The `artifact_*` columns as read from a row: uri, sha256, size, format.
-type ArtifactRow = (String, String, i64, String);
+/// The `artifact_*` columns as read from a row: uri, sha256, size, format, verification.
+type ArtifactRow = (String, String, i64, String, String);
 
 fn artifact(row: &Row<'_>) -> rusqlite::Result<ArtifactRow> {
     Ok((
@@ -332,11 +332,13 @@ fn artifact(row: &Row<'_>) -> rusqlite::Result<ArtifactRow> {
         row.get("artifact_sha256")?,
         row.get("artifact_size")?,
         row.get("artifact_format")?,
+        row.get("artifact_verification")?,
     ))
 }
 
-fn to_artifact((uri, sha256, size, format): ArtifactRow) -> Result<Artifact> {
-    Ok(Artifact { uri, sha256, size_bytes: u(size)?, format })
+fn to_artifact((uri, sha256, size, format, verification): ArtifactRow) -> Result<Artifact> {
+    Artifact { uri, sha256, size_bytes: u(size)?, format, ..Artifact::default() }
+        .with_verification_json(from_json(&verification)?)
 }
 
 fn version_from(conn: &Connection, row: &Row<'_>) -> Result<ModelVersion> {
@@ -428,23 +430,27 @@ pub(crate) fn register_version(
         }
     }
     let number = i(model.latest_version)? + 1;
+    if let Some(session) = &new.upload_session_id {
+        crate::sessions::consume(&tx, model_id, &new.model, session, number)?;
+    }
+    let artifact = new.recorded_artifact();
     let revision = bump(&tx)?;
     let at = now();
     tx.execute("UPDATE models SET last_version = ?2 WHERE id = ?1", params![model_id, number]).sql()?;
     tx.execute(
         "INSERT INTO versions (model_id, version, status, request_id, request_payload, artifact_uri, artifact_sha256,
              artifact_size, artifact_format, params, metrics, tags, lineage, signature_inputs, signature_outputs,
-             description, created_at, created_by, updated_at, updated_by, revision)
-         VALUES (?1, ?2, 'READY', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?16, ?17, ?18)",
+             description, created_at, created_by, updated_at, updated_by, revision, artifact_verification)
+         VALUES (?1, ?2, 'READY', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?16, ?17, ?18, ?19)",
         params![
             model_id,
             number,
             new.request_id,
             new.payload_json().to_string(),
-            new.artifact.uri,
-            new.artifact.sha256,
-            i(new.artifact.size_bytes)?,
-            new.artifact.format,
+            artifact.uri,
+            artifact.sha256,
+            i(artifact.size_bytes)?,
+            artifact.format,
             to_json(&new.params),
             to_json(&new.metrics),
             to_json(&new.tags),
@@ -454,7 +460,8 @@ pub(crate) fn register_version(
             new.description,
             at,
             ctx.actor,
-            revision
+            revision,
+            artifact.verification_json().to_string()
         ],
     )
     .sql()?;
@@ -541,25 +548,33 @@ pub(crate) fn update_version(
     version_write(tx, ctx, key, &before, "version.update", revision)
 }
 
-pub(crate) fn archive_version(
+/// Archives (`ARCHIVED`) or soft-deletes (`DELETED`, stamping `deleted_at`) a version.
+pub(crate) fn set_version_status(
     conn: &mut Connection,
     ctx: &WriteContext,
     key: &VersionKey,
+    status: VersionStatus,
 ) -> Result<(ModelVersion, Option<Change>)> {
     let tx = immediate(conn)?;
     let (model_id, _) = live_model(&tx, &key.model)?;
     let before = existing_version(&tx, key)?;
-    if !before.check_archivable()? {
+    let (changes, action) = match status {
+        VersionStatus::Deleted => (before.check_deletable()?, "version.delete"),
+        _ => (before.check_archivable()?, "version.archive"),
+    };
+    if !changes {
         return Ok((before, None));
     }
     let revision = bump(&tx)?;
+    let at = now();
+    let deleted_at = (status == VersionStatus::Deleted).then_some(at);
     tx.execute(
-        "UPDATE versions SET status = 'ARCHIVED', updated_at = ?3, updated_by = ?4, revision = ?5
+        "UPDATE versions SET status = ?6, updated_at = ?3, updated_by = ?4, revision = ?5, deleted_at = ?7
          WHERE model_id = ?1 AND version = ?2",
-        params![model_id, i(key.version)?, now(), ctx.actor, revision],
+        params![model_id, i(key.version)?, at, ctx.actor, revision, status.as_str(), deleted_at],
     )
     .sql()?;
-    version_write(tx, ctx, key, &before, "version.archive", revision)
+    version_write(tx, ctx, key, &before, action, revision)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -627,7 +642,7 @@ fn current(conn: &Connection, model_id: i64, name: &BindingName) -> Result<Optio
 fn bindable(conn: &Connection, model_id: i64, model: &ModelName, version: u64) -> Result<Artifact> {
     let row: Option<(String, ArtifactRow)> = conn
         .query_row(
-            "SELECT status, artifact_uri, artifact_sha256, artifact_size, artifact_format FROM versions
+            "SELECT status, artifact_uri, artifact_sha256, artifact_size, artifact_format, artifact_verification FROM versions
              WHERE model_id = ?1 AND version = ?2",
             params![model_id, i(version)?],
             |r| Ok((r.get("status")?, artifact(r)?)),
@@ -921,7 +936,8 @@ pub(crate) fn revision(conn: &Connection) -> Result<u64> {
 pub(crate) fn resolve(conn: &Connection, model: &ModelName, name: &BindingName) -> Result<Resolved> {
     let row: Option<(i64, i64, ArtifactRow)> = conn
         .query_row(
-            "SELECT b.version, b.generation, v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format
+            "SELECT b.version, b.generation, v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format,
+                    v.artifact_verification
              FROM models m JOIN bindings b ON b.model_id = m.id
              JOIN versions v ON v.model_id = b.model_id AND v.version = b.version
              WHERE m.name = ?1 AND m.deleted_at IS NULL AND b.name = ?2",
@@ -963,7 +979,7 @@ pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT m.name AS model_name, b.name AS binding_name, b.generation, b.version, v.artifact_uri,
-                    v.artifact_sha256, v.artifact_size, v.artifact_format
+                    v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification
              FROM bindings b JOIN models m ON m.id = b.model_id
              JOIN versions v ON v.model_id = b.model_id AND v.version = b.version",
         )
@@ -1016,21 +1032,33 @@ pub(crate) fn changes_after(conn: &Connection, after: u64, limit: u32) -> Result
         .collect()
 }
 
+/// `(version, sql)`, in order. Never edit an applied migration; add a new one.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_artifacts.sql")),
+];
+
 /// Ensures the schema exists (embedded: the store migrates itself on open).
 pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
         .sql()?;
     let current: i64 =
         conn.query_row("SELECT COALESCE(max(version), 0) FROM schema_migrations", [], |r| r.get(0)).sql()?;
-    if current > 1 {
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
         return Err(Error::FailedPrecondition(format!(
-            "the embedded database has schema version {current}, newer than this binary supports (1); upgrade bindery"
+            "the embedded database has schema version {current}, newer than this binary supports ({latest}); \
+             upgrade bindery"
         )));
     }
-    if current < 1 {
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
         let tx = immediate(conn)?;
-        tx.execute_batch(include_str!("../migrations/0001_init.sql")).sql()?;
-        tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (1, ?1)", [now()]).sql()?;
+        tx.execute_batch(sql).sql()?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, now()],
+        )
+        .sql()?;
         tx.commit().sql()?;
     }
     Ok(())

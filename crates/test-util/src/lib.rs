@@ -2,6 +2,7 @@
 //! the test panics), servers listen on port 0, and a throwaway PostgreSQL cluster can be started
 //! and stopped for tests that need the database to go away.
 
+mod artifacts;
 mod cluster;
 
 use std::future::Future;
@@ -14,11 +15,12 @@ use anyhow::{Context, bail};
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
 use bindery_proto::v1::{GetReaderStatusRequest, ReaderStatus};
-use bindery_server::{DatabaseUrl, DevConfig, PrimaryConfig, ReaderConfig};
+use bindery_server::{ArtifactArgs, DatabaseUrl, DevConfig, PrimaryConfig, ReaderConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 
+pub use artifacts::{ArtifactFixture, TestS3};
 pub use cluster::TempCluster;
 
 /// Logs from servers under test, when `BINDERY_TEST_LOG` is set (an env-filter, e.g. `debug`).
@@ -253,6 +255,8 @@ impl TestPrimary {
             config.pool_size = 32;
             config.readiness_interval_ms = 200;
             config.database.database_timeout_secs = 2;
+            // The behaviour suite registers made-up s3:// URIs; the artifacts suite verifies.
+            config.artifacts.verify_artifacts = false;
             tweak(&mut config);
             bindery_server::serve_primary(listener, config, async {
                 let _ = stopped.await;
@@ -343,11 +347,23 @@ impl std::ops::Deref for TestRegistry {
 }
 
 impl TestRegistry {
+    /// A registry that records artifacts as declared (no object store).
     pub async fn start(backend: Backend) -> anyhow::Result<Self> {
+        Self::start_with(backend, None).await
+    }
+
+    /// A registry whose primary, reader or dev process use `artifacts` (`None`: unverified).
+    pub async fn start_with(backend: Backend, artifacts: Option<ArtifactArgs>) -> anyhow::Result<Self> {
+        let unverified = ArtifactArgs { verify_artifacts: false, ..ArtifactArgs::default() };
+        let artifacts = artifacts.unwrap_or(unverified);
         match backend {
             Backend::Postgres => {
-                let primary = TestPrimary::start().await?;
-                let reader = TestReader::start(&primary.db.url).await?;
+                let for_primary = artifacts.clone();
+                let primary =
+                    TestPrimary::start_with(TestDb::create().await?, move |c| c.artifacts = for_primary)
+                        .await?;
+                let reader =
+                    TestReader::start_with(&primary.db.url, move |c| c.artifacts = artifacts).await?;
                 Ok(Self::Postgres { primary, reader })
             }
             Backend::Sqlite => {
@@ -359,7 +375,9 @@ impl TestRegistry {
                 ));
                 let data = dir.clone();
                 let server = Served::spawn(move |listener, addr, stopped| {
-                    bindery_server::serve_dev(listener, DevConfig::new(data, addr), async {
+                    let mut config = DevConfig::new(data, addr);
+                    config.artifacts = artifacts;
+                    bindery_server::serve_dev(listener, config, async {
                         let _ = stopped.await;
                     })
                 })

@@ -1,0 +1,583 @@
+//! What the registry does with object storage (DESIGN.md §4): verify what a version points at,
+//! hand out presigned upload and download requests, complete uploads, and collect the garbage
+//! under its managed prefix. Store-agnostic: it talks to an [`ArtifactStore`] and a [`Store`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bindery_core::{
+    Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FileSpec, ModelName, Multipart,
+    NewVersion, ObjectInfo, ObjectLocation, PartGrant, Result, SessionGrant, Store, UploadFile,
+    UploadSession, UploadSessionState, WriteContext, validate,
+};
+
+/// S3 allows at most 10,000 parts per upload, each at least 5 MiB except the last.
+const MAX_PARTS: u64 = 10_000;
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+/// S3's largest object.
+const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+const MAX_SESSION_FILES: usize = 1_000;
+/// A prefix artifact's manifest is stored with the version and cached by readers.
+const MAX_MANIFEST_FILES: usize = 10_000;
+const MAX_PATH_BYTES: usize = 1_024;
+
+#[derive(Debug, Clone)]
+pub struct ArtifactSettings {
+    /// Check every `RegisterVersion` against the object store; off records `verified = false`.
+    pub verify: bool,
+    /// Where upload sessions put files (`key` ends in `/`); garbage collection never looks
+    /// outside it.
+    pub managed: Option<ObjectLocation>,
+    /// Files above this size are uploaded in parts.
+    pub multipart_threshold: u64,
+    pub part_size: u64,
+    /// Lifetime of upload URLs and of the session itself.
+    pub upload_ttl: Duration,
+    pub download_ttl: Duration,
+    /// Objects of deleted versions and expired sessions stay this long before collection.
+    pub gc_grace: Duration,
+}
+
+impl Default for ArtifactSettings {
+    fn default() -> Self {
+        Self {
+            verify: true,
+            managed: None,
+            multipart_threshold: 64 * 1024 * 1024,
+            part_size: 64 * 1024 * 1024,
+            upload_ttl: Duration::from_secs(3_600),
+            download_ttl: Duration::from_secs(900),
+            gc_grace: Duration::from_secs(24 * 3_600),
+        }
+    }
+}
+
+/// What a garbage-collection pass found (and, unless dry, deleted).
+#[derive(Debug, Clone, Default)]
+pub struct GcReport {
+    pub garbage: Vec<ObjectInfo>,
+    /// Objects kept because a version or an open session references them, or they are younger
+    /// than the grace period.
+    pub kept: usize,
+    /// Sessions that expired in this pass (their multipart uploads aborted).
+    pub expired_sessions: usize,
+}
+
+/// The artifact side of the registry: optional object store plus settings.
+#[derive(Clone)]
+pub struct Artifacts {
+    store: Option<Arc<dyn ArtifactStore>>,
+    settings: ArtifactSettings,
+}
+
+impl Artifacts {
+    pub fn new(store: Option<Arc<dyn ArtifactStore>>, settings: ArtifactSettings) -> Self {
+        Self { store, settings }
+    }
+
+    /// No object store and no verification: versions are recorded as declared.
+    pub fn unverified() -> Self {
+        Self::new(None, ArtifactSettings { verify: false, ..ArtifactSettings::default() })
+    }
+
+    pub fn settings(&self) -> &ArtifactSettings {
+        &self.settings
+    }
+
+    fn store(&self, purpose: &str) -> Result<&Arc<dyn ArtifactStore>> {
+        self.store.as_ref().ok_or_else(|| {
+            Error::FailedPrecondition(format!(
+                "{purpose} needs an object store, and this node has none configured (see --s3-endpoint and \
+                 --artifact-bucket)"
+            ))
+        })
+    }
+
+    fn managed(&self) -> Result<(&Arc<dyn ArtifactStore>, &ObjectLocation)> {
+        let store = self.store("upload sessions")?;
+        let managed = self.settings.managed.as_ref().ok_or_else(|| {
+            Error::FailedPrecondition(
+                "upload sessions need a registry-managed bucket and prefix (--artifact-bucket, --artifact-prefix)"
+                    .into(),
+            )
+        })?;
+        Ok((store, managed))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Registration
+
+    /// Fills in `new.verified_artifact`: for a plain URI, what the store reports about it; for an
+    /// upload session, the completed and checked files. Errors leave nothing registered.
+    pub async fn prepare(&self, registry: &dyn Store, new: &mut NewVersion) -> Result<()> {
+        match new.upload_session_id.clone() {
+            Some(id) => self.prepare_session(registry, new, &id).await,
+            None => {
+                new.verified_artifact = Some(self.verify(&new.artifact).await?);
+                Ok(())
+            }
+        }
+    }
+
+    /// The artifact to record for `declared`: verified against the store, or as declared with
+    /// `verified = false` when verification is off.
+    pub async fn verify(&self, declared: &Artifact) -> Result<Artifact> {
+        let unverified = Artifact { verified: false, ..declared.clone() };
+        if !self.settings.verify {
+            return Ok(unverified);
+        }
+        let Some(location) = ObjectLocation::from_uri(&declared.uri) else {
+            return Err(Error::FailedPrecondition(format!(
+                "artifact.uri {:?}: the registry verifies s3:// artifacts only; use s3:// or register on a \
+                 registry with verification off (--verify-artifacts=false)",
+                declared.uri
+            )));
+        };
+        let store = self.store("artifact verification")?;
+        if location.is_prefix() {
+            let objects = store.list(&location).await?;
+            if objects.is_empty() {
+                return Err(Error::FailedPrecondition(format!(
+                    "artifact not found at {location}: no objects under this prefix"
+                )));
+            }
+            if objects.len() > MAX_MANIFEST_FILES {
+                return Err(Error::FailedPrecondition(format!(
+                    "{location} holds {} objects, at most {MAX_MANIFEST_FILES} allowed in one artifact",
+                    objects.len()
+                )));
+            }
+            let total: u64 = objects.iter().map(|o| o.size_bytes).sum();
+            check_size(declared.size_bytes, total, &location, Some(objects.len()))?;
+            return Ok(Artifact {
+                size_bytes: total,
+                last_modified: objects.iter().filter_map(|o| o.last_modified).max(),
+                verified: true,
+                sha256_verified: false,
+                files: objects.iter().map(|o| manifest_entry(&location, o)).collect(),
+                ..unverified
+            });
+        }
+        let info = store
+            .head(&location)
+            .await?
+            .ok_or_else(|| Error::FailedPrecondition(format!("artifact not found at {location}")))?;
+        check_size(declared.size_bytes, info.size_bytes, &location, None)?;
+        let (sha256, sha256_verified) = match &info.sha256 {
+            Some(actual) => {
+                check_sha256(&declared.sha256, actual, &location, "the object store reports")?;
+                (actual.clone(), true)
+            }
+            None => (declared.sha256.clone(), false),
+        };
+        Ok(Artifact {
+            sha256,
+            size_bytes: info.size_bytes,
+            etag: info.etag,
+            last_modified: info.last_modified,
+            verified: true,
+            sha256_verified,
+            files: Vec::new(),
+            ..unverified
+        })
+    }
+
+    async fn prepare_session(&self, registry: &dyn Store, new: &mut NewVersion, id: &str) -> Result<()> {
+        let session = registry.get_upload_session(id).await?;
+        if let (UploadSessionState::Registered(_), Some(_)) = (session.state, &new.request_id) {
+            // Possibly a retry of the registration that consumed it: the store answers (the
+            // original version, or why not) without touching the object store again.
+            return Ok(());
+        }
+        if session.model != new.model {
+            return Err(Error::FailedPrecondition(format!(
+                "upload session {id} belongs to model '{}', not '{}'",
+                session.model, new.model
+            )));
+        }
+        session.check_open(SystemTime::now())?;
+        let (store, _) = self.managed()?;
+        let mut files = Vec::with_capacity(session.files.len());
+        for file in &session.files {
+            let object = session.location.join(&file.path);
+            let mut info = store.head(&object).await?;
+            if info.is_none()
+                && let Some(m) = &file.multipart
+            {
+                store.complete_multipart(&object, &m.upload_id, m.parts).await?;
+                info = store.head(&object).await?;
+            }
+            let info = info.ok_or_else(|| {
+                Error::FailedPrecondition(format!(
+                    "file {:?} of upload session {id} was not uploaded (nothing at {object})",
+                    file.path
+                ))
+            })?;
+            check_size(file.size_bytes, info.size_bytes, &object, None)?;
+            let actual = match info.sha256 {
+                Some(sha) => sha,
+                None => store.hash_sha256(&object).await?,
+            };
+            check_sha256(&file.sha256, &actual, &object, "the uploaded bytes hash to")?;
+            files.push(ArtifactFile {
+                path: file.path.clone(),
+                size_bytes: info.size_bytes,
+                etag: info.etag,
+                sha256: actual,
+            });
+        }
+        let total: u64 = files.iter().map(|f| f.size_bytes).sum();
+        let declared = &new.artifact;
+        let artifact = match files.as_slice() {
+            [only] => {
+                let object = session.location.join(&only.path);
+                check_size(declared.size_bytes, only.size_bytes, &object, None)?;
+                check_sha256(&declared.sha256, &only.sha256, &object, "the uploaded bytes hash to")?;
+                Artifact {
+                    uri: object.uri(),
+                    sha256: only.sha256.clone(),
+                    size_bytes: only.size_bytes,
+                    format: declared.format.clone(),
+                    etag: only.etag.clone(),
+                    last_modified: Some(SystemTime::now()),
+                    verified: true,
+                    sha256_verified: true,
+                    files: Vec::new(),
+                }
+            }
+            _ => {
+                check_size(declared.size_bytes, total, &session.location, Some(files.len()))?;
+                Artifact {
+                    uri: session.location.uri(),
+                    sha256: declared.sha256.clone(),
+                    size_bytes: total,
+                    format: declared.format.clone(),
+                    etag: String::new(),
+                    last_modified: Some(SystemTime::now()),
+                    verified: true,
+                    sha256_verified: false,
+                    files,
+                }
+            }
+        };
+        new.verified_artifact = Some(artifact);
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Upload sessions
+
+    pub async fn create_upload_session(
+        &self,
+        registry: &dyn Store,
+        ctx: &WriteContext,
+        model: ModelName,
+        files: Vec<FileSpec>,
+    ) -> Result<SessionGrant> {
+        let files = validate_files(files)?;
+        let (store, managed) = self.managed()?;
+        registry.get_model(&model).await?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let location = managed.join(&format!("{model}/{id}/"));
+        let now = SystemTime::now();
+        let ttl = self.settings.upload_ttl;
+        let mut session = UploadSession {
+            id,
+            model,
+            location,
+            files: Vec::with_capacity(files.len()),
+            state: UploadSessionState::Open,
+            created_at: now,
+            created_by: ctx.actor.clone(),
+            expires_at: now + ttl,
+        };
+        let mut grants = Vec::with_capacity(files.len());
+        let granted = self.grant_files(store, &mut session, &mut grants, files).await;
+        let recorded = match granted {
+            Ok(()) => registry.create_upload_session(ctx, &session).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
+            // Nothing may be left half-open: abort what was started.
+            for f in &session.files {
+                if let Some(m) = &f.multipart {
+                    let _ = store.abort_multipart(&session.location.join(&f.path), &m.upload_id).await;
+                }
+            }
+            return Err(e);
+        }
+        Ok(SessionGrant { session, files: grants })
+    }
+
+    async fn grant_files(
+        &self,
+        store: &Arc<dyn ArtifactStore>,
+        session: &mut UploadSession,
+        grants: &mut Vec<FileGrant>,
+        files: Vec<FileSpec>,
+    ) -> Result<()> {
+        let ttl = self.settings.upload_ttl;
+        for spec in files {
+            let object = session.location.join(&spec.path);
+            if spec.size_bytes <= self.settings.multipart_threshold {
+                let put = store.presign_put(&object, &spec.sha256, spec.size_bytes, ttl).await?;
+                grants.push(FileGrant {
+                    path: spec.path.clone(),
+                    size_bytes: spec.size_bytes,
+                    put: Some(put),
+                    parts: vec![],
+                });
+                session.files.push(UploadFile {
+                    path: spec.path,
+                    size_bytes: spec.size_bytes,
+                    sha256: spec.sha256,
+                    multipart: None,
+                });
+                continue;
+            }
+            let part_size =
+                self.settings.part_size.max(spec.size_bytes.div_ceil(MAX_PARTS)).max(MIN_PART_SIZE);
+            let parts = u32::try_from(spec.size_bytes.div_ceil(part_size))
+                .map_err(|_| Error::invalid("files", "too many parts"))?;
+            let upload_id = store.create_multipart(&object).await?;
+            session.files.push(UploadFile {
+                path: spec.path.clone(),
+                size_bytes: spec.size_bytes,
+                sha256: spec.sha256,
+                multipart: Some(Multipart { upload_id: upload_id.clone(), part_size, parts }),
+            });
+            let mut part_grants = Vec::with_capacity(parts as usize);
+            for n in 1..=parts {
+                let offset = u64::from(n - 1) * part_size;
+                let put = store.presign_part(&object, &upload_id, n, ttl).await?;
+                part_grants.push(PartGrant {
+                    part_number: n,
+                    offset,
+                    size_bytes: part_size.min(spec.size_bytes - offset),
+                    put,
+                });
+            }
+            grants.push(FileGrant {
+                path: spec.path,
+                size_bytes: spec.size_bytes,
+                put: None,
+                parts: part_grants,
+            });
+        }
+        Ok(())
+    }
+
+    /// Expires open sessions past their lifetime and aborts their multipart uploads.
+    pub async fn expire_sessions(&self, registry: &dyn Store) -> Result<usize> {
+        let expired = registry.expire_upload_sessions(SystemTime::now()).await?;
+        if let Some(store) = &self.store {
+            for s in &expired {
+                for f in &s.files {
+                    if let Some(m) = &f.multipart {
+                        store.abort_multipart(&s.location.join(&f.path), &m.upload_id).await?;
+                    }
+                }
+            }
+        }
+        Ok(expired.len())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Downloads
+
+    /// Presigned GETs for every file of `artifact`.
+    pub async fn download_urls(&self, artifact: &Artifact) -> Result<Vec<DownloadUrl>> {
+        let location = ObjectLocation::from_uri(&artifact.uri).ok_or_else(|| {
+            Error::FailedPrecondition(format!(
+                "{:?} is not an s3:// artifact; nothing to presign",
+                artifact.uri
+            ))
+        })?;
+        let store = self.store("presigning")?;
+        let ttl = self.settings.download_ttl;
+        if !location.is_prefix() {
+            let path = location.key.rsplit('/').next().unwrap_or_default().to_owned();
+            let request = store.presign_get(&location, ttl).await?;
+            return Ok(vec![DownloadUrl {
+                path,
+                size_bytes: artifact.size_bytes,
+                sha256: artifact.sha256.clone(),
+                request,
+            }]);
+        }
+        if artifact.files.is_empty() {
+            return Err(Error::FailedPrecondition(format!(
+                "{location} is a prefix registered without verification, so the registry has no file list to \
+                 presign; register it on a registry with verification on"
+            )));
+        }
+        let mut urls = Vec::with_capacity(artifact.files.len());
+        for f in &artifact.files {
+            let request = store.presign_get(&location.join(&f.path), ttl).await?;
+            urls.push(DownloadUrl {
+                path: f.path.clone(),
+                size_bytes: f.size_bytes,
+                sha256: f.sha256.clone(),
+                request,
+            });
+        }
+        Ok(urls)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Garbage collection
+
+    /// Deletes (or with `dry_run` only lists) the objects under the managed prefix that no
+    /// version and no live session references and that are older than the grace period. Never
+    /// touches anything outside the managed prefix.
+    pub async fn collect_garbage(&self, registry: &dyn Store, dry_run: bool) -> Result<GcReport> {
+        let (store, managed) = self.managed()?;
+        let expired_sessions = if dry_run { 0 } else { self.expire_sessions(registry).await? };
+        let cutoff = SystemTime::now().checked_sub(self.settings.gc_grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let references: BTreeSet<ObjectLocation> = registry
+            .artifact_references(cutoff)
+            .await?
+            .iter()
+            .filter_map(|uri| ObjectLocation::from_uri(uri))
+            .collect();
+        let mut report = GcReport { expired_sessions, ..GcReport::default() };
+        for object in store.list(managed).await? {
+            let referenced = references.iter().any(|r| r.covers(&object.location));
+            let young = object.last_modified.is_none_or(|t| t > cutoff);
+            if referenced || young || !managed.covers(&object.location) {
+                report.kept += 1;
+                continue;
+            }
+            if !dry_run {
+                store.delete(&object.location).await?;
+            }
+            report.garbage.push(object);
+        }
+        Ok(report)
+    }
+}
+
+fn manifest_entry(prefix: &ObjectLocation, o: &ObjectInfo) -> ArtifactFile {
+    ArtifactFile {
+        path: o.location.key.strip_prefix(&prefix.key).unwrap_or(&o.location.key).to_owned(),
+        size_bytes: o.size_bytes,
+        etag: o.etag.clone(),
+        sha256: o.sha256.clone().unwrap_or_default(),
+    }
+}
+
+/// A declared size of 0 means "unknown"; any other must match.
+fn check_size(declared: u64, actual: u64, location: &ObjectLocation, objects: Option<usize>) -> Result<()> {
+    if declared == 0 || declared == actual {
+        return Ok(());
+    }
+    let what = match objects {
+        Some(n) => format!("the {n} objects under {location} total {actual} bytes"),
+        None => format!("{location} is {actual} bytes"),
+    };
+    Err(Error::FailedPrecondition(format!("size_bytes is {declared} but {what}")))
+}
+
+fn check_sha256(declared: &str, actual: &str, location: &ObjectLocation, source: &str) -> Result<()> {
+    if declared.is_empty() || declared.eq_ignore_ascii_case(actual) {
+        return Ok(());
+    }
+    Err(Error::FailedPrecondition(format!("sha256 is {declared} but {source} {actual} for {location}")))
+}
+
+fn validate_files(files: Vec<FileSpec>) -> Result<Vec<FileSpec>> {
+    if files.is_empty() {
+        return Err(Error::invalid("files", "is required: at least one file to upload"));
+    }
+    if files.len() > MAX_SESSION_FILES {
+        return Err(Error::invalid(
+            "files",
+            format!("has {} entries, at most {MAX_SESSION_FILES} allowed", files.len()),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut f)| {
+            let field = format!("files[{i}]");
+            validate_path(&format!("{field}.path"), &f.path)?;
+            if !seen.insert(f.path.clone()) {
+                return Err(Error::invalid(
+                    &format!("{field}.path"),
+                    format!("{:?} is listed twice", f.path),
+                ));
+            }
+            if f.size_bytes > MAX_OBJECT_SIZE {
+                return Err(Error::invalid(
+                    &format!("{field}.size_bytes"),
+                    format!("{} exceeds the 5 TiB object limit", f.size_bytes),
+                ));
+            }
+            f.sha256 = validate::sha256(&format!("{field}.sha256"), &f.sha256)?;
+            if f.sha256.is_empty() {
+                return Err(Error::invalid(
+                    &format!("{field}.sha256"),
+                    "is required: uploads are checked against it",
+                ));
+            }
+            Ok(f)
+        })
+        .collect()
+}
+
+fn validate_path(field: &str, path: &str) -> Result<()> {
+    if path.is_empty() {
+        return Err(Error::invalid(field, "is required"));
+    }
+    validate::text(field, path, MAX_PATH_BYTES)?;
+    if path.starts_with('/') || path.ends_with('/') {
+        return Err(Error::invalid(
+            field,
+            format!("{path:?} must be relative and name a file (no leading or trailing '/')"),
+        ));
+    }
+    if path.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..") {
+        return Err(Error::invalid(field, format!("{path:?} contains an empty, '.' or '..' segment")));
+    }
+    if path.chars().any(|c| c.is_control() || c == '\\') {
+        return Err(Error::invalid(field, format!("{path:?} contains a control character or backslash")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(path: &str) -> FileSpec {
+        FileSpec { path: path.into(), size_bytes: 1, sha256: "a".repeat(64) }
+    }
+
+    #[test]
+    fn file_specs_are_checked_and_name_the_field() {
+        assert!(validate_files(vec![spec("model.onnx"), spec("tok/vocab.json")]).is_ok());
+        for bad in ["", "/abs", "dir/", "a/../b", "a//b", "./a"] {
+            let err = validate_files(vec![spec(bad)]).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.starts_with("files[0].path"), "{bad:?}: {err}");
+        }
+        let twice =
+            validate_files(vec![spec("a"), spec("a")]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(twice.contains("listed twice"), "{twice}");
+        let no_sha = FileSpec { sha256: String::new(), ..spec("a") };
+        let err = validate_files(vec![no_sha]).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.starts_with("files[0].sha256: is required"), "{err}");
+        assert!(validate_files(vec![]).is_err());
+    }
+
+    #[test]
+    fn size_and_sha_mismatches_name_both_values() {
+        let loc = ObjectLocation::new("b", "k");
+        assert!(check_size(0, 5, &loc, None).is_ok());
+        let e = check_size(4, 5, &loc, None).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e, "size_bytes is 4 but s3://b/k is 5 bytes");
+        let e = check_sha256("aa", "bb", &loc, "S3 reports").err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(e, "sha256 is aa but S3 reports bb for s3://b/k");
+    }
+}

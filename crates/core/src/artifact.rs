@@ -1,0 +1,299 @@
+//! Object storage as the registry sees it (DESIGN.md §4): where a version's bytes live, the facts a
+//! store reports about them, and the [`ArtifactStore`] trait that S3 and the local directory of
+//! `bindery dev` implement. The registry stores pointers; the bytes never pass through it, except
+//! when it hashes an upload whose SHA-256 the object store cannot vouch for.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, ModelName, Result};
+
+/// One object (`key` without a trailing slash) or every object under a prefix (`key` ending in
+/// `/`) in a bucket: the parsed form of `s3://bucket/key`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ObjectLocation {
+    /// `Some` for an `s3://` URI (already validated by `validate::artifact_uri`), `None` for any
+    /// other scheme.
+    pub fn from_uri(uri: &str) -> Option<Self> {
+        let rest = uri.strip_prefix("s3://")?;
+        let (bucket, key) = rest.split_once('/')?;
+        Some(Self { bucket: bucket.to_owned(), key: key.to_owned() })
+    }
+
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self { bucket: bucket.into(), key: key.into() }
+    }
+
+    pub fn is_prefix(&self) -> bool {
+        self.key.is_empty() || self.key.ends_with('/')
+    }
+
+    /// The object `path` under this prefix.
+    pub fn join(&self, path: &str) -> Self {
+        Self { bucket: self.bucket.clone(), key: format!("{}{path}", self.key) }
+    }
+
+    /// Whether `other` is this object, or lies under this prefix.
+    pub fn covers(&self, other: &Self) -> bool {
+        self.bucket == other.bucket
+            && if self.is_prefix() { other.key.starts_with(&self.key) } else { other.key == self.key }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+impl std::fmt::Display for ObjectLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What an object store reports about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub location: ObjectLocation,
+    pub size_bytes: u64,
+    /// Without the quotes S3 puts around it.
+    pub etag: String,
+    pub last_modified: Option<SystemTime>,
+    /// Lowercase hex SHA-256 of the whole object, where the store keeps one (S3's
+    /// `ChecksumSHA256` of a single-part upload). Composite multipart checksums are not reported.
+    pub sha256: Option<String>,
+}
+
+/// An HTTP request a client without credentials may send until `expires_at`. Every header listed
+/// must be sent as given: it is part of the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresignedRequest {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub expires_at: SystemTime,
+}
+
+/// The object storage the registry verifies, presigns and garbage-collects against.
+///
+/// Errors: an unreachable store is `Unavailable`; access denied and missing buckets are
+/// `FailedPrecondition` naming the bucket and key.
+#[async_trait]
+pub trait ArtifactStore: Send + Sync + 'static {
+    /// `None` when no such object exists.
+    async fn head(&self, object: &ObjectLocation) -> Result<Option<ObjectInfo>>;
+    /// Every object whose key starts with `prefix.key`, in key order.
+    async fn list(&self, prefix: &ObjectLocation) -> Result<Vec<ObjectInfo>>;
+    /// Reads the object and returns its lowercase hex SHA-256.
+    async fn hash_sha256(&self, object: &ObjectLocation) -> Result<String>;
+    async fn delete(&self, object: &ObjectLocation) -> Result<()>;
+
+    /// A GET of the object. Local signing: no round trip to the store.
+    async fn presign_get(&self, object: &ObjectLocation, ttl: Duration) -> Result<PresignedRequest>;
+    /// A PUT of exactly these bytes: the store refuses a body whose SHA-256 differs.
+    async fn presign_put(
+        &self,
+        object: &ObjectLocation,
+        sha256: &str,
+        size_bytes: u64,
+        ttl: Duration,
+    ) -> Result<PresignedRequest>;
+
+    /// Starts a multipart upload; returns its upload id.
+    async fn create_multipart(&self, object: &ObjectLocation) -> Result<String>;
+    /// A PUT of part `part_number` (1-based) of a multipart upload.
+    async fn presign_part(
+        &self,
+        object: &ObjectLocation,
+        upload_id: &str,
+        part_number: u32,
+        ttl: Duration,
+    ) -> Result<PresignedRequest>;
+    /// Completes a multipart upload from the parts the store holds (the caller need not know
+    /// their ETags). `FailedPrecondition` when parts are missing.
+    async fn complete_multipart(&self, object: &ObjectLocation, upload_id: &str, parts: u32) -> Result<()>;
+    async fn abort_multipart(&self, object: &ObjectLocation, upload_id: &str) -> Result<()>;
+}
+
+/// One file of a prefix artifact, as recorded when the version was registered.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ArtifactFile {
+    /// Relative to the artifact's prefix.
+    pub path: String,
+    pub size_bytes: u64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub etag: String,
+    /// Lowercase hex SHA-256 where known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sha256: String,
+}
+
+/// A file an upload session accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadFile {
+    pub path: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    /// Set when the file is uploaded in parts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<Multipart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Multipart {
+    pub upload_id: String,
+    pub part_size: u64,
+    pub parts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadSessionState {
+    Open,
+    /// Consumed by `RegisterVersion`, which created this version.
+    Registered(u64),
+    /// Expired before registration; its multipart uploads were aborted.
+    Expired,
+}
+
+impl UploadSessionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "OPEN",
+            Self::Registered(_) => "REGISTERED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+
+    pub fn parse(s: &str, version: Option<u64>) -> Option<Self> {
+        match (s, version) {
+            ("OPEN", _) => Some(Self::Open),
+            ("REGISTERED", Some(v)) => Some(Self::Registered(v)),
+            ("EXPIRED", _) => Some(Self::Expired),
+            _ => None,
+        }
+    }
+}
+
+/// Files a client uploads under a registry-managed prefix, then registers as one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSession {
+    /// A UUID.
+    pub id: String,
+    pub model: ModelName,
+    /// `<bucket>/<managed prefix>/<model>/<id>/`.
+    pub location: ObjectLocation,
+    pub files: Vec<UploadFile>,
+    pub state: UploadSessionState,
+    pub created_at: SystemTime,
+    pub created_by: String,
+    pub expires_at: SystemTime,
+}
+
+impl UploadSession {
+    pub fn check_open(&self, now: SystemTime) -> Result<()> {
+        match self.state {
+            UploadSessionState::Registered(v) => Err(Error::FailedPrecondition(format!(
+                "upload session {} was already registered as version {v} of model '{}'",
+                self.id, self.model
+            ))),
+            UploadSessionState::Expired => Err(Error::FailedPrecondition(format!(
+                "upload session {} expired; create a new one and upload again",
+                self.id
+            ))),
+            UploadSessionState::Open if now >= self.expires_at => Err(Error::FailedPrecondition(format!(
+                "upload session {} expired; create a new one and upload again",
+                self.id
+            ))),
+            UploadSessionState::Open => Ok(()),
+        }
+    }
+}
+
+/// A file a client wants to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSpec {
+    pub path: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
+/// How to upload one file: one PUT, or one PUT per part.
+#[derive(Debug, Clone)]
+pub struct FileGrant {
+    pub path: String,
+    pub size_bytes: u64,
+    pub put: Option<PresignedRequest>,
+    pub parts: Vec<PartGrant>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartGrant {
+    pub part_number: u32,
+    pub offset: u64,
+    pub size_bytes: u64,
+    pub put: PresignedRequest,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionGrant {
+    pub session: UploadSession,
+    pub files: Vec<FileGrant>,
+}
+
+/// Where to download one file of an artifact.
+#[derive(Debug, Clone)]
+pub struct DownloadUrl {
+    pub path: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub request: PresignedRequest,
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Parses lowercase or uppercase hex.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_and_cover() {
+        let p = ObjectLocation::from_uri("s3://b/models/x/").unwrap_or_else(|| ObjectLocation::new("", ""));
+        assert!(p.is_prefix());
+        assert!(p.covers(&ObjectLocation::new("b", "models/x/a.bin")));
+        assert!(!p.covers(&ObjectLocation::new("b", "models/xy/a.bin")));
+        assert!(!p.covers(&ObjectLocation::new("c", "models/x/a.bin")));
+        let o = ObjectLocation::new("b", "k.bin");
+        assert!(o.covers(&o.clone()) && !o.is_prefix());
+        assert_eq!(o.uri(), "s3://b/k.bin");
+        assert_eq!(ObjectLocation::from_uri("file:///x"), None);
+    }
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(hex(&[0, 255, 16]), "00ff10");
+        assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("abc"), None);
+    }
+}
