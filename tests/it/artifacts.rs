@@ -7,6 +7,7 @@ use std::time::Duration;
 use bindery_artifacts::Transfer;
 use bindery_proto::v1;
 use bindery_test_util::ArtifactFixture;
+use clap::Parser;
 use sha2::{Digest, Sha256};
 use tonic::Code;
 
@@ -607,4 +608,55 @@ pub async fn verification_off_records_unverified_versions(backend: Backend) {
         .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "m".into(), version: v.version })
         .await;
     assert_status(urls, Code::FailedPrecondition, &["without verification"]);
+}
+
+pub async fn cli_uploads_a_directory_and_downloads_it_back(backend: Backend) {
+    let (f, _registry) = fixture(backend, |_| {}).await;
+    let work = std::env::temp_dir().join(format!("bindery-cli-upload-{}-{backend:?}", std::process::id()));
+    let (src, dest) = (work.join("model"), work.join("fetched"));
+    let files = [("model.onnx", bytes(150_000, 20)), ("tokenizer/vocab.txt", bytes(2_000, 21))];
+    for (path, data) in &files {
+        let p = src.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let endpoint = f.registry.endpoint();
+    let bindery = |argv: Vec<String>| {
+        let endpoint = endpoint.clone();
+        async move {
+            let mut full =
+                vec!["bindery".to_owned(), "--server".into(), endpoint, "--actor".into(), "ci".into()];
+            full.extend(argv);
+            let cli = bindery_server::cli::ClientCli::try_parse_from(full)?;
+            bindery_server::cli::run(cli.args, cli.command).await
+        }
+    };
+    let args = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    bindery(args("model create cli")).await.unwrap();
+    let out = bindery(vec![
+        "upload".into(),
+        "cli".into(),
+        src.display().to_string(),
+        "--request-id".into(),
+        "r1".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(out.contains("uploaded 2 file(s) and registered"), "{out}");
+    bindery(args("bind cli production 1")).await.unwrap();
+    let out = bindery(vec![
+        "download".into(),
+        "cli".into(),
+        "--binding".into(),
+        "production".into(),
+        "--to".into(),
+        dest.display().to_string(),
+    ])
+    .await
+    .unwrap();
+    assert!(out.contains("downloaded 2 file(s)"), "{out}");
+    for (path, data) in &files {
+        assert!(std::fs::read(dest.join(path)).unwrap() == *data, "{path} differs after the round trip");
+    }
+    let _ = std::fs::remove_dir_all(&work);
 }

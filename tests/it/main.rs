@@ -48,6 +48,7 @@ store_suite! {
         presigned_urls_and_sessions_expire,
         gc_deletes_only_unreferenced_managed_objects,
         verification_off_records_unverified_versions,
+        cli_uploads_a_directory_and_downloads_it_back,
     ],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
@@ -55,6 +56,7 @@ store_suite! {
     ],
 }
 
+mod artifact_errors;
 mod artifacts;
 mod availability;
 mod bindings;
