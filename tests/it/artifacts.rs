@@ -134,6 +134,15 @@ async fn create_session(
         .into_inner()
 }
 
+async fn download_urls(registry: &mut Registry, model: &str, version: u64) -> Vec<v1::DownloadUrl> {
+    registry
+        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: model.into(), version })
+        .await
+        .expect("download urls")
+        .into_inner()
+        .files
+}
+
 /// Downloads every URL and returns path -> bytes.
 async fn download_all(urls: &[v1::DownloadUrl]) -> Vec<(String, Vec<u8>)> {
     let http = Transfer::new().expect("http client");
@@ -249,12 +258,7 @@ pub async fn a_prefix_is_registered_with_its_manifest(backend: Backend) {
     assert_eq!(manifest, expected);
 
     // Every file of the prefix downloads byte for byte.
-    let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "llm".into(), version: v.version })
-        .await
-        .unwrap()
-        .into_inner()
-        .files;
+    let urls = download_urls(&mut registry, "llm", v.version).await;
     for (path, body) in download_all(&urls).await {
         let want = &files.iter().find(|(p, _)| *p == path).unwrap().1;
         assert!(body == *want, "{path} differs");
@@ -325,15 +329,7 @@ pub async fn upload_session_single_part_register_and_download(backend: Backend) 
     assert_status(again, Code::FailedPrecondition, &["already registered as version"]);
 
     // Presigned GETs, from the primary and (after binding) from the read side.
-    let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest {
-            model_name: "team/ranker".into(),
-            version: v.version,
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .files;
+    let urls = download_urls(&mut registry, "team/ranker", v.version).await;
     assert_eq!(urls.len(), 2);
     for (path, body) in download_all(&urls).await {
         assert!(body == files.iter().find(|(p, _)| *p == path).unwrap().1, "{path} differs");
@@ -406,12 +402,7 @@ pub async fn upload_session_multipart(backend: Backend) {
     let a = v.artifact.unwrap();
     let file = a.files.iter().find(|m| m.path == "model.bin").unwrap();
     assert_eq!((file.size_bytes, file.sha256.clone()), (big.len() as u64, sha256(&big)));
-    let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "big".into(), version: v.version })
-        .await
-        .unwrap()
-        .into_inner()
-        .files;
+    let urls = download_urls(&mut registry, "big", v.version).await;
     let downloaded = download_all(&urls).await;
     assert!(
         downloaded.iter().any(|(p, b)| p == "model.bin" && *b == big),
@@ -438,12 +429,7 @@ pub async fn presigned_urls_and_sessions_expire(backend: Backend) {
         .into_inner()
         .version
         .unwrap();
-    let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "m".into(), version: v.version })
-        .await
-        .unwrap()
-        .into_inner()
-        .files;
+    let urls = download_urls(&mut registry, "m", v.version).await;
     let session_files = [("early.bin", bytes(100, 12)), ("late.bin", bytes(100, 17))];
     let session = create_session(&mut registry, "m", &session_files).await;
     let http = Transfer::new().unwrap();

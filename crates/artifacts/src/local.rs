@@ -250,7 +250,6 @@ impl ArtifactStore for LocalStore {
         &self,
         object: &ObjectLocation,
         sha256: &str,
-        _size_bytes: u64,
         ttl: Duration,
     ) -> Result<PresignedRequest> {
         safe_key(&object.bucket, &object.key)?;

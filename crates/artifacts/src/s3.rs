@@ -241,7 +241,6 @@ impl ArtifactStore for S3Store {
         &self,
         object: &ObjectLocation,
         sha256: &str,
-        _size_bytes: u64,
         ttl: Duration,
     ) -> Result<PresignedRequest> {
         let digest = unhex(sha256).ok_or_else(|| Error::invalid("sha256", "is not hex"))?;

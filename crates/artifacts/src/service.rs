@@ -321,7 +321,7 @@ impl Artifacts {
         for spec in files {
             let object = session.location.join(&spec.path);
             if spec.size_bytes <= self.settings.multipart_threshold {
-                let put = store.presign_put(&object, &spec.sha256, spec.size_bytes, ttl).await?;
+                let put = store.presign_put(&object, &spec.sha256, ttl).await?;
                 grants.push(FileGrant {
                     path: spec.path.clone(),
                     size_bytes: spec.size_bytes,

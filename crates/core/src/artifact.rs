@@ -101,7 +101,6 @@ pub trait ArtifactStore: Send + Sync + 'static {
         &self,
         object: &ObjectLocation,
         sha256: &str,
-        size_bytes: u64,
         ttl: Duration,
     ) -> Result<PresignedRequest>;
 

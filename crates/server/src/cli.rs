@@ -47,6 +47,50 @@ pub enum ModelCommand {
     Delete { name: String },
 }
 
+/// What a new version carries besides its artifact.
+#[derive(Debug, Args)]
+pub struct VersionMeta {
+    /// Idempotency key: a retry with the same key returns the same version.
+    #[arg(long, default_value = "")]
+    request_id: String,
+    #[arg(long, default_value = "")]
+    format: String,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// `name=number`, repeatable.
+    #[arg(long = "metric", value_parser = key_number)]
+    metrics: Vec<(String, f64)>,
+    /// `key=value`, repeatable.
+    #[arg(long = "param", value_parser = key_value)]
+    params: Vec<(String, String)>,
+    /// `key=value`, repeatable.
+    #[arg(long = "tag", value_parser = key_value)]
+    tags: Vec<(String, String)>,
+}
+
+impl VersionMeta {
+    /// A registration of `artifact` with this metadata.
+    fn request(
+        self,
+        model: String,
+        artifact: v1::Artifact,
+        upload_session_id: String,
+    ) -> v1::RegisterVersionRequest {
+        v1::RegisterVersionRequest {
+            model_name: model,
+            request_id: self.request_id,
+            artifact: Some(v1::Artifact { format: self.format, ..artifact }),
+            params: self.params.into_iter().collect(),
+            metrics: self.metrics.into_iter().collect(),
+            tags: self.tags.into_iter().collect(),
+            lineage: None,
+            signature: None,
+            description: self.description,
+            upload_session_id,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum VersionCommand {
     /// Register a new version (idempotent with --request-id).
@@ -59,21 +103,8 @@ pub enum VersionCommand {
         sha256: String,
         #[arg(long, default_value_t = 0)]
         size_bytes: u64,
-        #[arg(long, default_value = "")]
-        format: String,
-        #[arg(long, default_value = "")]
-        request_id: String,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// `name=number`, repeatable.
-        #[arg(long = "metric", value_parser = key_number)]
-        metrics: Vec<(String, f64)>,
-        /// `key=value`, repeatable.
-        #[arg(long = "param", value_parser = key_value)]
-        params: Vec<(String, String)>,
-        /// `key=value`, repeatable.
-        #[arg(long = "tag", value_parser = key_value)]
-        tags: Vec<(String, String)>,
+        #[command(flatten)]
+        meta: VersionMeta,
     },
     /// Show one version.
     Get { model: String, version: u64 },
@@ -143,18 +174,8 @@ pub enum ClientCommand {
         model: String,
         /// A file, or a directory (every file under it, relative paths kept).
         path: PathBuf,
-        #[arg(long, default_value = "")]
-        request_id: String,
-        #[arg(long, default_value = "")]
-        format: String,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// `name=number`, repeatable.
-        #[arg(long = "metric", value_parser = key_number)]
-        metrics: Vec<(String, f64)>,
-        /// `key=value`, repeatable.
-        #[arg(long = "param", value_parser = key_value)]
-        params: Vec<(String, String)>,
+        #[command(flatten)]
+        meta: VersionMeta,
     },
     /// Download every file of a version (or of a binding's target) and check its SHA-256.
     Download {
@@ -304,10 +325,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
             }
             out
         }
-        ClientCommand::Upload { model, path, request_id, format, description, metrics, params } => {
-            let upload = Upload { model, path, request_id, format, description, metrics, params };
-            upload.run(&mut c).await?
-        }
+        ClientCommand::Upload { model, path, meta } => upload(&mut c, model, &path, meta).await?,
         ClientCommand::Download { model, version, binding, to } => {
             download(&mut c, model, version, binding, &to).await?
         }
@@ -370,30 +388,9 @@ async fn model(c: &mut Client, cmd: ModelCommand) -> anyhow::Result<String> {
 
 async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> {
     Ok(match cmd {
-        VersionCommand::Register {
-            model,
-            uri,
-            sha256,
-            size_bytes,
-            format,
-            request_id,
-            description,
-            metrics,
-            params,
-            tags,
-        } => {
-            let req = v1::RegisterVersionRequest {
-                model_name: model,
-                request_id,
-                artifact: Some(v1::Artifact { uri, sha256, size_bytes, format, ..Default::default() }),
-                params: params.into_iter().collect(),
-                metrics: metrics.into_iter().collect(),
-                tags: tags.into_iter().collect(),
-                lineage: None,
-                signature: None,
-                description,
-                upload_session_id: String::new(),
-            };
+        VersionCommand::Register { model, uri, sha256, size_bytes, meta } => {
+            let artifact = v1::Artifact { uri, sha256, size_bytes, ..Default::default() };
+            let req = meta.request(model, artifact, String::new());
             let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
             let v = r.version.unwrap_or_default();
             let what = if r.created { "registered" } else { "already registered (idempotent retry)" };
@@ -420,69 +417,49 @@ async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> 
     })
 }
 
-struct Upload {
-    model: String,
-    path: PathBuf,
-    request_id: String,
-    format: String,
-    description: String,
-    metrics: Vec<(String, f64)>,
-    params: Vec<(String, String)>,
-}
-
-impl Upload {
-    async fn run(self, c: &mut Client) -> anyhow::Result<String> {
-        let files = local_files(&self.path)?;
-        let mut specs = Vec::with_capacity(files.len());
-        for (name, path) in &files {
-            let (size_bytes, sha256) =
-                describe_file(path).await.with_context(|| format!("reading {}", path.display()))?;
-            specs.push(v1::UploadFileSpec { path: name.clone(), size_bytes, sha256 });
-        }
-        let req = v1::CreateUploadSessionRequest { model_name: self.model.clone(), files: specs };
-        let session = c.registry.create_upload_session(c.request(req)?).await.map_err(status)?.into_inner();
-        let transfer = Transfer::new()?;
-        for upload in &session.files {
-            let local =
-                files.iter().find(|(name, _)| *name == upload.path).map(|(_, p)| p.clone()).ok_or_else(
-                    || anyhow!("the registry granted an upload for unknown file {:?}", upload.path),
-                )?;
-            let pieces: Vec<(&Option<v1::PresignedRequest>, u64, u64)> = match &upload.put {
-                Some(_) => vec![(&upload.put, 0, upload.size_bytes)],
-                None => upload.parts.iter().map(|p| (&p.put, p.offset, p.size_bytes)).collect(),
-            };
-            for (put, offset, len) in pieces {
-                let put = put.as_ref().ok_or_else(|| anyhow!("upload of {:?} has no URL", upload.path))?;
-                let reply = transfer.put_range(&presigned(put), &local, offset, len).await?;
-                if reply.status != 200 {
-                    return Err(anyhow!(
-                        "uploading {:?} failed with HTTP {}: {}",
-                        upload.path,
-                        reply.status,
-                        String::from_utf8_lossy(&reply.body)
-                    ));
-                }
+/// `bindery upload`: hash the files, open an upload session, PUT to its presigned URLs, register.
+async fn upload(c: &mut Client, model: String, path: &Path, meta: VersionMeta) -> anyhow::Result<String> {
+    let files = local_files(path)?;
+    let mut specs = Vec::with_capacity(files.len());
+    for (name, path) in &files {
+        let (size_bytes, sha256) =
+            describe_file(path).await.with_context(|| format!("reading {}", path.display()))?;
+        specs.push(v1::UploadFileSpec { path: name.clone(), size_bytes, sha256 });
+    }
+    let req = v1::CreateUploadSessionRequest { model_name: model.clone(), files: specs };
+    let session = c.registry.create_upload_session(c.request(req)?).await.map_err(status)?.into_inner();
+    let transfer = Transfer::new()?;
+    for upload in &session.files {
+        let local =
+            files.iter().find(|(name, _)| *name == upload.path).map(|(_, p)| p.clone()).ok_or_else(|| {
+                anyhow!("the registry granted an upload for unknown file {:?}", upload.path)
+            })?;
+        let pieces: Vec<(&Option<v1::PresignedRequest>, u64, u64)> = match &upload.put {
+            Some(_) => vec![(&upload.put, 0, upload.size_bytes)],
+            None => upload.parts.iter().map(|p| (&p.put, p.offset, p.size_bytes)).collect(),
+        };
+        for (put, offset, len) in pieces {
+            let put = put.as_ref().ok_or_else(|| anyhow!("upload of {:?} has no URL", upload.path))?;
+            let reply = transfer.put_range(&presigned(put), &local, offset, len).await?;
+            if reply.status != 200 {
+                return Err(anyhow!(
+                    "uploading {:?} failed with HTTP {}: {}",
+                    upload.path,
+                    reply.status,
+                    String::from_utf8_lossy(&reply.body)
+                ));
             }
         }
-        let req = v1::RegisterVersionRequest {
-            model_name: self.model,
-            request_id: self.request_id,
-            artifact: Some(v1::Artifact { format: self.format, ..Default::default() }),
-            params: self.params.into_iter().collect(),
-            metrics: self.metrics.into_iter().collect(),
-            description: self.description,
-            upload_session_id: session.id,
-            ..Default::default()
-        };
-        let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
-        let v = r.version.unwrap_or_default();
-        Ok(format!(
-            "{} (revision {}): uploaded {} file(s) and registered",
-            version_line(&v),
-            r.revision,
-            files.len()
-        ))
     }
+    let req = meta.request(model, v1::Artifact::default(), session.id);
+    let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
+    let v = r.version.unwrap_or_default();
+    Ok(format!(
+        "{} (revision {}): uploaded {} file(s) and registered",
+        version_line(&v),
+        r.revision,
+        files.len()
+    ))
 }
 
 /// `(path relative to the upload root, local path)` of a file, or of every file under a directory.
