@@ -416,6 +416,8 @@ pub async fn presigned_urls_and_sessions_expire(backend: Backend) {
         a.download_ttl_secs = 3;
         a.upload_ttl_secs = 3;
         a.gc_grace_secs = 1;
+        a.multipart_threshold_bytes = 5 * MIB as u64;
+        a.multipart_part_bytes = 5 * MIB as u64;
     })
     .await;
     create_model(&mut registry, "m").await;
@@ -430,7 +432,9 @@ pub async fn presigned_urls_and_sessions_expire(backend: Backend) {
         .version
         .unwrap();
     let urls = download_urls(&mut registry, "m", v.version).await;
-    let session_files = [("early.bin", bytes(100, 12)), ("late.bin", bytes(100, 17))];
+    let big = bytes(6 * MIB, 18);
+    let session_files =
+        [("early.bin", bytes(100, 12)), ("late.bin", bytes(100, 17)), ("big.bin", big.clone())];
     let session = create_session(&mut registry, "m", &session_files).await;
     let http = Transfer::new().unwrap();
     let early = session.files.iter().find(|g| g.path == "early.bin").unwrap();
@@ -439,6 +443,11 @@ pub async fn presigned_urls_and_sessions_expire(backend: Backend) {
         http.send(&presigned(early.put.as_ref()), session_files[0].1.clone().into()).await.unwrap().status,
         200
     );
+    // Half of a multipart upload: the store holds it open until the session expires.
+    let part = &session.files.iter().find(|g| g.path == "big.bin").unwrap().parts[0];
+    let first = big[..usize::try_from(part.size_bytes).unwrap()].to_vec();
+    assert_eq!(http.send(&presigned(part.put.as_ref()), first.into()).await.unwrap().status, 200);
+    assert_eq!(f.multipart_uploads_in_progress().unwrap(), 1);
     let fresh = http.send(&presigned(urls[0].request.as_ref()), Vec::new().into()).await.unwrap();
     assert_eq!(fresh.status, 200);
 
@@ -456,6 +465,11 @@ pub async fn presigned_urls_and_sessions_expire(backend: Backend) {
     assert!(f.object_exists(&early_key).await.unwrap());
     let report = f.collect_garbage(false).await.unwrap();
     assert_eq!(report.expired_sessions, 1);
+    assert_eq!(
+        f.multipart_uploads_in_progress().unwrap(),
+        0,
+        "the expired session's multipart upload was not aborted"
+    );
     assert_eq!(
         report.garbage.iter().map(|o| o.location.key.clone()).collect::<Vec<_>>(),
         vec![early_key.clone()]

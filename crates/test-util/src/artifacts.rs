@@ -201,6 +201,22 @@ impl ArtifactFixture {
         }
     }
 
+    /// Multipart uploads the store holds open, read from its own files: s3s-fs keeps one
+    /// `.upload-<id>.json` per upload in progress, the local store one directory.
+    pub fn multipart_uploads_in_progress(&self) -> anyhow::Result<usize> {
+        let (dir, is_upload): (PathBuf, fn(&str) -> bool) = match &self.s3 {
+            Some(s3) => (s3.dir.clone(), |n| n.starts_with(".upload-") && n.ends_with(".json")),
+            None => (self.local_root()?.join(".bindery-uploads"), |_| true),
+        };
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir)? {
+            if entry?.file_name().to_str().is_some_and(is_upload) {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// One garbage-collection pass, as `bindery gc` (Postgres) or the dev process's loop runs it.
     pub async fn collect_garbage(&self, dry_run: bool) -> anyhow::Result<GcReport> {
         match &self.registry {
