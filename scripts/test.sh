@@ -10,38 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-url=${BINDERY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-pg_bin=${BINDERY_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)}
-export PATH="${pg_bin:+$pg_bin:}$PATH"
-
-if ! command -v pg_isready >/dev/null || ! command -v pg_ctl >/dev/null; then
-  echo "scripts/test.sh: PostgreSQL binaries not found; install them (Debian: apt-get install postgresql)" >&2
-  echo "or set BINDERY_PG_BIN to the directory holding initdb and pg_ctl" >&2
-  exit 1
-fi
-
-cleanup() { :; }
-if pg_isready -q -d "$url" -t 3; then
-  echo "scripts/test.sh: using PostgreSQL at ${url%%\?*}"
-else
-  dir=$(mktemp -d /tmp/bindery-test-pg.XXXXXX)
-  port=$(( 55000 + RANDOM % 5000 ))
-  as_pg=()
-  if [ "$(id -u)" = 0 ]; then
-    chown postgres:postgres "$dir"   # postgres refuses to run as root
-    as_pg=(runuser -u postgres --)
-  fi
-  echo "scripts/test.sh: nothing answers at ${url%%\?*}; starting a throwaway cluster on port $port"
-  "${as_pg[@]}" initdb -A trust --no-sync -U postgres -D "$dir/data" >"$dir/initdb.log"
-  "${as_pg[@]}" pg_ctl -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300" start >/dev/null
-  cleanup() {
-    "${as_pg[@]}" pg_ctl -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
-    rm -rf "$dir"
-  }
-  export BINDERY_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-fi
-trap cleanup EXIT
+. scripts/pg-env.sh
 
 # The artifact tests run a real S3-compatible server per test: s3s-fs, which checks SigV4
 # signatures (so a wrong or expired presigned URL really fails). Use the one on PATH or in

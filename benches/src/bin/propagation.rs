@@ -146,6 +146,16 @@ async fn main() -> anyhow::Result<()> {
             ms(after.max),
             visible.p50.as_secs_f64() / ack.p50.as_secs_f64(),
         ));
+        out.push_str(&format!(
+            "RESULT {{\"label\":\"propagation\",\"readers\":{n},\"writes\":{},\"ack_p50_ms\":{},\"ack_p99_ms\":{},\"visible_p50_ms\":{},\"visible_p99_ms\":{},\"after_ack_p99_ms\":{},\"after_ack_max_ms\":{}}}\n",
+            ack.count,
+            ms(ack.p50),
+            ms(ack.p99),
+            ms(visible.p50),
+            ms(visible.p99),
+            ms(after.p99),
+            ms(after.max)
+        ));
     }
     #[allow(clippy::print_stdout)]
     {

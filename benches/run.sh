@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Bindery's benchmark suite: builds release binaries, starts what it needs (PostgreSQL as the tests
+# do), runs every measurement with bounded durations, and writes benches/RESULTS.md.
+#
+#   benches/run.sh            # full run (a few minutes after the build)
+#   QUICK=1 benches/run.sh    # shorter durations and sizes, to check the script itself
+#
+# Nothing here asserts a time. Figures that depend on this shared, noisy machine are reported as
+# ratios against a baseline measured in the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+
+. scripts/pg-env.sh
+
+quick=${QUICK:-0}
+if [ "$quick" = 1 ]; then
+  dur=3; warm=1; writes=200; watchers=1000,2000; scale=10000,100000; wcalls=100; wdur=3
+else
+  dur=10; warm=2; writes=1000; watchers=1000,10000; scale=10000,100000,1000000; wcalls=500; wdur=10
+fi
+
+echo "benches/run.sh: building release binaries"
+cargo build --release -q -p bindery-benches -p bindery-server --bins
+bin=target/release
+out=$(mktemp -d /tmp/bindery-bench.XXXXXX)
+results=$out/results.txt
+: >"$results"
+pids=()
+cleanup_bench() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  "$bin/prepare" --drop --database bindery_bench >/dev/null 2>&1 || true
+  rm -rf "$out"
+  cleanup
+}
+trap cleanup_bench EXIT
+started=$(date +%s)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+record() { tee -a "$out/log.txt" | grep '^RESULT ' | sed 's/^RESULT //' >>"$results" || true; }
+
+# --- Resolve throughput: the reader against the bare-tonic baseline, same run, same shapes -----
+echo "benches/run.sh: seeding 1000 models x 4 bindings"
+db_url=$("$bin/prepare" --database bindery_bench --models 1000 --bindings 4)
+base_port=$(free_port)
+"$bin/baseline" --listen "127.0.0.1:$base_port" &
+pids+=($!)
+reader_port=$(free_port)
+BINDERY_LOG=warn "$bin/bindery" reader --listen "127.0.0.1:$reader_port" --database-url "$db_url" &
+pids+=($!)
+
+for c in 16 64; do
+  for target in baseline reader; do
+    port=$base_port; [ "$target" = reader ] && port=$reader_port
+    echo "benches/run.sh: resolve, $target, $c in flight"
+    "$bin/loadgen" --target "http://127.0.0.1:$port" --connections 4 --concurrency "$c" \
+      --duration "$dur" --warmup "$warm" --label "resolve_${target}_c$c" | record
+  done
+done
+echo "benches/run.sh: resolve, reader, zipf keys, 64 in flight"
+"$bin/loadgen" --target "http://127.0.0.1:$reader_port" --connections 4 --concurrency 64 \
+  --duration "$dur" --warmup "$warm" --distribution zipf:1.1 --label resolve_reader_zipf_c64 | record
+
+# Cross-check with an independent load generator (h2load, Debian's nghttp2-client).
+h2load_note=""
+if ! command -v h2load >/dev/null; then
+  apt-get install -y -qq nghttp2-client >/dev/null 2>&1 || true
+fi
+if command -v h2load >/dev/null; then
+  "$bin/loadgen" --write-body "$out/resolve.bin" --models 1000 --bindings 4
+  for target in baseline reader; do
+    port=$base_port; [ "$target" = reader ] && port=$reader_port
+    for m in 4 16; do
+      echo "benches/run.sh: h2load, $target, 4 connections x $m streams"
+      h2load -c 4 -m "$m" -t 1 -D "$dur" --warm-up-time="$warm" -d "$out/resolve.bin" \
+        -H 'content-type: application/grpc' -H 'te: trailers' \
+        "http://127.0.0.1:$port/bindery.v1.ResolverService/Resolve" >"$out/h2load.txt" 2>&1 || true
+      rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/h2load.txt")
+      ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$out/h2load.txt")
+      mean=$(awk '/^time for request:/ {print $6}' "$out/h2load.txt")
+      echo "{\"label\":\"h2load_${target}_c$((4 * m))\",\"rps\":${rps:-0},\"succeeded\":${ok:-0},\"mean\":\"${mean:-?}\"}" >>"$results"
+      cat "$out/h2load.txt" >>"$out/log.txt"
+    done
+  done
+else
+  h2load_note="h2load is not installable here; the cross-check was skipped."
+fi
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+pids=()
+"$bin/prepare" --drop --database bindery_bench
+
+# --- Propagation, fan-out, scale, writes ----------------------------------------------------------
+echo "benches/run.sh: propagation ($writes writes, 1 and 4 readers)"
+"$bin/propagation" --writes "$writes" --readers 1,4 | record
+echo "benches/run.sh: watch fan-out ($watchers watchers)"
+"$bin/fanout" --watchers "$watchers" --rounds 5 | record
+echo "benches/run.sh: reader cold start and memory ($scale bindings)"
+"$bin/scale" --bindings "$scale" | record
+echo "benches/run.sh: write path"
+"$bin/writes" --calls "$wcalls" --writers 16 --duration "$wdur" | record
+
+# --- Micro-benchmarks (criterion) ------------------------------------------------------------------
+echo "benches/run.sh: micro-benchmarks"
+cargo bench -q -p bindery-benches --bench hot -- --warm-up-time 1 --measurement-time 3 \
+  --output-format bencher 2>/dev/null | tee -a "$out/log.txt" \
+  | sed -n 's/^test \(.*\) \.\.\. bench: *\([0-9,]*\) ns\/iter (+\/- \([0-9,]*\)).*/{"label":"micro","name":"\1","ns":"\2","spread":"\3"}/p' \
+  | tr -d ',' | sed 's/""/","/g' >>"$results"
+
+took=$(( $(date +%s) - started ))
+python3 benches/report.py "$results" "$took" "$quick" "$h2load_note" >benches/RESULTS.md
+echo "benches/run.sh: done in ${took} s; wrote benches/RESULTS.md"

@@ -1,0 +1,186 @@
+//! Resolve load generator: N calls in flight over M HTTP/2 connections for a fixed time, keys
+//! drawn uniformly or Zipf-distributed over K models × B bindings (named as `seed` names them),
+//! latencies in an HDR histogram. Prints one human line and one JSON line (`RESULT {...}`).
+//!
+//! `--write-body FILE` instead writes a gRPC-framed Resolve request for an independent load
+//! generator (h2load: `-d FILE`), then exits.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bindery_benches::{Distribution, KeySpace, Rng};
+use bindery_proto::v1;
+use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
+use clap::Parser;
+use hdrhistogram::Histogram;
+use prost::Message;
+use tonic::transport::{Channel, Endpoint};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// The ResolverService to load (a reader, the primary, or the baseline).
+    #[arg(long, default_value = "http://127.0.0.1:50052")]
+    target: String,
+    /// HTTP/2 connections.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+    /// Calls in flight (spread over the connections).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Measured seconds.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Unmeasured seconds first.
+    #[arg(long, default_value_t = 2.0)]
+    warmup: f64,
+    #[arg(long, default_value_t = 1_000)]
+    models: usize,
+    #[arg(long, default_value_t = 4)]
+    bindings: usize,
+    /// `uniform`, `zipf` or `zipf:<exponent>`.
+    #[arg(long, default_value = "uniform")]
+    distribution: Distribution,
+    /// A label for the JSON line.
+    #[arg(long, default_value = "resolve")]
+    label: String,
+    /// Wait up to this long for the target to report SERVING.
+    #[arg(long, default_value_t = 60.0)]
+    wait_secs: f64,
+    /// Write a gRPC-framed ResolveRequest body to this file and exit.
+    #[arg(long)]
+    write_body: Option<std::path::PathBuf>,
+}
+
+struct Shared {
+    measuring: AtomicBool,
+    stop: AtomicBool,
+    errors: AtomicU64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let keys = Arc::new(KeySpace::new(args.models, args.bindings, &args.distribution));
+    if let Some(path) = &args.write_body {
+        let (model_name, binding) = keys.key(0);
+        let body = v1::ResolveRequest { model_name, binding, ..Default::default() }.encode_to_vec();
+        let mut framed = vec![0u8];
+        framed.extend_from_slice(&u32::try_from(body.len())?.to_be_bytes());
+        framed.extend_from_slice(&body);
+        std::fs::write(path, framed)?;
+        return Ok(());
+    }
+
+    wait_serving(&args.target, Duration::from_secs_f64(args.wait_secs)).await?;
+    let mut channels = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections.max(1) {
+        // One Channel = one HTTP/2 connection.
+        let channel = Endpoint::from_shared(args.target.clone())?
+            .tcp_nodelay(true)
+            .connect()
+            .await
+            .with_context(|| format!("connecting to {}", args.target))?;
+        channels.push(channel);
+    }
+    let shared = Arc::new(Shared {
+        measuring: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
+        errors: AtomicU64::new(0),
+    });
+    let mut tasks = Vec::with_capacity(args.concurrency);
+    for i in 0..args.concurrency {
+        let client = ResolverServiceClient::new(channels[i % channels.len()].clone());
+        tasks.push(tokio::spawn(worker(client, keys.clone(), shared.clone(), i as u64)));
+    }
+    tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
+    shared.measuring.store(true, Ordering::SeqCst);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+    shared.stop.store(true, Ordering::SeqCst);
+    let elapsed = started.elapsed();
+    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for task in tasks {
+        total.add(task.await??)?;
+    }
+    let errors = shared.errors.load(Ordering::SeqCst);
+    #[allow(clippy::cast_precision_loss)]
+    let rps = total.len() as f64 / elapsed.as_secs_f64();
+    let us = |q: f64| total.value_at_quantile(q);
+    #[allow(clippy::print_stdout)]
+    {
+        println!(
+            "{}: {} calls in {:.1}s = {rps:.0} req/s; latency µs p50 {} p90 {} p99 {} p99.9 {} max {}; errors {errors} \
+             ({} in flight over {} connections, {} keys {:?})",
+            args.label,
+            total.len(),
+            elapsed.as_secs_f64(),
+            us(0.5),
+            us(0.9),
+            us(0.99),
+            us(0.999),
+            total.max(),
+            args.concurrency,
+            args.connections,
+            keys.len(),
+            args.distribution
+        );
+        println!(
+            "RESULT {{\"label\":\"{}\",\"calls\":{},\"rps\":{rps:.1},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"errors\":{errors},\"concurrency\":{},\"connections\":{}}}",
+            args.label,
+            total.len(),
+            us(0.5),
+            us(0.9),
+            us(0.99),
+            us(0.999),
+            total.max(),
+            args.concurrency,
+            args.connections
+        );
+    }
+    Ok(())
+}
+
+async fn worker(
+    mut client: ResolverServiceClient<Channel>,
+    keys: Arc<KeySpace>,
+    shared: Arc<Shared>,
+    seed: u64,
+) -> anyhow::Result<Histogram<u64>> {
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut rng = Rng::new(seed + 1);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let (model_name, binding) = keys.key(keys.draw(&mut rng));
+        let request = v1::ResolveRequest { model_name, binding, ..Default::default() };
+        let sent = Instant::now();
+        let ok = client.resolve(request).await.is_ok();
+        let took = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
+        if shared.measuring.load(Ordering::Relaxed) {
+            if ok {
+                histogram.record(took.min(60_000_000))?;
+            } else {
+                shared.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(histogram)
+}
+
+async fn wait_serving(target: &str, timeout: Duration) -> anyhow::Result<()> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let started = Instant::now();
+    loop {
+        if let Ok(channel) = Endpoint::from_shared(target.to_owned())?.connect().await {
+            let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+            let request = tonic_health::pb::HealthCheckRequest { service: String::new() };
+            if let Ok(r) = health.check(request).await
+                && r.into_inner().status == ServingStatus::Serving as i32
+            {
+                return Ok(());
+            }
+        }
+        anyhow::ensure!(started.elapsed() < timeout, "{target} not SERVING within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
