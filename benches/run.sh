@@ -24,7 +24,9 @@ echo "benches/run.sh: building release binaries"
 cargo build --release -q -p bindery-benches -p bindery-server --bins
 bin=target/release
 out=$(mktemp -d /tmp/bindery-bench.XXXXXX)
-results=$out/results.txt
+# Kept after the run (target/bench/), so RESULTS.md can be regenerated with benches/report.py.
+mkdir -p target/bench
+results=target/bench/results.txt
 : >"$results"
 pids=()
 cleanup_bench() {
@@ -107,5 +109,6 @@ cargo bench -q -p bindery-benches --bench hot -- --warm-up-time 1 --measurement-
   | tr -d ',' | sed 's/""/","/g' >>"$results"
 
 took=$(( $(date +%s) - started ))
+cp "$out/log.txt" target/bench/log.txt
 python3 benches/report.py "$results" "$took" "$quick" "$h2load_note" >benches/RESULTS.md
 echo "benches/run.sh: done in ${took} s; wrote benches/RESULTS.md"

@@ -41,3 +41,9 @@ pub(crate) fn router(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha))
 }
+
+/// Accepted connections with `TCP_NODELAY`: gRPC writes small frames, and Nagle's algorithm
+/// meeting the peer's delayed ACKs stalls them for ~40 ms (seen in benches as a p99.9 of 44 ms).
+pub(crate) fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
+}

@@ -19,7 +19,6 @@ use bindery_store_sqlite::SqliteStore;
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 
 use crate::config::ArtifactArgs;
@@ -139,7 +138,7 @@ pub async fn serve_dev(
     crate::common::router(health_service)?
         .add_service(registry)
         .add_service(resolver)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await
         .context("serving gRPC")?;
     follower_task.abort();

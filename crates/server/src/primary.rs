@@ -9,7 +9,6 @@ use bindery_proto::v1::registry_service_server::RegistryServiceServer;
 use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
 use bindery_store_postgres::{PgConfig, PgStore, PoolOptions};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -84,7 +83,7 @@ pub async fn serve_primary(
     crate::common::router(health_service)?
         .add_service(registry)
         .add_service(resolver)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await
         .context("serving gRPC")?;
     tracing::info!("bindery primary stopped");
@@ -95,7 +94,9 @@ pub async fn serve_primary(
 /// next round; concurrent primaries pruning at once is harmless.
 async fn prune_loop(store: Arc<PgStore>, config: PrimaryConfig) {
     let retain = std::time::Duration::from_secs(config.changes_retention_secs);
-    let mut every = tokio::time::interval(std::time::Duration::from_millis(config.prune_interval_ms));
+    let period = std::time::Duration::from_millis(config.prune_interval_ms);
+    // The first run waits one period: at start the schema may not be migrated yet.
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;

@@ -13,7 +13,6 @@ use bindery_reader::{Cache, FeedStatus, Follower, ReaderService, WriteRedirect};
 use bindery_store_postgres::PgFeed;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -73,7 +72,7 @@ pub async fn serve_reader(
     crate::common::router(health_service)?
         .add_service(resolver)
         .add_service(redirect)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await
         .context("serving gRPC")?;
     follower_task.abort();
