@@ -173,11 +173,19 @@ impl<F: ChangeFeed> Follower<F> {
     }
 
     async fn snapshot(&self, conn: &mut F::Connection) -> Result<()> {
+        let started = std::time::Instant::now();
         let snapshot = self.timed(conn.snapshot()).await?;
+        let fetched = started.elapsed();
         let revision = snapshot.revision;
         self.cache.load_snapshot(snapshot);
         self.status.snapshots_loaded.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(revision, bindings = self.cache.bindings_count(), "loaded snapshot");
+        tracing::info!(
+            revision,
+            bindings = self.cache.bindings_count(),
+            fetch_ms = fetched.as_millis(),
+            build_ms = (started.elapsed() - fetched).as_millis(),
+            "loaded snapshot"
+        );
         Ok(())
     }
 
