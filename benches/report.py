@@ -156,26 +156,57 @@ def main():
     # Targets -----------------------------------------------------------------------------------
     w("## Against the targets")
     w("")
-    w("| target | measured |")
-    w("|---|---|")
+    w("| target | measured | met |")
+    w("|---|---|---|")
+    yes = lambda ok: "yes" if ok else "**no**"  # noqa: E731
     r64, b64 = one("resolve_reader_c64"), one("resolve_baseline_c64")
+    h64, hb64 = one("h2load_reader_c64"), one("h2load_baseline_c64")
     if r64 and b64:
-        w(f"| reader Resolve throughput ≥ 70% of bare tonic | {100 * r64['rps'] / b64['rps']:.0f}% at 64 in flight "
-          "(telemetry/metrics not built yet: issue #7) |")
-        w(f"| p99 < 1 ms at 64 in flight | reader p99 {r64['p99_us'] / 1000:.3f} ms (baseline {b64['p99_us'] / 1000:.3f} ms) |")
+        ratio = r64["rps"] / b64["rps"]
+        line = f"loadgen {100 * ratio:.0f}% at 64 in flight"
+        ok = ratio >= 0.7
+        if h64 and hb64 and float(hb64["rps"]):
+            hr = float(h64["rps"]) / float(hb64["rps"])
+            line += f"; h2load {100 * hr:.0f}%"
+            ok = ok and hr >= 0.7
+        w(f"| reader Resolve throughput ≥ 70% of bare tonic (telemetry/metrics: not built yet, issue #7) | {line} | {yes(ok)} |")
+        w(f"| p99 < 1 ms at 64 in flight | reader {r64['p99_us'] / 1000:.3f} ms; the bare tonic baseline "
+          f"{b64['p99_us'] / 1000:.3f} ms in the same run | {yes(r64['p99_us'] < 1000)} |")
     p4 = next((r for r in by("propagation") if r["readers"] == 4), None)
     if p4:
-        w(f"| propagation p99 < 20 ms to 4 readers | visible on all p99 {p4['visible_p99_ms']} ms |")
+        w(f"| propagation p99 < 20 ms to 4 readers | visible on all p99 {p4['visible_p99_ms']} ms | {yes(p4['visible_p99_ms'] < 20)} |")
     f10 = next((r for r in by("fanout") if r["watchers"] >= 10000), None)
     if f10:
-        w(f"| 10k watchers, one change to all < 200 ms | p50 {f10['all_p50_ms']} ms, max {f10['all_max_ms']} ms |")
+        w(f"| 10k watchers, one change to all < 200 ms | p50 {f10['all_p50_ms']} ms, max {f10['all_max_ms']} ms "
+          f"| {yes(f10['all_max_ms'] < 200)} |")
     big = max(by("scale"), key=lambda r: r["bindings"], default=None)
     if big and big["bindings"]:
-        w(f"| snapshot of 1M versions < 3 s | {big['bindings']:,} bindings: cold start {big['cold_start_s']} s |")
-        w(f"| < 1 KiB RSS per cached binding | {big['bytes_per_binding']} bytes at {big['bindings']:,} |")
+        w(f"| snapshot of 1M versions < 3 s | {big['bindings']:,} bindings and versions: cold start {big['cold_start_s']} s "
+          f"| {yes(big['cold_start_s'] < 3)} |")
+        w(f"| < 1 KiB RSS per cached binding | {big['bytes_per_binding']} bytes at {big['bindings']:,} "
+          f"| {yes(big['bytes_per_binding'] < 1024)} |")
     reg = one("register_version")
     if reg:
-        w(f"| RegisterVersion p50 < 5 ms | {reg['p50_ms']} ms |")
+        w(f"| RegisterVersion p50 < 5 ms | {reg['p50_ms']} ms | {yes(reg['p50_ms'] < 5)} |")
+    w("")
+    w("## Where the time goes")
+    w("")
+    w("- **Resolve p99 at 64 in flight.** The load generator and the server share the 2 cores, so a call's tail "
+      "is mostly time waiting for a core; the bare tonic baseline misses 1 ms by the same margin in the same run. "
+      "The reader's own work per call is small: a cache lookup is tens of nanoseconds and encoding the answer "
+      "about as much (micro-benchmarks above); the rest is the gRPC stack, which the baseline pays too. "
+      "Before the servers set `TCP_NODELAY`, Nagle's algorithm and delayed ACKs stalled calls for about 40 ms "
+      "(p99.9 of 44 ms, and h2load at 20% of the baseline); the fix is in `server/src/common.rs`.")
+    w("- **Cold start with 1M bindings** (from `perf record` and the reader's `loaded snapshot` log line, which "
+      "reports `fetch_ms` and `build_ms`): about 2.0 s fetching and about 0.9 s building the cache. Of the "
+      "fetch, PostgreSQL's hash join of 1M bindings with 1M versions is about 1.1 s (`EXPLAIN ANALYZE`; it spills "
+      "in 32 batches at the default `work_mem`, yet `work_mem = 256MB` made it slower: 2.0 s). Rows are "
+      "decoded while they stream in. The build is allocation: 1M `Arc<Target>` with five heap strings each, "
+      "and map inserts (malloc/free are about 20% of the profile).")
+    w("- **Sustained writes.** Every write takes the single `registry_state` row lock from its revision bump to "
+      "its commit (that is what gives revisions in commit order without gaps, DESIGN.md §3.1), so writes "
+      "serialise at about one commit each: roughly 800-1,000 writes/s here whatever the concurrency, and "
+      "16 writers queue (p99 tens of ms).")
     w("")
 
     w("## Commands")
