@@ -14,7 +14,7 @@ use crate::helpers::*;
 
 /// The `bindery` binary: `$BINDERY_BIN`, else next to this test binary's `deps/` directory
 /// (scripts/test.sh builds it before running the tests).
-fn bindery_bin() -> PathBuf {
+pub(crate) fn bindery_bin() -> PathBuf {
     if let Ok(bin) = std::env::var("BINDERY_BIN") {
         return PathBuf::from(bin);
     }
@@ -28,7 +28,7 @@ fn bindery_bin() -> PathBuf {
     bin
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 

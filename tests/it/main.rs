@@ -67,4 +67,5 @@ mod readers;
 mod registration;
 mod resolving;
 mod revisions;
+mod shutdown;
 mod validation;

@@ -5,6 +5,14 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tonic_reflection::server::{v1, v1alpha};
 
+/// The health service name liveness probes ask for: SERVING for as long as the process runs,
+/// whatever the database does (a database outage must not get every pod restarted).
+pub const LIVENESS_SERVICE: &str = "liveness";
+
+pub(crate) async fn set_live(reporter: &HealthReporter) {
+    reporter.set_service_status(LIVENESS_SERVICE, ServingStatus::Serving).await;
+}
+
 pub(crate) async fn set_health(reporter: &HealthReporter, services: &[&str], status: ServingStatus) {
     for service in services {
         reporter.set_service_status(*service, status).await;

@@ -111,6 +111,10 @@ pub struct PrimaryConfig {
     pub prune_interval_ms: u64,
     #[command(flatten)]
     pub artifacts: ArtifactArgs,
+    /// On SIGTERM, milliseconds between turning NOT_SERVING and closing the listener, so load
+    /// balancers stop routing here first.
+    #[arg(long, env = "BINDERY_DRAIN_DELAY_MS", default_value_t = 0)]
+    pub drain_delay_ms: u64,
 }
 
 impl PrimaryConfig {
@@ -127,7 +131,12 @@ impl PrimaryConfig {
             changes_retention_secs: 7 * 24 * 3_600,
             prune_interval_ms: 600_000,
             artifacts: ArtifactArgs::default(),
+            drain_delay_ms: 0,
         }
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -214,6 +223,10 @@ pub struct ReaderConfig {
     /// The node's own object-store access, for Resolve{presign} (signed locally).
     #[command(flatten)]
     pub artifacts: ArtifactArgs,
+    /// On SIGTERM, milliseconds between turning NOT_SERVING (and ending watch streams) and
+    /// closing the listener, so load balancers stop routing here first.
+    #[arg(long, env = "BINDERY_DRAIN_DELAY_MS", default_value_t = 0)]
+    pub drain_delay_ms: u64,
 }
 
 impl ReaderConfig {
@@ -229,7 +242,12 @@ impl ReaderConfig {
             max_message_bytes: 4 * 1024 * 1024,
             primary_address: None,
             artifacts: ArtifactArgs::default(),
+            drain_delay_ms: 0,
         }
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {

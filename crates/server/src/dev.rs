@@ -96,6 +96,7 @@ pub async fn serve_dev(
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
+    crate::common::set_live(&reporter).await;
     let health_task = tokio::spawn(health_loop(
         cache.clone(),
         status.clone(),

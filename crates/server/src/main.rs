@@ -17,6 +17,9 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(flatten)]
     client: bindery_server::cli::ClientArgs,
+    /// After SIGTERM/SIGINT, seconds to drain in-flight calls before exiting anyway (exit code 1).
+    #[arg(long, env = "BINDERY_SHUTDOWN_GRACE_SECS", default_value_t = 25, global = true)]
+    shutdown_grace_secs: u64,
     /// Log format: human-readable text, or one JSON object per line.
     #[arg(long, env = "BINDERY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     log_format: LogFormat,
@@ -56,13 +59,20 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Completes on the first SIGINT/SIGTERM; a second one exits at once.
-async fn shutdown_signal() {
+/// Completes on the first SIGINT/SIGTERM. A second one exits at once; so does the end of the
+/// grace period, if calls are still draining then.
+async fn shutdown_signal(grace: std::time::Duration) {
     wait_for_signal().await;
+    tracing::info!(?grace, "signal received: shutting down");
     tokio::spawn(async {
         wait_for_signal().await;
         tracing::warn!("second signal: exiting immediately");
         std::process::exit(130);
+    });
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        tracing::error!(?grace, "calls still in flight at the end of the grace period: exiting");
+        std::process::exit(1);
     });
 }
 
@@ -104,13 +114,14 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    let grace = std::time::Duration::from_secs(cli.shutdown_grace_secs);
     match cli.command {
         Command::Primary(config) => {
             config.validate()?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            bindery_server::serve_primary(listener, config, shutdown_signal()).await
+            bindery_server::serve_primary(listener, config, shutdown_signal(grace)).await
         }
         Command::Client(command) => {
             let out = bindery_server::cli::run(cli.client, command).await?;
@@ -124,14 +135,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            bindery_server::serve_dev(listener, config, shutdown_signal()).await
+            bindery_server::serve_dev(listener, config, shutdown_signal(grace)).await
         }
         Command::Reader(config) => {
             config.validate()?;
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
-            bindery_server::serve_reader(listener, config, shutdown_signal()).await
+            bindery_server::serve_reader(listener, config, shutdown_signal(grace)).await
         }
         Command::Gc(args) => {
             let out = bindery_server::run_gc(&args).await?;

@@ -57,6 +57,7 @@ pub async fn serve_primary(
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::NotServing).await;
+    crate::common::set_live(&reporter).await;
     let readiness = tokio::spawn(readiness_loop(store.clone(), pg_config, config.clone(), reporter.clone()));
     let pruning = tokio::spawn(prune_loop(store, config.clone()));
 
@@ -70,15 +71,17 @@ pub async fn serve_primary(
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, database = %config.database.database_url, "bindery primary starting");
 
+    let drain_delay = config.drain_delay();
     let shutdown = async move {
         shutdown.await;
-        tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
+        tracing::info!("shutting down: health NOT_SERVING, then draining in-flight calls");
         readiness.abort();
         pruning.abort();
         if let Some(gc) = gc {
             gc.abort();
         }
         set_health(&reporter, ServingStatus::NotServing).await;
+        tokio::time::sleep(drain_delay).await;
     };
     crate::common::router(health_service)?
         .add_service(registry)

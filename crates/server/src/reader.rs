@@ -34,13 +34,18 @@ pub async fn serve_reader(
     let cache = Arc::new(Cache::new(config.watch_history, config.watch_buffer));
     let status = Arc::new(FeedStatus::default());
     let serving = Arc::new(AtomicBool::new(false));
+    // `stop` ends watch streams and the health loop when shutdown begins; the follower keeps
+    // applying changes until the last in-flight call has drained (a Resolve may be waiting for
+    // its min_revision), then stops.
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (follower_stop_tx, follower_stop_rx) = watch::channel(false);
 
     let follower = Follower::new(PgFeed::new(pg_config), cache.clone(), status.clone(), config.follower());
-    let follower_task = tokio::spawn(follower.run(stop_rx.clone()));
+    let follower_task = tokio::spawn(follower.run(follower_stop_rx));
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
+    crate::common::set_live(&reporter).await;
     let health_task = tokio::spawn(health_loop(
         cache.clone(),
         status.clone(),
@@ -61,13 +66,19 @@ pub async fn serve_reader(
 
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, database = %config.database.database_url, "bindery reader starting");
+    let drain_delay = config.drain_delay();
     let shutdown = async move {
         shutdown.await;
-        tracing::info!("shutting down: health NOT_SERVING, ending watch streams, draining calls");
-        let _ = stop_tx.send(true);
+        tracing::info!(
+            "shutting down: health NOT_SERVING, ending watch streams (clients reconnect elsewhere)"
+        );
         serving.store(false, Ordering::Release);
         health_task.abort();
         crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
+        let _ = stop_tx.send(true);
+        // Load balancers and Kubernetes see NOT_SERVING before the listener closes.
+        tokio::time::sleep(drain_delay).await;
+        tracing::info!("no longer accepting connections; draining in-flight calls");
     };
     crate::common::router(health_service)?
         .add_service(resolver)
@@ -75,8 +86,9 @@ pub async fn serve_reader(
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await
         .context("serving gRPC")?;
-    follower_task.abort();
-    tracing::info!("bindery reader stopped");
+    let _ = follower_stop_tx.send(true);
+    let _ = follower_task.await;
+    tracing::info!("bindery reader stopped: every call drained");
     Ok(())
 }
 
