@@ -61,6 +61,7 @@ mod artifacts;
 mod availability;
 mod bindings;
 mod cli;
+mod config;
 mod dev;
 mod lifecycle;
 mod readers;

@@ -4,6 +4,7 @@ mod artifacts;
 pub mod cli;
 mod common;
 pub mod config;
+pub mod config_file;
 mod dev;
 mod primary;
 mod reader;

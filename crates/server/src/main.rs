@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bindery_server::PrimaryConfig;
 use bindery_server::config::DatabaseArgs;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -17,6 +17,11 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(flatten)]
     client: bindery_server::cli::ClientArgs,
+    /// A TOML file of settings for the server roles: keys are flag names (`pool_size`), top-level
+    /// or in a `[primary]`/`[reader]`/`[dev]`/`[gc]`/`[migrate]` table. Flags beat BINDERY_* env,
+    /// which beats the file.
+    #[arg(long, env = "BINDERY_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
     /// After SIGTERM/SIGINT, seconds to drain in-flight calls before exiting anyway (exit code 1).
     #[arg(long, env = "BINDERY_SHUTDOWN_GRACE_SECS", default_value_t = 25, global = true)]
     shutdown_grace_secs: u64,
@@ -46,8 +51,46 @@ enum Command {
     /// Delete objects under the registry-managed prefix that no version or open upload session
     /// references, older than the grace period (the primary also does this periodically).
     Gc(bindery_server::GcArgs),
+    /// Show the effective configuration (flags > BINDERY_* env > --config file), secrets redacted.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     #[command(flatten)]
     Client(bindery_server::cli::ClientCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate and print a role's effective configuration: `bindery config print primary …`.
+    Print {
+        #[command(subcommand)]
+        role: PrintRole,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrintRole {
+    Primary(PrimaryConfig),
+    Reader(bindery_server::ReaderConfig),
+    Dev(bindery_server::DevConfig),
+    Gc(bindery_server::GcArgs),
+    Migrate(DatabaseArgs),
+}
+
+impl PrintRole {
+    /// Validates like the role would at start; `Debug` redacts passwords and secret keys.
+    fn render(&self) -> anyhow::Result<String> {
+        match self {
+            Self::Primary(c) => c.validate().map(|()| format!("{c:#?}")),
+            Self::Reader(c) => c.validate().map(|()| format!("{c:#?}")),
+            Self::Dev(c) => c.artifacts.validate(true).map(|()| format!("{c:#?}")),
+            Self::Gc(c) => c
+                .artifacts
+                .validate(false)
+                .and_then(|()| c.database.pg_config().map(drop))
+                .map(|()| format!("{c:#?}")),
+            Self::Migrate(c) => c.pg_config().map(|_| format!("{c:#?}")),
+        }
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -101,7 +144,14 @@ async fn wait_for_signal() {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let argv = match bindery_server::config_file::apply(std::env::args_os().collect(), &Cli::command()) {
+        Ok(argv) => argv,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(argv);
     init_logging(cli.log_format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -143,6 +193,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", config.listen))?;
             bindery_server::serve_reader(listener, config, shutdown_signal(grace)).await
+        }
+        Command::Config(ConfigCommand::Print { role }) => {
+            let out = role.render()?;
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{out}");
+            }
+            Ok(())
         }
         Command::Gc(args) => {
             let out = bindery_server::run_gc(&args).await?;
