@@ -64,6 +64,7 @@ mod cli;
 mod config;
 mod dev;
 mod lifecycle;
+mod metrics;
 mod readers;
 mod registration;
 mod resolving;

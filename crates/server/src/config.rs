@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 
 pub use crate::artifacts::{ArtifactArgs, ArtifactStoreKind, Secret};
+pub use crate::common::MetricsListen;
 
 /// A PostgreSQL connection string whose `Debug`/`Display` hide the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -115,6 +116,9 @@ pub struct PrimaryConfig {
     /// balancers stop routing here first.
     #[arg(long, env = "BINDERY_DRAIN_DELAY_MS", default_value_t = 0)]
     pub drain_delay_ms: u64,
+    /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
+    #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
+    pub metrics_listen: MetricsListen,
 }
 
 impl PrimaryConfig {
@@ -132,6 +136,7 @@ impl PrimaryConfig {
             prune_interval_ms: 600_000,
             artifacts: ArtifactArgs::default(),
             drain_delay_ms: 0,
+            metrics_listen: MetricsListen(None),
         }
     }
 
@@ -227,6 +232,9 @@ pub struct ReaderConfig {
     /// closing the listener, so load balancers stop routing here first.
     #[arg(long, env = "BINDERY_DRAIN_DELAY_MS", default_value_t = 0)]
     pub drain_delay_ms: u64,
+    /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
+    #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "0.0.0.0:9091")]
+    pub metrics_listen: MetricsListen,
 }
 
 impl ReaderConfig {
@@ -243,6 +251,7 @@ impl ReaderConfig {
             primary_address: None,
             artifacts: ArtifactArgs::default(),
             drain_delay_ms: 0,
+            metrics_listen: MetricsListen(None),
         }
     }
 

@@ -45,6 +45,9 @@ pub struct DevConfig {
     pub artifact_listen: SocketAddr,
     #[command(flatten)]
     pub artifacts: ArtifactArgs,
+    /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
+    #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "127.0.0.1:9090")]
+    pub metrics_listen: crate::common::MetricsListen,
 }
 
 impl DevConfig {
@@ -57,6 +60,7 @@ impl DevConfig {
             artifact_dir: None,
             artifact_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             artifacts: ArtifactArgs::default(),
+            metrics_listen: crate::common::MetricsListen(None),
         }
     }
 }
@@ -94,6 +98,8 @@ pub async fn serve_dev(
     let follower = Follower::new(store.clone(), cache.clone(), status.clone(), FollowerConfig::default());
     let follower_task = tokio::spawn(follower.run(stop_rx.clone()));
 
+    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
+    crate::reader::register_reader_gauges(&metrics, cache.clone(), status.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
@@ -136,13 +142,16 @@ pub async fn serve_dev(
         health_task.abort();
         crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
     };
-    crate::common::router(health_service)?
+    crate::common::router(health_service, &metrics)?
         .add_service(registry)
         .add_service(resolver)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await
         .context("serving gRPC")?;
     follower_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     if let Some(task) = artifact_http {
         task.abort();
     }

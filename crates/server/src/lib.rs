@@ -2,15 +2,18 @@
 
 mod artifacts;
 pub mod cli;
-mod common;
+pub mod common;
 pub mod config;
 pub mod config_file;
 mod dev;
+pub mod metrics;
 mod primary;
 mod reader;
 
 pub use artifacts::{GcArgs, gc_loop, run_gc};
-pub use config::{ArtifactArgs, ArtifactStoreKind, DatabaseUrl, PrimaryConfig, ReaderConfig, Secret};
+pub use config::{
+    ArtifactArgs, ArtifactStoreKind, DatabaseUrl, MetricsListen, PrimaryConfig, ReaderConfig, Secret,
+};
 pub use dev::{DevConfig, serve_dev};
 pub use primary::{migrate_database, serve_primary};
 pub use reader::serve_reader;

@@ -55,6 +55,8 @@ pub async fn serve_primary(
         .gc_interval()
         .map(|every| tokio::spawn(crate::artifacts::gc_loop(artifacts, store.clone(), every)));
 
+    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
+    register_pool_gauges(&metrics, store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
@@ -83,12 +85,15 @@ pub async fn serve_primary(
         set_health(&reporter, ServingStatus::NotServing).await;
         tokio::time::sleep(drain_delay).await;
     };
-    crate::common::router(health_service)?
+    crate::common::router(health_service, &metrics)?
         .add_service(registry)
         .add_service(resolver)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await
         .context("serving gRPC")?;
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     tracing::info!("bindery primary stopped");
     Ok(())
 }
@@ -173,4 +178,20 @@ async fn readiness_loop(
         };
         tokio::time::sleep(pause).await;
     }
+}
+
+/// The connection pool, as gauges read at scrape time.
+fn register_pool_gauges(metrics: &crate::metrics::Metrics, store: Arc<PgStore>) {
+    let max = metrics.gauge("db_pool_max_connections", "Largest size of the database connection pool");
+    let open = metrics.gauge("db_pool_connections", "Database connections open");
+    let idle = metrics.gauge("db_pool_idle_connections", "Database connections open and idle");
+    let waiting = metrics.gauge("db_pool_waiting", "Calls waiting for a database connection");
+    metrics.on_scrape(Box::new(move || {
+        let (m, o, i, w) = store.pool_status();
+        let g = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        max.set(g(m));
+        open.set(g(o));
+        idle.set(g(i));
+        waiting.set(g(w));
+    }));
 }

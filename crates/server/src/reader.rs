@@ -43,6 +43,8 @@ pub async fn serve_reader(
     let follower = Follower::new(PgFeed::new(pg_config), cache.clone(), status.clone(), config.follower());
     let follower_task = tokio::spawn(follower.run(follower_stop_rx));
 
+    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
+    register_reader_gauges(&metrics, cache.clone(), status.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
@@ -80,7 +82,7 @@ pub async fn serve_reader(
         tokio::time::sleep(drain_delay).await;
         tracing::info!("no longer accepting connections; draining in-flight calls");
     };
-    crate::common::router(health_service)?
+    crate::common::router(health_service, &metrics)?
         .add_service(resolver)
         .add_service(redirect)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
@@ -88,6 +90,9 @@ pub async fn serve_reader(
         .context("serving gRPC")?;
     let _ = follower_stop_tx.send(true);
     let _ = follower_task.await;
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     tracing::info!("bindery reader stopped: every call drained");
     Ok(())
 }
@@ -123,4 +128,44 @@ pub(crate) async fn health_loop(
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// How current the cache is and what it holds, as gauges read at scrape time (the bindery dev
+/// process reports the same).
+pub(crate) fn register_reader_gauges(
+    metrics: &crate::metrics::Metrics,
+    cache: Arc<Cache>,
+    status: Arc<FeedStatus>,
+) {
+    let applied = metrics.gauge("reader_applied_revision", "Revision applied to this node's cache");
+    let database = metrics.gauge("reader_database_revision", "Latest revision this node saw in the database");
+    let lag = metrics.gauge("reader_lag_revisions", "Revisions the cache is behind the database");
+    let staleness =
+        metrics.gauge("reader_staleness_seconds", "Seconds since this node last knew it was current");
+    let connected = metrics.gauge("reader_connected", "1 while the change feed is connected");
+    let reconnects = metrics.counter("reader_reconnects", "Change feed reconnects");
+    let snapshots = metrics.counter("reader_snapshots", "Snapshots loaded");
+    let watchers = metrics.gauge("reader_watchers", "Open WatchBindings streams");
+    let bindings = metrics.gauge("reader_cached_bindings", "Bindings in the cache");
+    let models = metrics.gauge("reader_cached_models", "Models in the cache");
+    metrics.on_scrape(Box::new(move || {
+        let g = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let db = status.database_revision.load(Ordering::Acquire);
+        applied.set(g(cache.revision()));
+        database.set(g(db));
+        lag.set(g(db.saturating_sub(cache.revision())));
+        staleness.set(status.staleness().map_or(-1, |s| i64::try_from(s.as_secs()).unwrap_or(i64::MAX)));
+        connected.set(i64::from(status.connected.load(Ordering::Acquire)));
+        let catch_up = |c: &prometheus_client::metrics::counter::Counter, to: u64| {
+            let now = c.get();
+            if to > now {
+                c.inc_by(to - now);
+            }
+        };
+        catch_up(&reconnects, status.reconnects.load(Ordering::Relaxed));
+        catch_up(&snapshots, status.snapshots_loaded.load(Ordering::Relaxed));
+        watchers.set(g(cache.watchers()));
+        bindings.set(g(cache.bindings_count()));
+        models.set(g(cache.models_count()));
+    }));
 }

@@ -122,6 +122,12 @@ impl PgStore {
         .await
     }
 
+    /// `(max size, open connections, idle connections, callers waiting)` of the pool.
+    pub fn pool_status(&self) -> (usize, usize, usize, usize) {
+        let s = self.pool.status();
+        (s.max_size, s.size, s.available, s.waiting)
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         Ok(self.pool.get().await?)
     }

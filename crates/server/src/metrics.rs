@@ -1,0 +1,227 @@
+//! Prometheus metrics on a separate HTTP port (`GET /metrics`), with `prometheus-client`: the
+//! official Prometheus Rust client, maintained under the Prometheus organisation, no global
+//! registry and no macros — metrics are plain values registered once.
+//!
+//! Every process counts its gRPC calls (a tower layer around the server): requests by method and
+//! status code, calls in flight by method, and a latency histogram by method and code. Roles add
+//! gauges refreshed at scrape time (a reader's revision, lag, watchers and cache size; a
+//! primary's pool).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use http_body_util::Full;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tonic::codegen::http;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MethodLabels {
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub method: String,
+    pub code: String,
+}
+
+/// Gauges refreshed at scrape time.
+pub type Refresh = Box<dyn Fn() + Send + Sync>;
+
+pub struct Metrics {
+    registry: std::sync::Mutex<Registry>,
+    requests: Family<CallLabels, Counter>,
+    in_flight: Family<MethodLabels, Gauge>,
+    latency: Family<CallLabels, Histogram>,
+    refresh: std::sync::Mutex<Vec<Refresh>>,
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("bindery");
+        let requests = Family::<CallLabels, Counter>::default();
+        let in_flight = Family::<MethodLabels, Gauge>::default();
+        // 50 µs to about 3.3 s.
+        let latency = Family::<CallLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_05, 2.0, 17))
+        });
+        registry.register("rpc_requests", "gRPC calls handled, by method and status code", requests.clone());
+        registry.register("rpc_in_flight", "gRPC calls being handled, by method", in_flight.clone());
+        registry.register(
+            "rpc_duration_seconds",
+            "gRPC call latency to the response headers, by method and status code",
+            latency.clone(),
+        );
+        Arc::new(Self {
+            registry: std::sync::Mutex::new(registry),
+            requests,
+            in_flight,
+            latency,
+            refresh: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Registers a gauge (`bindery_<name>`) and returns it.
+    pub fn gauge(&self, name: &str, help: &str) -> Gauge {
+        let gauge = Gauge::default();
+        if let Ok(mut r) = self.registry.lock() {
+            r.register(name, help, gauge.clone());
+        }
+        gauge
+    }
+
+    /// Registers a counter (`bindery_<name>_total`) whose value is set at scrape time.
+    pub fn counter(&self, name: &str, help: &str) -> Counter {
+        let counter = Counter::default();
+        if let Ok(mut r) = self.registry.lock() {
+            r.register(name, help, counter.clone());
+        }
+        counter
+    }
+
+    /// Runs before every scrape.
+    pub fn on_scrape(&self, refresh: Refresh) {
+        if let Ok(mut r) = self.refresh.lock() {
+            r.push(refresh);
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> String {
+        if let Ok(refresh) = self.refresh.lock() {
+            for r in refresh.iter() {
+                r();
+            }
+        }
+        let mut out = String::new();
+        if let Ok(r) = self.registry.lock() {
+            let _ = prometheus_client::encoding::text::encode(&mut out, &r);
+        }
+        out
+    }
+
+    pub fn layer(self: &Arc<Self>) -> MetricsLayer {
+        MetricsLayer(self.clone())
+    }
+}
+
+/// Counts every gRPC call of the server it wraps.
+#[derive(Clone)]
+pub struct MetricsLayer(Arc<Metrics>);
+
+impl<S> tower_layer::Layer<S> for MetricsLayer {
+    type Service = MetricsService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        MetricsService { inner, metrics: self.0.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct MetricsService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+/// Decrements the in-flight gauge however the call ends (a cancelled call drops its future).
+struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for MetricsService<S>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let method = request.uri().path().to_owned();
+        let metrics = self.metrics.clone();
+        let gauge = metrics.in_flight.get_or_create(&MethodLabels { method: method.clone() }).clone();
+        gauge.inc();
+        let guard = InFlight(gauge);
+        let started = Instant::now();
+        let call = self.inner.call(request);
+        Box::pin(async move {
+            let result = call.await;
+            drop(guard);
+            // Errors of unary calls come as trailers-only responses, with `grpc-status` in the
+            // headers; without it the call succeeded (or a stream's end status is still to come).
+            let code = match &result {
+                Ok(response) => response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from),
+                Err(_) => tonic::Code::Unknown,
+            };
+            let labels = CallLabels { method, code: format!("{code:?}") };
+            metrics.requests.get_or_create(&labels).inc();
+            metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+            result
+        })
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until the task is dropped.
+pub async fn serve(metrics: Arc<Metrics>, addr: SocketAddr) -> anyhow::Result<()> {
+    let listener =
+        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics to {addr}"))?;
+    serve_on(metrics, listener).await;
+    Ok(())
+}
+
+pub async fn serve_on(metrics: Arc<Metrics>, listener: tokio::net::TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let metrics = metrics.clone();
+                async move {
+                    let mut response = if request.uri().path() == "/metrics" {
+                        let mut r = http::Response::new(Full::new(Bytes::from(metrics.encode())));
+                        r.headers_mut().insert(
+                            http::header::CONTENT_TYPE,
+                            http::HeaderValue::from_static(
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                            ),
+                        );
+                        r
+                    } else {
+                        http::Response::new(Full::new(Bytes::from_static(b"GET /metrics\n")))
+                    };
+                    if request.uri().path() != "/metrics" {
+                        *response.status_mut() = http::StatusCode::NOT_FOUND;
+                    }
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+        });
+    }
+}

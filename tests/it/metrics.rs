@@ -1,0 +1,86 @@
+//! `/metrics` scraped after traffic: per-RPC counts by method and code, latency histograms, the
+//! reader's revision, lag and cache size, the primary's pool.
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use bindery_proto::v1;
+use bindery_server::MetricsListen;
+use bindery_test_util::{TestDb, TestReader};
+
+use crate::dev::free_port;
+use crate::helpers::*;
+
+/// A plain HTTP/1.1 GET, as Prometheus sends it (async: the server runs on this test's runtime).
+async fn scrape(port: u16) -> String {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect to /metrics");
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+/// The value of the series whose line starts with `series` (name and labels).
+fn value(metrics: &str, series: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no series {series} in:\n{metrics}"))
+}
+
+#[tokio::test]
+async fn metrics_show_calls_codes_latency_and_reader_state() {
+    let (primary_port, reader_port) = (free_port(), free_port());
+    let primary = TestPrimary::start_with(TestDb::create().await.unwrap(), move |c| {
+        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], primary_port).into()));
+    })
+    .await
+    .unwrap();
+    let reader = TestReader::start_with(&primary.db.url, move |c| {
+        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], reader_port).into()));
+    })
+    .await
+    .unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "metered").await;
+    register(&mut registry, "metered", "r1").await;
+    let bound = bind(&mut registry, "metered", "production", 1, None).await.unwrap();
+    let mut resolver = reader.resolver().await.unwrap();
+    for _ in 0..20 {
+        let request = v1::ResolveRequest {
+            model_name: "metered".into(),
+            binding: "production".into(),
+            min_revision: bound.revision,
+            presign: false,
+        };
+        resolver.resolve(request).await.unwrap();
+    }
+    let missing =
+        v1::ResolveRequest { model_name: "metered".into(), binding: "nope".into(), ..Default::default() };
+    assert!(resolver.resolve(missing).await.is_err());
+
+    let m = scrape(reader_port).await;
+    let resolve = "method=\"/bindery.v1.ResolverService/Resolve\"";
+    assert_eq!(value(&m, &format!("bindery_rpc_requests_total{{{resolve},code=\"Ok\"}}")), 20.0);
+    assert_eq!(value(&m, &format!("bindery_rpc_requests_total{{{resolve},code=\"NotFound\"}}")), 1.0);
+    assert_eq!(value(&m, &format!("bindery_rpc_duration_seconds_count{{{resolve},code=\"Ok\"}}")), 20.0);
+    let sum = value(&m, &format!("bindery_rpc_duration_seconds_sum{{{resolve},code=\"Ok\"}}"));
+    assert!(sum > 0.0 && sum < 20.0, "implausible latency sum {sum}");
+    assert_eq!(value(&m, &format!("bindery_rpc_in_flight{{{resolve}}}")), 0.0);
+    #[allow(clippy::cast_precision_loss)]
+    let revision = bound.revision as f64;
+    assert_eq!(value(&m, "bindery_reader_applied_revision"), revision);
+    assert_eq!(value(&m, "bindery_reader_lag_revisions"), 0.0);
+    assert_eq!(value(&m, "bindery_reader_cached_bindings"), 1.0);
+    assert_eq!(value(&m, "bindery_reader_cached_models"), 1.0);
+    assert_eq!(value(&m, "bindery_reader_connected"), 1.0);
+    assert!(value(&m, "bindery_reader_snapshots_total") >= 1.0);
+
+    let p = scrape(primary_port).await;
+    let register = "method=\"/bindery.v1.RegistryService/RegisterVersion\"";
+    assert_eq!(value(&p, &format!("bindery_rpc_requests_total{{{register},code=\"Ok\"}}")), 1.0);
+    assert_eq!(value(&p, "bindery_db_pool_max_connections"), 32.0);
+    assert!(value(&p, "bindery_db_pool_connections") >= 1.0);
+}
