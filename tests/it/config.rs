@@ -43,6 +43,13 @@ fn flags_beat_env_beat_the_file_and_secrets_stay_hidden() {
     let (_, out) = print(&file, &[("BINDERY_POOL_SIZE", "3")], &["--pool-size", "2"]);
     assert!(out.contains("pool_size: 2,"), "a flag beats env: {out}");
 
+    // A shared key another role uses is fine; in this role's own table it is not.
+    std::fs::write(&file, "max_staleness_secs = 5\n").unwrap();
+    assert!(print(&file, &[], &[]).0, "a reader setting at the top level broke the primary");
+    std::fs::write(&file, "[primary]\nmax_staleness_secs = 5\n").unwrap();
+    let (ok, out) = print(&file, &[], &[]);
+    assert!(!ok && out.contains("unknown key 'max_staleness_secs'"), "{out}");
+
     std::fs::write(&file, "pool_size = 5000\n").unwrap();
     let (ok, out) = print(&file, &[], &[]);
     assert!(!ok && out.contains("pool_size must be between 1 and 1000"), "{out}");

@@ -3,9 +3,10 @@
 //!
 //! Keys are the flags' names with `_` or `-` (`database_url`, `pool-size`), at the top level or
 //! in a table named after the role (`[primary]`, `[reader]`, `[dev]`, `[gc]`, `[migrate]`), whose
-//! keys win over top-level ones for that role. A key the role does not know is an error naming
-//! it. The file's values are turned into command-line arguments placed before the user's own,
-//! for settings neither given as a flag nor set in the environment.
+//! keys win over top-level ones for that role. Top-level keys are shared: each role takes those
+//! it knows, and a key no role knows is an error naming it; in a role's table, a key that role
+//! does not know is an error. The file's values are turned into command-line arguments placed
+//! before the user's own, for settings neither given as a flag nor set in the environment.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -34,7 +35,8 @@ pub fn apply(argv: Vec<OsString>, command: &clap::Command) -> anyhow::Result<Vec
     .with_context(|| format!("no subcommand {role}"))?;
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading config file {path}"))?;
     let settings = settings(&text, role, &path)?;
-    let injected = injected_args(&settings, sub, command, &args, &path)?;
+    let known_anywhere = known_keys_of_all_roles(command);
+    let injected = injected_args(&settings, sub, command, &args, &path, &known_anywhere)?;
     let mut out = argv;
     let at = role_at + 1;
     out.splice(at..at, injected.into_iter().map(OsString::from));
@@ -54,8 +56,24 @@ fn config_path(args: &[String]) -> Option<String> {
     std::env::var("BINDERY_CONFIG").ok().filter(|p| !p.is_empty())
 }
 
+/// Long flag names any server role accepts.
+fn known_keys_of_all_roles(command: &clap::Command) -> std::collections::BTreeSet<String> {
+    ROLES
+        .iter()
+        .filter_map(|r| command.find_subcommand(r))
+        .flat_map(|c| c.get_arguments().filter_map(|a| a.get_long().map(str::to_owned)).collect::<Vec<_>>())
+        .collect()
+}
+
+/// Where a setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Shared,
+    Role,
+}
+
 /// The file's settings for `role`: top-level keys, overridden by the role's table.
-fn settings(text: &str, role: &str, path: &str) -> anyhow::Result<BTreeMap<String, toml::Value>> {
+fn settings(text: &str, role: &str, path: &str) -> anyhow::Result<BTreeMap<String, (Scope, toml::Value)>> {
     let table: toml::Table = text.parse().with_context(|| format!("config file {path} is not valid TOML"))?;
     let mut out = BTreeMap::new();
     let mut role_table = None;
@@ -70,12 +88,12 @@ fn settings(text: &str, role: &str, path: &str) -> anyhow::Result<BTreeMap<Strin
                 bail!("config file {path}: unknown table [{key}] (roles: {})", ROLES.join(", "))
             }
             v => {
-                out.insert(normalise(&key), v);
+                out.insert(normalise(&key), (Scope::Shared, v));
             }
         }
     }
     for (key, value) in role_table.unwrap_or_default() {
-        out.insert(normalise(&key), value);
+        out.insert(normalise(&key), (Scope::Role, value));
     }
     Ok(out)
 }
@@ -86,11 +104,12 @@ fn normalise(key: &str) -> String {
 
 /// `--flag value` pairs for every setting not given as a flag or in the environment.
 fn injected_args(
-    settings: &BTreeMap<String, toml::Value>,
+    settings: &BTreeMap<String, (Scope, toml::Value)>,
     sub: &clap::Command,
     root: &clap::Command,
     args: &[String],
     path: &str,
+    known_anywhere: &std::collections::BTreeSet<String>,
 ) -> anyhow::Result<Vec<String>> {
     let known: BTreeMap<String, &clap::Arg> = sub
         .get_arguments()
@@ -98,9 +117,12 @@ fn injected_args(
         .filter_map(|a| a.get_long().map(|l| (l.to_owned(), a)))
         .collect();
     let mut out = Vec::new();
-    for (key, value) in settings {
+    for (key, (scope, value)) in settings {
         if key == "config" {
             bail!("config file {path}: `config` cannot be set from the config file");
+        }
+        if *scope == Scope::Shared && !known.contains_key(key) && known_anywhere.contains(key) {
+            continue; // another role's setting
         }
         let arg = known.get(key).with_context(|| {
             format!(
@@ -148,7 +170,7 @@ mod tests {
         let s =
             settings("pool_size = 4\n[primary]\npool-size = 8\n[reader]\npool_size = 2\n", "primary", "f")
                 .unwrap_or_default();
-        assert_eq!(s.get("pool-size"), Some(&toml::Value::Integer(8)));
+        assert_eq!(s.get("pool-size"), Some(&(Scope::Role, toml::Value::Integer(8))));
         assert!(settings("[nope]\nx = 1\n", "primary", "f").is_err());
         assert!(settings("not toml ===", "primary", "f").is_err());
     }
