@@ -70,4 +70,5 @@ mod registration;
 mod resolving;
 mod revisions;
 mod shutdown;
+mod tracing;
 mod validation;

@@ -9,6 +9,7 @@ mod dev;
 pub mod metrics;
 mod primary;
 mod reader;
+pub mod telemetry;
 
 pub use artifacts::{GcArgs, gc_loop, run_gc};
 pub use config::{

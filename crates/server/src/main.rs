@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use bindery_server::PrimaryConfig;
 use bindery_server::config::DatabaseArgs;
+use bindery_server::telemetry::Telemetry;
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -93,13 +94,35 @@ impl PrintRole {
     }
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs to stderr (text or JSON), plus OpenTelemetry span export when `telemetry` is set.
+fn init_logging(format: LogFormat, telemetry: Option<&Telemetry>) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_env("BINDERY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    let (text, json) = match format {
+        LogFormat::Text => (Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)), None),
+        LogFormat::Json => (None, Some(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr))),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(text)
+        .with(json)
+        .with(telemetry.map(Telemetry::layer))
+        .init();
+}
+
+/// The service name traces carry, unless OTEL_SERVICE_NAME says otherwise.
+fn service_name(command: &Command) -> String {
+    if let Ok(name) = std::env::var("OTEL_SERVICE_NAME") {
+        return name;
     }
+    match command {
+        Command::Primary(_) => "bindery-primary",
+        Command::Reader(_) => "bindery-reader",
+        Command::Dev(_) => "bindery-dev",
+        _ => "bindery",
+    }
+    .to_owned()
 }
 
 /// Completes on the first SIGINT/SIGTERM. A second one exits at once; so does the end of the
@@ -152,8 +175,25 @@ async fn main() -> ExitCode {
         }
     };
     let cli = Cli::parse_from(argv);
-    init_logging(cli.log_format);
-    match run(cli).await {
+    // OTLP export only when an endpoint is configured: no collector, no exporter, no error logs.
+    let telemetry = match bindery_server::telemetry::endpoint_from_env() {
+        Some(endpoint) => match Telemetry::otlp(&endpoint, &service_name(&cli.command)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("error: OTEL_EXPORTER_OTLP_ENDPOINT {endpoint:?}: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => None,
+    };
+    init_logging(cli.log_format, telemetry.as_ref());
+    let result = run(cli).await;
+    // The last step of a shutdown: export the spans still buffered.
+    if let Some(t) = telemetry {
+        // The exporter's flush blocks on its task; keep it off the async workers.
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` prints the context chain on one line; no backtrace for users.

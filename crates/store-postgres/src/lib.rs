@@ -26,6 +26,7 @@ use bindery_core::{
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
+use tracing::Instrument;
 
 use crate::error::{StoreError, StoreResult};
 pub use crate::feed::{PgFeed, PgFeedConnection};
@@ -139,17 +140,30 @@ impl PgStore {
         F: Fn() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
-        let mut attempt = 1;
-        loop {
-            match op().await {
-                Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(op = name, attempt, "retrying after serialization failure");
-                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-                    attempt += 1;
+        // One span per store operation, named by it: a child of the call's span in traces.
+        // Statements and their parameters are never recorded.
+        let span = tracing::info_span!(
+            "db",
+            otel.name = name,
+            otel.kind = "client",
+            db.system = "postgresql",
+            db.operation.name = name,
+        );
+        async {
+            let mut attempt = 1;
+            loop {
+                match op().await {
+                    Err(e) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
+                        tracing::debug!(op = name, attempt, "retrying after serialization failure");
+                        tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                        attempt += 1;
+                    }
+                    other => return other.map_err(|e| e.into_domain(name)),
                 }
-                other => return other.map_err(|e| e.into_domain(name)),
             }
         }
+        .instrument(span)
+        .await
     }
 }
 

@@ -1,0 +1,135 @@
+//! Traces: `tracing` spans exported as OpenTelemetry spans over OTLP/gRPC when an endpoint is
+//! configured (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`; the other
+//! standard `OTEL_*` variables apply), and nothing at all when not — no exporter, no error logs
+//! about an absent collector.
+//!
+//! Incoming calls continue the caller's W3C trace context (`traceparent`): [`TraceLayer`] makes
+//! one server span per call whose parent is the caller's span; database calls are child spans
+//! named by statement (`PgStore::run`), never with their parameters.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tonic::codegen::http;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The OTLP endpoint from the standard variables, if any.
+pub fn endpoint_from_env() -> Option<String> {
+    ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+}
+
+/// An OTLP trace pipeline; flushes on [`Telemetry::shutdown`].
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Telemetry {
+    /// Exports to `endpoint` (gRPC) as `service`, batching on the tokio runtime. Also installs
+    /// the W3C trace-context propagator. Call within a tokio runtime.
+    pub fn otlp(endpoint: &str, service: &str) -> anyhow::Result<Self> {
+        let exporter =
+            opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+        let processor =
+            opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+                exporter,
+                opentelemetry_sdk::runtime::Tokio,
+            )
+            .build();
+        let resource = opentelemetry_sdk::Resource::builder().with_service_name(service.to_owned()).build();
+        let provider =
+            SdkTracerProvider::builder().with_span_processor(processor).with_resource(resource).build();
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        Ok(Self { provider })
+    }
+
+    /// The `tracing` layer that turns spans into OpenTelemetry spans.
+    pub fn layer<S>(&self) -> impl tracing_subscriber::Layer<S> + use<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        tracing_opentelemetry::layer().with_tracer(self.provider.tracer("bindery"))
+    }
+
+    /// Exports what is buffered now.
+    pub fn flush(&self) {
+        let _ = self.provider.force_flush();
+    }
+
+    /// Flushes and stops the exporter (the last step of a graceful shutdown).
+    pub fn shutdown(self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+/// One server span per gRPC call, continuing the caller's trace context.
+#[derive(Clone, Copy, Default)]
+pub struct TraceLayer;
+
+impl<S> tower_layer::Layer<S> for TraceLayer {
+    type Service = TraceService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TraceService { inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct TraceService<S> {
+    inner: S,
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for TraceService<S>
+where
+    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
+        let path = request.uri().path();
+        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+        let span = tracing::info_span!(
+            "grpc",
+            otel.name = %path.trim_start_matches('/'),
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.service = %service,
+            rpc.method = %method,
+        );
+        let parent =
+            opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(request.headers())));
+        let _ = span.set_parent(parent);
+        let call = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Box::pin(call.instrument(span))
+    }
+}
