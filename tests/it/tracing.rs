@@ -1,6 +1,7 @@
 //! Traces across processes: a caller's `traceparent` becomes the parent of the primary's and
 //! the reader's server spans, and the primary's database call is a child span named by its
-//! operation. The spans are received by an OTLP trace receiver running in this test.
+//! operation. The spans (and the metrics, which go out over OTLP too) are received by an OTLP
+//! receiver running in this test.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,6 +9,12 @@ use std::time::{Duration, Instant};
 use bindery_proto::v1;
 use bindery_server::telemetry::Telemetry;
 use bindery_test_util::{TestDb, TestReader};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -22,6 +29,50 @@ use crate::helpers::*;
 
 #[derive(Clone, Default)]
 struct Receiver(Arc<Mutex<Vec<Span>>>);
+
+/// `(metric name, rpc.method attribute or "", value)` of every number data point received.
+#[derive(Clone, Default)]
+struct MetricsReceiver(Arc<Mutex<Vec<(String, String, f64)>>>);
+
+#[tonic::async_trait]
+impl MetricsService for MetricsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+        use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value;
+        let mut out = self.0.lock().unwrap();
+        for resource in request.into_inner().resource_metrics {
+            for scope in resource.scope_metrics {
+                for metric in scope.metrics {
+                    let points = match metric.data {
+                        Some(Data::Sum(s)) => s.data_points,
+                        Some(Data::Gauge(g)) => g.data_points,
+                        _ => Vec::new(),
+                    };
+                    for p in points {
+                        let method = p
+                            .attributes
+                            .iter()
+                            .find(|a| a.key == "rpc.method")
+                            .and_then(|a| a.value.as_ref())
+                            .map(|v| format!("{v:?}"))
+                            .unwrap_or_default();
+                        #[allow(clippy::cast_precision_loss)]
+                        let value = match p.value {
+                            Some(Value::AsInt(i)) => i as f64,
+                            Some(Value::AsDouble(d)) => d,
+                            None => 0.0,
+                        };
+                        out.push((metric.name.clone(), method, value));
+                    }
+                }
+            }
+        }
+        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+    }
+}
 
 #[tonic::async_trait]
 impl TraceService for Receiver {
@@ -55,9 +106,11 @@ async fn a_callers_trace_continues_through_primary_reader_and_database() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let service = TraceServiceServer::new(receiver.clone());
+    let metrics = MetricsReceiver::default();
     tokio::spawn(
         tonic::transport::Server::builder()
             .add_service(service)
+            .add_service(MetricsServiceServer::new(metrics.clone()))
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener)),
     );
     let telemetry = Arc::new(Telemetry::otlp(&endpoint, "bindery-test").unwrap());
@@ -148,4 +201,21 @@ async fn a_callers_trace_continues_through_primary_reader_and_database() {
         "{:?}",
         db.attributes
     );
+
+    // The metrics went out over OTLP as well: per-call counts by method, and the reader's state.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let flusher = telemetry.clone();
+        tokio::task::spawn_blocking(move || flusher.flush()).await.unwrap();
+        let points = metrics.0.lock().unwrap().clone();
+        let set_bindings = points.iter().any(|(n, m, v)| {
+            n == "bindery.rpc.requests" && m.contains("RegistryService/SetBinding") && *v >= 1.0
+        });
+        let applied = points.iter().any(|(n, _, v)| n == "bindery.reader_applied_revision" && *v >= 1.0);
+        if set_bindings && applied {
+            break;
+        }
+        assert!(Instant::now() < deadline, "metrics not received: {points:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -40,12 +40,29 @@ pub struct CallLabels {
 /// Gauges refreshed at scrape time.
 pub type Refresh = Box<dyn Fn() + Send + Sync>;
 
+/// The same per-call metrics as OpenTelemetry instruments, when OTLP export is configured.
+struct OtelCalls {
+    meter: opentelemetry::metrics::Meter,
+    requests: opentelemetry::metrics::Counter<u64>,
+    in_flight: opentelemetry::metrics::UpDownCounter<i64>,
+    duration: opentelemetry::metrics::Histogram<f64>,
+}
+
 pub struct Metrics {
     registry: std::sync::Mutex<Registry>,
     requests: Family<CallLabels, Counter>,
     in_flight: Family<MethodLabels, Gauge>,
     latency: Family<CallLabels, Histogram>,
-    refresh: std::sync::Mutex<Vec<Refresh>>,
+    refresh: Arc<std::sync::Mutex<Vec<Refresh>>>,
+    otel: Option<OtelCalls>,
+}
+
+fn run_refresh(refresh: &std::sync::Mutex<Vec<Refresh>>) {
+    if let Ok(refresh) = refresh.lock() {
+        for r in refresh.iter() {
+            r();
+        }
+    }
 }
 
 impl Metrics {
@@ -64,20 +81,50 @@ impl Metrics {
             "gRPC call latency to the response headers, by method and status code",
             latency.clone(),
         );
+        // With OTLP configured, the same metrics also go out through the OpenTelemetry meter.
+        let otel = crate::telemetry::meter().map(|meter| OtelCalls {
+            meter: meter.clone(),
+            requests: meter
+                .u64_counter("bindery.rpc.requests")
+                .with_description("gRPC calls handled")
+                .build(),
+            in_flight: meter
+                .i64_up_down_counter("bindery.rpc.in_flight")
+                .with_description("gRPC calls being handled")
+                .build(),
+            duration: meter
+                .f64_histogram("bindery.rpc.duration")
+                .with_unit("s")
+                .with_description("gRPC call latency to the response headers")
+                .build(),
+        });
         Arc::new(Self {
             registry: std::sync::Mutex::new(registry),
             requests,
             in_flight,
             latency,
-            refresh: std::sync::Mutex::new(Vec::new()),
+            refresh: Arc::new(std::sync::Mutex::new(Vec::new())),
+            otel,
         })
     }
 
-    /// Registers a gauge (`bindery_<name>`) and returns it.
+    /// Registers a gauge (`bindery_<name>`; `bindery.<name>` over OTLP) and returns it.
     pub fn gauge(&self, name: &str, help: &str) -> Gauge {
         let gauge = Gauge::default();
         if let Ok(mut r) = self.registry.lock() {
             r.register(name, help, gauge.clone());
+        }
+        if let Some(otel) = &self.otel {
+            let (g, refresh) = (gauge.clone(), self.refresh.clone());
+            let _ = otel
+                .meter
+                .i64_observable_gauge(format!("bindery.{name}"))
+                .with_description(help.to_owned())
+                .with_callback(move |observer| {
+                    run_refresh(&refresh);
+                    observer.observe(g.get(), &[]);
+                })
+                .build();
         }
         gauge
     }
@@ -87,6 +134,18 @@ impl Metrics {
         let counter = Counter::default();
         if let Ok(mut r) = self.registry.lock() {
             r.register(name, help, counter.clone());
+        }
+        if let Some(otel) = &self.otel {
+            let (c, refresh) = (counter.clone(), self.refresh.clone());
+            let _ = otel
+                .meter
+                .u64_observable_counter(format!("bindery.{name}"))
+                .with_description(help.to_owned())
+                .with_callback(move |observer| {
+                    run_refresh(&refresh);
+                    observer.observe(c.get(), &[]);
+                })
+                .build();
         }
         counter
     }
@@ -100,11 +159,7 @@ impl Metrics {
 
     /// The text exposition of every metric.
     pub fn encode(&self) -> String {
-        if let Ok(refresh) = self.refresh.lock() {
-            for r in refresh.iter() {
-                r();
-            }
-        }
+        run_refresh(&self.refresh);
         let mut out = String::new();
         if let Ok(r) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &r);
@@ -134,12 +189,15 @@ pub struct MetricsService<S> {
     metrics: Arc<Metrics>,
 }
 
-/// Decrements the in-flight gauge however the call ends (a cancelled call drops its future).
-struct InFlight(Gauge);
+/// Decrements the in-flight gauges however the call ends (a cancelled call drops its future).
+struct InFlight(Gauge, Arc<Metrics>, Option<[opentelemetry::KeyValue; 1]>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+        if let (Some(otel), Some(attr)) = (&self.1.otel, &self.2) {
+            otel.in_flight.add(-1, attr);
+        }
     }
 }
 
@@ -161,7 +219,12 @@ where
         let metrics = self.metrics.clone();
         let gauge = metrics.in_flight.get_or_create(&MethodLabels { method: method.clone() }).clone();
         gauge.inc();
-        let guard = InFlight(gauge);
+        let method_attr = metrics.otel.as_ref().map(|o| {
+            let attr = [opentelemetry::KeyValue::new("rpc.method", method.clone())];
+            o.in_flight.add(1, &attr);
+            attr
+        });
+        let guard = InFlight(gauge, metrics.clone(), method_attr);
         let started = Instant::now();
         let call = self.inner.call(request);
         Box::pin(async move {
@@ -178,9 +241,18 @@ where
                     .map_or(tonic::Code::Ok, tonic::Code::from),
                 Err(_) => tonic::Code::Unknown,
             };
+            let seconds = started.elapsed().as_secs_f64();
             let labels = CallLabels { method, code: format!("{code:?}") };
+            if let Some(otel) = &metrics.otel {
+                let attrs = [
+                    opentelemetry::KeyValue::new("rpc.method", labels.method.clone()),
+                    opentelemetry::KeyValue::new("rpc.grpc.status_code", labels.code.clone()),
+                ];
+                otel.requests.add(1, &attrs);
+                otel.duration.record(seconds, &attrs);
+            }
             metrics.requests.get_or_create(&labels).inc();
-            metrics.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+            metrics.latency.get_or_create(&labels).observe(seconds);
             result
         })
     }

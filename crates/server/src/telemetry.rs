@@ -26,9 +26,18 @@ pub fn endpoint_from_env() -> Option<String> {
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
 }
 
-/// An OTLP trace pipeline; flushes on [`Telemetry::shutdown`].
+/// The meter of the OTLP metrics pipeline, once [`Telemetry::otlp`] has set one up: servers
+/// started afterwards export their metrics through it as well as on `/metrics`.
+static METER: std::sync::OnceLock<opentelemetry::metrics::Meter> = std::sync::OnceLock::new();
+
+pub fn meter() -> Option<&'static opentelemetry::metrics::Meter> {
+    METER.get()
+}
+
+/// OTLP trace and metrics pipelines; flushed on [`Telemetry::shutdown`].
 pub struct Telemetry {
     provider: SdkTracerProvider,
+    meters: opentelemetry_sdk::metrics::SdkMeterProvider,
 }
 
 impl Telemetry {
@@ -44,12 +53,32 @@ impl Telemetry {
             )
             .build();
         let resource = opentelemetry_sdk::Resource::builder().with_service_name(service.to_owned()).build();
-        let provider =
-            SdkTracerProvider::builder().with_span_processor(processor).with_resource(resource).build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(resource.clone())
+            .build();
         opentelemetry::global::set_text_map_propagator(
             opentelemetry_sdk::propagation::TraceContextPropagator::new(),
         );
-        Ok(Self { provider })
+        let metrics_endpoint = std::env::var("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| endpoint.to_owned());
+        let exporter = opentelemetry_otlp::MetricExporter::builder()
+            .with_tonic()
+            .with_endpoint(metrics_endpoint)
+            .build()?;
+        let reader = opentelemetry_sdk::metrics::periodic_reader_with_async_runtime::PeriodicReader::builder(
+            exporter,
+            opentelemetry_sdk::runtime::Tokio,
+        )
+        .build();
+        let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(reader)
+            .with_resource(resource)
+            .build();
+        let _ = METER.set(opentelemetry::metrics::MeterProvider::meter(&meters, "bindery"));
+        Ok(Self { provider, meters })
     }
 
     /// The `tracing` layer that turns spans into OpenTelemetry spans.
@@ -60,14 +89,16 @@ impl Telemetry {
         tracing_opentelemetry::layer().with_tracer(self.provider.tracer("bindery"))
     }
 
-    /// Exports what is buffered now.
+    /// Exports what is buffered now (spans, and the metrics collected so far).
     pub fn flush(&self) {
         let _ = self.provider.force_flush();
+        let _ = self.meters.force_flush();
     }
 
-    /// Flushes and stops the exporter (the last step of a graceful shutdown).
+    /// Flushes and stops the exporters (the last step of a graceful shutdown).
     pub fn shutdown(self) {
         let _ = self.provider.shutdown();
+        let _ = self.meters.shutdown();
     }
 }
 
