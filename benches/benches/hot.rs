@@ -8,7 +8,6 @@ use std::hint::black_box;
 use bindery_core::{
     Artifact, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, ModelName, Snapshot,
 };
-use bindery_proto::v1;
 use bindery_reader::Cache;
 use criterion::{Criterion, criterion_group, criterion_main};
 use prost::Message;
@@ -87,18 +86,7 @@ fn benches(c: &mut Criterion) {
         });
     });
 
-    let response = v1::ResolveResponse {
-        model_name: "bench/m0".into(),
-        binding: "b0".into(),
-        version: 1,
-        artifact_uri: "s3://bench-models/bench/m0/1/model.onnx".into(),
-        sha256: "ab".repeat(32),
-        size_bytes: 104_857_600,
-        generation: 1,
-        revision: 1,
-        artifact_format: "onnx".into(),
-        download_urls: Vec::new(),
-    };
+    let response = bindery_benches::seeded_answer();
     c.bench_function("encode ResolveResponse", |b| b.iter(|| black_box(&response).encode_to_vec()));
 }
 

@@ -145,6 +145,23 @@ impl KeySpace {
     }
 }
 
+/// A reader's answer for the first seeded key: the shape and size the baseline returns and the
+/// encode micro-benchmark encodes.
+pub fn seeded_answer() -> bindery_proto::v1::ResolveResponse {
+    bindery_proto::v1::ResolveResponse {
+        model_name: model_name(0),
+        binding: binding_name(0),
+        version: 1,
+        artifact_uri: "s3://bench-models/bench/m0/1/model.onnx".into(),
+        sha256: "ab".repeat(32),
+        size_bytes: 104_857_600,
+        generation: 1,
+        revision: 1,
+        artifact_format: "onnx".into(),
+        download_urls: Vec::new(),
+    }
+}
+
 pub fn model_name(i: usize) -> String {
     format!("bench/m{i}")
 }

@@ -53,19 +53,7 @@ impl ResolverService for Constant {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    // The same shape and size as a reader's answer for a seeded key.
-    let answer = v1::ResolveResponse {
-        model_name: "bench/m0".into(),
-        binding: "b0".into(),
-        version: 1,
-        artifact_uri: "s3://bench-models/bench/m0/1/model.onnx".into(),
-        sha256: "ab".repeat(32),
-        size_bytes: 104_857_600,
-        generation: 1,
-        revision: 1,
-        artifact_format: "onnx".into(),
-        download_urls: Vec::new(),
-    };
+    let answer = bindery_benches::seeded_answer();
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter.set_service_status("", tonic_health::ServingStatus::Serving).await;
     tonic::transport::Server::builder()
