@@ -33,13 +33,7 @@ fn bytes(len: usize, seed: u64) -> Vec<u8> {
 }
 
 fn presigned(r: Option<&v1::PresignedRequest>) -> bindery_core::PresignedRequest {
-    let r = r.expect("a presigned request");
-    bindery_core::PresignedRequest {
-        method: r.method.clone(),
-        url: r.url.clone(),
-        headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        expires_at: std::time::SystemTime::now(),
-    }
+    r.expect("a presigned request").into()
 }
 
 async fn fixture(

@@ -284,13 +284,9 @@ impl ArtifactStore for LocalStore {
         if tokio::fs::metadata(&dir).await.is_err() {
             return Err(Error::FailedPrecondition(format!("multipart upload of {object} no longer exists")));
         }
-        let missing: Vec<String> =
-            (1..=parts).filter(|n| !dir.join(format!("part-{n}")).is_file()).map(|n| n.to_string()).collect();
+        let missing: Vec<u32> = (1..=parts).filter(|n| !dir.join(format!("part-{n}")).is_file()).collect();
         if !missing.is_empty() {
-            return Err(Error::FailedPrecondition(format!(
-                "{object} is not fully uploaded: part(s) {} missing; upload them to their presigned URLs",
-                missing.join(", ")
-            )));
+            return Err(object.parts_missing(&missing));
         }
         let target = self.path(object)?;
         let staged = dir.join("assembled");

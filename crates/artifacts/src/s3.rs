@@ -314,12 +314,12 @@ impl ArtifactStore for S3Store {
         let numbers: Vec<i32> = listed.iter().map(|p| p.0).collect();
         let expected: Vec<i32> = (1..=i32::try_from(parts).unwrap_or(i32::MAX)).collect();
         if numbers != expected {
-            let missing: Vec<String> =
-                expected.iter().filter(|n| !numbers.contains(n)).map(ToString::to_string).collect();
-            return Err(Error::FailedPrecondition(format!(
-                "{object} is not fully uploaded: part(s) {} missing; upload them to their presigned URLs",
-                if missing.is_empty() { "beyond the expected count".to_owned() } else { missing.join(", ") }
-            )));
+            let missing: Vec<u32> = expected
+                .iter()
+                .filter(|n| !numbers.contains(n))
+                .filter_map(|n| u32::try_from(*n).ok())
+                .collect();
+            return Err(object.parts_missing(&missing));
         }
         let completed = listed
             .into_iter()

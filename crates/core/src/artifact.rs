@@ -49,6 +49,19 @@ impl ObjectLocation {
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
+
+    /// A multipart upload of this object cannot complete: these parts were never uploaded (an
+    /// empty list: the store holds parts beyond the expected count).
+    pub fn parts_missing(&self, missing: &[u32]) -> Error {
+        let parts = if missing.is_empty() {
+            "beyond the expected count".to_owned()
+        } else {
+            missing.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        };
+        Error::FailedPrecondition(format!(
+            "{self} is not fully uploaded: part(s) {parts} missing; upload them to their presigned URLs"
+        ))
+    }
 }
 
 impl std::fmt::Display for ObjectLocation {
@@ -195,6 +208,17 @@ pub struct UploadSession {
 }
 
 impl UploadSession {
+    /// What the audit log records about the session, and under which target.
+    pub fn audit(&self) -> (String, serde_json::Value) {
+        let after = serde_json::json!({
+            "location": self.location.uri(),
+            "files": self.files,
+            "state": self.state.as_str(),
+            "expires_at": self.expires_at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        });
+        (format!("models/{}/upload_sessions/{}", self.model, self.id), after)
+    }
+
     pub fn check_open(&self, now: SystemTime) -> Result<()> {
         match self.state {
             UploadSessionState::Registered(v) => Err(Error::FailedPrecondition(format!(

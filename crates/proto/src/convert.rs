@@ -497,6 +497,25 @@ impl TryFrom<v1::CreateUploadSessionRequest> for (ModelName, Vec<core::FileSpec>
     }
 }
 
+/// The request a client sends to a presigned URL it was handed.
+impl From<&v1::PresignedRequest> for core::PresignedRequest {
+    fn from(r: &v1::PresignedRequest) -> Self {
+        let expires_at = r.expires_at.as_ref().map_or(UNIX_EPOCH, |t| {
+            UNIX_EPOCH
+                + std::time::Duration::new(
+                    u64::try_from(t.seconds).unwrap_or(0),
+                    u32::try_from(t.nanos).unwrap_or(0),
+                )
+        });
+        Self {
+            method: r.method.clone(),
+            url: r.url.clone(),
+            headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            expires_at,
+        }
+    }
+}
+
 impl From<core::DownloadUrl> for v1::DownloadUrl {
     fn from(d: core::DownloadUrl) -> Self {
         Self { path: d.path, size_bytes: d.size_bytes, sha256: d.sha256, request: Some(d.request.into()) }

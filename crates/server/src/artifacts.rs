@@ -242,9 +242,15 @@ impl ArtifactArgs {
 
 /// Expires upload sessions and collects garbage every `interval` (nothing to do without a managed
 /// prefix: no sessions, nothing the registry owns). Failures are logged and retried next time.
-pub async fn gc_loop(artifacts: Arc<Artifacts>, store: Arc<dyn Store>, interval: Duration) {
-    // The first pass waits one interval: at start the schema may not be migrated yet.
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+/// Starts once `schema_ready` completes (the primary migrates after it starts).
+pub async fn gc_loop(
+    artifacts: Arc<Artifacts>,
+    store: Arc<dyn Store>,
+    interval: Duration,
+    schema_ready: impl Future<Output = ()>,
+) {
+    schema_ready.await;
+    let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;

@@ -440,7 +440,8 @@ async fn upload(c: &mut Client, model: String, path: &Path, meta: VersionMeta) -
         };
         for (put, offset, len) in pieces {
             let put = put.as_ref().ok_or_else(|| anyhow!("upload of {:?} has no URL", upload.path))?;
-            let reply = transfer.put_range(&presigned(put), &local, offset, len).await?;
+            let reply =
+                transfer.put_range(&bindery_core::PresignedRequest::from(put), &local, offset, len).await?;
             if reply.status != 200 {
                 return Err(anyhow!(
                     "uploading {:?} failed with HTTP {}: {}",
@@ -496,15 +497,6 @@ fn local_files(root: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     Ok(found)
 }
 
-fn presigned(r: &v1::PresignedRequest) -> bindery_core::PresignedRequest {
-    bindery_core::PresignedRequest {
-        method: r.method.clone(),
-        url: r.url.clone(),
-        headers: r.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        expires_at: std::time::SystemTime::now(),
-    }
-}
-
 async fn download(
     c: &mut Client,
     model: String,
@@ -538,7 +530,7 @@ async fn download(
         }
         let request = d.request.as_ref().ok_or_else(|| anyhow!("{:?} has no download URL", d.path))?;
         let dest = to.join(&d.path);
-        let (http, sha256) = transfer.download(&presigned(request), &dest).await?;
+        let (http, sha256) = transfer.download(&bindery_core::PresignedRequest::from(request), &dest).await?;
         if http != 200 {
             return Err(anyhow!("downloading {:?} failed with HTTP {http}", d.path));
         }

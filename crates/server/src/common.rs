@@ -38,11 +38,8 @@ fn reflection() -> anyhow::Result<(
     Ok((v1, v1alpha))
 }
 
-/// What wraps every call: metrics outermost, then the trace span.
-pub(crate) type Layers = tower_layer::Stack<
-    crate::telemetry::TraceLayer,
-    tower_layer::Stack<crate::metrics::MetricsLayer, tower_layer::Identity>,
->;
+/// What wraps every call: metrics and the call's trace span, in one layer.
+pub(crate) type Layers = tower_layer::Stack<crate::metrics::MetricsLayer, tower_layer::Identity>;
 
 /// A gRPC server with what every Bindery process serves: health and reflection (v1, v1alpha).
 /// Callers add their own services.
@@ -53,7 +50,6 @@ pub(crate) fn router(
     let (reflection_v1, reflection_v1alpha) = reflection()?;
     Ok(tonic::transport::Server::builder()
         .layer(metrics.layer())
-        .layer(crate::telemetry::TraceLayer)
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha))

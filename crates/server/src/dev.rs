@@ -88,7 +88,12 @@ pub async fn serve_dev(
     let artifact_http =
         local.map(|local| tokio::spawn(bindery_artifacts::serve_local(local, artifact_listener)));
     let gc = config.artifacts.gc_interval().map(|every| {
-        tokio::spawn(crate::artifacts::gc_loop(artifacts.clone(), registry_store.clone(), every))
+        tokio::spawn(crate::artifacts::gc_loop(
+            artifacts.clone(),
+            registry_store.clone(),
+            every,
+            std::future::ready(()),
+        ))
     });
 
     let cache = Arc::new(Cache::new(10_000, 4_096));

@@ -25,6 +25,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tonic::codegen::http;
+use tracing::Instrument;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
@@ -172,7 +173,7 @@ impl Metrics {
     }
 }
 
-/// Counts every gRPC call of the server it wraps.
+/// Wraps every gRPC call once: counts it, times it, and runs it in its trace span.
 #[derive(Clone)]
 pub struct MetricsLayer(Arc<Metrics>);
 
@@ -225,10 +226,14 @@ where
             attr
         });
         let guard = InFlight(gauge, metrics.clone(), method_attr);
+        let span = crate::telemetry::server_span(&request);
         let started = Instant::now();
-        let call = self.inner.call(request);
+        let call = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
         Box::pin(async move {
-            let result = call.await;
+            let result = call.instrument(span).await;
             drop(guard);
             // Errors of unary calls come as trailers-only responses, with `grpc-status` in the
             // headers; without it the call succeeded (or a stream's end status is still to come).

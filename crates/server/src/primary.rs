@@ -50,18 +50,28 @@ pub async fn serve_primary(
     let store = Arc::new(PgStore::new(pg_config.clone(), &options)?);
     let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
     let primary = Primary::new(store.clone(), artifacts.clone());
-    let gc = config
-        .artifacts
-        .gc_interval()
-        .map(|every| tokio::spawn(crate::artifacts::gc_loop(artifacts, store.clone(), every)));
+    // Pruning and garbage collection touch the schema: they start once it is migrated.
+    let (migrated_tx, migrated_rx) = tokio::sync::watch::channel(false);
+    let schema_ready = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|m| *m).await;
+    };
+    let gc = config.artifacts.gc_interval().map(|every| {
+        tokio::spawn(crate::artifacts::gc_loop(
+            artifacts,
+            store.clone(),
+            every,
+            schema_ready(migrated_rx.clone()),
+        ))
+    });
 
     let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
     register_pool_gauges(&metrics, store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
     set_health(&reporter, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
-    let readiness = tokio::spawn(readiness_loop(store.clone(), pg_config, config.clone(), reporter.clone()));
-    let pruning = tokio::spawn(prune_loop(store, config.clone()));
+    let readiness =
+        tokio::spawn(readiness_loop(store.clone(), pg_config, config.clone(), reporter.clone(), migrated_tx));
+    let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let max = config.max_message_bytes;
     let registry = RegistryServiceServer::new(primary.clone())
@@ -100,11 +110,10 @@ pub async fn serve_primary(
 
 /// Keeps the change log to its retention window (DESIGN.md §3.5). Failures are logged and retried
 /// next round; concurrent primaries pruning at once is harmless.
-async fn prune_loop(store: Arc<PgStore>, config: PrimaryConfig) {
+async fn prune_loop(store: Arc<PgStore>, config: PrimaryConfig, schema_ready: impl Future<Output = ()>) {
     let retain = std::time::Duration::from_secs(config.changes_retention_secs);
-    let period = std::time::Duration::from_millis(config.prune_interval_ms);
-    // The first run waits one period: at start the schema may not be migrated yet.
-    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    schema_ready.await;
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(config.prune_interval_ms));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
@@ -121,8 +130,10 @@ async fn readiness_loop(
     pg_config: PgConfig,
     config: PrimaryConfig,
     reporter: HealthReporter,
+    migrated_tx: tokio::sync::watch::Sender<bool>,
 ) {
     let mut migrated = config.no_migrate;
+    migrated_tx.send_replace(migrated);
     let mut serving = false;
     let mut failures = 0u32;
     loop {
@@ -138,6 +149,7 @@ async fn readiness_loop(
                 Ok(mut client) => match bindery_store_postgres::migrate(&mut client).await {
                     Ok(applied) => {
                         migrated = true;
+                        migrated_tx.send_replace(true);
                         tracing::info!(?applied, "database schema is current");
                     }
                     Err(e) => tracing::warn!(error = %e, "migrating the database failed; will retry"),

@@ -3,20 +3,15 @@
 //! standard `OTEL_*` variables apply), and nothing at all when not — no exporter, no error logs
 //! about an absent collector.
 //!
-//! Incoming calls continue the caller's W3C trace context (`traceparent`): [`TraceLayer`] makes
+//! Incoming calls continue the caller's W3C trace context (`traceparent`): [`server_span`] makes
 //! one server span per call whose parent is the caller's span; database calls are child spans
 //! named by statement (`PgStore::run`), never with their parameters.
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use opentelemetry::propagation::Extractor;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::codegen::http;
-use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The OTLP endpoint from the standard variables, if any.
@@ -114,53 +109,20 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// One server span per gRPC call, continuing the caller's trace context.
-#[derive(Clone, Copy, Default)]
-pub struct TraceLayer;
-
-impl<S> tower_layer::Layer<S> for TraceLayer {
-    type Service = TraceService<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        TraceService { inner }
-    }
-}
-
-#[derive(Clone)]
-pub struct TraceService<S> {
-    inner: S,
-}
-
-impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for TraceService<S>
-where
-    S: tower_service::Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let path = request.uri().path();
-        let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
-        let span = tracing::info_span!(
-            "grpc",
-            otel.name = %path.trim_start_matches('/'),
-            otel.kind = "server",
-            rpc.system = "grpc",
-            rpc.service = %service,
-            rpc.method = %method,
-        );
-        let parent =
-            opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(request.headers())));
-        let _ = span.set_parent(parent);
-        let call = {
-            let _entered = span.enter();
-            self.inner.call(request)
-        };
-        Box::pin(call.instrument(span))
-    }
+/// The server span of one gRPC call, named by its method, continuing the caller's trace context
+/// (`traceparent`). Opened by the per-call layer in `metrics.rs`, so each call is wrapped once.
+pub fn server_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let path = request.uri().path();
+    let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(request.headers())));
+    let _ = span.set_parent(parent);
+    span
 }

@@ -49,13 +49,7 @@ async fn audit(
              SELECT revision, $1, $2, $3, NULL, $4, $5, $6 FROM registry_state",
         )
         .await?;
-    let after = serde_json::json!({
-        "location": s.location.uri(),
-        "files": s.files,
-        "state": s.state.as_str(),
-        "expires_at": s.expires_at.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-    });
-    let target = format!("models/{}/upload_sessions/{}", s.model, s.id);
+    let (target, after) = s.audit();
     client
         .execute(&stmt, &[&ctx.actor, &action, &target, &Json(after), &ctx.request_id, &ctx.trace_id])
         .await?;

@@ -52,19 +52,14 @@ fn session(
 }
 
 fn audit(tx: &Transaction<'_>, ctx: &WriteContext, action: &str, s: &UploadSession) -> Result<()> {
-    let after = serde_json::json!({
-        "location": s.location.uri(),
-        "files": s.files,
-        "state": s.state.as_str(),
-        "expires_at": s.expires_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-    });
+    let (target, after) = s.audit();
     tx.execute(
         "INSERT INTO audit_log (revision, actor, action, target, before, after, request_id, trace_id, created_at)
          SELECT revision, ?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7 FROM registry_state",
         params![
             ctx.actor,
             action,
-            format!("models/{}/upload_sessions/{}", s.model, s.id),
+            target,
             after.to_string(),
             ctx.request_id,
             ctx.trace_id,
