@@ -55,13 +55,14 @@ def main():
     w("|---|---|---|---|---|---|---|---|---|---|")
     for c in (16, 64):
         base = one(f"resolve_baseline_c{c}")
-        for target in ("baseline", "reader"):
+        for target in ("baseline", "reader", "auth"):
             r = one(f"resolve_{target}_c{c}")
             if not r:
                 continue
             ratio = f"{r['rps'] / base['rps']:.2f}" if base and base["rps"] else "-"
             p99 = f"{r['p99_us'] / base['p99_us']:.2f}" if base and base["p99_us"] else "-"
-            w(f"| {target} | {c} | {r['rps']:.0f} | {r['p50_us']} | {r['p90_us']} | {r['p99_us']} | {r['p999_us']} "
+            name = "reader, authenticated" if target == "auth" else target
+            w(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_us']} | {r['p90_us']} | {r['p99_us']} | {r['p999_us']} "
               f"| {r['errors']} | {ratio} | {p99} |")
     z = one("resolve_reader_zipf_c64")
     if z:
@@ -81,9 +82,12 @@ def main():
             w(f"| {target} | {c[1:]} | {float(r['rps']):.0f} | {r['succeeded']} | {r['mean']} |")
         w("")
         for c in ("c16", "c64"):
-            b, rd = one(f"h2load_baseline_{c}"), one(f"h2load_reader_{c}")
+            b, rd, au = one(f"h2load_baseline_{c}"), one(f"h2load_reader_{c}"), one(f"h2load_auth_{c}")
             if b and rd and float(b["rps"]):
-                w(f"- h2load, {c[1:]} in flight: reader/baseline = {float(rd['rps']) / float(b['rps']):.2f}")
+                line = f"- h2load, {c[1:]} in flight: reader/baseline = {float(rd['rps']) / float(b['rps']):.2f}"
+                if au:
+                    line += f"; authenticated reader/baseline = {float(au['rps']) / float(b['rps']):.2f}"
+                w(line)
         w("")
     if h2load_note:
         w(h2load_note)
@@ -174,6 +178,12 @@ def main():
         w(f"| reader Resolve throughput ≥ 70% of bare tonic, with metrics and a trace span per call "
           f"(no OTLP collector configured) "
           f"| {line} | {yes(ok)} |")
+        a64, ha64 = one("resolve_auth_c64"), one("h2load_auth_c64")
+        if a64 and ha64 and hb64 and float(hb64["rps"]):
+            ar, hr = a64["rps"] / b64["rps"], float(ha64["rps"]) / float(hb64["rps"])
+            w(f"| authenticated reader Resolve (bearer token + VIEWER check per call) ≥ 85% of bare tonic (h2load) "
+              f"| h2load {100 * hr:.0f}% (unauthenticated {100 * float(h64['rps']) / float(hb64['rps']):.0f}%); "
+              f"loadgen {100 * ar:.0f}% | {yes(hr >= 0.85)} |")
         w(f"| p99 < 1 ms at 64 in flight | reader {r64['p99_us'] / 1000:.3f} ms; the bare tonic baseline "
           f"{b64['p99_us'] / 1000:.3f} ms in the same run | {yes(r64['p99_us'] < 1000)} |")
     p4 = next((r for r in by("propagation") if r["readers"] == 4), None)

@@ -48,15 +48,25 @@ base_port=$(free_port)
 "$bin/baseline" --listen "127.0.0.1:$base_port" &
 pids+=($!)
 reader_port=$(free_port)
-BINDERY_LOG=warn "$bin/bindery" reader --listen "127.0.0.1:$reader_port" --database-url "$db_url" &
+BINDERY_LOG=warn "$bin/bindery" reader --listen "127.0.0.1:$reader_port" --database-url "$db_url" \
+  --auth none &
 pids+=($!)
+# The same reader with authentication on: every Resolve carries a bearer token the node checks
+# (SHA-256 + lookup in its cache) and a VIEWER check against its cached grants.
+token=$(BINDERY_LOG=warn "$bin/bindery" token create --bootstrap --principal bench --database-url "$db_url" | sed -n 2p)
+auth_port=$(free_port)
+BINDERY_LOG=warn "$bin/bindery" reader --listen "127.0.0.1:$auth_port" --database-url "$db_url" \
+  --metrics-listen 127.0.0.1:0 &
+pids+=($!)
+port_of() { case $1 in baseline) echo "$base_port" ;; reader) echo "$reader_port" ;; auth) echo "$auth_port" ;; esac; }
 
 for c in 16 64; do
-  for target in baseline reader; do
-    port=$base_port; [ "$target" = reader ] && port=$reader_port
+  for target in baseline reader auth; do
+    port=$(port_of "$target")
+    tok=(); [ "$target" = auth ] && tok=(--token "$token")
     echo "benches/run.sh: resolve, $target, $c in flight"
     "$bin/loadgen" --target "http://127.0.0.1:$port" --connections 4 --concurrency "$c" \
-      --duration "$dur" --warmup "$warm" --label "resolve_${target}_c$c" | record
+      --duration "$dur" --warmup "$warm" --label "resolve_${target}_c$c" "${tok[@]}" | record
   done
 done
 echo "benches/run.sh: resolve, reader, zipf keys, 64 in flight"
@@ -70,12 +80,13 @@ if ! command -v h2load >/dev/null; then
 fi
 if command -v h2load >/dev/null; then
   "$bin/loadgen" --write-body "$out/resolve.bin" --models 1000 --bindings 4
-  for target in baseline reader; do
-    port=$base_port; [ "$target" = reader ] && port=$reader_port
+  for target in baseline reader auth; do
+    port=$(port_of "$target")
+    hdr=(); [ "$target" = auth ] && hdr=(-H "authorization: Bearer $token")
     for m in 4 16; do
       echo "benches/run.sh: h2load, $target, 4 connections x $m streams"
       h2load -c 4 -m "$m" -t 1 -D "$dur" --warm-up-time="$warm" -d "$out/resolve.bin" \
-        -H 'content-type: application/grpc' -H 'te: trailers' \
+        -H 'content-type: application/grpc' -H 'te: trailers' "${hdr[@]}" \
         "http://127.0.0.1:$port/bindery.v1.ResolverService/Resolve" >"$out/h2load.txt" 2>&1 || true
       rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' "$out/h2load.txt")
       ok=$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' "$out/h2load.txt")

@@ -49,7 +49,12 @@ fn loaded() -> Cache {
             });
         }
     }
-    cache.load_snapshot(Snapshot { revision: 1, models: (0..MODELS).map(model).collect(), bindings });
+    cache.load_snapshot(Snapshot {
+        revision: 1,
+        models: (0..MODELS).map(model).collect(),
+        bindings,
+        access: Vec::new(),
+    });
     cache
 }
 
@@ -74,7 +79,7 @@ fn benches(c: &mut Criterion) {
             revision += 1;
             let change = Change {
                 revision,
-                model: name.clone(),
+                model: Some(name.clone()),
                 effect: ChangeEffect::Bindings(vec![BindingChange {
                     model_name: name.clone(),
                     binding: prod.clone(),

@@ -6,7 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use prost::Message;
 
-const FILES: &[&str] = &["bindery/v1/types.proto", "bindery/v1/registry.proto", "bindery/v1/resolver.proto"];
+const FILES: &[&str] = &[
+    "bindery/v1/types.proto",
+    "bindery/v1/access.proto",
+    "bindery/v1/registry.proto",
+    "bindery/v1/resolver.proto",
+];
 
 fn main() -> anyhow::Result<()> {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

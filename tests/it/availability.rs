@@ -105,6 +105,7 @@ async fn primary_started_before_its_database_becomes_ready_and_migrates() {
         let mut config = bindery_server::PrimaryConfig::new(addr, bindery_server::DatabaseUrl::new(url));
         config.readiness_interval_ms = 100;
         config.database.database_timeout_secs = 1;
+        config.auth = bindery_server::AuthArg::None;
         bindery_server::serve_primary(listener, config, async {
             let _ = stopped.await;
         })

@@ -29,6 +29,12 @@ macro_rules! store_suite {
 }
 
 store_suite! {
+    access: [
+        contributors_move_aliases_and_approvers_move_stages,
+        role_matrix,
+        a_revoked_token_fails_on_the_read_side_within_a_second,
+        the_audit_chain_names_a_tampered_row,
+    ],
     lifecycle: [full_lifecycle, list_models_paginates_in_name_order, health_and_reflection_are_served],
     registration: [
         idempotent_register_under_20_concurrent_retries,
@@ -56,6 +62,7 @@ store_suite! {
     ],
 }
 
+mod access;
 mod artifact_errors;
 mod artifacts;
 mod availability;

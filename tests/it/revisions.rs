@@ -1,5 +1,6 @@
 //! The write side of the fan-out protocol (DESIGN.md §3.1-3.2): one revision per write, in commit
-//! order, a `changes` row per revision, NOTIFY at commit (inline when small), nothing on failure.
+//! order, a `changes` row per revision, a NOTIFY doorbell (the revision only) at commit, nothing on
+//! failure.
 
 use std::time::Duration;
 
@@ -78,7 +79,7 @@ async fn revision_strictly_increases_and_matches_registry_state() {
 }
 
 #[tokio::test]
-async fn notify_carries_small_changes_inline_and_large_ones_by_revision() {
+async fn notify_is_a_doorbell_carrying_only_the_revision() {
     let primary = TestPrimary::start().await.unwrap();
     let mut registry = primary.registry().await.unwrap();
 
@@ -100,12 +101,8 @@ async fn notify_carries_small_changes_inline_and_large_ones_by_revision() {
     register(&mut registry, "notify", "small").await;
     let bound = bind(&mut registry, "notify", "production", 1, None).await.unwrap();
 
-    let mut big = register_request("notify", "big");
-    big.params = (0..10).map(|i| (format!("p{i}"), "x".repeat(1_000))).collect();
-    let big = registry.register_version(big).await.unwrap().into_inner();
-
     let mut received = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..3 {
         let (channel, payload) = tokio::time::timeout(Duration::from_secs(10), notifications.recv())
             .await
             .expect("notification within 10 s")
@@ -113,31 +110,91 @@ async fn notify_carries_small_changes_inline_and_large_ones_by_revision() {
         assert_eq!(channel, "bindery_changes");
         received.push(serde_json::from_str::<serde_json::Value>(&payload).unwrap());
     }
-    let revisions: Vec<u64> = received.iter().map(|n| n["revision"].as_u64().unwrap()).collect();
-    assert_eq!(revisions, vec![1, 2, 3, 4], "delivered in commit order");
-
-    let binding = &received[2];
-    assert_eq!(binding["kind"], "binding");
-    assert_eq!(binding["model"], "notify");
-    assert_eq!(binding["binding"], "production");
-    assert_eq!(binding["payload"]["bindings"][0]["target"]["version"], 1);
     assert_eq!(
-        binding["payload"]["bindings"][0]["target"]["artifact"]["uri"],
-        "s3://models/notify/small/model.onnx"
+        received,
+        vec![
+            serde_json::json!({"revision": 1}),
+            serde_json::json!({"revision": 2}),
+            serde_json::json!({"revision": bound.revision})
+        ],
+        "only revisions, in commit order: what changed is read from the change log"
     );
-    assert_eq!(binding["revision"].as_u64(), Some(bound.revision));
-
-    // Over 8000 bytes: the revision alone; the change itself is in the `changes` table.
-    assert_eq!(received[3], serde_json::json!({ "revision": big.revision }));
     let client = primary.db.client().await.unwrap();
     let row = client
         .query_one(
             "SELECT kind, payload FROM changes WHERE revision = $1",
-            &[&i64::try_from(big.revision).unwrap()],
+            &[&i64::try_from(bound.revision).unwrap()],
         )
         .await
         .unwrap();
-    assert_eq!(row.get::<_, String>(0), "version");
+    assert_eq!(row.get::<_, String>(0), "binding");
     let payload: serde_json::Value = row.get(1);
-    assert_eq!(payload["params"]["p9"].as_str().map(str::len), Some(1_000));
+    assert_eq!(payload["bindings"][0]["target"]["version"], 1);
+}
+
+/// Any database role can NOTIFY on any channel. A forged notification, inline change and all,
+/// from a second role that may only read, changes nothing a reader serves or trusts.
+#[tokio::test]
+async fn a_forged_notify_from_another_role_changes_nothing_readers_serve() {
+    let primary = TestPrimary::start().await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "victim").await;
+    register(&mut registry, "victim", "v1").await;
+    register(&mut registry, "victim", "v2").await;
+    let bound = bind(&mut registry, "victim", "production", 1, None).await.unwrap();
+    let reader = bindery_test_util::TestReader::start(&primary.db.url).await.unwrap();
+    reader.wait_revision(bound.revision, Duration::from_secs(10)).await.unwrap();
+
+    let role = format!("forger_{}", std::process::id());
+    let admin = primary.db.client().await.unwrap();
+    admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN")).await.unwrap();
+    admin
+        .batch_execute(&format!("GRANT CONNECT ON DATABASE \"{}\" TO {role}", primary.db.name))
+        .await
+        .unwrap();
+    let forged_url = primary.db.url.replacen("postgres@", &format!("{role}@"), 1);
+    let (forger, connection) = tokio_postgres::connect(&forged_url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let next = bound.revision + 1;
+    let rebind = serde_json::json!({
+        "revision": next, "kind": "binding", "model": "victim", "binding": "production",
+        "payload": {"bindings": [{"model_name": "victim", "binding": "production", "generation": 99,
+            "target": {"version": 2, "artifact": {"uri": "s3://evil/model", "sha256": "", "size_bytes": 0, "format": ""}}}]}
+    });
+    let token = serde_json::json!({
+        "revision": next + 1, "kind": "access", "model": "",
+        "payload": {"op": "token_created", "hash": "00".repeat(32), "token": {"principal": "mallory"}}
+    });
+    for payload in [rebind, token, serde_json::json!({"revision": 1_000_000})] {
+        forger.execute("SELECT pg_notify('bindery_changes', $1)", &[&payload.to_string()]).await.unwrap();
+    }
+    // A real write after the forgeries must still apply (the forged revision is not "taken").
+    let real = bind(&mut registry, "victim", "canary", 2, None).await.unwrap();
+    assert_eq!(real.revision, next);
+    let status = reader.wait_revision(real.revision, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(status.applied_revision, db_revision(&primary.db).await, "the reader equals the database");
+    let mut resolver = reader.resolver().await.unwrap();
+    let production = resolver
+        .resolve(v1::ResolveRequest {
+            model_name: "victim".into(),
+            binding: "production".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (production.version, production.artifact_uri.as_str()),
+        (1, "s3://models/victim/v1/model.onnx")
+    );
+    drop(forger);
+    drop(reader);
+    let _ =
+        admin.batch_execute(&format!("REVOKE CONNECT ON DATABASE \"{}\" FROM {role}", primary.db.name)).await;
+    drop(admin);
+    drop(primary);
+    let (server, connection) =
+        tokio_postgres::connect(&bindery_test_util::server_url(), tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let _ = server.batch_execute(&format!("DROP ROLE IF EXISTS {role}")).await;
 }

@@ -38,6 +38,7 @@ async fn sigterm_drains_in_flight_resolves_after_turning_not_serving() {
     let mut child = Command::new(bindery_bin())
         .args(["--shutdown-grace-secs", "20", "reader", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--database-url", &primary.db.url, "--drain-delay-ms", "1500", "--max-wait-ms", "20000"])
+        .args(["--auth", "none"])
         .env("BINDERY_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()

@@ -53,10 +53,12 @@ async fn main() -> anyhow::Result<()> {
 async fn run(watchers: usize, args: &Args) -> anyhow::Result<()> {
     let binary = bindery_binary()?;
     let db = TestDb::create().await?;
-    let mut primary =
-        Process::spawn(&binary, &["primary", "--database-url", &db.url, "--verify-artifacts", "false"])?;
+    let mut primary = Process::spawn(
+        &binary,
+        &["primary", "--database-url", &db.url, "--verify-artifacts", "false", "--auth", "none"],
+    )?;
     primary.wait_serving(Duration::from_secs(30)).await?;
-    let mut reader = Process::spawn(&binary, &["reader", "--database-url", &db.url])?;
+    let mut reader = Process::spawn(&binary, &["reader", "--database-url", &db.url, "--auth", "none"])?;
     reader.wait_serving(Duration::from_secs(30)).await?;
 
     let mut registry = RegistryServiceClient::connect(primary.endpoint()).await?;

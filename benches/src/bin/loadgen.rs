@@ -48,6 +48,9 @@ struct Args {
     /// Wait up to this long for the target to report SERVING.
     #[arg(long, default_value_t = 60.0)]
     wait_secs: f64,
+    /// Send `authorization: Bearer <token>` with every call (a reader with `--auth tokens`).
+    #[arg(long, env = "BINDERY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Write a gRPC-framed ResolveRequest body to this file and exit.
     #[arg(long)]
     write_body: Option<std::path::PathBuf>,
@@ -89,10 +92,20 @@ async fn main() -> anyhow::Result<()> {
         stop: AtomicBool::new(false),
         errors: AtomicU64::new(0),
     });
+    let authorization = match &args.token {
+        Some(token) => Some(format!("Bearer {token}").parse().context("--token must be printable ASCII")?),
+        None => None,
+    };
     let mut tasks = Vec::with_capacity(args.concurrency);
     for i in 0..args.concurrency {
         let client = ResolverServiceClient::new(channels[i % channels.len()].clone());
-        tasks.push(tokio::spawn(worker(client, keys.clone(), shared.clone(), i as u64)));
+        tasks.push(tokio::spawn(worker(
+            client,
+            keys.clone(),
+            shared.clone(),
+            i as u64,
+            authorization.clone(),
+        )));
     }
     tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
     shared.measuring.store(true, Ordering::SeqCst);
@@ -147,12 +160,17 @@ async fn worker(
     keys: Arc<KeySpace>,
     shared: Arc<Shared>,
     seed: u64,
+    authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 ) -> anyhow::Result<Histogram<u64>> {
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut rng = Rng::new(seed + 1);
     while !shared.stop.load(Ordering::Relaxed) {
         let (model_name, binding) = keys.key(keys.draw(&mut rng));
-        let request = v1::ResolveRequest { model_name, binding, ..Default::default() };
+        let mut request =
+            tonic::Request::new(v1::ResolveRequest { model_name, binding, ..Default::default() });
+        if let Some(value) = &authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
         let sent = Instant::now();
         let ok = client.resolve(request).await.is_ok();
         let took = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);

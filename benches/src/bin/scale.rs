@@ -37,7 +37,7 @@ async fn measure(binary: &str, n: usize) -> anyhow::Result<Measured> {
         anyhow::ensure!(usize::try_from(bindings)? == n.div_ceil(4) * 4, "seeded {bindings} bindings");
     }
     let seed = seeded.elapsed();
-    let mut reader = Process::spawn(binary, &["reader", "--database-url", &db.url])?;
+    let mut reader = Process::spawn(binary, &["reader", "--database-url", &db.url, "--auth", "none"])?;
     let cold_start = reader.wait_serving(Duration::from_secs(300)).await.context("reader cold start")?;
     // Let the allocator settle after the snapshot load.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -117,8 +117,10 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = bindery_binary()?;
     let db = TestDb::create().await?;
-    let mut primary =
-        Process::spawn(&binary, &["primary", "--database-url", &db.url, "--verify-artifacts", "false"])?;
+    let mut primary = Process::spawn(
+        &binary,
+        &["primary", "--database-url", &db.url, "--verify-artifacts", "false", "--auth", "none"],
+    )?;
     primary.wait_serving(Duration::from_secs(30)).await?;
     let channel = Channel::from_shared(primary.endpoint())?.connect().await?;
     let mut client = RegistryServiceClient::new(channel.clone());

@@ -19,6 +19,12 @@ pub enum Error {
     /// The request is well-formed but the registry's state does not allow it.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// No valid credentials came with the request: say what to send, never which check failed.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller is known but lacks the role: name the principal, the role and the scope.
+    #[error("{0}")]
+    PermissionDenied(String),
     /// A compare-and-set lost: the caller's view is stale. Re-read and retry.
     #[error("{0}")]
     Aborted(String),

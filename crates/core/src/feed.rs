@@ -5,13 +5,14 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::{BindingChange, ModelName, Result};
+use crate::{AccessChange, BindingChange, ModelName, Result};
 
 /// One committed write, as resolvers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub revision: u64,
-    pub model: ModelName,
+    /// The model the change touched; `None` for access changes (tokens, grants, protections).
+    pub model: Option<ModelName>,
     pub effect: ChangeEffect,
 }
 
@@ -25,13 +26,19 @@ pub enum ChangeEffect {
     Bindings(Vec<BindingChange>),
     /// A change resolvers do not cache (version metadata); it still advances the revision.
     Other,
+    /// Who may do what changed (read nodes authenticate and authorize from their cache).
+    Access(AccessChange),
 }
 
 impl Change {
-    /// Decodes a change-log entry: its `kind` (`model`, `version` or `binding`), the model it
-    /// touched, and its JSON payload, as every store writes them.
+    /// Decodes a change-log entry: its `kind` (`model`, `version`, `binding` or `access`), the
+    /// model it touched (empty for `access`), and its JSON payload, as every store writes them.
     pub fn decode(revision: u64, kind: &str, model: &str, payload: serde_json::Value) -> Option<Self> {
-        let model = ModelName::parse("model", model).ok()?;
+        if kind == ACCESS_KIND {
+            let access = serde_json::from_value::<AccessChange>(payload).ok()?;
+            return Some(Self { revision, model: None, effect: ChangeEffect::Access(access) });
+        }
+        let model = Some(ModelName::parse("model", model).ok()?);
         let effect = match kind {
             "model" if payload.get("deleted").and_then(serde_json::Value::as_bool) == Some(true) => {
                 ChangeEffect::ModelDeleted
@@ -47,6 +54,9 @@ impl Change {
     }
 }
 
+/// The change-log `kind` of access changes (their `model` column is empty).
+pub const ACCESS_KIND: &str = "access";
+
 /// The payload of a `binding` change in the change log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingsPayload {
@@ -60,6 +70,8 @@ pub struct Snapshot {
     pub models: Vec<ModelName>,
     /// Current bindings (every `target` is `Some`).
     pub bindings: Vec<BindingChange>,
+    /// Who may do what: live tokens, grants and protections, as creations.
+    pub access: Vec<AccessChange>,
 }
 
 /// What a notification carried: the whole change when it fit, else only its revision.

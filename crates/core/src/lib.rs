@@ -2,7 +2,9 @@
 //! layer speaks, and the [`Store`] trait the gRPC services are written against. No gRPC and no SQL
 //! live here, so a second store (embedded, for `bindery dev`) plugs in behind the same trait.
 
+mod access;
 mod artifact;
+mod audit;
 mod error;
 mod feed;
 mod model;
@@ -11,12 +13,23 @@ mod page;
 mod store;
 pub mod validate;
 
+pub use access::{
+    AccessChange, AccessState, AuthMethod, Grant, GrantRecord, NewToken, Policy, Principal, Protection,
+    ProtectionRecord, Role, Scope, Subject, TOKEN_PREFIX, Token, TokenEntry, bearer_token, generate_token,
+    invalid_token, token_hash, token_id,
+};
 pub use artifact::{
     ArtifactFile, ArtifactStore, DownloadUrl, FileGrant, FileSpec, Multipart, ObjectInfo, ObjectLocation,
     PartGrant, PresignedRequest, SessionGrant, UploadFile, UploadSession, UploadSessionState, hex, unhex,
 };
+pub use audit::{
+    AuditBreak, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros, trace_id,
+    unix_micros,
+};
 pub use error::{Error, Result};
-pub use feed::{BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, Notification, Snapshot};
+pub use feed::{
+    ACCESS_KIND, BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, Notification, Snapshot,
+};
 pub use model::{
     Artifact, Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,
     BindingWrite, BindingsWrite, DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion,

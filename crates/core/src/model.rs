@@ -677,19 +677,19 @@ pub struct Resolved {
 }
 
 /// Optional timestamps as microseconds since the Unix epoch, both ways.
-mod opt_unix_micros {
+pub(crate) mod opt_unix_micros {
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => super::unix_micros::serialize(t, s),
             None => s.serialize_none(),
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
         Ok(Option::<u64>::deserialize(d)?.map(|micros| UNIX_EPOCH + Duration::from_micros(micros)))
     }
 }

@@ -30,6 +30,11 @@ fn check_part(part: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// Validates a namespace (one name part, as in `namespace/name`).
+pub(crate) fn check_namespace(field: &str, value: &str) -> Result<()> {
+    check_part(value).map_err(|e| Error::invalid(field, format!("namespace {value:?} {e}")))
+}
+
 /// A validated model name, `name` or `namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -51,6 +56,11 @@ impl ModelName {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The `namespace` of `namespace/name`, if any.
+    pub fn namespace(&self) -> Option<&str> {
+        self.0.split_once('/').map(|(ns, _)| ns)
     }
 
     pub fn into_string(self) -> String {

@@ -14,9 +14,11 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 use crate::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Model, ModelName,
-    ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved, Result,
-    RollbackBinding, SetBinding, SetBindings, UploadSession, VersionKey, VersionUpdate, WriteContext,
+    AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
+    DeleteBinding, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewToken,
+    NewVersion, Page, PageRequest, Policy, Protection, ProtectionRecord, Registered, Resolved, Result,
+    RollbackBinding, SetBinding, SetBindings, Subject, Token, TokenEntry, UploadSession, VersionKey,
+    VersionUpdate, WriteContext,
 };
 
 #[async_trait]
@@ -90,4 +92,41 @@ pub trait Store: Send + Sync + 'static {
     /// `cutoff` (with their model or alone), and prefixes of unregistered sessions expiring
     /// after `cutoff`.
     async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>>;
+
+    // Who may do what (tokens, grants, protections). Each change bumps the revision and is a
+    // change-log entry of kind `access`, so read nodes authenticate and authorize from memory.
+    /// Stores the token's hash (never the secret); returns it and the revision.
+    async fn create_token(&self, ctx: &WriteContext, token: &NewToken) -> Result<(Token, u64)>;
+    /// Tokens by id; revoked ones only when asked.
+    async fn list_tokens(
+        &self,
+        principal: Option<&str>,
+        include_revoked: bool,
+        page: PageRequest,
+    ) -> Result<Page<Token>>;
+    /// Revokes a token; `NotFound` when unknown, a no-op (the current revision) when revoked.
+    async fn revoke_token(&self, ctx: &WriteContext, id: &str) -> Result<u64>;
+    /// A live (not revoked) token, by the hash of its secret.
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>>;
+    /// `AlreadyExists` when the same (subject, role, scope) is granted.
+    async fn create_grant(&self, ctx: &WriteContext, grant: &Grant) -> Result<(GrantRecord, u64)>;
+    /// `NotFound` when no such grant exists.
+    async fn delete_grant(&self, ctx: &WriteContext, grant: &Grant) -> Result<u64>;
+    /// Grants in creation order, optionally of one subject.
+    async fn list_grants(&self, subject: Option<&Subject>, page: PageRequest) -> Result<Page<GrantRecord>>;
+    /// Sets whether a binding name is protected at a scope; a no-op when already so.
+    async fn set_protection(
+        &self,
+        ctx: &WriteContext,
+        protection: &Protection,
+    ) -> Result<(ProtectionRecord, u64)>;
+    async fn list_protections(&self) -> Result<Vec<ProtectionRecord>>;
+    /// The grants naming any of `subjects`, and every protection: what decides a caller's calls.
+    async fn policy_for(&self, subjects: &[String]) -> Result<Policy>;
+
+    // The audit trail (hash-chained; see `audit.rs`).
+    /// Newest first.
+    async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>>;
+    /// Up to `limit` rows with id above `after`, oldest first (for walking the chain).
+    async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>>;
 }

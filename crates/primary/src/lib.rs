@@ -1,58 +1,41 @@
 //! The write-primary's gRPC services. Handlers stay thin: decode and validate the request into
 //! domain types (`TryFrom`), call the [`Store`], encode the answer (`From`).
 
+mod access;
+mod auth;
+
 use std::sync::Arc;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{ModelName, PageRequest, Store, VersionStatus, WriteContext};
+use bindery_core::{ModelName, PageRequest, Role, Store, VersionStatus};
+use bindery_proto::auth::AuthMode;
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
 use bindery_proto::{ResolveManyPlan, status_from_error};
-use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
-/// Request header naming the caller, recorded as actor on every write (until authentication).
-pub const ACTOR_HEADER: &str = "x-bindery-actor";
-/// Request header with the caller's request id, recorded in the audit log.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-const MAX_HEADER_VALUE: usize = 250;
+use crate::auth::Caller;
+pub use crate::auth::{bootstrap_admin, verify_audit};
+pub use bindery_proto::auth::{ACTOR_HEADER, REQUEST_ID_HEADER};
 
 /// `RegistryService` and `ResolverService` over a [`Store`], with [`Artifacts`] for what lives
-/// in object storage.
+/// in object storage. Every call is authenticated (unless `auth` is off) and needs a role.
 #[derive(Clone)]
 pub struct Primary {
     store: Arc<dyn Store>,
     artifacts: Arc<Artifacts>,
+    auth: AuthMode,
 }
 
 impl Primary {
-    pub fn new(store: Arc<dyn Store>, artifacts: Arc<Artifacts>) -> Self {
-        Self { store, artifacts }
+    pub fn new(store: Arc<dyn Store>, artifacts: Arc<Artifacts>, auth: AuthMode) -> Self {
+        Self { store, artifacts, auth }
     }
-}
 
-fn header(metadata: &MetadataMap, name: &str) -> Result<Option<String>, Status> {
-    let Some(value) = metadata.get(name) else { return Ok(None) };
-    let value = value
-        .to_str()
-        .map_err(|_| Status::invalid_argument(format!("header {name}: must be printable ASCII")))?;
-    if value.len() > MAX_HEADER_VALUE {
-        return Err(Status::invalid_argument(format!(
-            "header {name}: is {} bytes, at most {MAX_HEADER_VALUE} allowed",
-            value.len()
-        )));
+    async fn caller<T>(&self, request: &Request<T>, method: &'static str) -> Result<Caller, Status> {
+        auth::authenticate(self.store.as_ref(), self.auth, request.metadata(), method).await
     }
-    Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty()))
-}
-
-fn write_context(metadata: &MetadataMap) -> Result<WriteContext, Status> {
-    let actor = header(metadata, ACTOR_HEADER)?.unwrap_or_else(|| WriteContext::ANONYMOUS.to_owned());
-    let mut ctx = WriteContext::new(actor);
-    ctx.request_id = header(metadata, REQUEST_ID_HEADER)?.unwrap_or_default();
-    ctx.trace_id = header(metadata, "traceparent")?.unwrap_or_default();
-    Ok(ctx)
 }
 
 /// Decodes a request into a domain value, mapping validation errors to `InvalidArgument`.
@@ -73,37 +56,45 @@ type RpcResult<T> = Result<Response<T>, Status>;
 impl RegistryService for Primary {
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().name))]
     async fn create_model(&self, request: Request<v1::CreateModelRequest>) -> RpcResult<v1::Model> {
-        let ctx = write_context(request.metadata())?;
-        let model = decode(request.into_inner())?;
-        let created = self.store.create_model(&ctx, model).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "CreateModel").await?;
+        let model: bindery_core::NewModel = decode(request.into_inner())?;
+        caller.require(Role::Contributor, &model.name)?;
+        let created = self.store.create_model(&caller.ctx, model).await.map_err(status_from_error)?;
         Ok(Response::new(created.into()))
     }
 
     async fn get_model(&self, request: Request<v1::GetModelRequest>) -> RpcResult<v1::Model> {
+        let caller = self.caller(&request, "GetModel").await?;
         let name = name("name", request.into_inner().name)?;
+        caller.require(Role::Viewer, &name)?;
         let model = self.store.get_model(&name).await.map_err(status_from_error)?;
         Ok(Response::new(model.into()))
     }
 
+    /// The models the caller may view (a page may hold fewer than `page_size` when some are
+    /// hidden; follow `next_page_token` to the end).
     async fn list_models(
         &self,
         request: Request<v1::ListModelsRequest>,
     ) -> RpcResult<v1::ListModelsResponse> {
+        let caller = self.caller(&request, "ListModels").await?;
+        caller.require_any()?;
         let r = request.into_inner();
         let page = PageRequest::parse("models", r.page_size, &r.page_token).map_err(status_from_error)?;
         let page = self.store.list_models(page).await.map_err(status_from_error)?;
         let next_page_token = page.next_token("models");
         Ok(Response::new(v1::ListModelsResponse {
-            models: page.items.into_iter().map(Into::into).collect(),
+            models: page.items.into_iter().filter(|m| caller.can_view(&m.name)).map(Into::into).collect(),
             next_page_token,
         }))
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().name))]
     async fn update_model(&self, request: Request<v1::UpdateModelRequest>) -> RpcResult<v1::Model> {
-        let ctx = write_context(request.metadata())?;
-        let (name, update) = decode(request.into_inner())?;
-        let model = self.store.update_model(&ctx, &name, update).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "UpdateModel").await?;
+        let (name, update): (ModelName, bindery_core::ModelUpdate) = decode(request.into_inner())?;
+        caller.require(Role::Contributor, &name)?;
+        let model = self.store.update_model(&caller.ctx, &name, update).await.map_err(status_from_error)?;
         Ok(Response::new(model.into()))
     }
 
@@ -112,9 +103,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::DeleteModelRequest>,
     ) -> RpcResult<v1::DeleteModelResponse> {
-        let ctx = write_context(request.metadata())?;
+        let caller = self.caller(&request, "DeleteModel").await?;
         let name = name("name", request.into_inner().name)?;
-        let revision = self.store.delete_model(&ctx, &name).await.map_err(status_from_error)?;
+        caller.require(Role::Admin, &name)?;
+        let revision = self.store.delete_model(&caller.ctx, &name).await.map_err(status_from_error)?;
         Ok(Response::new(v1::DeleteModelResponse { revision }))
     }
 
@@ -123,17 +115,21 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::RegisterVersionRequest>,
     ) -> RpcResult<v1::RegisterVersionResponse> {
-        let ctx = write_context(request.metadata())?;
-        let mut version = decode(request.into_inner())?;
+        let caller = self.caller(&request, "RegisterVersion").await?;
+        let mut version: bindery_core::NewVersion = decode(request.into_inner())?;
+        caller.require(Role::Contributor, &version.model)?;
         // Verify (or complete an upload session) before the transaction: a version never points
         // at nothing, and nothing is registered when the object store says no.
         self.artifacts.prepare(self.store.as_ref(), &mut version).await.map_err(status_from_error)?;
-        let registered = self.store.register_version(&ctx, version).await.map_err(status_from_error)?;
+        let registered =
+            self.store.register_version(&caller.ctx, version).await.map_err(status_from_error)?;
         Ok(Response::new(registered.into()))
     }
 
     async fn get_version(&self, request: Request<v1::GetVersionRequest>) -> RpcResult<v1::ModelVersion> {
-        let key = decode(request.into_inner())?;
+        let caller = self.caller(&request, "GetVersion").await?;
+        let key: bindery_core::VersionKey = decode(request.into_inner())?;
+        caller.require(Role::Viewer, &key.model)?;
         let version = self.store.get_version(&key).await.map_err(status_from_error)?;
         Ok(Response::new(version.into()))
     }
@@ -142,7 +138,9 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::ListVersionsRequest>,
     ) -> RpcResult<v1::ListVersionsResponse> {
-        let (model, page) = decode(request.into_inner())?;
+        let caller = self.caller(&request, "ListVersions").await?;
+        let (model, page): (ModelName, PageRequest) = decode(request.into_inner())?;
+        caller.require(Role::Viewer, &model)?;
         let page = self.store.list_versions(&model, page).await.map_err(status_from_error)?;
         let next_page_token = page.next_token("versions");
         Ok(Response::new(v1::ListVersionsResponse {
@@ -156,9 +154,12 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::UpdateVersionRequest>,
     ) -> RpcResult<v1::ModelVersion> {
-        let ctx = write_context(request.metadata())?;
-        let (key, update) = decode(request.into_inner())?;
-        let version = self.store.update_version(&ctx, &key, update).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "UpdateVersion").await?;
+        let (key, update): (bindery_core::VersionKey, bindery_core::VersionUpdate) =
+            decode(request.into_inner())?;
+        caller.require(Role::Contributor, &key.model)?;
+        let version =
+            self.store.update_version(&caller.ctx, &key, update).await.map_err(status_from_error)?;
         Ok(Response::new(version.into()))
     }
 
@@ -167,9 +168,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::ArchiveVersionRequest>,
     ) -> RpcResult<v1::ModelVersion> {
-        let ctx = write_context(request.metadata())?;
-        let key = decode(request.into_inner())?;
-        let version = self.store.archive_version(&ctx, &key).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "ArchiveVersion").await?;
+        let key: bindery_core::VersionKey = decode(request.into_inner())?;
+        caller.require(Role::Contributor, &key.model)?;
+        let version = self.store.archive_version(&caller.ctx, &key).await.map_err(status_from_error)?;
         Ok(Response::new(version.into()))
     }
 
@@ -178,9 +180,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::DeleteVersionRequest>,
     ) -> RpcResult<v1::DeleteVersionResponse> {
-        let ctx = write_context(request.metadata())?;
-        let key = decode(request.into_inner())?;
-        let revision = self.store.delete_version(&ctx, &key).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "DeleteVersion").await?;
+        let key: bindery_core::VersionKey = decode(request.into_inner())?;
+        caller.require(Role::Admin, &key.model)?;
+        let revision = self.store.delete_version(&caller.ctx, &key).await.map_err(status_from_error)?;
         Ok(Response::new(v1::DeleteVersionResponse { revision }))
     }
 
@@ -189,11 +192,12 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::CreateUploadSessionRequest>,
     ) -> RpcResult<v1::UploadSession> {
-        let ctx = write_context(request.metadata())?;
-        let (model, files) = decode(request.into_inner())?;
+        let caller = self.caller(&request, "CreateUploadSession").await?;
+        let (model, files): (ModelName, _) = decode(request.into_inner())?;
+        caller.require(Role::Contributor, &model)?;
         let grant = self
             .artifacts
-            .create_upload_session(self.store.as_ref(), &ctx, model, files)
+            .create_upload_session(self.store.as_ref(), &caller.ctx, model, files)
             .await
             .map_err(status_from_error)?;
         Ok(Response::new(grant.into()))
@@ -203,7 +207,9 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::GetDownloadUrlsRequest>,
     ) -> RpcResult<v1::GetDownloadUrlsResponse> {
-        let key = decode(request.into_inner())?;
+        let caller = self.caller(&request, "GetDownloadUrls").await?;
+        let key: bindery_core::VersionKey = decode(request.into_inner())?;
+        caller.require(Role::Viewer, &key.model)?;
         let version = self.store.get_version(&key).await.map_err(status_from_error)?;
         if version.status == VersionStatus::Deleted {
             return Err(Status::failed_precondition(format!(
@@ -220,9 +226,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::SetBindingRequest>,
     ) -> RpcResult<v1::SetBindingResponse> {
-        let ctx = write_context(request.metadata())?;
-        let req = decode(request.into_inner())?;
-        let written = self.store.set_binding(&ctx, req).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "SetBinding").await?;
+        let req: bindery_core::SetBinding = decode(request.into_inner())?;
+        caller.require_bindings(&req.model, [&req.name])?;
+        let written = self.store.set_binding(&caller.ctx, req).await.map_err(status_from_error)?;
         Ok(Response::new(written.into()))
     }
 
@@ -231,9 +238,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::SetBindingsRequest>,
     ) -> RpcResult<v1::SetBindingsResponse> {
-        let ctx = write_context(request.metadata())?;
-        let req = decode(request.into_inner())?;
-        let written = self.store.set_bindings(&ctx, req).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "SetBindings").await?;
+        let req: bindery_core::SetBindings = decode(request.into_inner())?;
+        caller.require_bindings(&req.model, req.bindings.iter().map(|b| &b.name))?;
+        let written = self.store.set_bindings(&caller.ctx, req).await.map_err(status_from_error)?;
         Ok(Response::new(written.into()))
     }
 
@@ -242,9 +250,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::DeleteBindingRequest>,
     ) -> RpcResult<v1::DeleteBindingResponse> {
-        let ctx = write_context(request.metadata())?;
-        let req = decode(request.into_inner())?;
-        let revision = self.store.delete_binding(&ctx, req).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "DeleteBinding").await?;
+        let req: bindery_core::DeleteBinding = decode(request.into_inner())?;
+        caller.require_bindings(&req.model, [&req.name])?;
+        let revision = self.store.delete_binding(&caller.ctx, req).await.map_err(status_from_error)?;
         Ok(Response::new(v1::DeleteBindingResponse { revision }))
     }
 
@@ -252,7 +261,9 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::ListBindingsRequest>,
     ) -> RpcResult<v1::ListBindingsResponse> {
+        let caller = self.caller(&request, "ListBindings").await?;
         let model = name("model_name", request.into_inner().model_name)?;
+        caller.require(Role::Viewer, &model)?;
         let bindings = self.store.list_bindings(&model).await.map_err(status_from_error)?;
         Ok(Response::new(v1::ListBindingsResponse {
             bindings: bindings.into_iter().map(Into::into).collect(),
@@ -263,7 +274,10 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::ListBindingHistoryRequest>,
     ) -> RpcResult<v1::ListBindingHistoryResponse> {
-        let (model, binding, page) = decode(request.into_inner())?;
+        let caller = self.caller(&request, "ListBindingHistory").await?;
+        let (model, binding, page): (ModelName, bindery_core::BindingName, PageRequest) =
+            decode(request.into_inner())?;
+        caller.require(Role::Viewer, &model)?;
         let page = self.store.binding_history(&model, &binding, page).await.map_err(status_from_error)?;
         let next_page_token = page.next_token("history");
         Ok(Response::new(v1::ListBindingHistoryResponse {
@@ -277,10 +291,85 @@ impl RegistryService for Primary {
         &self,
         request: Request<v1::RollbackBindingRequest>,
     ) -> RpcResult<v1::SetBindingResponse> {
-        let ctx = write_context(request.metadata())?;
-        let req = decode(request.into_inner())?;
-        let written = self.store.rollback_binding(&ctx, req).await.map_err(status_from_error)?;
+        let caller = self.caller(&request, "RollbackBinding").await?;
+        let req: bindery_core::RollbackBinding = decode(request.into_inner())?;
+        caller.require_bindings(&req.model, [&req.name])?;
+        let written = self.store.rollback_binding(&caller.ctx, req).await.map_err(status_from_error)?;
         Ok(Response::new(written.into()))
+    }
+
+    async fn create_token(
+        &self,
+        request: Request<v1::CreateTokenRequest>,
+    ) -> RpcResult<v1::CreateTokenResponse> {
+        access::create_token(self, request).await
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<v1::ListTokensRequest>,
+    ) -> RpcResult<v1::ListTokensResponse> {
+        access::list_tokens(self, request).await
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<v1::RevokeTokenRequest>,
+    ) -> RpcResult<v1::RevokeTokenResponse> {
+        access::revoke_token(self, request).await
+    }
+
+    async fn create_grant(
+        &self,
+        request: Request<v1::CreateGrantRequest>,
+    ) -> RpcResult<v1::CreateGrantResponse> {
+        access::create_grant(self, request).await
+    }
+
+    async fn delete_grant(
+        &self,
+        request: Request<v1::DeleteGrantRequest>,
+    ) -> RpcResult<v1::DeleteGrantResponse> {
+        access::delete_grant(self, request).await
+    }
+
+    async fn list_grants(
+        &self,
+        request: Request<v1::ListGrantsRequest>,
+    ) -> RpcResult<v1::ListGrantsResponse> {
+        access::list_grants(self, request).await
+    }
+
+    async fn who_am_i(&self, request: Request<v1::WhoAmIRequest>) -> RpcResult<v1::WhoAmIResponse> {
+        access::who_am_i(self, request).await
+    }
+
+    async fn set_binding_protection(
+        &self,
+        request: Request<v1::SetBindingProtectionRequest>,
+    ) -> RpcResult<v1::SetBindingProtectionResponse> {
+        access::set_binding_protection(self, request).await
+    }
+
+    async fn list_binding_protections(
+        &self,
+        request: Request<v1::ListBindingProtectionsRequest>,
+    ) -> RpcResult<v1::ListBindingProtectionsResponse> {
+        access::list_binding_protections(self, request).await
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<v1::ListAuditEventsRequest>,
+    ) -> RpcResult<v1::ListAuditEventsResponse> {
+        access::list_audit_events(self, request).await
+    }
+
+    async fn verify_audit_log(
+        &self,
+        request: Request<v1::VerifyAuditLogRequest>,
+    ) -> RpcResult<v1::VerifyAuditLogResponse> {
+        access::verify_audit_log(self, request).await
     }
 }
 
@@ -288,9 +377,11 @@ impl RegistryService for Primary {
 impl ResolverService for Primary {
     /// Strongly consistent: read from the store, at the store's current revision.
     async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
+        let caller = self.caller(&request, "Resolve").await?;
         let r = request.into_inner();
         let (min_revision, presign) = (r.min_revision, r.presign);
-        let (model, binding) = decode(r)?;
+        let (model, binding): (ModelName, bindery_core::BindingName) = decode(r)?;
+        caller.require(Role::Viewer, &model)?;
         let resolved = self.store.resolve(&model, &binding).await.map_err(status_from_error)?;
         if resolved.revision < min_revision {
             return Err(Status::unavailable(format!(
@@ -309,11 +400,13 @@ impl ResolverService for Primary {
         Ok(Response::new(response))
     }
 
-    /// All from one REPEATABLE READ snapshot of the database.
+    /// All from one REPEATABLE READ snapshot of the database; an entry the caller may not view
+    /// answers PERMISSION_DENIED on its own.
     async fn resolve_many(
         &self,
         request: Request<v1::ResolveManyRequest>,
     ) -> RpcResult<v1::ResolveManyResponse> {
+        let caller = self.caller(&request, "ResolveMany").await?;
         let plan = ResolveManyPlan::new(request.into_inner().requests)?;
         let (found, revision) = self.store.resolve_many(&plan.keys).await.map_err(status_from_error)?;
         if revision < plan.min_revision {
@@ -323,6 +416,11 @@ impl ResolverService for Primary {
                 plan.min_revision
             )));
         }
+        let found = found
+            .into_iter()
+            .zip(&plan.keys)
+            .map(|(r, (model, _))| caller.policy.require_model(&caller.who, Role::Viewer, model).and(r))
+            .collect();
         Ok(Response::new(plan.answer(found, revision, |_, _, resolved| resolved.into())))
     }
 
@@ -331,8 +429,9 @@ impl ResolverService for Primary {
     /// Watching is what read nodes are for: the primary does not hold a cache to stream from.
     async fn watch_bindings(
         &self,
-        _request: Request<v1::WatchBindingsRequest>,
+        request: Request<v1::WatchBindingsRequest>,
     ) -> RpcResult<Self::WatchBindingsStream> {
+        self.caller(&request, "WatchBindings").await?;
         Err(Status::failed_precondition(
             "WatchBindings is served by read nodes (`bindery reader`); point this client at a reader",
         ))
@@ -340,8 +439,9 @@ impl ResolverService for Primary {
 
     async fn get_reader_status(
         &self,
-        _request: Request<v1::GetReaderStatusRequest>,
+        request: Request<v1::GetReaderStatusRequest>,
     ) -> RpcResult<v1::ReaderStatus> {
+        self.caller(&request, "GetReaderStatus").await?;
         Err(Status::failed_precondition(
             "this is a primary, not a read node; GetReaderStatus is answered by `bindery reader`",
         ))

@@ -11,10 +11,13 @@ pub mod v1 {
 /// Encoded `FileDescriptorSet` of every bindery.v1 file, for tonic-reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bindery_descriptor.bin"));
 
+mod access;
+pub mod auth;
 mod convert;
 mod resolve_many;
 mod status;
 
+pub use access::{from_timestamp, role_from_wire, role_to_wire, token_request};
 pub use convert::to_timestamp;
 pub use resolve_many::{MAX_RESOLVE_MANY, ResolveManyPlan};
 pub use status::{code_of, status_from_error};

@@ -11,6 +11,8 @@ pub fn code_of(err: &Error) -> Code {
         Error::AlreadyExists(_) => Code::AlreadyExists,
         Error::FailedPrecondition(_) => Code::FailedPrecondition,
         Error::Aborted(_) => Code::Aborted,
+        Error::Unauthenticated(_) => Code::Unauthenticated,
+        Error::PermissionDenied(_) => Code::PermissionDenied,
         Error::Unavailable(_) => Code::Unavailable,
         Error::Internal(_) => Code::Internal,
     }
@@ -27,6 +29,8 @@ pub fn status_from_error(err: Error) -> Status {
         | Error::AlreadyExists(m)
         | Error::FailedPrecondition(m)
         | Error::Aborted(m)
+        | Error::Unauthenticated(m)
+        | Error::PermissionDenied(m)
         | Error::Unavailable(m) => Status::new(code, m),
     }
 }

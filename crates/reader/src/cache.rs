@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bindery_core::{
-    Artifact, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, Error, ModelName, Snapshot,
+    AccessState, Artifact, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, Error, ModelName,
+    Snapshot,
 };
 use dashmap::DashMap;
 use tokio::sync::{broadcast, watch};
@@ -104,6 +105,9 @@ struct ApplyState {
 
 pub struct Cache {
     models: ArcSwap<Models>,
+    /// Live tokens and the policy, at the same revision as `models` (replaced whole on change:
+    /// access changes are rare, lookups constant).
+    access: ArcSwap<AccessState>,
     /// Seqlock counter: odd while the state is being changed.
     seq: AtomicU64,
     revision: AtomicU64,
@@ -141,6 +145,7 @@ impl Cache {
         let (events, _) = broadcast::channel(broadcast_capacity.max(1));
         Self {
             models: ArcSwap::from_pointee(Models::default()),
+            access: ArcSwap::from_pointee(AccessState::default()),
             seq: AtomicU64::new(0),
             revision: AtomicU64::new(0),
             loaded: AtomicBool::new(false),
@@ -155,6 +160,11 @@ impl Cache {
     /// The revision of the state served.
     pub fn revision(&self) -> u64 {
         self.revision.load(Ordering::Acquire)
+    }
+
+    /// Who may do what, as of the applied revision.
+    pub fn access(&self) -> arc_swap::Guard<Arc<AccessState>> {
+        self.access.load()
     }
 
     /// Whether a snapshot was ever loaded (before that, nothing is served).
@@ -250,9 +260,11 @@ impl Cache {
         for (name, entry) in grouped {
             models.insert(name, Arc::new(entry));
         }
+        let access = AccessState::from_changes(&snapshot.access);
         let mut state = self.lock();
         self.seq.fetch_add(1, Ordering::AcqRel);
         self.models.store(Arc::new(models));
+        self.access.store(Arc::new(access));
         self.revision.store(snapshot.revision, Ordering::Release);
         self.bindings.store(count, Ordering::Relaxed);
         self.seq.fetch_add(1, Ordering::AcqRel);
@@ -277,18 +289,25 @@ impl Cache {
             )));
         }
         let models = self.models.load();
-        self.seq.fetch_add(1, Ordering::AcqRel);
-        match &change.effect {
-            ChangeEffect::ModelUpserted => {
-                models.entry(change.model.clone()).or_default();
+        let model = match (&change.effect, &change.model) {
+            (ChangeEffect::Access(_) | ChangeEffect::Other, _) => None,
+            (_, Some(model)) => Some(model),
+            (_, None) => {
+                return Err(Error::Internal(format!("change {} names no model", change.revision)));
             }
-            ChangeEffect::ModelDeleted => {
-                if let Some((_, entry)) = models.remove(&change.model) {
+        };
+        self.seq.fetch_add(1, Ordering::AcqRel);
+        match (&change.effect, model) {
+            (ChangeEffect::ModelUpserted, Some(model)) => {
+                models.entry(model.clone()).or_default();
+            }
+            (ChangeEffect::ModelDeleted, Some(model)) => {
+                if let Some((_, entry)) = models.remove(model) {
                     self.bindings.fetch_sub(entry.bindings.len() as u64, Ordering::Relaxed);
                 }
             }
-            ChangeEffect::Bindings(changes) => {
-                let mut entry = models.get(&change.model).map(|e| ModelEntry::clone(&e)).unwrap_or_default();
+            (ChangeEffect::Bindings(changes), Some(model)) => {
+                let mut entry = models.get(model).map(|e| ModelEntry::clone(&e)).unwrap_or_default();
                 for b in changes {
                     let replaced = match &b.target {
                         Some(target) => entry.bindings.insert(
@@ -303,9 +322,14 @@ impl Cache {
                         _ => 0,
                     };
                 }
-                models.insert(change.model.clone(), Arc::new(entry));
+                models.insert(model.clone(), Arc::new(entry));
             }
-            ChangeEffect::Other => {}
+            (ChangeEffect::Access(access), _) => {
+                let mut next = AccessState::clone(&self.access.load());
+                next.apply(access);
+                self.access.store(Arc::new(next));
+            }
+            _ => {}
         }
         self.revision.store(change.revision, Ordering::Release);
         self.seq.fetch_add(1, Ordering::AcqRel);
@@ -402,7 +426,7 @@ mod tests {
     fn bind(revision: u64, model: &str, pairs: &[(&str, Option<u64>)]) -> Change {
         Change {
             revision,
-            model: name(model),
+            model: Some(name(model)),
             effect: ChangeEffect::Bindings(
                 pairs
                     .iter()
@@ -422,7 +446,7 @@ mod tests {
 
     fn loaded() -> Cache {
         let cache = Cache::new(3, 16);
-        cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], bindings: vec![] });
+        cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() });
         cache
     }
 

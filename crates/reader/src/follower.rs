@@ -283,7 +283,7 @@ mod tests {
                 target: Some(BindingTarget { version: revision, artifact: Artifact::default() }),
             }])
         };
-        Change { revision, model: model(), effect }
+        Change { revision, model: Some(model()), effect }
     }
 
     /// A log of committed changes plus a notification channel the test drives.

@@ -69,4 +69,15 @@ redirect_all! {
     delete_version(DeleteVersionRequest) -> DeleteVersionResponse;
     create_upload_session(CreateUploadSessionRequest) -> UploadSession;
     get_download_urls(GetDownloadUrlsRequest) -> GetDownloadUrlsResponse;
+    create_token(CreateTokenRequest) -> CreateTokenResponse;
+    list_tokens(ListTokensRequest) -> ListTokensResponse;
+    revoke_token(RevokeTokenRequest) -> RevokeTokenResponse;
+    create_grant(CreateGrantRequest) -> CreateGrantResponse;
+    delete_grant(DeleteGrantRequest) -> DeleteGrantResponse;
+    list_grants(ListGrantsRequest) -> ListGrantsResponse;
+    who_am_i(WhoAmIRequest) -> WhoAmIResponse;
+    set_binding_protection(SetBindingProtectionRequest) -> SetBindingProtectionResponse;
+    list_binding_protections(ListBindingProtectionsRequest) -> ListBindingProtectionsResponse;
+    list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse;
+    verify_audit_log(VerifyAuditLogRequest) -> VerifyAuditLogResponse;
 }

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{BindingName, ModelName};
+use bindery_core::{BindingName, ModelName, Principal, Role, Scope};
+use bindery_proto::auth::{AuthMode, bearer};
 use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_server::ResolverService;
 use bindery_proto::{ResolveManyPlan, status_from_error, to_timestamp};
@@ -27,6 +28,7 @@ pub struct ReaderService {
     shutdown: watch::Receiver<bool>,
     /// Presigns downloads with this node's own object-store credentials (local signing).
     artifacts: Arc<Artifacts>,
+    auth: AuthMode,
 }
 
 impl ReaderService {
@@ -37,7 +39,42 @@ impl ReaderService {
         max_wait: Duration,
         shutdown: watch::Receiver<bool>,
     ) -> Self {
-        Self { cache, status, serving, max_wait, shutdown, artifacts: Arc::new(Artifacts::unverified()) }
+        Self {
+            cache,
+            status,
+            serving,
+            max_wait,
+            shutdown,
+            artifacts: Arc::new(Artifacts::unverified()),
+            auth: AuthMode::Required,
+        }
+    }
+
+    /// Whether callers must authenticate (default: they must).
+    #[must_use]
+    pub fn with_auth(mut self, auth: AuthMode) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// The caller, authenticated from the cache's tokens (no database call); `None` when
+    /// authentication is off (then every call is allowed).
+    fn caller<T>(&self, request: &Request<T>) -> Result<Option<Principal>, Status> {
+        match self.auth {
+            AuthMode::Off => Ok(None),
+            AuthMode::Required => bearer(request.metadata())
+                .and_then(|token| self.cache.access().authenticate(token, std::time::SystemTime::now()))
+                .map(Some)
+                .map_err(status_from_error),
+        }
+    }
+
+    /// VIEWER on `model`, unless authentication is off.
+    fn require_viewer(&self, who: Option<&Principal>, model: &ModelName) -> Result<(), bindery_core::Error> {
+        match who {
+            None => Ok(()),
+            Some(who) => self.cache.access().policy().require_model(who, Role::Viewer, model),
+        }
     }
 
     /// Lets `Resolve{presign: true}` sign download URLs with this object-store configuration.
@@ -116,11 +153,13 @@ type RpcResult<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl ResolverService for ReaderService {
     async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
+        let who = self.caller(&request)?;
         self.ensure_loaded()?;
         let deadline = deadline(&request);
         let r = request.into_inner();
         let (min_revision, presign) = (r.min_revision, r.presign);
         let (model, binding) = <(ModelName, BindingName)>::try_from(r).map_err(status_from_error)?;
+        self.require_viewer(who.as_ref(), &model).map_err(status_from_error)?;
         self.wait_for(min_revision, deadline).await?;
         let (target, revision) = self.cache.resolve(&model, &binding);
         let target = target.map_err(status_from_error)?;
@@ -136,11 +175,18 @@ impl ResolverService for ReaderService {
         &self,
         request: Request<v1::ResolveManyRequest>,
     ) -> RpcResult<v1::ResolveManyResponse> {
+        let who = self.caller(&request)?;
         self.ensure_loaded()?;
         let deadline = deadline(&request);
         let plan = ResolveManyPlan::new(request.into_inner().requests)?;
         self.wait_for(plan.min_revision, deadline).await?;
         let (found, revision) = self.cache.resolve_many(&plan.keys);
+        // An entry the caller may not view answers PERMISSION_DENIED on its own.
+        let found = found
+            .into_iter()
+            .zip(&plan.keys)
+            .map(|(r, (model, _))| self.require_viewer(who.as_ref(), model).and(r))
+            .collect();
         Ok(Response::new(
             plan.answer(found, revision, |model, binding, target| {
                 response(model, binding, &target, revision)
@@ -154,6 +200,7 @@ impl ResolverService for ReaderService {
         &self,
         request: Request<v1::WatchBindingsRequest>,
     ) -> RpcResult<Self::WatchBindingsStream> {
+        let who = self.caller(&request)?;
         self.ensure_loaded()?;
         let r = request.into_inner();
         let filter = WatchFilter {
@@ -170,6 +217,16 @@ impl ResolverService for ReaderService {
                 .collect::<Result<_, _>>()
                 .map_err(status_from_error)?,
         };
+        // Watching everything needs VIEWER globally; else VIEWER on each model watched.
+        if let Some(who) = &who {
+            let access = self.cache.access();
+            if filter.models.is_empty() {
+                access.policy().require(who, Role::Viewer, &Scope::Global)
+            } else {
+                filter.models.iter().try_for_each(|m| access.policy().require_model(who, Role::Viewer, m))
+            }
+            .map_err(status_from_error)?;
+        }
         let subscription = self.cache.subscribe(&filter, r.since_revision);
         let (tx, rx) = mpsc::channel(WATCH_STREAM_BUFFER);
         let cache = self.cache.clone();
@@ -232,8 +289,11 @@ impl ResolverService for ReaderService {
 
     async fn get_reader_status(
         &self,
-        _request: Request<v1::GetReaderStatusRequest>,
+        request: Request<v1::GetReaderStatusRequest>,
     ) -> RpcResult<v1::ReaderStatus> {
+        if let Some(who) = self.caller(&request)? {
+            self.cache.access().policy().require_any(&who).map_err(status_from_error)?;
+        }
         let applied = self.cache.revision();
         let database = self.status.database_revision.load(Ordering::Acquire).max(applied);
         Ok(Response::new(v1::ReaderStatus {

@@ -18,9 +18,22 @@ pub struct ClientArgs {
     /// Address of a Bindery primary.
     #[arg(long, env = "BINDERY_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
     pub server: String,
-    /// Who you are, recorded on every write (sent as `x-bindery-actor`).
+    /// API token (`bdy_…`), sent as `authorization: Bearer`. Default: the contents of
+    /// `$XDG_CONFIG_HOME/bindery/token` (or `~/.config/bindery/token`) when it exists.
+    #[arg(long, env = "BINDERY_TOKEN", global = true, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Who you are, for registries running without authentication (`x-bindery-actor`; ignored
+    /// when authentication is on: the token's principal is recorded).
     #[arg(long, env = "BINDERY_ACTOR", global = true)]
     pub actor: Option<String>,
+}
+
+/// The token file under the user's config directory.
+fn token_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("bindery").join("token"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +190,29 @@ pub enum ClientCommand {
         #[command(flatten)]
         meta: VersionMeta,
     },
+    /// API tokens: create (or --bootstrap the first admin), list, revoke.
+    #[command(subcommand)]
+    Token(crate::cli_access::TokenCommand),
+    /// Grants: add, list, remove.
+    #[command(subcommand)]
+    Grant(crate::cli_access::GrantCommand),
+    /// Protect a binding name (moving it then needs APPROVER), or unprotect it with --off.
+    Protect {
+        binding: String,
+        /// `*` (global, the default), `namespace/`, or a model name.
+        #[arg(long, default_value = "*")]
+        scope: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Who the registry thinks you are, and your role on each --scope.
+    Whoami {
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// The audit trail: list, verify.
+    #[command(subcommand)]
+    Audit(crate::cli_access::AuditCommand),
     /// Download every file of a version (or of a binding's target) and check its SHA-256.
     Download {
         model: String,
@@ -203,15 +239,21 @@ fn key_number(s: &str) -> Result<(String, f64), String> {
     Ok((k, v))
 }
 
-struct Client {
-    registry: RegistryServiceClient<Channel>,
+pub(crate) struct Client {
+    pub(crate) registry: RegistryServiceClient<Channel>,
     resolver: ResolverServiceClient<Channel>,
     actor: Option<String>,
+    token: Option<String>,
 }
 
 impl Client {
-    fn request<T>(&self, message: T) -> anyhow::Result<tonic::Request<T>> {
+    pub(crate) fn request<T>(&self, message: T) -> anyhow::Result<tonic::Request<T>> {
         let mut request = tonic::Request::new(message);
+        if let Some(token) = &self.token {
+            let value =
+                format!("Bearer {token}").parse().map_err(|_| anyhow!("--token must be printable ASCII"))?;
+            request.metadata_mut().insert(bindery_proto::auth::AUTHORIZATION_HEADER, value);
+        }
         if let Some(actor) = &self.actor {
             let value = actor.parse().map_err(|_| anyhow!("--actor must be printable ASCII"))?;
             request.metadata_mut().insert(bindery_primary::ACTOR_HEADER, value);
@@ -221,7 +263,7 @@ impl Client {
 }
 
 #[allow(clippy::needless_pass_by_value)] // shaped for `.map_err(status)`
-fn status(e: tonic::Status) -> anyhow::Error {
+pub(crate) fn status(e: tonic::Status) -> anyhow::Error {
     anyhow!("{:?}: {}", e.code(), e.message())
 }
 
@@ -237,6 +279,25 @@ pub struct ClientCli {
 
 /// Runs one client command and returns what it prints.
 pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<String> {
+    // The first admin is made against the database, not a server.
+    if let ClientCommand::Token(crate::cli_access::TokenCommand::Create {
+        principal,
+        description,
+        bootstrap: true,
+        database_url,
+        data_dir,
+        ..
+    }) = command
+    {
+        return crate::cli_access::bootstrap(&principal, &description, database_url, data_dir).await;
+    }
+    let token = match args.token.clone() {
+        Some(t) => Some(t),
+        None => token_file()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+    };
     let channel = Channel::from_shared(args.server.clone())
         .with_context(|| format!("--server {:?} is not a valid URL", args.server))?
         .connect()
@@ -247,6 +308,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
         registry: RegistryServiceClient::new(channel.clone()),
         resolver: ResolverServiceClient::new(channel),
         actor,
+        token,
     };
     let out = match command {
         ClientCommand::Model(cmd) => model(&mut c, cmd).await?,
@@ -326,6 +388,13 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
             out
         }
         ClientCommand::Upload { model, path, meta } => upload(&mut c, model, &path, meta).await?,
+        ClientCommand::Token(cmd) => crate::cli_access::token(&mut c, cmd).await?,
+        ClientCommand::Grant(cmd) => crate::cli_access::grant(&mut c, cmd).await?,
+        ClientCommand::Protect { binding, scope, off } => {
+            crate::cli_access::protect(&mut c, binding, scope, off).await?
+        }
+        ClientCommand::Whoami { scopes } => crate::cli_access::whoami(&mut c, scopes).await?,
+        ClientCommand::Audit(cmd) => crate::cli_access::audit(&mut c, cmd).await?,
         ClientCommand::Download { model, version, binding, to } => {
             download(&mut c, model, version, binding, &to).await?
         }

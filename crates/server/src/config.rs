@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use bindery_proto::auth::AuthMode;
+use clap::{Args, ValueEnum};
 
 pub use crate::artifacts::{ArtifactArgs, ArtifactStoreKind, Secret};
 pub use crate::common::MetricsListen;
@@ -64,6 +65,34 @@ impl std::str::FromStr for DatabaseUrl {
     }
 }
 
+/// `--auth`: how callers prove who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// Every call needs `authorization: Bearer <token>` and a role (the default).
+    Tokens,
+    /// No authentication: anyone who reaches the port may do anything. Must be asked for.
+    None,
+}
+
+impl AuthArg {
+    pub fn mode(self) -> AuthMode {
+        match self {
+            Self::Tokens => AuthMode::Required,
+            Self::None => AuthMode::Off,
+        }
+    }
+
+    /// Logs the warning a server without authentication owes its operator.
+    pub fn warn_if_off(self, role: &str) {
+        if self == Self::None {
+            tracing::warn!(
+                role,
+                "authentication is OFF (--auth none): anyone who reaches this port can read and change the registry"
+            );
+        }
+    }
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bindery";
 
 /// Where the database is.
@@ -86,6 +115,9 @@ pub struct PrimaryConfig {
     /// Address the gRPC server listens on.
     #[arg(long, env = "BINDERY_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
+    /// How callers authenticate: API tokens (default), or `none` (no authentication at all).
+    #[arg(long, env = "BINDERY_AUTH", value_enum, default_value_t = AuthArg::Tokens)]
+    pub auth: AuthArg,
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Database connections in the pool.
@@ -126,6 +158,7 @@ impl PrimaryConfig {
     pub fn new(listen: SocketAddr, database_url: DatabaseUrl) -> Self {
         Self {
             listen,
+            auth: AuthArg::Tokens,
             database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             pool_size: 16,
             no_migrate: false,
@@ -201,6 +234,10 @@ pub struct ReaderConfig {
     /// Address the gRPC server listens on.
     #[arg(long, env = "BINDERY_LISTEN", default_value = "0.0.0.0:50052")]
     pub listen: SocketAddr,
+    /// How callers authenticate: API tokens (default, checked against the node's cache), or
+    /// `none`.
+    #[arg(long, env = "BINDERY_AUTH", value_enum, default_value_t = AuthArg::Tokens)]
+    pub auth: AuthArg,
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Milliseconds between anti-entropy polls of the database revision.
@@ -241,6 +278,7 @@ impl ReaderConfig {
     pub fn new(listen: SocketAddr, database_url: DatabaseUrl) -> Self {
         Self {
             listen,
+            auth: AuthArg::Tokens,
             database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             poll_interval_ms: 1_000,
             max_staleness_secs: 0,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use bindery_core::Store;
 use bindery_primary::Primary;
+use bindery_proto::auth::AuthMode;
 use bindery_proto::v1::registry_service_server::RegistryServiceServer;
 use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
 use bindery_reader::{Cache, FeedStatus, Follower, FollowerConfig, ReaderService};
@@ -48,6 +49,10 @@ pub struct DevConfig {
     /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
     #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "127.0.0.1:9090")]
     pub metrics_listen: crate::common::MetricsListen,
+    /// Require API tokens, as a primary does (default: authentication off, on 127.0.0.1).
+    /// Create the first admin token with `bindery token create --bootstrap --data-dir <dir>`.
+    #[arg(long = "auth", env = "BINDERY_DEV_AUTH")]
+    pub auth: bool,
 }
 
 impl DevConfig {
@@ -61,7 +66,12 @@ impl DevConfig {
             artifact_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             artifacts: ArtifactArgs::default(),
             metrics_listen: crate::common::MetricsListen(None),
+            auth: false,
         }
+    }
+
+    fn auth_mode(&self) -> AuthMode {
+        if self.auth { AuthMode::Required } else { AuthMode::Off }
     }
 }
 
@@ -119,19 +129,30 @@ pub async fn serve_dev(
     ));
 
     let max = config.max_message_bytes;
-    let registry = RegistryServiceServer::new(Primary::new(registry_store, artifacts.clone()))
+    let auth = config.auth_mode();
+    let registry = RegistryServiceServer::new(Primary::new(registry_store, artifacts.clone(), auth))
         .max_decoding_message_size(max)
         .max_encoding_message_size(max);
     let resolver = ResolverServiceServer::new(
-        ReaderService::new(cache, status, serving, Duration::from_secs(5), stop_rx).with_artifacts(artifacts),
+        ReaderService::new(cache, status, serving, Duration::from_secs(5), stop_rx)
+            .with_artifacts(artifacts)
+            .with_auth(auth),
     )
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
 
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, data = %path.display(), artifacts = %artifact_dir.display(), "bindery dev starting");
+    let auth_line = if config.auth {
+        format!(
+            "ON: every call needs a token. First admin:\n             bindery token create --bootstrap --principal admin --data-dir {}",
+            config.data_dir.display()
+        )
+    } else {
+        "OFF (anyone who reaches this port can do anything; `bindery dev --auth` requires tokens)".to_owned()
+    };
     let banner = format!(
-        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  try:  bindery --server http://{local} model create demo\n        bindery --server http://{local} upload demo ./model.onnx --request-id first\n",
+        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  auth:      {auth_line}\n  try:  bindery --server http://{local} model create demo\n        bindery --server http://{local} upload demo ./model.onnx --request-id first\n",
         path.display(),
         artifact_dir.display(),
         artifact_dir.display()

@@ -2,6 +2,7 @@
 
 mod artifacts;
 pub mod cli;
+mod cli_access;
 pub mod common;
 pub mod config;
 pub mod config_file;
@@ -13,7 +14,7 @@ pub mod telemetry;
 
 pub use artifacts::{GcArgs, gc_loop, run_gc};
 pub use config::{
-    ArtifactArgs, ArtifactStoreKind, DatabaseUrl, MetricsListen, PrimaryConfig, ReaderConfig, Secret,
+    ArtifactArgs, ArtifactStoreKind, AuthArg, DatabaseUrl, MetricsListen, PrimaryConfig, ReaderConfig, Secret,
 };
 pub use dev::{DevConfig, serve_dev};
 pub use primary::{migrate_database, serve_primary};

@@ -59,8 +59,10 @@ pub async fn serve_reader(
     ));
 
     let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
+    config.auth.warn_if_off("reader");
     let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx)
-        .with_artifacts(artifacts);
+        .with_artifacts(artifacts)
+        .with_auth(config.auth.mode());
     let max = config.max_message_bytes;
     let resolver =
         ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);

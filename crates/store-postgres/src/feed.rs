@@ -147,9 +147,10 @@ async fn snapshot(client: &mut tokio_postgres::Client) -> StoreResult<Snapshot> 
     while let Some(row) = stream.try_next().await? {
         bindings.push(snapshot_binding(&row, &names)?);
     }
+    let access = crate::access::snapshot(&tx).await?;
     tx.commit().await?;
     let models = names.into_values().collect();
-    Ok(Snapshot { revision, models, bindings })
+    Ok(Snapshot { revision, models, bindings, access })
 }
 
 fn snapshot_binding(
@@ -193,49 +194,28 @@ async fn changes_after(client: &tokio_postgres::Client, after: u64, limit: u32) 
 #[derive(Deserialize)]
 struct NotificationJson {
     revision: u64,
-    kind: Option<String>,
-    model: Option<String>,
-    payload: Option<Value>,
 }
 
-/// `{"revision": N, "kind": …, "model": …, "payload": …}` or `{"revision": N}`.
+/// `{"revision": N, …}`: only the revision is read. A notification is a doorbell, never the
+/// truth: any database role can NOTIFY, so what changed is always read from `changes` (where
+/// only the registry's own writers can write). A forged one costs a read of the log, nothing more.
 fn parse_notification(text: &str) -> Option<Notification> {
     let n: NotificationJson = serde_json::from_str(text).ok()?;
-    match (n.kind, n.model, n.payload) {
-        (Some(kind), Some(model), Some(payload)) => {
-            // An inline change we cannot decode still tells us its revision: fetch it instead.
-            Some(
-                Change::decode(n.revision, &kind, &model, payload)
-                    .map_or(Notification::Revision(n.revision), Notification::Change),
-            )
-        }
-        _ => Some(Notification::Revision(n.revision)),
-    }
+    Some(Notification::Revision(n.revision))
 }
 
 #[cfg(test)]
 mod tests {
-    use bindery_core::ChangeEffect;
-
     use super::*;
 
     #[test]
-    fn parses_inline_and_revision_only_notifications() {
+    fn notifications_are_doorbells_whatever_they_carry() {
         assert_eq!(parse_notification(r#"{"revision":9}"#), Some(Notification::Revision(9)));
         assert_eq!(parse_notification("garbage"), None);
-        let inline = r#"{"revision":3,"kind":"binding","model":"m","binding":"prod","payload":{"bindings":[
-            {"model_name":"m","binding":"prod","generation":2,"target":null}]}}"#;
-        match parse_notification(inline) {
-            Some(Notification::Change(Change { revision: 3, effect: ChangeEffect::Bindings(b), .. })) => {
-                assert_eq!(b.len(), 1);
-                assert_eq!(b[0].target, None);
-            }
-            other => panic!("{other:?}"),
-        }
-        let deleted = r#"{"revision":4,"kind":"model","model":"m","payload":{"name":"m","deleted":true}}"#;
-        assert!(matches!(
-            parse_notification(deleted),
-            Some(Notification::Change(Change { effect: ChangeEffect::ModelDeleted, .. }))
-        ));
+        // An inline change (as older primaries sent, or a forger would) is not applied from the
+        // notification: only its revision rings the bell.
+        let inline = r#"{"revision":3,"kind":"access","model":"","payload":{"op":"token_created",
+            "hash":"00","token":{"principal":"mallory"}}}"#;
+        assert_eq!(parse_notification(inline), Some(Notification::Revision(3)));
     }
 }

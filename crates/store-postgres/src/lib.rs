@@ -4,6 +4,8 @@
 //! global `registry_state` row lock last (by bumping the revision), so writers never deadlock and
 //! revisions commit in order. See `write.rs` for the change-log/audit/NOTIFY half of every write.
 
+mod access;
+mod audit;
 mod bindings;
 mod error;
 mod feed;
@@ -19,10 +21,11 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bindery_core::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, DeleteBinding, Error, Model,
-    ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
-    Result, RollbackBinding, SetBindings, Store, UploadSession, VersionKey, VersionStatus, VersionUpdate,
-    WriteContext,
+    AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
+    DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
+    NewToken, NewVersion, Page, PageRequest, Policy, Protection, ProtectionRecord, Registered, Resolved,
+    Result, RollbackBinding, SetBindings, Store, Subject, Token, TokenEntry, UploadSession, VersionKey,
+    VersionStatus, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -268,6 +271,63 @@ impl Store for PgStore {
 
     async fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> Result<(Vec<Result<Resolved>>, u64)> {
         self.run("resolve_many", || bindings::resolve_many(self, keys)).await
+    }
+
+    async fn create_token(&self, ctx: &WriteContext, token: &NewToken) -> Result<(Token, u64)> {
+        self.run("create_token", || access::create_token(self, ctx, token)).await
+    }
+
+    async fn list_tokens(
+        &self,
+        principal: Option<&str>,
+        include_revoked: bool,
+        page: PageRequest,
+    ) -> Result<Page<Token>> {
+        self.run("list_tokens", || access::list_tokens(self, principal, include_revoked, &page)).await
+    }
+
+    async fn revoke_token(&self, ctx: &WriteContext, id: &str) -> Result<u64> {
+        self.run("revoke_token", || access::revoke_token(self, ctx, id)).await
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>> {
+        self.run("find_token", || access::find_token(self, hash)).await
+    }
+
+    async fn create_grant(&self, ctx: &WriteContext, grant: &Grant) -> Result<(GrantRecord, u64)> {
+        self.run("create_grant", || access::create_grant(self, ctx, grant)).await
+    }
+
+    async fn delete_grant(&self, ctx: &WriteContext, grant: &Grant) -> Result<u64> {
+        self.run("delete_grant", || access::delete_grant(self, ctx, grant)).await
+    }
+
+    async fn list_grants(&self, subject: Option<&Subject>, page: PageRequest) -> Result<Page<GrantRecord>> {
+        self.run("list_grants", || access::list_grants(self, subject, &page)).await
+    }
+
+    async fn set_protection(
+        &self,
+        ctx: &WriteContext,
+        protection: &Protection,
+    ) -> Result<(ProtectionRecord, u64)> {
+        self.run("set_protection", || access::set_protection(self, ctx, protection)).await
+    }
+
+    async fn list_protections(&self) -> Result<Vec<ProtectionRecord>> {
+        self.run("list_protections", || access::list_protections(self)).await
+    }
+
+    async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
+        self.run("policy_for", || access::policy_for(self, subjects)).await
+    }
+
+    async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>> {
+        self.run("list_audit_events", || audit::list(self, filter, &page)).await
+    }
+
+    async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
+        self.run("audit_rows", || audit::rows_after(self, after, limit)).await
     }
 
     async fn revision(&self) -> Result<u64> {

@@ -10,6 +10,7 @@ use crate::error::StoreError;
 const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "artifacts", include_str!("../migrations/0002_artifacts.sql")),
+    (3, "access", include_str!("../migrations/0003_access.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

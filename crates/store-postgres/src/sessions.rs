@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use bindery_core::{
     Error, ModelName, ObjectLocation, UploadFile, UploadSession, UploadSessionState, WriteContext,
 };
-use deadpool_postgres::{GenericClient, Transaction};
+use deadpool_postgres::Transaction;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
@@ -38,22 +38,18 @@ fn session(row: &Row) -> StoreResult<UploadSession> {
 }
 
 async fn audit(
-    client: &impl GenericClient,
+    tx: &Transaction<'_>,
     ctx: &WriteContext,
-    action: &str,
+    action: &'static str,
     s: &UploadSession,
 ) -> StoreResult<()> {
-    let stmt = client
-        .prepare_cached(
-            "INSERT INTO audit_log (revision, actor, action, target, before, after, request_id, trace_id)
-             SELECT revision, $1, $2, $3, NULL, $4, $5, $6 FROM registry_state",
-        )
-        .await?;
     let (target, after) = s.audit();
-    client
-        .execute(&stmt, &[&ctx.actor, &action, &target, &Json(after), &ctx.request_id, &ctx.trace_id])
-        .await?;
-    Ok(())
+    crate::write::record_audit_only(
+        tx,
+        ctx,
+        crate::write::Audit { action, target, before: None, after: Some(after) },
+    )
+    .await
 }
 
 pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, s: &UploadSession) -> StoreResult<()> {

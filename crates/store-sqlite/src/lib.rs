@@ -6,6 +6,8 @@
 //! [`SqliteStore`]'s [`ChangeFeed`] serves — the same revision semantics as Postgres's
 //! LISTEN/NOTIFY + `changes` table, so the reader's cache and apply loop are reused as they are.
 
+mod access;
+mod audit;
 mod ops;
 mod sessions;
 
@@ -15,10 +17,11 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bindery_core::{
-    Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change, ChangeFeed,
-    DeleteBinding, Error, FeedConnection, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion,
-    Notification, Page, PageRequest, Registered, Resolved, Result, RollbackBinding, SetBindings, Snapshot,
-    Store, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
+    AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
+    ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
+    ModelVersion, NewModel, NewToken, NewVersion, Notification, Page, PageRequest, Policy, Protection,
+    ProtectionRecord, Registered, Resolved, Result, RollbackBinding, SetBindings, Snapshot, Store, Subject,
+    Token, TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
 };
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -229,6 +232,73 @@ impl Store for SqliteStore {
 
     async fn revision(&self) -> Result<u64> {
         self.call(|c| ops::revision(c)).await
+    }
+
+    async fn create_token(&self, ctx: &WriteContext, token: &NewToken) -> Result<(Token, u64)> {
+        let (ctx, token) = (ctx.clone(), token.clone());
+        self.write(move |c| access::create_token(c, &ctx, &token)).await
+    }
+
+    async fn list_tokens(
+        &self,
+        principal: Option<&str>,
+        include_revoked: bool,
+        page: PageRequest,
+    ) -> Result<Page<Token>> {
+        let principal = principal.map(str::to_owned);
+        self.call(move |c| access::list_tokens(c, principal.as_deref(), include_revoked, &page)).await
+    }
+
+    async fn revoke_token(&self, ctx: &WriteContext, id: &str) -> Result<u64> {
+        let (ctx, id) = (ctx.clone(), id.to_owned());
+        self.write(move |c| access::revoke_token(c, &ctx, &id)).await
+    }
+
+    async fn find_token(&self, hash: &str) -> Result<Option<TokenEntry>> {
+        let hash = hash.to_owned();
+        self.call(move |c| access::find_token(c, &hash)).await
+    }
+
+    async fn create_grant(&self, ctx: &WriteContext, grant: &Grant) -> Result<(GrantRecord, u64)> {
+        let (ctx, grant) = (ctx.clone(), grant.clone());
+        self.write(move |c| access::create_grant(c, &ctx, &grant)).await
+    }
+
+    async fn delete_grant(&self, ctx: &WriteContext, grant: &Grant) -> Result<u64> {
+        let (ctx, grant) = (ctx.clone(), grant.clone());
+        self.write(move |c| access::delete_grant(c, &ctx, &grant)).await
+    }
+
+    async fn list_grants(&self, subject: Option<&Subject>, page: PageRequest) -> Result<Page<GrantRecord>> {
+        let subject = subject.cloned();
+        self.call(move |c| access::list_grants(c, subject.as_ref(), &page)).await
+    }
+
+    async fn set_protection(
+        &self,
+        ctx: &WriteContext,
+        protection: &Protection,
+    ) -> Result<(ProtectionRecord, u64)> {
+        let (ctx, protection) = (ctx.clone(), protection.clone());
+        self.write(move |c| access::set_protection(c, &ctx, &protection)).await
+    }
+
+    async fn list_protections(&self) -> Result<Vec<ProtectionRecord>> {
+        self.call(|c| access::list_protections(c)).await
+    }
+
+    async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
+        let subjects = subjects.to_vec();
+        self.call(move |c| access::policy_for(c, &subjects)).await
+    }
+
+    async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>> {
+        let filter = filter.clone();
+        self.call(move |c| audit::list(c, &filter, &page)).await
+    }
+
+    async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
+        self.call(move |c| audit::rows_after(c, after, limit)).await
     }
 }
 

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bindery_core::{
-    Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName, BindingTarget,
-    BindingWrite, BindingsPayload, BindingsWrite, Change, Cursor, DeleteBinding, Error, Lineage, Model,
-    ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest, Registered, Resolved,
-    Result, RollbackBinding, SetBindings, Signature, Snapshot, VersionKey, VersionStatus, VersionUpdate,
-    WriteContext, check_generation,
+    Artifact, AuditRecord, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName,
+    BindingTarget, BindingWrite, BindingsPayload, BindingsWrite, Change, Cursor, DeleteBinding, Error,
+    Lineage, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewVersion, Page, PageRequest,
+    Registered, Resolved, Result, RollbackBinding, SetBindings, Signature, Snapshot, VersionKey,
+    VersionStatus, VersionUpdate, WriteContext, check_generation,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 use serde::Serialize;
@@ -93,50 +93,81 @@ fn binding_name(text: String) -> Result<BindingName> {
 // ---------------------------------------------------------------------------------------------
 // The shared half of every write
 
-fn bump(tx: &Transaction<'_>) -> Result<i64> {
+pub(crate) fn bump(tx: &Transaction<'_>) -> Result<i64> {
     tx.query_row("UPDATE registry_state SET revision = revision + 1 RETURNING revision", [], |r| r.get(0))
         .sql()
 }
 
-struct Audit {
-    action: &'static str,
-    target: String,
-    before: Option<Value>,
-    after: Option<Value>,
+pub(crate) struct Audit {
+    pub action: &'static str,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
 }
 
-/// Appends the change-log and audit rows; returns the change for the in-process feed.
-fn record(
+/// Appends `audit` at `revision` to the hash chain (the write transaction is the global lock).
+pub(crate) fn append_audit(
     tx: &Transaction<'_>,
     revision: i64,
     ctx: &WriteContext,
-    (kind, model, binding): (&str, &ModelName, Option<&str>),
-    payload: Value,
     audit: Audit,
-) -> Result<Change> {
-    let at = now();
+) -> Result<()> {
+    let prev: String = tx
+        .query_row("SELECT COALESCE(hash, '') FROM audit_log ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .optional()
+        .sql()?
+        .unwrap_or_default();
+    let record = AuditRecord {
+        revision: u(revision)?,
+        actor: ctx.actor.clone(),
+        action: audit.action.to_owned(),
+        target: audit.target,
+        before: audit.before,
+        after: audit.after,
+        request_id: ctx.request_id.clone(),
+        trace_id: ctx.trace_id.clone(),
+        time: time(now()),
+    };
+    let hash = record.chain_hash(&prev);
     tx.execute(
-        "INSERT INTO changes (revision, kind, model, binding, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![revision, kind, model.as_str(), binding, payload.to_string(), at],
-    )
-    .sql()?;
-    tx.execute(
-        "INSERT INTO audit_log (revision, actor, action, target, before, after, request_id, trace_id, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO audit_log (revision, actor, action, target, before, after, request_id, trace_id, created_at,
+             prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             revision,
-            ctx.actor,
-            audit.action,
-            audit.target,
-            audit.before.map(|v| v.to_string()),
-            audit.after.map(|v| v.to_string()),
-            ctx.request_id,
-            ctx.trace_id,
-            at
+            record.actor,
+            record.action,
+            record.target,
+            record.before.as_ref().map(Value::to_string),
+            record.after.as_ref().map(Value::to_string),
+            record.request_id,
+            record.trace_id,
+            record.time_micros(),
+            prev,
+            hash
         ],
     )
     .sql()?;
-    Change::decode(u(revision)?, kind, model.as_str(), payload).ok_or_else(|| corrupt("undecodable change"))
+    Ok(())
+}
+
+/// Appends the change-log and audit rows; returns the change for the in-process feed. `model` is
+/// empty for access changes.
+pub(crate) fn record(
+    tx: &Transaction<'_>,
+    revision: i64,
+    ctx: &WriteContext,
+    (kind, model, binding): (&str, &str, Option<&str>),
+    payload: Value,
+    audit: Audit,
+) -> Result<Change> {
+    tx.execute(
+        "INSERT INTO changes (revision, kind, model, binding, payload, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![revision, kind, model, binding, payload.to_string(), now()],
+    )
+    .sql()?;
+    append_audit(tx, revision, ctx, audit)?;
+    Change::decode(u(revision)?, kind, model, payload).ok_or_else(|| corrupt("undecodable change"))
 }
 
 pub(crate) fn immediate(conn: &mut Connection) -> Result<Transaction<'_>> {
@@ -228,7 +259,7 @@ pub(crate) fn create_model(
         before: None,
         after: Some(after.clone()),
     };
-    let change = record(&tx, revision, ctx, ("model", &new.name, None), after, audit)?;
+    let change = record(&tx, revision, ctx, ("model", new.name.as_str(), None), after, audit)?;
     tx.commit().sql()?;
     Ok((created, change))
 }
@@ -278,7 +309,7 @@ pub(crate) fn update_model(
         before: Some(value(&before)),
         after: Some(payload.clone()),
     };
-    let change = record(&tx, revision, ctx, ("model", name, None), payload, audit)?;
+    let change = record(&tx, revision, ctx, ("model", name.as_str(), None), payload, audit)?;
     tx.commit().sql()?;
     Ok((updated, Some(change)))
 }
@@ -303,8 +334,14 @@ pub(crate) fn delete_model(
         before: Some(value(&before)),
         after: None,
     };
-    let change =
-        record(&tx, revision, ctx, ("model", name, None), json!({ "name": name, "deleted": true }), audit)?;
+    let change = record(
+        &tx,
+        revision,
+        ctx,
+        ("model", name.as_str(), None),
+        json!({ "name": name, "deleted": true }),
+        audit,
+    )?;
     tx.commit().sql()?;
     Ok((u(revision)?, change))
 }
@@ -474,7 +511,7 @@ pub(crate) fn register_version(
         before: None,
         after: Some(payload.clone()),
     };
-    let change = record(&tx, revision, ctx, ("version", &new.model, None), payload, audit)?;
+    let change = record(&tx, revision, ctx, ("version", new.model.as_str(), None), payload, audit)?;
     tx.commit().sql()?;
     Ok((Registered { version, revision: u(revision)?, created: true }, Some(change)))
 }
@@ -519,7 +556,7 @@ fn version_write(
         before: Some(value(before)),
         after: Some(payload.clone()),
     };
-    let change = record(&tx, revision, ctx, ("version", &key.model, None), payload, audit)?;
+    let change = record(&tx, revision, ctx, ("version", key.model.as_str(), None), payload, audit)?;
     tx.commit().sql()?;
     Ok((version, Some(change)))
 }
@@ -762,7 +799,7 @@ fn rebind(
         tx,
         revision,
         ctx,
-        ("binding", model, single.then(|| names[0])),
+        ("binding", model.as_str(), single.then(|| names[0])),
         value(&BindingsPayload { bindings: payload }),
         audit,
     )?;
@@ -1009,8 +1046,9 @@ pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
         })
         .collect::<Result<Vec<_>>>()?;
     drop(stmt);
+    let access = crate::access::snapshot(&tx)?;
     tx.commit().sql()?;
-    Ok(Snapshot { revision, models, bindings })
+    Ok(Snapshot { revision, models, bindings, access })
 }
 
 pub(crate) fn changes_after(conn: &Connection, after: u64, limit: u32) -> Result<Vec<Change>> {
@@ -1036,6 +1074,7 @@ pub(crate) fn changes_after(conn: &Connection, after: u64, limit: u32) -> Result
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_artifacts.sql")),
+    (3, include_str!("../migrations/0003_access.sql")),
 ];
 
 /// Ensures the schema exists (embedded: the store migrates itself on open).

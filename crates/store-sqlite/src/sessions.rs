@@ -8,7 +8,7 @@ use bindery_core::{
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use crate::ops::{Sql, corrupt, from_json, immediate, live_model, model_name, now, time, to_json, u};
+use crate::ops::{Sql, corrupt, from_json, immediate, live_model, model_name, time, to_json, u};
 
 const SESSION_COLUMNS: &str = "s.id, m.name AS model_name, s.bucket, s.prefix, s.files, s.state, s.version, \
      s.created_at, s.created_by, s.expires_at";
@@ -51,23 +51,15 @@ fn session(
     })
 }
 
-fn audit(tx: &Transaction<'_>, ctx: &WriteContext, action: &str, s: &UploadSession) -> Result<()> {
+fn audit(tx: &Transaction<'_>, ctx: &WriteContext, action: &'static str, s: &UploadSession) -> Result<()> {
     let (target, after) = s.audit();
-    tx.execute(
-        "INSERT INTO audit_log (revision, actor, action, target, before, after, request_id, trace_id, created_at)
-         SELECT revision, ?1, ?2, ?3, NULL, ?4, ?5, ?6, ?7 FROM registry_state",
-        params![
-            ctx.actor,
-            action,
-            target,
-            after.to_string(),
-            ctx.request_id,
-            ctx.trace_id,
-            now()
-        ],
+    let revision: i64 = tx.query_row("SELECT revision FROM registry_state", [], |r| r.get(0)).sql()?;
+    crate::ops::append_audit(
+        tx,
+        revision,
+        ctx,
+        crate::ops::Audit { action, target, before: None, after: Some(after) },
     )
-    .sql()?;
-    Ok(())
 }
 
 pub(crate) fn create(conn: &mut Connection, ctx: &WriteContext, s: &UploadSession) -> Result<()> {

@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
 use bindery_proto::v1::{GetReaderStatusRequest, ReaderStatus};
-use bindery_server::{ArtifactArgs, DatabaseUrl, DevConfig, PrimaryConfig, ReaderConfig};
+use bindery_server::{ArtifactArgs, AuthArg, DatabaseUrl, DevConfig, PrimaryConfig, ReaderConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -257,6 +257,8 @@ impl TestPrimary {
             config.database.database_timeout_secs = 2;
             // The behaviour suite registers made-up s3:// URIs; the artifacts suite verifies.
             config.artifacts.verify_artifacts = false;
+            // Most suites test registry behaviour, not access; the access suite turns it on.
+            config.auth = AuthArg::None;
             tweak(&mut config);
             bindery_server::serve_primary(listener, config, async {
                 let _ = stopped.await;
@@ -308,6 +310,7 @@ impl TestReader {
             let mut config = ReaderConfig::new(addr, DatabaseUrl::new(url));
             config.poll_interval_ms = 200;
             config.database.database_timeout_secs = 2;
+            config.auth = AuthArg::None;
             tweak(&mut config);
             bindery_server::serve_reader(listener, config, async {
                 let _ = stopped.await;
@@ -316,6 +319,16 @@ impl TestReader {
         .await?;
         Ok(Self { server })
     }
+}
+
+/// A fresh directory for a `bindery dev` under test.
+fn dev_dir() -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    std::env::temp_dir().join(format!(
+        "bindery-dev-test-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// The stores the behaviour suite runs against.
@@ -367,22 +380,8 @@ impl TestRegistry {
                 Ok(Self::Postgres { primary, reader })
             }
             Backend::Sqlite => {
-                static COUNTER: AtomicU64 = AtomicU64::new(0);
-                let dir = std::env::temp_dir().join(format!(
-                    "bindery-dev-test-{}-{}",
-                    std::process::id(),
-                    COUNTER.fetch_add(1, Ordering::Relaxed)
-                ));
-                let data = dir.clone();
-                let server = Served::spawn(move |listener, addr, stopped| {
-                    let mut config = DevConfig::new(data, addr);
-                    config.artifacts = artifacts;
-                    bindery_server::serve_dev(listener, config, async {
-                        let _ = stopped.await;
-                    })
-                })
-                .await?;
-                server.wait_serving(Duration::from_secs(30)).await?;
+                let dir = dev_dir();
+                let server = Self::serve_dev(&dir, artifacts, false).await?;
                 Ok(Self::Sqlite { server, dir })
             }
         }
@@ -390,6 +389,64 @@ impl TestRegistry {
 
     pub async fn registry(&self) -> anyhow::Result<RegistryServiceClient<Channel>> {
         Ok(RegistryServiceClient::new(self.channel().await?))
+    }
+
+    /// A registry that requires tokens (primary and reader, or `bindery dev --auth`), with a
+    /// first admin bootstrapped as `bindery token create --bootstrap` does. Returns the admin's
+    /// secret.
+    pub async fn start_secured(backend: Backend) -> anyhow::Result<(Self, String)> {
+        let unverified = ArtifactArgs { verify_artifacts: false, ..ArtifactArgs::default() };
+        match backend {
+            Backend::Postgres => {
+                let db = TestDb::create().await?;
+                let database = bindery_server::config::DatabaseArgs {
+                    database_url: DatabaseUrl::new(db.url.clone()),
+                    database_timeout_secs: 5,
+                    create_database: false,
+                };
+                bindery_server::migrate_database(&database).await?;
+                let secret = {
+                    let store = bindery_store_postgres::PgStore::new(
+                        database.pg_config()?,
+                        &bindery_store_postgres::PoolOptions::default(),
+                    )?;
+                    bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await?.1
+                };
+                let url = db.url.clone();
+                let primary = TestPrimary::start_with(db, |c| c.auth = AuthArg::Tokens).await?;
+                let reader = TestReader::start_with(&url, |c| {
+                    c.auth = AuthArg::Tokens;
+                    c.artifacts = unverified;
+                })
+                .await?;
+                Ok((Self::Postgres { primary, reader }, secret))
+            }
+            Backend::Sqlite => {
+                let dir = dev_dir();
+                std::fs::create_dir_all(&dir)?;
+                let secret = {
+                    let store = bindery_store_sqlite::SqliteStore::open(&dir.join("bindery.db"))?;
+                    bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await?.1
+                };
+                let server = Self::serve_dev(&dir, unverified, true).await?;
+                Ok((Self::Sqlite { server, dir }, secret))
+            }
+        }
+    }
+
+    async fn serve_dev(dir: &std::path::Path, artifacts: ArtifactArgs, auth: bool) -> anyhow::Result<Served> {
+        let data = dir.to_owned();
+        let server = Served::spawn(move |listener, addr, stopped| {
+            let mut config = DevConfig::new(data, addr);
+            config.artifacts = artifacts;
+            config.auth = auth;
+            bindery_server::serve_dev(listener, config, async {
+                let _ = stopped.await;
+            })
+        })
+        .await?;
+        server.wait_serving(Duration::from_secs(30)).await?;
+        Ok(server)
     }
 
     /// The read side: the read node (Postgres) or the dev process's cache (SQLite).
@@ -413,7 +470,7 @@ impl TestRegistry {
     }
 
     /// Runs `sql` (returning one integer column, then text columns) on the store itself.
-    async fn rows(&self, sql: &str) -> anyhow::Result<Vec<(i64, Vec<String>)>> {
+    pub async fn rows(&self, sql: &str) -> anyhow::Result<Vec<(i64, Vec<String>)>> {
         if let Some(db) = self.postgres() {
             let client = db.client().await?;
             let rows = client.query(sql, &[]).await?;
@@ -442,6 +499,24 @@ impl TestRegistry {
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             anyhow::Ok(rows)
+        })
+        .await?
+    }
+
+    /// Runs a statement on the store itself, bypassing the registry (tampering tests).
+    pub async fn execute(&self, sql: &str) -> anyhow::Result<u64> {
+        if let Some(db) = self.postgres() {
+            return Ok(db.client().await?.execute(sql, &[]).await?);
+        }
+        let path = match self {
+            Self::Sqlite { dir, .. } => dir.join("bindery.db"),
+            Self::Postgres { .. } => bail!("not an embedded store"),
+        };
+        let sql = sql.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open(&path)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            anyhow::Ok(conn.execute(&sql, [])? as u64)
         })
         .await?
     }
