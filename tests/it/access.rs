@@ -677,3 +677,134 @@ async fn a_primary_with_default_settings_requires_authentication() {
     let err = bindery_server::cli::run(cli.args, cli.command).await.unwrap_err();
     assert!(format!("{err:#}").contains("Unauthenticated"), "{err:#}");
 }
+
+mod jwt {
+    //! OIDC / JWT bearer tokens from an identity provider whose JWKS this test serves over HTTP.
+
+    use std::sync::{Arc, Mutex};
+
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    struct Key {
+        der: Vec<u8>,
+        jwk: serde_json::Value,
+        kid: &'static str,
+    }
+
+    /// A P-256 signing key generated for the test.
+    fn key(kid: &'static str) -> Key {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let der = pair.to_pkcs8v1().unwrap().as_ref().to_vec();
+        let point = pair.public_key().as_ref();
+        let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
+            "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65])});
+        Key { der, jwk, kid }
+    }
+
+    fn jwt(key: &Key, sub: &str, groups: &[&str], aud: &str) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(key.kid.into());
+        let claims = serde_json::json!({"iss": "https://idp.test", "aud": aud, "sub": sub, "groups": groups,
+            "exp": jsonwebtoken::get_current_timestamp() + 300});
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ec_der(&key.der)).unwrap()
+    }
+
+    /// Serves whatever `jwks` holds at any path, one response per connection.
+    async fn serve_jwks(jwks: Arc<Mutex<String>>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let body = jwks.lock().unwrap().clone();
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4_096];
+                    let _ = socket.read(&mut buf).await;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        format!("http://{addr}/.well-known/jwks.json")
+    }
+
+    #[tokio::test]
+    async fn jwts_authenticate_on_the_primary_and_readers_and_rotated_keys_are_fetched() {
+        let (k1, k2) = (key("k1"), key("k2"));
+        let jwks = Arc::new(Mutex::new(serde_json::json!({"keys": [k1.jwk]}).to_string()));
+        let url = serve_jwks(jwks.clone()).await;
+        let config = bindery_server::config::JwtArgs {
+            jwt_jwks_url: Some(url),
+            jwt_issuer: "https://idp.test".into(),
+            jwt_audience: "bindery".into(),
+            ..Default::default()
+        };
+        let (registry, admin) = TestRegistry::start_secured_with(Backend::Postgres, config).await.unwrap();
+        let mut r = registry.registry().await.unwrap();
+        grant(&mut r, &admin, "group:ml-platform", v1::Role::Contributor, "ml/").await;
+
+        // A Kubernetes service account in the ml-platform group creates, registers and binds.
+        let trainer = jwt(&k1, "system:serviceaccount:ml:trainer", &["ml-platform"], "bindery");
+        let req = v1::CreateModelRequest { name: "ml/churn".into(), ..Default::default() };
+        let model = r.create_model(with(req, Some(&trainer))).await.unwrap().into_inner();
+        assert_eq!(model.created_by, "system:serviceaccount:ml:trainer");
+        r.register_version(with(register_request("ml/churn", "r1"), Some(&trainer))).await.unwrap();
+        let bound = set_binding(&mut r, &trainer, "ml/churn", "champion", 1).await.unwrap();
+        assert_status(
+            set_binding(&mut r, &trainer, "ml/churn", "production", 1).await,
+            Code::PermissionDenied,
+            &["APPROVER"],
+        );
+        let who = r
+            .who_am_i(with(v1::WhoAmIRequest { scopes: vec!["ml/".into()] }, Some(&trainer)))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            (who.authenticated_by.as_str(), who.groups.as_slice()),
+            ("jwt", &["ml-platform".to_owned()][..])
+        );
+
+        // The read node verifies the JWT itself (its own JWKS fetch), no database call.
+        let mut resolver = registry.resolver().await.unwrap();
+        let resolve = |token: &str| {
+            with(
+                v1::ResolveRequest {
+                    model_name: "ml/churn".into(),
+                    binding: "champion".into(),
+                    min_revision: bound.revision,
+                    presign: false,
+                },
+                Some(token),
+            )
+        };
+        assert_eq!(resolver.resolve(resolve(&trainer)).await.unwrap().into_inner().version, 1);
+
+        // Another audience, or no group grant: refused.
+        let elsewhere = jwt(&k1, "system:serviceaccount:ml:trainer", &["ml-platform"], "another-service");
+        assert_status(
+            r.get_model(with(v1::GetModelRequest { name: "ml/churn".into() }, Some(&elsewhere))).await,
+            Code::Unauthenticated,
+            &["not accepted"],
+        );
+        assert_status(resolver.resolve(resolve(&elsewhere)).await, Code::Unauthenticated, &["not accepted"]);
+        let stranger = jwt(&k1, "someone", &[], "bindery");
+        assert_status(resolver.resolve(resolve(&stranger)).await, Code::PermissionDenied, &["'someone'"]);
+
+        // The provider rotates to k2: a token naming the new key id makes both processes re-read
+        // the JWKS (at most once per 5 s), and it is accepted without a restart.
+        *jwks.lock().unwrap() = serde_json::json!({"keys": [k1.jwk, k2.jwk]}).to_string();
+        tokio::time::sleep(Duration::from_millis(5_200)).await;
+        let rotated = jwt(&k2, "system:serviceaccount:ml:trainer", &["ml-platform"], "bindery");
+        r.get_model(with(v1::GetModelRequest { name: "ml/churn".into() }, Some(&rotated))).await.unwrap();
+        assert_eq!(resolver.resolve(resolve(&rotated)).await.unwrap().into_inner().version, 1);
+    }
+}

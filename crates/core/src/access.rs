@@ -254,6 +254,8 @@ pub struct ProtectionRecord {
 pub enum AuthMethod {
     /// A Bindery API token (`bdy_…`).
     Token,
+    /// An OIDC / JWT bearer token verified against the configured JWKS.
+    Jwt,
     /// Authentication is off (`--auth none`): the name is whatever the caller claimed.
     Unauthenticated,
 }
@@ -262,6 +264,7 @@ impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Token => "token",
+            Self::Jwt => "jwt",
             Self::Unauthenticated => "none",
         }
     }
@@ -445,7 +448,44 @@ pub fn token_hash(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
-const SEND_A_TOKEN: &str = "send `authorization: Bearer <token>` with a token from `bindery token create`";
+const SEND_A_TOKEN: &str = "send `authorization: Bearer <token>` with a token from `bindery token create` (or a JWT from your identity provider where one is configured)";
+
+/// What a bearer credential is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential<'a> {
+    /// A Bindery API token (`bdy_…`).
+    ApiToken(&'a str),
+    /// Something shaped like a JWT (three base64url parts).
+    Jwt(&'a str),
+}
+
+/// The bearer credential of an `authorization` header value.
+pub fn bearer_credential(header: Option<&str>) -> Result<Credential<'_>> {
+    let value = header.ok_or_else(|| {
+        Error::Unauthenticated(format!("this registry requires authentication: {SEND_A_TOKEN}"))
+    })?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            Error::Unauthenticated(format!("the authorization header is not a bearer token: {SEND_A_TOKEN}"))
+        })?;
+    if token.starts_with(TOKEN_PREFIX) {
+        return bearer_token(header).map(Credential::ApiToken);
+    }
+    let jwt_shaped = token.len() <= MAX_JWT_BYTES
+        && token.split('.').count() == 3
+        && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if jwt_shaped {
+        Ok(Credential::Jwt(token))
+    } else {
+        Err(Error::Unauthenticated(format!("the bearer token is malformed: {SEND_A_TOKEN}")))
+    }
+}
+
+/// JWTs longer than this are refused unread.
+pub const MAX_JWT_BYTES: usize = 16_384;
 
 /// The bearer token of an `authorization` header value; `Unauthenticated` saying what to send
 /// when it is missing or not a Bindery token.
@@ -735,6 +775,12 @@ mod tests {
         assert_eq!(bearer_token(Some(&format!("Bearer {secret}"))).ok(), Some(secret.as_str()));
         for bad in [None, Some("Basic abc"), Some("Bearer bdy_short"), Some("Bearer xyz")] {
             assert!(matches!(bearer_token(bad), Err(Error::Unauthenticated(_))), "{bad:?}");
+        }
+        let header = format!("Bearer {secret}");
+        assert_eq!(bearer_credential(Some(&header)).ok(), Some(Credential::ApiToken(secret.as_str())));
+        assert_eq!(bearer_credential(Some("Bearer aa.bb.cc")).ok(), Some(Credential::Jwt("aa.bb.cc")));
+        for bad in ["Bearer aa.bb", "Bearer a b.c.d", "Bearer bdy_x"] {
+            assert!(bearer_credential(Some(bad)).is_err(), "{bad}");
         }
         let mut state = AccessState::default();
         assert!(state.authenticate(&secret, now).is_err());

@@ -9,7 +9,71 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, ModelName, Result, hex};
+use crate::{Error, Grant, ModelName, Protection, Result, Token, WriteContext, hex};
+
+/// What one mutation says in the audit trail, before the store places it in the chain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    /// e.g. `model.create`, `binding.set`, `token.revoke`.
+    pub action: &'static str,
+    /// e.g. `models/fraud/bindings/production`, `tokens/<id>`.
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+impl AuditEntry {
+    pub fn token_created(t: &Token) -> Self {
+        Self {
+            action: "token.create",
+            target: format!("tokens/{}", t.id),
+            before: None,
+            after: Some(token_json(t)),
+        }
+    }
+
+    pub fn token_revoked(t: &Token) -> Self {
+        Self {
+            action: "token.revoke",
+            target: format!("tokens/{}", t.id),
+            before: Some(token_json(t)),
+            after: None,
+        }
+    }
+
+    pub fn grant_created(g: &Grant) -> Self {
+        Self { action: "grant.create", target: grant_target(g), before: None, after: Some(grant_json(g)) }
+    }
+
+    pub fn grant_deleted(g: &Grant) -> Self {
+        Self { action: "grant.delete", target: grant_target(g), before: Some(grant_json(g)), after: None }
+    }
+
+    /// `replaced`: a protection of the same binding and scope existed (with the other value).
+    pub fn protection_set(p: &Protection, replaced: bool) -> Self {
+        let scope = p.scope.to_wire();
+        let state = |protected: bool| serde_json::json!({ "binding": p.binding.as_str(), "scope": scope, "protected": protected });
+        Self {
+            action: "binding.protect",
+            target: format!("protections/{scope}/{}", p.binding),
+            before: replaced.then(|| state(!p.protected)),
+            after: Some(state(p.protected)),
+        }
+    }
+}
+
+fn token_json(t: &Token) -> Value {
+    let secs = |t: Option<SystemTime>| t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs());
+    serde_json::json!({ "id": t.id, "principal": t.principal, "description": t.description, "expires_at": secs(t.expires_at) })
+}
+
+fn grant_target(g: &Grant) -> String {
+    format!("grants/{}/{}/{}", g.subject, g.role, g.scope.to_wire())
+}
+
+fn grant_json(g: &Grant) -> Value {
+    serde_json::json!({ "subject": g.subject.to_wire(), "role": g.role.as_str(), "scope": g.scope.to_wire() })
+}
 
 /// One audit row, as stored (ids and hashes are the store's).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +100,22 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
+    /// The record of `entry` by `ctx` at `revision`, stamped now (to the microsecond: the
+    /// precision both stores keep, so it reads back identical and hashes the same).
+    pub fn new(revision: u64, ctx: &WriteContext, entry: AuditEntry) -> Self {
+        Self {
+            revision,
+            actor: ctx.actor.clone(),
+            action: entry.action.to_owned(),
+            target: entry.target,
+            before: entry.before,
+            after: entry.after,
+            request_id: ctx.request_id.clone(),
+            trace_id: ctx.trace_id.clone(),
+            time: from_unix_micros(unix_micros(SystemTime::now())),
+        }
+    }
+
     /// Microseconds since the epoch: the precision both stores keep.
     pub fn time_micros(&self) -> i64 {
         unix_micros(self.time)

@@ -14,17 +14,17 @@ mod store;
 pub mod validate;
 
 pub use access::{
-    AccessChange, AccessState, AuthMethod, Grant, GrantRecord, NewToken, Policy, Principal, Protection,
-    ProtectionRecord, Role, Scope, Subject, TOKEN_PREFIX, Token, TokenEntry, bearer_token, generate_token,
-    invalid_token, token_hash, token_id,
+    AccessChange, AccessState, AuthMethod, Credential, Grant, GrantRecord, NewToken, Policy, Principal,
+    Protection, ProtectionRecord, Role, Scope, Subject, TOKEN_PREFIX, Token, TokenEntry, bearer_credential,
+    bearer_token, generate_token, invalid_token, token_hash, token_id,
 };
 pub use artifact::{
     ArtifactFile, ArtifactStore, DownloadUrl, FileGrant, FileSpec, Multipart, ObjectInfo, ObjectLocation,
     PartGrant, PresignedRequest, SessionGrant, UploadFile, UploadSession, UploadSessionState, hex, unhex,
 };
 pub use audit::{
-    AuditBreak, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros, trace_id,
-    unix_micros,
+    AuditBreak, AuditEntry, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros,
+    trace_id, unix_micros,
 };
 pub use error::{Error, Result};
 pub use feed::{

@@ -3,11 +3,12 @@
 
 use std::time::SystemTime;
 
+use bindery_auth::JwtVerifier;
 use bindery_core::{
-    BindingName, ChainCheck, ChainReport, Error, Grant, ModelName, NewToken, Policy, Principal, Result, Role,
-    Scope, Store, Subject, Token, WriteContext, invalid_token, token_hash,
+    BindingName, ChainCheck, ChainReport, Credential, Error, Grant, ModelName, NewToken, Policy, Principal,
+    Result, Role, Scope, Store, Subject, Token, WriteContext, invalid_token, token_hash,
 };
-use bindery_proto::auth::{AuthMode, bearer, claimed_principal, write_context};
+use bindery_proto::auth::{AuthMode, bearer, claimed_principal, jwt_not_configured, write_context};
 use bindery_proto::status_from_error;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -25,6 +26,7 @@ pub(crate) struct Caller {
 pub(crate) async fn authenticate(
     store: &dyn Store,
     mode: AuthMode,
+    jwt: Option<&JwtVerifier>,
     metadata: &MetadataMap,
     method: &'static str,
 ) -> Result<Caller, Status> {
@@ -32,12 +34,14 @@ pub(crate) async fn authenticate(
         AuthMode::Off => (claimed_principal(metadata).map_err(status_from_error)?, Policy::default()),
         AuthMode::Required => {
             let who = async {
-                let token = bearer(metadata)?;
-                store
-                    .find_token(&token_hash(token))
-                    .await?
-                    .ok_or_else(invalid_token)?
-                    .principal_at(SystemTime::now())
+                match bearer(metadata)? {
+                    Credential::ApiToken(token) => store
+                        .find_token(&token_hash(token))
+                        .await?
+                        .ok_or_else(invalid_token)?
+                        .principal_at(SystemTime::now()),
+                    Credential::Jwt(token) => jwt.ok_or_else(jwt_not_configured)?.verify(token).await,
+                }
             }
             .await
             .map_err(|e| {

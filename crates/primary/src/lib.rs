@@ -26,15 +26,24 @@ pub struct Primary {
     store: Arc<dyn Store>,
     artifacts: Arc<Artifacts>,
     auth: AuthMode,
+    jwt: Option<Arc<bindery_auth::JwtVerifier>>,
 }
 
 impl Primary {
     pub fn new(store: Arc<dyn Store>, artifacts: Arc<Artifacts>, auth: AuthMode) -> Self {
-        Self { store, artifacts, auth }
+        Self { store, artifacts, auth, jwt: None }
+    }
+
+    /// Also accepts JWTs this verifier accepts.
+    #[must_use]
+    pub fn with_jwt(mut self, jwt: Option<Arc<bindery_auth::JwtVerifier>>) -> Self {
+        self.jwt = jwt;
+        self
     }
 
     async fn caller<T>(&self, request: &Request<T>, method: &'static str) -> Result<Caller, Status> {
-        auth::authenticate(self.store.as_ref(), self.auth, request.metadata(), method).await
+        auth::authenticate(self.store.as_ref(), self.auth, self.jwt.as_deref(), request.metadata(), method)
+            .await
     }
 }
 

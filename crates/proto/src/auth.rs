@@ -1,7 +1,7 @@
 //! Credentials from request metadata. What a credential is worth is decided in `bindery-core`
 //! (`AccessState::authenticate`, `TokenEntry::principal_at`, `Policy`).
 
-use bindery_core::{Error, Principal, Result, WriteContext, bearer_token, trace_id};
+use bindery_core::{Credential, Error, Principal, Result, WriteContext, bearer_credential, trace_id};
 use tonic::metadata::MetadataMap;
 
 /// `authorization: Bearer <token>`.
@@ -36,13 +36,20 @@ pub fn header(metadata: &MetadataMap, name: &str) -> Result<Option<String>> {
     Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
-/// The bearer token sent, or `Unauthenticated` saying what to send.
-pub fn bearer(metadata: &MetadataMap) -> Result<&str> {
+/// The bearer credential sent (an API token or a JWT), or `Unauthenticated` saying what to send.
+pub fn bearer(metadata: &MetadataMap) -> Result<Credential<'_>> {
     let value = match metadata.get(AUTHORIZATION_HEADER) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| bindery_core::invalid_token())?),
     };
-    bearer_token(value)
+    bearer_credential(value)
+}
+
+/// A JWT reached a process with no JWKS configured.
+pub fn jwt_not_configured() -> Error {
+    Error::Unauthenticated(
+        "this registry accepts no JWTs (no JWKS is configured); send a Bindery API token (bdy_…)".into(),
+    )
 }
 
 /// With authentication off: whoever the caller claims to be (`x-bindery-actor`), else anonymous.

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{BindingName, ModelName, Principal, Role, Scope};
-use bindery_proto::auth::{AuthMode, bearer};
+use bindery_core::{BindingName, Credential, ModelName, Principal, Role, Scope};
+use bindery_proto::auth::{AuthMode, bearer, jwt_not_configured};
 use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_server::ResolverService;
 use bindery_proto::{ResolveManyPlan, status_from_error, to_timestamp};
@@ -29,6 +29,7 @@ pub struct ReaderService {
     /// Presigns downloads with this node's own object-store credentials (local signing).
     artifacts: Arc<Artifacts>,
     auth: AuthMode,
+    jwt: Option<Arc<bindery_auth::JwtVerifier>>,
 }
 
 impl ReaderService {
@@ -47,7 +48,15 @@ impl ReaderService {
             shutdown,
             artifacts: Arc::new(Artifacts::unverified()),
             auth: AuthMode::Required,
+            jwt: None,
         }
+    }
+
+    /// Also accepts JWTs this verifier accepts (checked by this node, from its own JWKS).
+    #[must_use]
+    pub fn with_jwt(mut self, jwt: Option<Arc<bindery_auth::JwtVerifier>>) -> Self {
+        self.jwt = jwt;
+        self
     }
 
     /// Whether callers must authenticate (default: they must).
@@ -59,14 +68,20 @@ impl ReaderService {
 
     /// The caller, authenticated from the cache's tokens (no database call); `None` when
     /// authentication is off (then every call is allowed).
-    fn caller<T>(&self, request: &Request<T>) -> Result<Option<Principal>, Status> {
-        match self.auth {
-            AuthMode::Off => Ok(None),
-            AuthMode::Required => bearer(request.metadata())
-                .and_then(|token| self.cache.access().authenticate(token, std::time::SystemTime::now()))
-                .map(Some)
-                .map_err(status_from_error),
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Option<Principal>, Status> {
+        if self.auth == AuthMode::Off {
+            return Ok(None);
         }
+        let who = match bearer(request.metadata()).map_err(status_from_error)? {
+            Credential::ApiToken(token) => {
+                self.cache.access().authenticate(token, std::time::SystemTime::now())
+            }
+            Credential::Jwt(token) => match &self.jwt {
+                Some(jwt) => jwt.verify(token).await,
+                None => Err(jwt_not_configured()),
+            },
+        };
+        who.map(Some).map_err(status_from_error)
     }
 
     /// VIEWER on `model`, unless authentication is off.
@@ -153,7 +168,7 @@ type RpcResult<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl ResolverService for ReaderService {
     async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
-        let who = self.caller(&request)?;
+        let who = self.caller(&request).await?;
         self.ensure_loaded()?;
         let deadline = deadline(&request);
         let r = request.into_inner();
@@ -175,7 +190,7 @@ impl ResolverService for ReaderService {
         &self,
         request: Request<v1::ResolveManyRequest>,
     ) -> RpcResult<v1::ResolveManyResponse> {
-        let who = self.caller(&request)?;
+        let who = self.caller(&request).await?;
         self.ensure_loaded()?;
         let deadline = deadline(&request);
         let plan = ResolveManyPlan::new(request.into_inner().requests)?;
@@ -200,7 +215,7 @@ impl ResolverService for ReaderService {
         &self,
         request: Request<v1::WatchBindingsRequest>,
     ) -> RpcResult<Self::WatchBindingsStream> {
-        let who = self.caller(&request)?;
+        let who = self.caller(&request).await?;
         self.ensure_loaded()?;
         let r = request.into_inner();
         let filter = WatchFilter {
@@ -291,7 +306,7 @@ impl ResolverService for ReaderService {
         &self,
         request: Request<v1::GetReaderStatusRequest>,
     ) -> RpcResult<v1::ReaderStatus> {
-        if let Some(who) = self.caller(&request)? {
+        if let Some(who) = self.caller(&request).await? {
             self.cache.access().policy().require_any(&who).map_err(status_from_error)?;
         }
         let applied = self.cache.revision();

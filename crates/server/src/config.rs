@@ -93,6 +93,94 @@ impl AuthArg {
     }
 }
 
+/// OIDC / JWT bearer tokens, accepted next to API tokens when a JWKS is configured.
+#[derive(Debug, Clone, Args)]
+pub struct JwtArgs {
+    /// A JWKS file with the identity provider's signing keys (re-read every --jwt-refresh-secs).
+    #[arg(long, env = "BINDERY_JWT_JWKS_FILE", conflicts_with = "jwt_jwks_url")]
+    pub jwt_jwks_file: Option<std::path::PathBuf>,
+    /// An http(s) URL serving the JWKS (re-fetched periodically and on an unknown key id).
+    #[arg(long, env = "BINDERY_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+    /// The `iss` every JWT must carry.
+    #[arg(long, env = "BINDERY_JWT_ISSUER", default_value = "")]
+    pub jwt_issuer: String,
+    /// A value every JWT's `aud` must contain.
+    #[arg(long, env = "BINDERY_JWT_AUDIENCE", default_value = "")]
+    pub jwt_audience: String,
+    /// The claim naming the principal.
+    #[arg(long, env = "BINDERY_JWT_PRINCIPAL_CLAIM", default_value = "sub")]
+    pub jwt_principal_claim: String,
+    /// The claim listing the principal's groups (for `group:<name>` grants).
+    #[arg(long, env = "BINDERY_JWT_GROUPS_CLAIM", default_value = "groups")]
+    pub jwt_groups_claim: String,
+    /// Clock skew allowed on `exp`/`nbf`, in seconds.
+    #[arg(long, env = "BINDERY_JWT_LEEWAY_SECS", default_value_t = 60)]
+    pub jwt_leeway_secs: u64,
+    /// Seconds between re-reads of the JWKS.
+    #[arg(long, env = "BINDERY_JWT_REFRESH_SECS", default_value_t = 300)]
+    pub jwt_refresh_secs: u64,
+}
+
+impl Default for JwtArgs {
+    fn default() -> Self {
+        Self {
+            jwt_jwks_file: None,
+            jwt_jwks_url: None,
+            jwt_issuer: String::new(),
+            jwt_audience: String::new(),
+            jwt_principal_claim: "sub".into(),
+            jwt_groups_claim: "groups".into(),
+            jwt_leeway_secs: 60,
+            jwt_refresh_secs: 300,
+        }
+    }
+}
+
+impl JwtArgs {
+    fn source(&self) -> Option<bindery_auth::JwksSource> {
+        match (&self.jwt_jwks_file, &self.jwt_jwks_url) {
+            (Some(f), _) => Some(bindery_auth::JwksSource::File(f.clone())),
+            (None, Some(u)) => Some(bindery_auth::JwksSource::Url(u.clone())),
+            (None, None) => None,
+        }
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.source().is_none() {
+            return Ok(());
+        }
+        if self.jwt_issuer.is_empty() || self.jwt_audience.is_empty() {
+            bail!("a JWKS (--jwt-jwks-file/--jwt-jwks-url) needs --jwt-issuer and --jwt-audience");
+        }
+        if let Some(url) = &self.jwt_jwks_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("--jwt-jwks-url must be an http(s) URL, got {url:?}");
+        }
+        if self.jwt_leeway_secs > 600 {
+            bail!("--jwt-leeway-secs must be at most 600");
+        }
+        Ok(())
+    }
+
+    /// The verifier, when a JWKS is configured (its keys loaded: start-up fails if they cannot be).
+    pub async fn build(&self) -> anyhow::Result<Option<std::sync::Arc<bindery_auth::JwtVerifier>>> {
+        let Some(jwks) = self.source() else { return Ok(None) };
+        self.validate()?;
+        let config = bindery_auth::JwtConfig {
+            jwks,
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            principal_claim: self.jwt_principal_claim.clone(),
+            groups_claim: self.jwt_groups_claim.clone(),
+            leeway: Duration::from_secs(self.jwt_leeway_secs),
+            refresh: Duration::from_secs(self.jwt_refresh_secs),
+        };
+        Ok(Some(bindery_auth::JwtVerifier::start(config).await.context("loading the JWKS")?))
+    }
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bindery";
 
 /// Where the database is.
@@ -118,6 +206,8 @@ pub struct PrimaryConfig {
     /// How callers authenticate: API tokens (default), or `none` (no authentication at all).
     #[arg(long, env = "BINDERY_AUTH", value_enum, default_value_t = AuthArg::Tokens)]
     pub auth: AuthArg,
+    #[command(flatten)]
+    pub jwt: JwtArgs,
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Database connections in the pool.
@@ -159,6 +249,7 @@ impl PrimaryConfig {
         Self {
             listen,
             auth: AuthArg::Tokens,
+            jwt: JwtArgs::default(),
             database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             pool_size: 16,
             no_migrate: false,
@@ -194,6 +285,7 @@ impl PrimaryConfig {
             bail!("prune_interval_ms must be at least 50");
         }
         self.artifacts.validate(false)?;
+        self.jwt.validate()?;
         self.database.pg_config().map(drop)
     }
 
@@ -239,6 +331,8 @@ pub struct ReaderConfig {
     #[arg(long, env = "BINDERY_AUTH", value_enum, default_value_t = AuthArg::Tokens)]
     pub auth: AuthArg,
     #[command(flatten)]
+    pub jwt: JwtArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
     /// Milliseconds between anti-entropy polls of the database revision.
     #[arg(long, env = "BINDERY_POLL_INTERVAL_MS", default_value_t = 1_000)]
@@ -279,6 +373,7 @@ impl ReaderConfig {
         Self {
             listen,
             auth: AuthArg::Tokens,
+            jwt: JwtArgs::default(),
             database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             poll_interval_ms: 1_000,
             max_staleness_secs: 0,
@@ -308,6 +403,7 @@ impl ReaderConfig {
         if !(1_024..=256 * 1024 * 1024).contains(&self.max_message_bytes) {
             bail!("max_message_bytes must be between 1 KiB and 256 MiB, got {}", self.max_message_bytes);
         }
+        self.jwt.validate()?;
         self.database.pg_config().map(drop)
     }
 

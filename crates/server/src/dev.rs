@@ -53,6 +53,9 @@ pub struct DevConfig {
     /// Create the first admin token with `bindery token create --bootstrap --data-dir <dir>`.
     #[arg(long = "auth", env = "BINDERY_DEV_AUTH")]
     pub auth: bool,
+    /// JWTs, next to API tokens, with `--auth`.
+    #[command(flatten)]
+    pub jwt: crate::config::JwtArgs,
 }
 
 impl DevConfig {
@@ -67,6 +70,7 @@ impl DevConfig {
             artifacts: ArtifactArgs::default(),
             metrics_listen: crate::common::MetricsListen(None),
             auth: false,
+            jwt: crate::config::JwtArgs::default(),
         }
     }
 
@@ -130,13 +134,17 @@ pub async fn serve_dev(
 
     let max = config.max_message_bytes;
     let auth = config.auth_mode();
-    let registry = RegistryServiceServer::new(Primary::new(registry_store, artifacts.clone(), auth))
-        .max_decoding_message_size(max)
-        .max_encoding_message_size(max);
+    let jwt = config.jwt.build().await?;
+    let registry = RegistryServiceServer::new(
+        Primary::new(registry_store, artifacts.clone(), auth).with_jwt(jwt.clone()),
+    )
+    .max_decoding_message_size(max)
+    .max_encoding_message_size(max);
     let resolver = ResolverServiceServer::new(
         ReaderService::new(cache, status, serving, Duration::from_secs(5), stop_rx)
             .with_artifacts(artifacts)
-            .with_auth(auth),
+            .with_auth(auth)
+            .with_jwt(jwt),
     )
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);

@@ -187,7 +187,7 @@ async fn main() -> ExitCode {
         None => None,
     };
     init_logging(cli.log_format, telemetry.as_ref());
-    let result = run(cli).await;
+    let result = Box::pin(run(cli)).await;
     // The last step of a shutdown: export the spans still buffered.
     if let Some(t) = telemetry {
         // The exporter's flush blocks on its task; keep it off the async workers.

@@ -62,7 +62,8 @@ pub async fn serve_reader(
     config.auth.warn_if_off("reader");
     let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx)
         .with_artifacts(artifacts)
-        .with_auth(config.auth.mode());
+        .with_auth(config.auth.mode())
+        .with_jwt(config.jwt.build().await?);
     let max = config.max_message_bytes;
     let resolver =
         ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);

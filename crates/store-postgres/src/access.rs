@@ -2,14 +2,11 @@
 //! revision and appends an `access` change (read nodes apply it to their cache) and an audit row.
 //! The decisions themselves are `bindery_core::Policy`'s.
 
-use std::time::SystemTime;
-
 use bindery_core::{
     ACCESS_KIND, AccessChange, BindingName, Cursor, Error, Grant, GrantRecord, NewToken, Page, PageRequest,
     Policy, Protection, ProtectionRecord, Role, Scope, Subject, Token, TokenEntry, WriteContext,
 };
 use deadpool_postgres::Transaction;
-use serde_json::json;
 use tokio_postgres::Row;
 
 use crate::error::{StoreResult, corrupt};
@@ -42,13 +39,6 @@ fn token(row: &Row) -> StoreResult<Token> {
     })
 }
 
-fn token_json(t: &Token) -> serde_json::Value {
-    let secs = |t: Option<SystemTime>| {
-        t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs())
-    };
-    json!({ "id": t.id, "principal": t.principal, "description": t.description, "expires_at": secs(t.expires_at) })
-}
-
 pub(crate) async fn create_token(
     store: &PgStore,
     ctx: &WriteContext,
@@ -70,12 +60,7 @@ pub(crate) async fn create_token(
         .await?;
     let created = token(&row)?;
     let change = AccessChange::TokenCreated { hash: new.hash.clone(), token: new.entry() };
-    let audit = Audit {
-        action: "token.create",
-        target: format!("tokens/{}", new.id),
-        before: None,
-        after: Some(token_json(&created)),
-    };
+    let audit = Audit::token_created(&created);
     record(&tx, revision, ctx, &change, audit).await?;
     tx.commit().await?;
     Ok((created, rows::u(revision)?))
@@ -117,12 +102,7 @@ pub(crate) async fn revoke_token(store: &PgStore, ctx: &WriteContext, id: &str) 
     let stmt =
         tx.prepare_cached("UPDATE api_tokens SET revoked_at = now(), revision = $2 WHERE id = $1").await?;
     tx.execute(&stmt, &[&id, &revision]).await?;
-    let audit = Audit {
-        action: "token.revoke",
-        target: format!("tokens/{id}"),
-        before: Some(token_json(&before)),
-        after: None,
-    };
+    let audit = Audit::token_revoked(&before);
     record(&tx, revision, ctx, &AccessChange::TokenRevoked { hash }, audit).await?;
     tx.commit().await?;
     rows::u(revision)
@@ -157,14 +137,6 @@ fn grant_record(row: &Row) -> StoreResult<GrantRecord> {
     })
 }
 
-fn grant_target(g: &Grant) -> String {
-    format!("grants/{}/{}/{}", g.subject, g.role, g.scope.to_wire())
-}
-
-fn grant_json(g: &Grant) -> serde_json::Value {
-    json!({ "subject": g.subject.to_wire(), "role": g.role.as_str(), "scope": g.scope.to_wire() })
-}
-
 pub(crate) async fn create_grant(
     store: &PgStore,
     ctx: &WriteContext,
@@ -190,8 +162,7 @@ pub(crate) async fn create_grant(
             Error::AlreadyExists(format!("'{}' already holds {} on {}", g.subject, g.role, g.scope))
         })?;
     let created = grant_record(&row)?;
-    let audit =
-        Audit { action: "grant.create", target: grant_target(g), before: None, after: Some(grant_json(g)) };
+    let audit = Audit::grant_created(g);
     record(&tx, revision, ctx, &AccessChange::GrantCreated { grant: g.clone() }, audit).await?;
     tx.commit().await?;
     Ok((created, rows::u(revision)?))
@@ -209,8 +180,7 @@ pub(crate) async fn delete_grant(store: &PgStore, ctx: &WriteContext, g: &Grant)
             Error::NotFound(format!("'{}' holds no {} grant on {}", g.subject, g.role, g.scope)).into()
         );
     }
-    let audit =
-        Audit { action: "grant.delete", target: grant_target(g), before: Some(grant_json(g)), after: None };
+    let audit = Audit::grant_deleted(g);
     record(&tx, revision, ctx, &AccessChange::GrantDeleted { grant: g.clone() }, audit).await?;
     tx.commit().await?;
     rows::u(revision)
@@ -289,14 +259,7 @@ pub(crate) async fn set_protection(
     let row =
         tx.query_one(&stmt, &[&p.binding.as_str(), &scope, &p.protected, &ctx.actor, &revision]).await?;
     let written = protection_record(&row)?;
-    let state =
-        |protected: bool| json!({ "binding": p.binding.as_str(), "scope": scope, "protected": protected });
-    let audit = Audit {
-        action: "binding.protect",
-        target: format!("protections/{scope}/{}", p.binding),
-        before: existing.map(|_| state(!p.protected)),
-        after: Some(state(p.protected)),
-    };
+    let audit = Audit::protection_set(p, existing.is_some());
     record(&tx, revision, ctx, &AccessChange::ProtectionSet { protection: p.clone() }, audit).await?;
     tx.commit().await?;
     Ok((written, rows::u(revision)?))

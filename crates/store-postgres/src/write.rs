@@ -5,9 +5,8 @@
 //! The NOTIFY carries only the revision: it is a doorbell, not the truth. Any role that can
 //! connect may NOTIFY on any channel, so read nodes read what changed from the `changes` table.
 
-use std::time::SystemTime;
-
-use bindery_core::{AuditRecord, WriteContext, from_unix_micros, unix_micros};
+pub(crate) use bindery_core::AuditEntry as Audit;
+use bindery_core::{AuditRecord, WriteContext};
 use serde_json::{Value, json};
 use tokio_postgres::types::Json;
 
@@ -50,16 +49,6 @@ pub(crate) struct Change<'a> {
     pub payload: Value,
 }
 
-/// What changed, as auditors see it.
-pub(crate) struct Audit {
-    /// e.g. `model.create`, `binding.set`.
-    pub action: &'static str,
-    /// e.g. `models/fraud/bindings/production`.
-    pub target: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
-
 pub(crate) async fn bump_revision(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<i64> {
     let stmt = tx.prepare_cached(BUMP_REVISION).await?;
     Ok(tx.query_one(&stmt, &[]).await?.try_get(0)?)
@@ -82,19 +71,7 @@ async fn append_audit(
         Some(row) => row.try_get(0)?,
         None => String::new(),
     };
-    // Stored at the precision the hash covers (microseconds), so it reads back identical.
-    let time: SystemTime = from_unix_micros(unix_micros(SystemTime::now()));
-    let record = AuditRecord {
-        revision: rows::u(revision)?,
-        actor: ctx.actor.clone(),
-        action: audit.action.to_owned(),
-        target: audit.target,
-        before: audit.before,
-        after: audit.after,
-        request_id: ctx.request_id.clone(),
-        trace_id: ctx.trace_id.clone(),
-        time,
-    };
+    let record = AuditRecord::new(rows::u(revision)?, ctx, audit);
     let hash = record.chain_hash(&prev);
     let stmt = tx.prepare_cached(INSERT_AUDIT).await?;
     tx.execute(
@@ -108,7 +85,7 @@ async fn append_audit(
             &record.after.as_ref().map(Json),
             &record.request_id,
             &record.trace_id,
-            &time,
+            &record.time,
             &prev,
             &hash,
         ],

@@ -9,7 +9,6 @@ use bindery_core::{
     WriteContext,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
-use serde_json::json;
 
 use crate::ops::{Audit, Sql, bump, corrupt, i, immediate, now, record, revision, time, u};
 
@@ -42,13 +41,6 @@ fn token(r: &Row<'_>) -> rusqlite::Result<Token> {
     })
 }
 
-fn token_json(t: &Token) -> serde_json::Value {
-    let secs = |t: Option<SystemTime>| {
-        t.and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok()).map(|d| d.as_secs())
-    };
-    json!({ "id": t.id, "principal": t.principal, "description": t.description, "expires_at": secs(t.expires_at) })
-}
-
 pub(crate) fn create_token(
     conn: &mut Connection,
     ctx: &WriteContext,
@@ -66,12 +58,7 @@ pub(crate) fn create_token(
         .query_row(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = ?1"), [&new.id], token)
         .sql()?;
     let change = AccessChange::TokenCreated { hash: new.hash.clone(), token: new.entry() };
-    let audit = Audit {
-        action: "token.create",
-        target: format!("tokens/{}", new.id),
-        before: None,
-        after: Some(token_json(&created)),
-    };
+    let audit = Audit::token_created(&created);
     let change = write(&tx, rev, ctx, &change, audit)?;
     tx.commit().sql()?;
     Ok(((created, u(rev)?), Some(change)))
@@ -117,12 +104,7 @@ pub(crate) fn revoke_token(
     let rev = bump(&tx)?;
     tx.execute("UPDATE api_tokens SET revoked_at = ?2, revision = ?3 WHERE id = ?1", params![id, now(), rev])
         .sql()?;
-    let audit = Audit {
-        action: "token.revoke",
-        target: format!("tokens/{id}"),
-        before: Some(token_json(&before)),
-        after: None,
-    };
+    let audit = Audit::token_revoked(&before);
     let change = write(&tx, rev, ctx, &AccessChange::TokenRevoked { hash }, audit)?;
     tx.commit().sql()?;
     Ok((u(rev)?, Some(change)))
@@ -146,14 +128,6 @@ fn grant(subject: &str, role: &str, scope: &str) -> Result<Grant> {
     })
 }
 
-fn grant_target(g: &Grant) -> String {
-    format!("grants/{}/{}/{}", g.subject, g.role, g.scope.to_wire())
-}
-
-fn grant_json(g: &Grant) -> serde_json::Value {
-    json!({ "subject": g.subject.to_wire(), "role": g.role.as_str(), "scope": g.scope.to_wire() })
-}
-
 pub(crate) fn create_grant(
     conn: &mut Connection,
     ctx: &WriteContext,
@@ -172,8 +146,7 @@ pub(crate) fn create_grant(
     if inserted == 0 {
         return Err(Error::AlreadyExists(format!("'{}' already holds {} on {}", g.subject, g.role, g.scope)));
     }
-    let audit =
-        Audit { action: "grant.create", target: grant_target(g), before: None, after: Some(grant_json(g)) };
+    let audit = Audit::grant_created(g);
     let change = write(&tx, rev, ctx, &AccessChange::GrantCreated { grant: g.clone() }, audit)?;
     tx.commit().sql()?;
     let created = GrantRecord { grant: g.clone(), created_at: time(at), created_by: ctx.actor.clone() };
@@ -196,8 +169,7 @@ pub(crate) fn delete_grant(
         return Err(Error::NotFound(format!("'{}' holds no {} grant on {}", g.subject, g.role, g.scope)));
     }
     let rev = bump(&tx)?;
-    let audit =
-        Audit { action: "grant.delete", target: grant_target(g), before: Some(grant_json(g)), after: None };
+    let audit = Audit::grant_deleted(g);
     let change = write(&tx, rev, ctx, &AccessChange::GrantDeleted { grant: g.clone() }, audit)?;
     tx.commit().sql()?;
     Ok((u(rev)?, Some(change)))
@@ -301,14 +273,7 @@ pub(crate) fn set_protection(
     .sql()?;
     let written =
         protection_record(tx.query_row(&select, params![p.binding.as_str(), scope], protection_row).sql()?)?;
-    let state =
-        |protected: bool| json!({ "binding": p.binding.as_str(), "scope": scope, "protected": protected });
-    let audit = Audit {
-        action: "binding.protect",
-        target: format!("protections/{scope}/{}", p.binding),
-        before: existing.map(|_| state(!p.protected)),
-        after: Some(state(p.protected)),
-    };
+    let audit = Audit::protection_set(p, existing.is_some());
     let change = write(&tx, rev, ctx, &AccessChange::ProtectionSet { protection: p.clone() }, audit)?;
     tx.commit().sql()?;
     Ok(((written, u(rev)?), Some(change)))

@@ -98,12 +98,7 @@ pub(crate) fn bump(tx: &Transaction<'_>) -> Result<i64> {
         .sql()
 }
 
-pub(crate) struct Audit {
-    pub action: &'static str,
-    pub target: String,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-}
+pub(crate) use bindery_core::AuditEntry as Audit;
 
 /// Appends `audit` at `revision` to the hash chain (the write transaction is the global lock).
 pub(crate) fn append_audit(
@@ -117,17 +112,7 @@ pub(crate) fn append_audit(
         .optional()
         .sql()?
         .unwrap_or_default();
-    let record = AuditRecord {
-        revision: u(revision)?,
-        actor: ctx.actor.clone(),
-        action: audit.action.to_owned(),
-        target: audit.target,
-        before: audit.before,
-        after: audit.after,
-        request_id: ctx.request_id.clone(),
-        trace_id: ctx.trace_id.clone(),
-        time: time(now()),
-    };
+    let record = AuditRecord::new(u(revision)?, ctx, audit);
     let hash = record.chain_hash(&prev);
     tx.execute(
         "INSERT INTO audit_log (revision, actor, action, target, before, after, request_id, trace_id, created_at,

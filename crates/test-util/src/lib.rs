@@ -381,7 +381,7 @@ impl TestRegistry {
             }
             Backend::Sqlite => {
                 let dir = dev_dir();
-                let server = Self::serve_dev(&dir, artifacts, false).await?;
+                let server = Self::serve_dev(&dir, artifacts, None).await?;
                 Ok(Self::Sqlite { server, dir })
             }
         }
@@ -395,6 +395,14 @@ impl TestRegistry {
     /// first admin bootstrapped as `bindery token create --bootstrap` does. Returns the admin's
     /// secret.
     pub async fn start_secured(backend: Backend) -> anyhow::Result<(Self, String)> {
+        Self::start_secured_with(backend, bindery_server::config::JwtArgs::default()).await
+    }
+
+    /// [`TestRegistry::start_secured`], also accepting JWTs as `jwt` configures.
+    pub async fn start_secured_with(
+        backend: Backend,
+        jwt: bindery_server::config::JwtArgs,
+    ) -> anyhow::Result<(Self, String)> {
         let unverified = ArtifactArgs { verify_artifacts: false, ..ArtifactArgs::default() };
         match backend {
             Backend::Postgres => {
@@ -413,10 +421,16 @@ impl TestRegistry {
                     bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await?.1
                 };
                 let url = db.url.clone();
-                let primary = TestPrimary::start_with(db, |c| c.auth = AuthArg::Tokens).await?;
+                let for_primary = jwt.clone();
+                let primary = TestPrimary::start_with(db, |c| {
+                    c.auth = AuthArg::Tokens;
+                    c.jwt = for_primary;
+                })
+                .await?;
                 let reader = TestReader::start_with(&url, |c| {
                     c.auth = AuthArg::Tokens;
                     c.artifacts = unverified;
+                    c.jwt = jwt;
                 })
                 .await?;
                 Ok((Self::Postgres { primary, reader }, secret))
@@ -428,18 +442,24 @@ impl TestRegistry {
                     let store = bindery_store_sqlite::SqliteStore::open(&dir.join("bindery.db"))?;
                     bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await?.1
                 };
-                let server = Self::serve_dev(&dir, unverified, true).await?;
+                let server = Self::serve_dev(&dir, unverified, Some(jwt)).await?;
                 Ok((Self::Sqlite { server, dir }, secret))
             }
         }
     }
 
-    async fn serve_dev(dir: &std::path::Path, artifacts: ArtifactArgs, auth: bool) -> anyhow::Result<Served> {
+    /// `bindery dev` on `dir`; `auth`: with `--auth` and these JWT settings.
+    async fn serve_dev(
+        dir: &std::path::Path,
+        artifacts: ArtifactArgs,
+        auth: Option<bindery_server::config::JwtArgs>,
+    ) -> anyhow::Result<Served> {
         let data = dir.to_owned();
         let server = Served::spawn(move |listener, addr, stopped| {
             let mut config = DevConfig::new(data, addr);
             config.artifacts = artifacts;
-            config.auth = auth;
+            config.auth = auth.is_some();
+            config.jwt = auth.unwrap_or_default();
             bindery_server::serve_dev(listener, config, async {
                 let _ = stopped.await;
             })
