@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -612,12 +613,29 @@ pub enum AccessChange {
     ProtectionSet { protection: Protection },
 }
 
+/// A live token as a read node holds it: its expiry, and its principal built once (the hot path
+/// neither allocates nor formats).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LiveToken {
+    expires_at: Option<SystemTime>,
+    principal: Arc<Principal>,
+}
+
+/// A token's SHA-256, raw.
+type TokenDigest = [u8; 32];
+
 /// Live tokens (by hash) and the policy: everything a read node needs to authenticate and
 /// authorize without asking the database.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessState {
-    tokens: HashMap<String, TokenEntry>,
+    /// Keyed by SHA-256 digests, which nobody can steer into one bucket without preimages: a
+    /// fixed fast hasher is enough.
+    tokens: HashMap<TokenDigest, LiveToken, foldhash::fast::FixedState>,
     policy: Policy,
+}
+
+fn digest_of_hex(hash: &str) -> Option<TokenDigest> {
+    crate::unhex(hash)?.try_into().ok()
 }
 
 impl AccessState {
@@ -633,10 +651,19 @@ impl AccessState {
     pub fn apply(&mut self, change: &AccessChange) {
         match change {
             AccessChange::TokenCreated { hash, token } => {
-                self.tokens.insert(hash.clone(), token.clone());
+                if let Some(digest) = digest_of_hex(hash) {
+                    let principal = Arc::new(Principal {
+                        name: token.principal.clone(),
+                        groups: Vec::new(),
+                        method: AuthMethod::Token,
+                    });
+                    self.tokens.insert(digest, LiveToken { expires_at: token.expires_at, principal });
+                }
             }
             AccessChange::TokenRevoked { hash } => {
-                self.tokens.remove(hash);
+                if let Some(digest) = digest_of_hex(hash) {
+                    self.tokens.remove(&digest);
+                }
             }
             other => self.policy.apply(other),
         }
@@ -652,7 +679,22 @@ impl AccessState {
 
     /// The principal a bearer token stands for at `now`.
     pub fn authenticate(&self, token: &str, now: SystemTime) -> Result<Principal> {
-        self.tokens.get(&token_hash(token)).ok_or_else(invalid_token)?.principal_at(now)
+        self.authenticate_shared(token, || now).map(|p| Principal::clone(&p))
+    }
+
+    /// [`AccessState::authenticate`] without copying the principal; `now` is asked only for a
+    /// token that expires.
+    pub fn authenticate_shared(
+        &self,
+        token: &str,
+        now: impl FnOnce() -> SystemTime,
+    ) -> Result<Arc<Principal>> {
+        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
+        let live = self.tokens.get(&digest).ok_or_else(invalid_token)?;
+        if live.expires_at.is_some_and(|e| e <= now()) {
+            return Err(invalid_token());
+        }
+        Ok(live.principal.clone())
     }
 }
 
@@ -800,7 +842,7 @@ mod tests {
         let changes = vec![
             AccessChange::GrantCreated { grant: grant("group:ml", Role::Approver, "fraud/") },
             AccessChange::TokenCreated {
-                hash: "ab".into(),
+                hash: "ab".repeat(32),
                 token: TokenEntry { principal: "p".into(), expires_at: None },
             },
         ];

@@ -68,16 +68,29 @@ impl ReaderService {
 
     /// The caller, authenticated from the cache's tokens (no database call); `None` when
     /// authentication is off (then every call is allowed).
-    async fn caller<T>(&self, request: &Request<T>) -> Result<Option<Principal>, Status> {
-        if self.auth == AuthMode::Off {
-            return Ok(None);
+    async fn caller<T>(&self, request: &Request<T>) -> Result<Option<Arc<Principal>>, Status> {
+        let credential = self.credential(request)?;
+        self.principal(credential).await
+    }
+
+    /// The bearer credential, checked for shape only: a call without one is refused at once.
+    fn credential<'a, T>(&self, request: &'a Request<T>) -> Result<Option<Credential<'a>>, Status> {
+        match self.auth {
+            AuthMode::Off => Ok(None),
+            AuthMode::Required => bearer(request.metadata()).map(Some).map_err(status_from_error),
         }
-        let who = match bearer(request.metadata()).map_err(status_from_error)? {
+    }
+
+    /// Who `credential` stands for in the state the cache serves now. Calls with a `min_revision`
+    /// ask after waiting for it, so a token or grant committed before the call is honoured.
+    async fn principal(&self, credential: Option<Credential<'_>>) -> Result<Option<Arc<Principal>>, Status> {
+        let Some(credential) = credential else { return Ok(None) };
+        let who = match credential {
             Credential::ApiToken(token) => {
-                self.cache.access().authenticate(token, std::time::SystemTime::now())
+                self.cache.access().authenticate_shared(token, std::time::SystemTime::now)
             }
             Credential::Jwt(token) => match &self.jwt {
-                Some(jwt) => jwt.verify(token).await,
+                Some(jwt) => jwt.verify(token).await.map(Arc::new),
                 None => Err(jwt_not_configured()),
             },
         };
@@ -168,14 +181,14 @@ type RpcResult<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl ResolverService for ReaderService {
     async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
-        let who = self.caller(&request).await?;
+        let credential = self.credential(&request)?;
         self.ensure_loaded()?;
-        let deadline = deadline(&request);
+        self.wait_for(request.get_ref().min_revision, deadline(&request)).await?;
+        let who = self.principal(credential).await?;
         let r = request.into_inner();
-        let (min_revision, presign) = (r.min_revision, r.presign);
+        let presign = r.presign;
         let (model, binding) = <(ModelName, BindingName)>::try_from(r).map_err(status_from_error)?;
-        self.require_viewer(who.as_ref(), &model).map_err(status_from_error)?;
-        self.wait_for(min_revision, deadline).await?;
+        self.require_viewer(who.as_deref(), &model).map_err(status_from_error)?;
         let (target, revision) = self.cache.resolve(&model, &binding);
         let target = target.map_err(status_from_error)?;
         let mut answer = response(&model, &binding, &target, revision);
@@ -190,17 +203,18 @@ impl ResolverService for ReaderService {
         &self,
         request: Request<v1::ResolveManyRequest>,
     ) -> RpcResult<v1::ResolveManyResponse> {
-        let who = self.caller(&request).await?;
+        let credential = self.credential(&request)?;
         self.ensure_loaded()?;
-        let deadline = deadline(&request);
+        let min_revision = request.get_ref().requests.iter().map(|r| r.min_revision).max().unwrap_or(0);
+        self.wait_for(min_revision, deadline(&request)).await?;
+        let who = self.principal(credential).await?;
         let plan = ResolveManyPlan::new(request.into_inner().requests)?;
-        self.wait_for(plan.min_revision, deadline).await?;
         let (found, revision) = self.cache.resolve_many(&plan.keys);
         // An entry the caller may not view answers PERMISSION_DENIED on its own.
         let found = found
             .into_iter()
             .zip(&plan.keys)
-            .map(|(r, (model, _))| self.require_viewer(who.as_ref(), model).and(r))
+            .map(|(r, (model, _))| self.require_viewer(who.as_deref(), model).and(r))
             .collect();
         Ok(Response::new(
             plan.answer(found, revision, |model, binding, target| {
