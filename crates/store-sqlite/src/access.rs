@@ -10,7 +10,8 @@ use bindery_core::{
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use crate::ops::{Audit, Sql, bump, corrupt, i, immediate, now, record, revision, time, u};
+use crate::bindings::revision;
+use crate::ops::{Audit, Sql, bump, corrupt, i, immediate, now, record, time, u};
 
 fn opt_micros(t: Option<SystemTime>) -> Option<i64> {
     t.map(bindery_core::unix_micros)

@@ -8,8 +8,12 @@
 
 mod access;
 mod audit;
+mod bindings;
+mod feed;
+mod models;
 mod ops;
 mod sessions;
+mod versions;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -107,41 +111,41 @@ impl SqliteStore {
 impl Store for SqliteStore {
     async fn create_model(&self, ctx: &WriteContext, model: NewModel) -> Result<Model> {
         let ctx = ctx.clone();
-        self.write(move |c| ops::create_model(c, &ctx, &model).map(|(m, ch)| (m, Some(ch)))).await
+        self.write(move |c| models::create_model(c, &ctx, &model).map(|(m, ch)| (m, Some(ch)))).await
     }
 
     async fn get_model(&self, name: &ModelName) -> Result<Model> {
         let name = name.clone();
-        self.call(move |c| ops::get_model(c, &name)).await
+        self.call(move |c| models::get_model(c, &name)).await
     }
 
     async fn list_models(&self, page: PageRequest) -> Result<Page<Model>> {
-        self.call(move |c| ops::list_models(c, &page)).await
+        self.call(move |c| models::list_models(c, &page)).await
     }
 
     async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate) -> Result<Model> {
         let (ctx, name) = (ctx.clone(), name.clone());
-        self.write(move |c| ops::update_model(c, &ctx, &name, &update)).await
+        self.write(move |c| models::update_model(c, &ctx, &name, &update)).await
     }
 
     async fn delete_model(&self, ctx: &WriteContext, name: &ModelName) -> Result<u64> {
         let (ctx, name) = (ctx.clone(), name.clone());
-        self.write(move |c| ops::delete_model(c, &ctx, &name).map(|(r, ch)| (r, Some(ch)))).await
+        self.write(move |c| models::delete_model(c, &ctx, &name).map(|(r, ch)| (r, Some(ch)))).await
     }
 
     async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered> {
         let ctx = ctx.clone();
-        self.write(move |c| ops::register_version(c, &ctx, &version)).await
+        self.write(move |c| versions::register_version(c, &ctx, &version)).await
     }
 
     async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion> {
         let key = key.clone();
-        self.call(move |c| ops::get_version(c, &key)).await
+        self.call(move |c| versions::get_version(c, &key)).await
     }
 
     async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>> {
         let model = model.clone();
-        self.call(move |c| ops::list_versions(c, &model, &page)).await
+        self.call(move |c| versions::list_versions(c, &model, &page)).await
     }
 
     async fn update_version(
@@ -151,18 +155,18 @@ impl Store for SqliteStore {
         update: VersionUpdate,
     ) -> Result<ModelVersion> {
         let (ctx, key) = (ctx.clone(), key.clone());
-        self.write(move |c| ops::update_version(c, &ctx, &key, &update)).await
+        self.write(move |c| versions::update_version(c, &ctx, &key, &update)).await
     }
 
     async fn archive_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<ModelVersion> {
         let (ctx, key) = (ctx.clone(), key.clone());
-        self.write(move |c| ops::set_version_status(c, &ctx, &key, VersionStatus::Archived)).await
+        self.write(move |c| versions::set_version_status(c, &ctx, &key, VersionStatus::Archived)).await
     }
 
     async fn delete_version(&self, ctx: &WriteContext, key: &VersionKey) -> Result<u64> {
         let (ctx, key) = (ctx.clone(), key.clone());
         let deleted =
-            self.write(move |c| ops::set_version_status(c, &ctx, &key, VersionStatus::Deleted)).await?;
+            self.write(move |c| versions::set_version_status(c, &ctx, &key, VersionStatus::Deleted)).await?;
         Ok(deleted.revision)
     }
 
@@ -186,22 +190,22 @@ impl Store for SqliteStore {
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {
         let ctx = ctx.clone();
-        self.write(move |c| ops::set_bindings(c, &ctx, &req)).await
+        self.write(move |c| bindings::set_bindings(c, &ctx, &req)).await
     }
 
     async fn delete_binding(&self, ctx: &WriteContext, req: DeleteBinding) -> Result<u64> {
         let ctx = ctx.clone();
-        self.write(move |c| ops::delete_binding(c, &ctx, &req).map(|(r, ch)| (r, Some(ch)))).await
+        self.write(move |c| bindings::delete_binding(c, &ctx, &req).map(|(r, ch)| (r, Some(ch)))).await
     }
 
     async fn rollback_binding(&self, ctx: &WriteContext, req: RollbackBinding) -> Result<BindingWrite> {
         let ctx = ctx.clone();
-        self.write(move |c| ops::rollback_binding(c, &ctx, &req).map(|(w, ch)| (w, Some(ch)))).await
+        self.write(move |c| bindings::rollback_binding(c, &ctx, &req).map(|(w, ch)| (w, Some(ch)))).await
     }
 
     async fn list_bindings(&self, model: &ModelName) -> Result<Vec<Binding>> {
         let model = model.clone();
-        self.call(move |c| ops::list_bindings(c, &model)).await
+        self.call(move |c| bindings::list_bindings(c, &model)).await
     }
 
     async fn binding_history(
@@ -211,27 +215,27 @@ impl Store for SqliteStore {
         page: PageRequest,
     ) -> Result<Page<BindingHistoryEntry>> {
         let (model, binding) = (model.clone(), binding.clone());
-        self.call(move |c| ops::binding_history(c, &model, &binding, &page)).await
+        self.call(move |c| bindings::binding_history(c, &model, &binding, &page)).await
     }
 
     async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved> {
         let (model, binding) = (model.clone(), binding.clone());
-        self.call(move |c| ops::resolve(c, &model, &binding)).await
+        self.call(move |c| bindings::resolve(c, &model, &binding)).await
     }
 
     async fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> Result<(Vec<Result<Resolved>>, u64)> {
         let keys = keys.to_vec();
         // One thread, one operation at a time: every lookup sees the same state.
         self.call(move |c| {
-            let revision = ops::revision(c)?;
-            let results = keys.iter().map(|(m, b)| ops::resolve(c, m, b)).collect();
+            let revision = bindings::revision(c)?;
+            let results = keys.iter().map(|(m, b)| bindings::resolve(c, m, b)).collect();
             Ok((results, revision))
         })
         .await
     }
 
     async fn revision(&self) -> Result<u64> {
-        self.call(|c| ops::revision(c)).await
+        self.call(|c| bindings::revision(c)).await
     }
 
     async fn create_token(&self, ctx: &WriteContext, token: &NewToken) -> Result<(Token, u64)> {
@@ -334,11 +338,11 @@ impl FeedConnection for SqliteFeedConnection {
     }
 
     async fn snapshot(&mut self) -> Result<Snapshot> {
-        self.store.call(ops::snapshot).await
+        self.store.call(feed::snapshot).await
     }
 
     async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>> {
-        self.store.call(move |c| ops::changes_after(c, after, limit)).await
+        self.store.call(move |c| feed::changes_after(c, after, limit)).await
     }
 
     async fn revision(&mut self) -> Result<u64> {

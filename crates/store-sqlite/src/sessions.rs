@@ -8,7 +8,8 @@ use bindery_core::{
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use crate::ops::{Sql, corrupt, from_json, immediate, live_model, model_name, time, to_json, u};
+use crate::models::live_model;
+use crate::ops::{Sql, corrupt, from_json, immediate, model_name, time, to_json, u};
 
 const SESSION_COLUMNS: &str = "s.id, m.name AS model_name, s.bucket, s.prefix, s.files, s.state, s.version, \
      s.created_at, s.created_by, s.expires_at";

@@ -1,0 +1,401 @@
+//! Bindings on the embedded store: set (compare-and-set), delete, rollback, list, history, resolve.
+
+use bindery_core::{
+    Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName, BindingTarget,
+    BindingWrite, BindingsPayload, BindingsWrite, Change, Cursor, DeleteBinding, Error, ModelName, Page,
+    PageRequest, Resolved, Result, RollbackBinding, SetBindings, VersionStatus, WriteContext,
+    check_generation,
+};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use serde_json::{Value, json};
+
+use crate::models::live_model;
+use crate::ops::{
+    Audit, Sql, binding_name, bump, corrupt, i, immediate, model_name, now, record, time, u, value,
+};
+use crate::versions::{ArtifactRow, artifact, to_artifact};
+
+pub(crate) const BINDING_COLUMNS: &str = "m.name AS model_name, b.name AS binding_name, b.version, b.generation, \
+     b.updated_at, b.updated_by, b.revision";
+
+pub(crate) fn binding_from(row: &Row<'_>) -> rusqlite::Result<(String, String, i64, i64, i64, String, i64)> {
+    Ok((
+        row.get("model_name")?,
+        row.get("binding_name")?,
+        row.get("version")?,
+        row.get("generation")?,
+        row.get("updated_at")?,
+        row.get("updated_by")?,
+        row.get("revision")?,
+    ))
+}
+
+pub(crate) fn binding(
+    (model, name, version, generation, updated_at, updated_by, revision): (
+        String,
+        String,
+        i64,
+        i64,
+        i64,
+        String,
+        i64,
+    ),
+) -> Result<Binding> {
+    Ok(Binding {
+        model_name: model_name(model)?,
+        name: binding_name(name)?,
+        version: u(version)?,
+        generation: u(generation)?,
+        updated_at: time(updated_at),
+        updated_by,
+        revision: u(revision)?,
+    })
+}
+
+pub(crate) fn bindings_of(conn: &Connection, model_id: i64) -> Result<Vec<Binding>> {
+    let sql = format!(
+        "SELECT {BINDING_COLUMNS} FROM bindings b JOIN models m ON m.id = b.model_id WHERE b.model_id = ?1 ORDER BY b.name"
+    );
+    let mut stmt = conn.prepare_cached(&sql).sql()?;
+    let rows = stmt.query_map([model_id], binding_from).sql()?.collect::<rusqlite::Result<Vec<_>>>().sql()?;
+    rows.into_iter().map(binding).collect()
+}
+
+/// `(version, generation)` of a binding that exists.
+pub(crate) fn current(conn: &Connection, model_id: i64, name: &BindingName) -> Result<Option<(u64, u64)>> {
+    let row: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT version, generation FROM bindings WHERE model_id = ?1 AND name = ?2",
+            params![model_id, name.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .sql()?;
+    row.map(|(v, g)| Ok((u(v)?, u(g)?))).transpose()
+}
+
+pub(crate) fn bindable(
+    conn: &Connection,
+    model_id: i64,
+    model: &ModelName,
+    version: u64,
+) -> Result<Artifact> {
+    let row: Option<(String, ArtifactRow)> = conn
+        .query_row(
+            "SELECT status, artifact_uri, artifact_sha256, artifact_size, artifact_format, artifact_verification FROM versions
+             WHERE model_id = ?1 AND version = ?2",
+            params![model_id, i(version)?],
+            |r| Ok((r.get("status")?, artifact(r)?)),
+        )
+        .optional()
+        .sql()?;
+    let (status, artifact) = row.ok_or_else(|| Error::version_not_found(model, version))?;
+    if status != VersionStatus::Ready.as_str() {
+        return Err(Error::FailedPrecondition(format!(
+            "version {version} of model '{model}' is {status}; only READY versions can be bound"
+        )));
+    }
+    to_artifact(artifact)
+}
+
+pub(crate) struct Rebind<'a> {
+    name: &'a BindingName,
+    before: Option<(u64, u64)>,
+    after: Option<(u64, Artifact)>,
+}
+
+pub(crate) fn rebind(
+    tx: &Transaction<'_>,
+    ctx: &WriteContext,
+    (model_id, model): (i64, &ModelName),
+    changes: &[Rebind<'_>],
+    action: BindingAction,
+    reason: &str,
+) -> Result<(i64, Change)> {
+    let revision = bump(tx)?;
+    let at = now();
+    let mut payload = Vec::with_capacity(changes.len());
+    let (mut before_audit, mut after_audit) = (serde_json::Map::new(), serde_json::Map::new());
+    for change in changes {
+        let name = change.name;
+        let generation = match change.before {
+            Some((_, g)) => g + 1,
+            None => {
+                let max: i64 = tx
+                    .query_row(
+                        "SELECT COALESCE(max(generation), 0) FROM binding_history WHERE model_id = ?1 AND name = ?2",
+                        params![model_id, name.as_str()],
+                        |r| r.get(0),
+                    )
+                    .sql()?;
+                u(max)? + 1
+            }
+        };
+        match &change.after {
+            Some((version, _)) => {
+                tx.execute(
+                    "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                     ON CONFLICT (model_id, name) DO UPDATE SET version = excluded.version,
+                         generation = excluded.generation, updated_at = excluded.updated_at,
+                         updated_by = excluded.updated_by, revision = excluded.revision",
+                    params![model_id, name.as_str(), i(*version)?, i(generation)?, at, ctx.actor, revision],
+                )
+                .sql()?;
+            }
+            None => {
+                tx.execute(
+                    "DELETE FROM bindings WHERE model_id = ?1 AND name = ?2",
+                    params![model_id, name.as_str()],
+                )
+                .sql()?;
+            }
+        }
+        let before_version = change.before.map(|(v, _)| i(v)).transpose()?;
+        let after_version = change.after.as_ref().map(|(v, _)| i(*v)).transpose()?;
+        tx.execute(
+            "INSERT INTO binding_history (model_id, name, generation, action, before_version, after_version, revision,
+                 actor, reason, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![model_id, name.as_str(), i(generation)?, action.as_str(), before_version, after_version, revision, ctx.actor, reason, at],
+        )
+        .sql()?;
+        if let Some(v) = before_version {
+            before_audit.insert(
+                name.to_string(),
+                json!({ "version": v, "generation": generation - 1, "reason": reason }),
+            );
+        }
+        if let Some(v) = after_version {
+            after_audit.insert(
+                name.to_string(),
+                json!({ "version": v, "generation": generation, "reason": reason }),
+            );
+        }
+        payload.push(BindingChange {
+            model_name: model.clone(),
+            binding: name.clone(),
+            generation,
+            target: change.after.clone().map(|(version, artifact)| BindingTarget { version, artifact }),
+        });
+    }
+    let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
+    let single = names.len() == 1;
+    let target = if single {
+        format!("models/{model}/bindings/{}", names[0])
+    } else {
+        format!("models/{model}/bindings/{{{}}}", names.join(","))
+    };
+    let state = |m: serde_json::Map<String, Value>| match (m.is_empty(), single) {
+        (true, _) => None,
+        (false, true) => m.into_iter().next().map(|(_, v)| v),
+        (false, false) => Some(Value::Object(m)),
+    };
+    let audit_action = match action {
+        BindingAction::Set => "binding.set",
+        BindingAction::Delete => "binding.delete",
+        BindingAction::Rollback => "binding.rollback",
+    };
+    let audit =
+        Audit { action: audit_action, target, before: state(before_audit), after: state(after_audit) };
+    let change = record(
+        tx,
+        revision,
+        ctx,
+        ("binding", model.as_str(), single.then(|| names[0])),
+        value(&BindingsPayload { bindings: payload }),
+        audit,
+    )?;
+    Ok((revision, change))
+}
+
+pub(crate) fn set_bindings(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    req: &SetBindings,
+) -> Result<(BindingsWrite, Option<Change>)> {
+    let tx = immediate(conn)?;
+    let (model_id, _) = live_model(&tx, &req.model)?;
+    let mut changes = Vec::with_capacity(req.bindings.len());
+    for a in &req.bindings {
+        let before = current(&tx, model_id, &a.name)?;
+        check_generation(a.expected_generation, before.map_or(0, |(_, g)| g), &req.model, &a.name)?;
+        let artifact = bindable(&tx, model_id, &req.model, a.version)?;
+        if before.is_some_and(|(v, _)| v == a.version) {
+            continue;
+        }
+        changes.push(Rebind { name: &a.name, before, after: Some((a.version, artifact)) });
+    }
+    let requested = |b: &Binding| req.bindings.iter().any(|a| a.name == b.name);
+    if changes.is_empty() {
+        let bindings: Vec<Binding> = bindings_of(&tx, model_id)?.into_iter().filter(requested).collect();
+        let revision = bindings.iter().map(|b| b.revision).max().unwrap_or_default();
+        return Ok((BindingsWrite { bindings, revision }, None));
+    }
+    let (revision, change) =
+        rebind(&tx, ctx, (model_id, &req.model), &changes, BindingAction::Set, &req.reason)?;
+    let bindings = bindings_of(&tx, model_id)?.into_iter().filter(requested).collect();
+    tx.commit().sql()?;
+    Ok((BindingsWrite { bindings, revision: u(revision)? }, Some(change)))
+}
+
+pub(crate) fn delete_binding(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    req: &DeleteBinding,
+) -> Result<(u64, Change)> {
+    let tx = immediate(conn)?;
+    let (model_id, _) = live_model(&tx, &req.model)?;
+    let before = current(&tx, model_id, &req.name)?;
+    check_generation(req.expected_generation, before.map_or(0, |(_, g)| g), &req.model, &req.name)?;
+    if before.is_none() {
+        return Err(Error::binding_not_found(&req.model, &req.name));
+    }
+    let change = Rebind { name: &req.name, before, after: None };
+    let (revision, change) =
+        rebind(&tx, ctx, (model_id, &req.model), &[change], BindingAction::Delete, &req.reason)?;
+    tx.commit().sql()?;
+    Ok((u(revision)?, change))
+}
+
+pub(crate) fn rollback_binding(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    req: &RollbackBinding,
+) -> Result<(BindingWrite, Change)> {
+    let tx = immediate(conn)?;
+    let (model, name) = (&req.model, &req.name);
+    let (model_id, _) = live_model(&tx, model)?;
+    let before = current(&tx, model_id, name)?;
+    check_generation(req.expected_generation, before.map_or(0, |(_, g)| g), model, name)?;
+    let target: Option<i64> = match req.to_generation {
+        Some(generation) => tx
+            .query_row(
+                "SELECT after_version FROM binding_history WHERE model_id = ?1 AND name = ?2 AND generation = ?3",
+                params![model_id, name.as_str(), i(generation)?],
+                |r| r.get(0),
+            )
+            .optional()
+            .sql()?
+            .ok_or_else(|| {
+                Error::NotFound(format!("binding '{name}' of model '{model}' has no generation {generation} in its history"))
+            })
+            .and_then(|v: Option<i64>| {
+                v.map(Some).ok_or_else(|| {
+                    Error::FailedPrecondition(format!(
+                        "generation {generation} of binding '{name}' of model '{model}' deleted the binding; \
+                         there is no target to roll back to"
+                    ))
+                })
+            })?,
+        None => tx
+            .query_row(
+                "SELECT before_version FROM binding_history WHERE model_id = ?1 AND name = ?2
+                 ORDER BY generation DESC LIMIT 1",
+                params![model_id, name.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .sql()?
+            .ok_or_else(|| Error::binding_not_found(model, name))?,
+    };
+    let target = u(target.ok_or_else(|| {
+        Error::FailedPrecondition(format!(
+            "binding '{name}' of model '{model}' had no target before its latest change; nothing to roll back to"
+        ))
+    })?)?;
+    if before.is_some_and(|(v, _)| v == target) {
+        return Err(Error::FailedPrecondition(format!(
+            "binding '{name}' of model '{model}' is already bound to version {target}; nothing to roll back"
+        )));
+    }
+    let artifact = bindable(&tx, model_id, model, target)?;
+    let change = Rebind { name, before, after: Some((target, artifact)) };
+    let (revision, change) =
+        rebind(&tx, ctx, (model_id, model), &[change], BindingAction::Rollback, &req.reason)?;
+    let binding = bindings_of(&tx, model_id)?
+        .into_iter()
+        .find(|b| &b.name == name)
+        .ok_or_else(|| corrupt("rolled back binding missing"))?;
+    tx.commit().sql()?;
+    Ok((BindingWrite { binding, revision: u(revision)? }, change))
+}
+
+pub(crate) fn list_bindings(conn: &Connection, model: &ModelName) -> Result<Vec<Binding>> {
+    let (model_id, _) = live_model(conn, model)?;
+    bindings_of(conn, model_id)
+}
+
+pub(crate) fn binding_history(
+    conn: &Connection,
+    model: &ModelName,
+    name: &BindingName,
+    page: &PageRequest,
+) -> Result<Page<BindingHistoryEntry>> {
+    let (model_id, _) = live_model(conn, model)?;
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT generation, action, before_version, after_version, revision, actor, reason, created_at
+             FROM binding_history WHERE model_id = ?1 AND name = ?2 AND (?3 IS NULL OR generation < ?3)
+             ORDER BY generation DESC LIMIT ?4",
+        )
+        .sql()?;
+    let after = page.after_number().map(i).transpose()?;
+    type HistoryRow = (i64, String, Option<i64>, Option<i64>, i64, String, String, i64);
+    let rows = stmt
+        .query_map(params![model_id, name.as_str(), after, i64::from(page.size) + 1], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+        })
+        .sql()?
+        .collect::<rusqlite::Result<Vec<HistoryRow>>>()
+        .sql()?;
+    let entries = rows
+        .into_iter()
+        .map(|(generation, action, before, after, revision, actor, reason, at)| {
+            Ok(BindingHistoryEntry {
+                model_name: model.clone(),
+                binding: name.clone(),
+                generation: u(generation)?,
+                action: BindingAction::parse(&action).ok_or_else(|| corrupt(format!("action {action:?}")))?,
+                before_version: before.map(u).transpose()?,
+                after_version: after.map(u).transpose()?,
+                revision: u(revision)?,
+                actor,
+                reason,
+                time: time(at),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(entries, page.size, |e| Cursor::Number(e.generation)))
+}
+
+pub(crate) fn revision(conn: &Connection) -> Result<u64> {
+    u(conn.query_row("SELECT revision FROM registry_state", [], |r| r.get(0)).sql()?)
+}
+
+pub(crate) fn resolve(conn: &Connection, model: &ModelName, name: &BindingName) -> Result<Resolved> {
+    let row: Option<(i64, i64, ArtifactRow)> = conn
+        .query_row(
+            "SELECT b.version, b.generation, v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format,
+                    v.artifact_verification
+             FROM models m JOIN bindings b ON b.model_id = m.id
+             JOIN versions v ON v.model_id = b.model_id AND v.version = b.version
+             WHERE m.name = ?1 AND m.deleted_at IS NULL AND b.name = ?2",
+            params![model.as_str(), name.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?, artifact(r)?)),
+        )
+        .optional()
+        .sql()?;
+    let Some((version, generation, artifact)) = row else {
+        live_model(conn, model)?;
+        return Err(Error::binding_not_found(model, name));
+    };
+    Ok(Resolved {
+        model_name: model.clone(),
+        binding: name.clone(),
+        version: u(version)?,
+        artifact: to_artifact(artifact)?,
+        generation: u(generation)?,
+        revision: revision(conn)?,
+    })
+}
