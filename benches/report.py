@@ -218,7 +218,7 @@ def main():
       "decoded while they stream in. The build is allocation: 1M `Arc<Target>` with five heap strings each, "
       "and map inserts (malloc/free are about 20% of the profile).")
     w("- **Sustained writes.** Every write takes the single `registry_state` row lock from its revision bump to "
-      "its commit (that is what gives revisions in commit order without gaps, DESIGN.md §3.1), so writes "
+      "its commit (that is what gives revisions in commit order without gaps, design.md §3.1), so writes "
       "serialise at about one commit each: roughly 800-1,000 writes/s here whatever the concurrency, and "
       "16 writers queue (p99 tens of ms).")
     w("")

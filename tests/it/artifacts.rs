@@ -1,4 +1,4 @@
-//! Artifacts (DESIGN.md §4) against a real S3-compatible server (`s3s-fs`, SigV4-checking) on
+//! Artifacts (design.md §4) against a real S3-compatible server (`s3s-fs`, SigV4-checking) on
 //! PostgreSQL, and against `bindery dev`'s local directory: the same suite on both. Uploads and
 //! downloads go through the presigned URLs with a plain HTTP client.
 

@@ -1,4 +1,4 @@
-//! The write side of the fan-out protocol (DESIGN.md §3.1-3.2): one revision per write, in commit
+//! The write side of the fan-out protocol (design.md §3.1-3.2): one revision per write, in commit
 //! order, a `changes` row per revision, a NOTIFY doorbell (the revision only) at commit, nothing on
 //! failure.
 

@@ -1,4 +1,4 @@
-//! Artifacts in object storage (DESIGN.md §4): the S3 implementation of
+//! Artifacts in object storage (design.md §4): the S3 implementation of
 //! [`bindery_core::ArtifactStore`], a local-directory one for `bindery dev`, and [`Artifacts`],
 //! the registry's use of either: verify on register, upload sessions, presigned downloads and
 //! garbage collection under the registry-managed prefix.

@@ -1,4 +1,4 @@
-//! What the registry does with object storage (DESIGN.md §4): verify what a version points at,
+//! What the registry does with object storage (design.md §4): verify what a version points at,
 //! hand out presigned upload and download requests, complete uploads, and collect the garbage
 //! under its managed prefix. Store-agnostic: it talks to an [`ArtifactStore`] and a [`Store`].
 

@@ -1,4 +1,4 @@
-//! Object storage as the registry sees it (DESIGN.md §4): where a version's bytes live, the facts a
+//! Object storage as the registry sees it (design.md §4): where a version's bytes live, the facts a
 //! store reports about them, and the [`ArtifactStore`] trait that S3 and the local directory of
 //! `bindery dev` implement. The registry stores pointers; the bytes never pass through it, except
 //! when it hashes an upload whose SHA-256 the object store cannot vouch for.

@@ -1,4 +1,4 @@
-//! The change feed read nodes follow (DESIGN.md §3): committed writes in revision order, a way to
+//! The change feed read nodes follow (design.md §3): committed writes in revision order, a way to
 //! fetch the ones a node missed, and a consistent snapshot. PostgreSQL implements it with
 //! LISTEN/NOTIFY and the `changes` table; an embedded store can implement it in-process.
 

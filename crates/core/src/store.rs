@@ -81,7 +81,7 @@ pub trait Store: Send + Sync + 'static {
     /// The current global revision.
     async fn revision(&self) -> Result<u64>;
 
-    // Upload sessions and artifact garbage collection (DESIGN.md §4). Sessions are not registry
+    // Upload sessions and artifact garbage collection (design.md §4). Sessions are not registry
     // state: they are audited but do not bump the revision. `register_version` with an
     // `upload_session_id` consumes its session in the same transaction.
     async fn create_upload_session(&self, ctx: &WriteContext, session: &UploadSession) -> Result<()>;

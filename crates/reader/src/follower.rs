@@ -1,4 +1,4 @@
-//! The apply loop (DESIGN.md §3.3–3.6): connect (subscribed), then snapshot or catch up, then
+//! The apply loop (design.md §3.3–3.6): connect (subscribed), then snapshot or catch up, then
 //! apply notifications in revision order — duplicates dropped, gaps filled from the change log —
 //! while polling the source's revision as anti-entropy. A lost connection keeps the cache serving
 //! its last state and reconnects with capped exponential backoff plus jitter.

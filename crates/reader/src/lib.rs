@@ -1,4 +1,4 @@
-//! Read nodes (DESIGN.md §3): a [`Cache`] of every binding, kept current by a [`Follower`] that
+//! Read nodes (design.md §3): a [`Cache`] of every binding, kept current by a [`Follower`] that
 //! applies a [`bindery_core::ChangeFeed`] in revision order, and [`ReaderService`], the
 //! `ResolverService` answered from the cache alone.
 

@@ -110,7 +110,7 @@ pub async fn serve_primary(
     Ok(())
 }
 
-/// Keeps the change log to its retention window (DESIGN.md §3.5). Failures are logged and retried
+/// Keeps the change log to its retention window (design.md §3.5). Failures are logged and retried
 /// next round; concurrent primaries pruning at once is harmless.
 async fn prune_loop(store: Arc<PgStore>, config: PrimaryConfig, schema_ready: impl Future<Output = ()>) {
     let retain = std::time::Duration::from_secs(config.changes_retention_secs);

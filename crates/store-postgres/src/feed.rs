@@ -1,4 +1,4 @@
-//! The PostgreSQL change feed (DESIGN.md §3): a dedicated connection outside the pool (a pooled
+//! The PostgreSQL change feed (design.md §3): a dedicated connection outside the pool (a pooled
 //! one is recycled and forgets its LISTEN), driven with `poll_message`; snapshots in one
 //! REPEATABLE READ transaction; gap fill from the `changes` table.
 

@@ -1,4 +1,4 @@
-//! The half of every write that is the same for all of them (DESIGN.md §3.1-3.2): bump the global
+//! The half of every write that is the same for all of them (design.md §3.1-3.2): bump the global
 //! revision, append the change, append the hash-chained audit row, and NOTIFY — inside the
 //! caller's transaction, so all of it commits with the write or none of it does.
 //!
