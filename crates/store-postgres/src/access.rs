@@ -15,14 +15,13 @@ use crate::{PgStore, rows};
 
 async fn record(
     tx: &Transaction<'_>,
-    revision: i64,
+    bump: &write::Bump,
     ctx: &WriteContext,
     change: &AccessChange,
     audit: Audit,
 ) -> StoreResult<()> {
     let payload = serde_json::to_value(change).map_err(corrupt)?;
-    write::record(tx, revision, ctx, Change { kind: ACCESS_KIND, model: "", binding: None, payload }, audit)
-        .await
+    write::record(tx, bump, ctx, Change { kind: ACCESS_KIND, model: "", binding: None, payload }, audit).await
 }
 
 const TOKEN_COLUMNS: &str = "id, principal, description, created_at, created_by, expires_at, revoked_at";
@@ -46,7 +45,8 @@ pub(crate) async fn create_token(
 ) -> StoreResult<(Token, u64)> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let sql = format!(
         "INSERT INTO api_tokens (id, principal, description, hash, created_at, created_by, expires_at, revision)
          VALUES ($1, $2, $3, $4, now(), $5, $6, $7) RETURNING {TOKEN_COLUMNS}"
@@ -61,7 +61,7 @@ pub(crate) async fn create_token(
     let created = token(&row)?;
     let change = AccessChange::TokenCreated { hash: new.hash.clone(), token: new.entry() };
     let audit = Audit::token_created(&created);
-    record(&tx, revision, ctx, &change, audit).await?;
+    record(&tx, &bump, ctx, &change, audit).await?;
     tx.commit().await?;
     Ok((created, rows::u(revision)?))
 }
@@ -98,12 +98,13 @@ pub(crate) async fn revoke_token(store: &PgStore, ctx: &WriteContext, id: &str) 
         return Ok(revision);
     }
     let hash: String = row.try_get("hash")?;
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt =
         tx.prepare_cached("UPDATE api_tokens SET revoked_at = now(), revision = $2 WHERE id = $1").await?;
     tx.execute(&stmt, &[&id, &revision]).await?;
     let audit = Audit::token_revoked(&before);
-    record(&tx, revision, ctx, &AccessChange::TokenRevoked { hash }, audit).await?;
+    record(&tx, &bump, ctx, &AccessChange::TokenRevoked { hash }, audit).await?;
     tx.commit().await?;
     rows::u(revision)
 }
@@ -144,7 +145,8 @@ pub(crate) async fn create_grant(
 ) -> StoreResult<(GrantRecord, u64)> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO grants (subject, role, scope, created_at, created_by, revision)
@@ -163,7 +165,7 @@ pub(crate) async fn create_grant(
         })?;
     let created = grant_record(&row)?;
     let audit = Audit::grant_created(g);
-    record(&tx, revision, ctx, &AccessChange::GrantCreated { grant: g.clone() }, audit).await?;
+    record(&tx, &bump, ctx, &AccessChange::GrantCreated { grant: g.clone() }, audit).await?;
     tx.commit().await?;
     Ok((created, rows::u(revision)?))
 }
@@ -171,7 +173,8 @@ pub(crate) async fn create_grant(
 pub(crate) async fn delete_grant(store: &PgStore, ctx: &WriteContext, g: &Grant) -> StoreResult<u64> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt = tx
         .prepare_cached("DELETE FROM grants WHERE subject = $1 AND role = $2 AND scope = $3 RETURNING id")
         .await?;
@@ -181,7 +184,7 @@ pub(crate) async fn delete_grant(store: &PgStore, ctx: &WriteContext, g: &Grant)
         );
     }
     let audit = Audit::grant_deleted(g);
-    record(&tx, revision, ctx, &AccessChange::GrantDeleted { grant: g.clone() }, audit).await?;
+    record(&tx, &bump, ctx, &AccessChange::GrantDeleted { grant: g.clone() }, audit).await?;
     tx.commit().await?;
     rows::u(revision)
 }
@@ -247,7 +250,8 @@ pub(crate) async fn set_protection(
             return Ok((current, revision));
         }
     }
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let sql = format!(
         "INSERT INTO binding_protections (binding, scope, protected, updated_at, updated_by, revision)
          VALUES ($1, $2, $3, now(), $4, $5)
@@ -260,7 +264,7 @@ pub(crate) async fn set_protection(
         tx.query_one(&stmt, &[&p.binding.as_str(), &scope, &p.protected, &ctx.actor, &revision]).await?;
     let written = protection_record(&row)?;
     let audit = Audit::protection_set(p, existing.is_some());
-    record(&tx, revision, ctx, &AccessChange::ProtectionSet { protection: p.clone() }, audit).await?;
+    record(&tx, &bump, ctx, &AccessChange::ProtectionSet { protection: p.clone() }, audit).await?;
     tx.commit().await?;
     Ok((written, rows::u(revision)?))
 }

@@ -90,7 +90,8 @@ async fn rebind(
     action: BindingAction,
     reason: &str,
 ) -> StoreResult<i64> {
-    let revision = write::bump_revision(tx).await?;
+    let bump = write::bump_revision(tx).await?;
+    let revision = bump.revision;
     let mut payload = Vec::with_capacity(changes.len());
     let mut before_audit = serde_json::Map::new();
     let mut after_audit = serde_json::Map::new();
@@ -189,7 +190,7 @@ async fn rebind(
     };
     write::record(
         tx,
-        revision,
+        &bump,
         ctx,
         Change {
             kind: "binding",

@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "artifacts", include_str!("../migrations/0002_artifacts.sql")),
     (3, "access", include_str!("../migrations/0003_access.sql")),
+    (4, "audit_head", include_str!("../migrations/0004_audit_head.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

@@ -34,7 +34,8 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
     if let Some(row) = tx.query_opt(&stmt, &[&new.name.as_str()]).await? {
         return Err(Error::model_exists(&new.name, row.try_get("deleted")?).into());
     }
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let sql = format!(
         "INSERT INTO models (name, description, owner, tags, created_at, created_by, updated_at, updated_by, revision)
          VALUES ($1, $2, $3, $4, now(), $5, now(), $5, $6) RETURNING {}",
@@ -62,7 +63,7 @@ pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, new: &NewModel) 
     let after = json(&model);
     write::record(
         &tx,
-        revision,
+        &bump,
         ctx,
         Change { kind: "model", model: new.name.as_str(), binding: None, payload: after.clone() },
         Audit { action: "model.create", target: target(&new.name), before: None, after: Some(after) },
@@ -114,7 +115,8 @@ pub(crate) async fn update(
     let Some(after) = update.apply(&before)? else {
         return Ok(before); // nothing to change: no revision, no audit row
     };
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let sql = format!(
         "UPDATE models SET description = $2, owner = $3, tags = $4, updated_at = now(), updated_by = $5,
          revision = $6 WHERE id = $1 RETURNING {}",
@@ -128,7 +130,7 @@ pub(crate) async fn update(
     let after_json = json(&model);
     write::record(
         &tx,
-        revision,
+        &bump,
         ctx,
         Change { kind: "model", model: name.as_str(), binding: None, payload: after_json.clone() },
         Audit {
@@ -158,14 +160,15 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, name: &ModelName
     let bound: Vec<String> =
         tx.query(&stmt, &[&id]).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
     before.check_deletable(&bound)?;
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt = tx
         .prepare_cached("UPDATE models SET deleted_at = now(), deleted_by = $2, revision = $3 WHERE id = $1")
         .await?;
     tx.execute(&stmt, &[&id, &ctx.actor, &revision]).await?;
     write::record(
         &tx,
-        revision,
+        &bump,
         ctx,
         Change {
             kind: "model",

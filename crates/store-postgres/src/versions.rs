@@ -101,7 +101,8 @@ pub(crate) async fn register(
         consume_upload_session(&tx, model_id, &new.model, session, number).await?;
     }
     let artifact = new.recorded_artifact();
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt = tx.prepare_cached("UPDATE models SET last_version = $2 WHERE id = $1").await?;
     tx.execute(&stmt, &[&model_id, &number]).await?;
     let stmt = tx
@@ -144,7 +145,7 @@ pub(crate) async fn register(
     let after = json(&version);
     write::record(
         &tx,
-        revision,
+        &bump,
         ctx,
         Change { kind: "version", model: new.model.as_str(), binding: None, payload: after.clone() },
         Audit {
@@ -205,7 +206,8 @@ pub(crate) async fn update(
     if after == before {
         return Ok(before);
     }
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt = tx
         .prepare_cached(
             "UPDATE versions SET description = $3, tags = $4, metrics = $5, updated_at = now(),
@@ -230,7 +232,7 @@ pub(crate) async fn update(
     let after_json = json(&version);
     write::record(
         &tx,
-        revision,
+        &bump,
         ctx,
         Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
         Audit {
@@ -263,7 +265,8 @@ pub(crate) async fn set_status(
     if !changes {
         return Ok(before);
     }
-    let revision = write::bump_revision(&tx).await?;
+    let bump = write::bump_revision(&tx).await?;
+    let revision = bump.revision;
     let stmt = tx
         .prepare_cached(
             "UPDATE versions SET status = $5, updated_at = now(), updated_by = $3, revision = $4,
@@ -276,7 +279,7 @@ pub(crate) async fn set_status(
     let after_json = json(&version);
     write::record(
         &tx,
-        revision,
+        &bump,
         ctx,
         Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
         Audit {

@@ -25,20 +25,35 @@ pub(crate) const PRUNE_CHANGES: &str = "DELETE FROM changes
 
 /// Takes the global row lock: every writer after this waits for our commit, so revisions commit
 /// in order and without gaps. Callers take it last, after their model row lock.
-const BUMP_REVISION: &str = "UPDATE registry_state SET revision = revision + 1 RETURNING revision";
+///
+/// It also returns the audit chain's head hash, kept in the same row: `RETURNING` reads the row
+/// version this statement locked (after waiting for any writer before it), so the head is the one
+/// the last committed writer left. (A subquery on `audit_log` here would read the statement's
+/// older snapshot instead.)
+const BUMP_REVISION: &str =
+    "UPDATE registry_state SET revision = revision + 1 RETURNING revision, audit_head";
 /// The same lock for writes that are audited but change nothing read nodes cache.
-const LOCK_REVISION: &str = "SELECT revision FROM registry_state FOR UPDATE";
-/// The chain's head; read under the global lock, so no other writer appends meanwhile.
-const LAST_AUDIT_HASH: &str = "SELECT COALESCE(hash, '') FROM audit_log ORDER BY id DESC LIMIT 1";
+const LOCK_REVISION: &str = "SELECT revision, audit_head FROM registry_state FOR UPDATE";
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log
-        (revision, actor, action, target, before, after, request_id, trace_id, created_at, prev_hash, hash)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-
-const RECORD: &str = "WITH change AS (
-        INSERT INTO changes (revision, kind, model, binding, payload) VALUES ($1, $2, $3, $4, $5)
+/// Appends the audit row and moves the chain's head, in one statement.
+const AUDIT: &str = "WITH audit AS (
+        INSERT INTO audit_log
+            (revision, actor, action, target, before, after, request_id, trace_id, created_at, prev_hash, hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     )
-    SELECT pg_notify('bindery_changes', $6)";
+    UPDATE registry_state SET audit_head = $11";
+
+/// The change, the audit row, the chain's head and the NOTIFY of a write, in one statement.
+const RECORD: &str = "WITH change AS (
+        INSERT INTO changes (revision, kind, model, binding, payload) VALUES ($1, $12, $13, $14, $15)
+    ), audit AS (
+        INSERT INTO audit_log
+            (revision, actor, action, target, before, after, request_id, trace_id, created_at, prev_hash, hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    ), head AS (
+        UPDATE registry_state SET audit_head = $11
+    )
+    SELECT pg_notify('bindery_changes', $16)";
 
 /// What changed, as read nodes see it.
 pub(crate) struct Change<'a> {
@@ -49,9 +64,16 @@ pub(crate) struct Change<'a> {
     pub payload: Value,
 }
 
-pub(crate) async fn bump_revision(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<i64> {
+/// The write's revision and the audit chain's head hash (both under the global row lock).
+pub(crate) struct Bump {
+    pub revision: i64,
+    pub audit_head: String,
+}
+
+pub(crate) async fn bump_revision(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<Bump> {
     let stmt = tx.prepare_cached(BUMP_REVISION).await?;
-    Ok(tx.query_one(&stmt, &[]).await?.try_get(0)?)
+    let row = tx.query_one(&stmt, &[]).await?;
+    Ok(Bump { revision: row.try_get(0)?, audit_head: row.try_get(1)? })
 }
 
 /// The NOTIFY payload: only the revision.
@@ -59,61 +81,61 @@ pub(crate) fn notify_payload(revision: i64) -> String {
     json!({ "revision": revision }).to_string()
 }
 
-/// Appends `audit` at `revision` to the chain. The caller holds the global lock.
-async fn append_audit(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// The audit row's parameters `$1`–`$11` (see [`AUDIT`] and [`RECORD`]).
+struct Chained {
+    record: AuditRecord,
+    prev: String,
+    hash: String,
     revision: i64,
-    ctx: &WriteContext,
-    audit: Audit,
-) -> StoreResult<()> {
-    let stmt = tx.prepare_cached(LAST_AUDIT_HASH).await?;
-    let prev: String = match tx.query_opt(&stmt, &[]).await? {
-        Some(row) => row.try_get(0)?,
-        None => String::new(),
-    };
-    let record = AuditRecord::new(rows::u(revision)?, ctx, audit);
-    let hash = record.chain_hash(&prev);
-    let stmt = tx.prepare_cached(INSERT_AUDIT).await?;
-    tx.execute(
-        &stmt,
-        &[
-            &revision,
-            &record.actor,
-            &record.action,
-            &record.target,
-            &record.before.as_ref().map(Json),
-            &record.after.as_ref().map(Json),
-            &record.request_id,
-            &record.trace_id,
-            &record.time,
-            &prev,
-            &hash,
-        ],
-    )
-    .await?;
-    Ok(())
 }
 
-/// The change-log row, the audit row and the NOTIFY of a write at `revision` (from
-/// [`bump_revision`]).
+fn chain(bump: &Bump, ctx: &WriteContext, audit: Audit) -> StoreResult<Chained> {
+    let record = AuditRecord::new(rows::u(bump.revision)?, ctx, audit);
+    let hash = record.chain_hash(&bump.audit_head);
+    Ok(Chained { record, prev: bump.audit_head.clone(), hash, revision: bump.revision })
+}
+
+impl Chained {
+    fn before(&self) -> Option<Json<&Value>> {
+        self.record.before.as_ref().map(Json)
+    }
+
+    fn after(&self) -> Option<Json<&Value>> {
+        self.record.after.as_ref().map(Json)
+    }
+}
+
+/// The change-log row, the audit row (appended to the chain) and the NOTIFY of a write at
+/// `bump` (from [`bump_revision`]), in one statement.
 pub(crate) async fn record(
     tx: &deadpool_postgres::Transaction<'_>,
-    revision: i64,
+    bump: &Bump,
     ctx: &WriteContext,
     change: Change<'_>,
     audit: Audit,
 ) -> StoreResult<()> {
-    append_audit(tx, revision, ctx, audit).await?;
+    let c = chain(bump, ctx, audit)?;
+    let (before, after) = (c.before(), c.after());
     let stmt = tx.prepare_cached(RECORD).await?;
     tx.query_one(
         &stmt,
         &[
-            &revision,
+            &c.revision,
+            &c.record.actor,
+            &c.record.action,
+            &c.record.target,
+            &before,
+            &after,
+            &c.record.request_id,
+            &c.record.trace_id,
+            &c.record.time,
+            &c.prev,
+            &c.hash,
             &change.kind,
             &change.model,
             &change.binding,
             &Json(&change.payload),
-            &notify_payload(revision),
+            &notify_payload(c.revision),
         ],
     )
     .await?;
@@ -128,8 +150,29 @@ pub(crate) async fn record_audit_only(
     audit: Audit,
 ) -> StoreResult<()> {
     let stmt = tx.prepare_cached(LOCK_REVISION).await?;
-    let revision: i64 = tx.query_one(&stmt, &[]).await?.try_get(0)?;
-    append_audit(tx, revision, ctx, audit).await
+    let row = tx.query_one(&stmt, &[]).await?;
+    let bump = Bump { revision: row.try_get(0)?, audit_head: row.try_get(1)? };
+    let c = chain(&bump, ctx, audit)?;
+    let (before, after) = (c.before(), c.after());
+    let stmt = tx.prepare_cached(AUDIT).await?;
+    tx.execute(
+        &stmt,
+        &[
+            &c.revision,
+            &c.record.actor,
+            &c.record.action,
+            &c.record.target,
+            &before,
+            &after,
+            &c.record.request_id,
+            &c.record.trace_id,
+            &c.record.time,
+            &c.prev,
+            &c.hash,
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
