@@ -29,9 +29,9 @@ macro_rules! store_suite {
 }
 
 store_suite! {
+    access_matrix: [role_matrix],
     access: [
         contributors_move_aliases_and_approvers_move_stages,
-        role_matrix,
         a_revoked_token_fails_on_the_read_side_within_a_second,
         the_audit_chain_names_a_tampered_row,
     ],
@@ -63,6 +63,7 @@ store_suite! {
 }
 
 mod access;
+mod access_matrix;
 mod artifact_errors;
 mod artifacts;
 mod availability;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
-use bindery_core::{AuthMethod, Error, Principal, Result};
+use bindery_core::{AuthMethod, Error, Principal, Result, Subject};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -145,14 +145,11 @@ impl JwtVerifier {
                     rejected("bad signature, expired, or for another issuer or audience")
                 })?;
         let claims = data.claims;
-        let name = claims
-            .get(&self.config.principal_claim)
-            .and_then(serde_json::Value::as_str)
-            .filter(|n| !n.is_empty() && n.len() <= MAX_NAME_BYTES && !n.chars().any(char::is_whitespace))
-            .ok_or_else(|| rejected(&format!("no usable '{}' claim", self.config.principal_claim)))?;
-        if name.starts_with("group:") {
-            return Err(rejected("its principal may not start with 'group:'"));
-        }
+        let claim =
+            claims.get(&self.config.principal_claim).and_then(serde_json::Value::as_str).unwrap_or_default();
+        // The same rules as any principal's name (not empty, bounded, no white space, no `group:`).
+        let name = Subject::principal(&self.config.principal_claim, claim)
+            .map_err(|_| rejected(&format!("no usable '{}' claim", self.config.principal_claim)))?;
         let groups = match claims.get(&self.config.groups_claim) {
             None | Some(serde_json::Value::Null) => Vec::new(),
             Some(serde_json::Value::Array(items)) if items.len() <= MAX_GROUPS => items
@@ -167,7 +164,7 @@ impl JwtVerifier {
                 )));
             }
         };
-        Ok(Principal { name: name.to_owned(), groups, method: AuthMethod::Jwt })
+        Ok(Principal { name, groups, method: AuthMethod::Jwt })
     }
 }
 

@@ -1,18 +1,16 @@
-//! Who may do what: roles, scopes, grants, protected bindings and API tokens. Every decision is a
-//! pure function here, so the primary, read nodes and `bindery dev` decide the same way; stores
-//! only persist grants, protections and token hashes, and the change feed carries them to readers
-//! as [`AccessChange`]s.
+//! Who may do what: roles, scopes, grants, protected bindings, and the [`Policy`] that decides.
+//! Every decision is a pure function here, so the primary, read nodes and `bindery dev` decide the
+//! same way; stores only persist grants and protections, and the change feed carries them to
+//! readers as [`AccessChange`]s. Credentials are `token.rs`'s; the read node's cache is
+//! `access_state.rs`'s.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::names::check_namespace;
-use crate::{BindingName, Error, ModelName, Result, hex};
+use crate::{AccessChange, BindingName, Error, ModelName, Result};
 
 /// A role; each includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -411,7 +409,7 @@ impl Policy {
     }
 
     /// Applies one access change (grants and protections; tokens are [`AccessState`]'s).
-    fn apply(&mut self, change: &AccessChange) {
+    pub(crate) fn apply(&mut self, change: &AccessChange) {
         match change {
             AccessChange::GrantCreated { grant } => {
                 if !self.grants.contains(grant) {
@@ -429,278 +427,8 @@ impl Policy {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Tokens
-
-/// Every API token starts with this, so secret scanners and people recognise one.
-pub const TOKEN_PREFIX: &str = "bdy_";
-const TOKEN_RANDOM_BYTES: usize = 32;
-const TOKEN_LEN: usize = TOKEN_PREFIX.len() + 2 * TOKEN_RANDOM_BYTES;
-
-/// A new secret: `bdy_` and 32 random bytes (64 hex characters) from the OS.
-pub fn generate_token() -> Result<String> {
-    let mut bytes = [0u8; TOKEN_RANDOM_BYTES];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("no randomness for a token: {e}")))?;
-    Ok(format!("{TOKEN_PREFIX}{}", hex(&bytes)))
-}
-
-/// What is stored for a token: the lowercase hex SHA-256 of the whole secret.
-pub fn token_hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-const SEND_A_TOKEN: &str = "send `authorization: Bearer <token>` with a token from `bindery token create` (or a JWT from your identity provider where one is configured)";
-
-/// What a bearer credential is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Credential<'a> {
-    /// A Bindery API token (`bdy_…`).
-    ApiToken(&'a str),
-    /// Something shaped like a JWT (three base64url parts).
-    Jwt(&'a str),
-}
-
-/// The bearer credential of an `authorization` header value.
-pub fn bearer_credential(header: Option<&str>) -> Result<Credential<'_>> {
-    let value = header.ok_or_else(|| {
-        Error::Unauthenticated(format!("this registry requires authentication: {SEND_A_TOKEN}"))
-    })?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            Error::Unauthenticated(format!("the authorization header is not a bearer token: {SEND_A_TOKEN}"))
-        })?;
-    if token.starts_with(TOKEN_PREFIX) {
-        return bearer_token(header).map(Credential::ApiToken);
-    }
-    let jwt_shaped = token.len() <= MAX_JWT_BYTES
-        && token.split('.').count() == 3
-        && token.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if jwt_shaped {
-        Ok(Credential::Jwt(token))
-    } else {
-        Err(Error::Unauthenticated(format!("the bearer token is malformed: {SEND_A_TOKEN}")))
-    }
-}
-
-/// JWTs longer than this are refused unread.
-pub const MAX_JWT_BYTES: usize = 16_384;
-
-/// The bearer token of an `authorization` header value; `Unauthenticated` saying what to send
-/// when it is missing or not a Bindery token.
-pub fn bearer_token(header: Option<&str>) -> Result<&str> {
-    let Some(value) = header else {
-        return Err(Error::Unauthenticated(format!("this registry requires authentication: {SEND_A_TOKEN}")));
-    };
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            Error::Unauthenticated(format!("the authorization header is not a bearer token: {SEND_A_TOKEN}"))
-        })?;
-    let well_formed = token.len() == TOKEN_LEN
-        && token.starts_with(TOKEN_PREFIX)
-        && token[TOKEN_PREFIX.len()..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !well_formed {
-        return Err(Error::Unauthenticated(format!("the bearer token is malformed: {SEND_A_TOKEN}")));
-    }
-    Ok(token)
-}
-
-/// The same answer for an unknown, expired or revoked token: never which check failed.
-pub fn invalid_token() -> Error {
-    Error::Unauthenticated(format!(
-        "the bearer token is not valid (unknown, expired or revoked): {SEND_A_TOKEN}"
-    ))
-}
-
-/// What authenticating a live (not revoked) token needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TokenEntry {
-    pub principal: String,
-    #[serde(default, with = "crate::model::opt_unix_micros", skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<SystemTime>,
-}
-
-impl TokenEntry {
-    /// The principal, unless the token expired by `now`.
-    pub fn principal_at(&self, now: SystemTime) -> Result<Principal> {
-        if self.expires_at.is_some_and(|e| e <= now) {
-            return Err(invalid_token());
-        }
-        Ok(Principal { name: self.principal.clone(), groups: Vec::new(), method: AuthMethod::Token })
-    }
-}
-
-/// A token as listed (the secret is never stored, its hash never shown).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Token {
-    pub id: String,
-    pub principal: String,
-    pub description: String,
-    pub created_at: SystemTime,
-    pub created_by: String,
-    pub expires_at: Option<SystemTime>,
-    pub revoked_at: Option<SystemTime>,
-}
-
-/// A `CreateToken` request, validated; `hash` is of the secret the caller is given once.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewToken {
-    pub id: String,
-    pub principal: String,
-    pub description: String,
-    pub expires_at: Option<SystemTime>,
-    pub hash: String,
-}
-
-impl NewToken {
-    /// A token for `principal` with a fresh secret; returns it with the secret.
-    pub fn generate(
-        principal: &str,
-        description: &str,
-        expires_at: Option<SystemTime>,
-        now: SystemTime,
-    ) -> Result<(Self, String)> {
-        let principal = Subject::principal("principal", principal)?;
-        crate::validate::text("description", description, 1_000)?;
-        if expires_at.is_some_and(|e| e <= now) {
-            return Err(Error::invalid("expires_at", "is in the past; give a future time or none"));
-        }
-        let secret = generate_token()?;
-        let mut id_bytes = [0u8; 16];
-        getrandom::fill(&mut id_bytes)
-            .map_err(|e| Error::Internal(format!("no randomness for a token id: {e}")))?;
-        let token = Self {
-            id: format!("tok_{}", hex(&id_bytes)),
-            principal,
-            description: description.to_owned(),
-            expires_at,
-            hash: token_hash(&secret),
-        };
-        Ok((token, secret))
-    }
-
-    pub fn entry(&self) -> TokenEntry {
-        TokenEntry { principal: self.principal.clone(), expires_at: self.expires_at }
-    }
-}
-
-/// Checks a token id from a request (`tok_` and 32 hex characters).
-pub fn token_id(field: &str, id: &str) -> Result<String> {
-    let ok = id.len() == 36 && id.starts_with("tok_") && id[4..].bytes().all(|b| b.is_ascii_hexdigit());
-    if ok {
-        Ok(id.to_ascii_lowercase())
-    } else {
-        Err(Error::invalid(field, format!("{id:?} is not a token id (tok_…)")))
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// What read nodes cache
-
-/// One change to who may do what, as the change feed carries it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum AccessChange {
-    TokenCreated { hash: String, token: TokenEntry },
-    TokenRevoked { hash: String },
-    GrantCreated { grant: Grant },
-    GrantDeleted { grant: Grant },
-    ProtectionSet { protection: Protection },
-}
-
-/// A live token as a read node holds it: its expiry, and its principal built once (the hot path
-/// neither allocates nor formats).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct LiveToken {
-    expires_at: Option<SystemTime>,
-    principal: Arc<Principal>,
-}
-
-/// A token's SHA-256, raw.
-type TokenDigest = [u8; 32];
-
-/// Live tokens (by hash) and the policy: everything a read node needs to authenticate and
-/// authorize without asking the database.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccessState {
-    /// Keyed by SHA-256 digests, which nobody can steer into one bucket without preimages: a
-    /// fixed fast hasher is enough.
-    tokens: HashMap<TokenDigest, LiveToken, foldhash::fast::FixedState>,
-    policy: Policy,
-}
-
-fn digest_of_hex(hash: &str) -> Option<TokenDigest> {
-    crate::unhex(hash)?.try_into().ok()
-}
-
-impl AccessState {
-    /// The state a snapshot's access changes (creations only) describe.
-    pub fn from_changes<'a>(changes: impl IntoIterator<Item = &'a AccessChange>) -> Self {
-        let mut state = Self::default();
-        for c in changes {
-            state.apply(c);
-        }
-        state
-    }
-
-    pub fn apply(&mut self, change: &AccessChange) {
-        match change {
-            AccessChange::TokenCreated { hash, token } => {
-                if let Some(digest) = digest_of_hex(hash) {
-                    let principal = Arc::new(Principal {
-                        name: token.principal.clone(),
-                        groups: Vec::new(),
-                        method: AuthMethod::Token,
-                    });
-                    self.tokens.insert(digest, LiveToken { expires_at: token.expires_at, principal });
-                }
-            }
-            AccessChange::TokenRevoked { hash } => {
-                if let Some(digest) = digest_of_hex(hash) {
-                    self.tokens.remove(&digest);
-                }
-            }
-            other => self.policy.apply(other),
-        }
-    }
-
-    pub fn policy(&self) -> &Policy {
-        &self.policy
-    }
-
-    pub fn tokens_count(&self) -> usize {
-        self.tokens.len()
-    }
-
-    /// The principal a bearer token stands for at `now`.
-    pub fn authenticate(&self, token: &str, now: SystemTime) -> Result<Principal> {
-        self.authenticate_shared(token, || now).map(|p| Principal::clone(&p))
-    }
-
-    /// [`AccessState::authenticate`] without copying the principal; `now` is asked only for a
-    /// token that expires.
-    pub fn authenticate_shared(
-        &self,
-        token: &str,
-        now: impl FnOnce() -> SystemTime,
-    ) -> Result<Arc<Principal>> {
-        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
-        let live = self.tokens.get(&digest).ok_or_else(invalid_token)?;
-        if live.expires_at.is_some_and(|e| e <= now()) {
-            return Err(invalid_token());
-        }
-        Ok(live.principal.clone())
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
 
@@ -805,54 +533,5 @@ mod tests {
             Err(Error::PermissionDenied(msg)) => assert!(msg.contains("'production' is protected"), "{msg}"),
             other => panic!("{other:?}"),
         }
-    }
-
-    #[test]
-    fn tokens_authenticate_until_revoked_or_expired() {
-        let now = SystemTime::now();
-        let (token, secret) = NewToken::generate("ci-bot", "ci", Some(now + Duration::from_secs(60)), now)
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(secret.starts_with("bdy_") && secret.len() == 68);
-        assert_ne!(token.hash, secret);
-        assert_eq!(bearer_token(Some(&format!("Bearer {secret}"))).ok(), Some(secret.as_str()));
-        for bad in [None, Some("Basic abc"), Some("Bearer bdy_short"), Some("Bearer xyz")] {
-            assert!(matches!(bearer_token(bad), Err(Error::Unauthenticated(_))), "{bad:?}");
-        }
-        let header = format!("Bearer {secret}");
-        assert_eq!(bearer_credential(Some(&header)).ok(), Some(Credential::ApiToken(secret.as_str())));
-        assert_eq!(bearer_credential(Some("Bearer aa.bb.cc")).ok(), Some(Credential::Jwt("aa.bb.cc")));
-        for bad in ["Bearer aa.bb", "Bearer a b.c.d", "Bearer bdy_x"] {
-            assert!(bearer_credential(Some(bad)).is_err(), "{bad}");
-        }
-        let mut state = AccessState::default();
-        assert!(state.authenticate(&secret, now).is_err());
-        state.apply(&AccessChange::TokenCreated { hash: token.hash.clone(), token: token.entry() });
-        assert_eq!(state.authenticate(&secret, now).map(|p| p.name).ok().as_deref(), Some("ci-bot"));
-        assert!(state.authenticate(&secret, now + Duration::from_secs(61)).is_err(), "expired");
-        state.apply(&AccessChange::TokenRevoked { hash: token.hash });
-        assert_eq!(state.authenticate(&secret, now), Err(invalid_token()));
-        assert!(NewToken::generate("group:x", "", None, now).is_err());
-        assert!(NewToken::generate("a", "", Some(now - Duration::from_secs(1)), now).is_err());
-        assert!(token_id("id", &token.id).is_ok());
-        assert!(token_id("id", "tok_zz").is_err());
-    }
-
-    #[test]
-    fn access_changes_round_trip_as_json() {
-        let changes = vec![
-            AccessChange::GrantCreated { grant: grant("group:ml", Role::Approver, "fraud/") },
-            AccessChange::TokenCreated {
-                hash: "ab".repeat(32),
-                token: TokenEntry { principal: "p".into(), expires_at: None },
-            },
-        ];
-        let json = serde_json::to_value(&changes).unwrap_or_default();
-        assert_eq!(json[0]["grant"]["scope"], "fraud/");
-        assert_eq!(json[0]["grant"]["subject"], "group:ml");
-        let back: Vec<AccessChange> = serde_json::from_value(json).unwrap_or_default();
-        assert_eq!(back, changes);
-        let state = AccessState::from_changes(&changes);
-        assert_eq!(state.tokens_count(), 1);
-        assert_eq!(state.policy().grants().len(), 1);
     }
 }

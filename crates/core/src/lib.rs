@@ -3,6 +3,7 @@
 //! live here, so a second store (embedded, for `bindery dev`) plugs in behind the same trait.
 
 mod access;
+mod access_state;
 mod artifact;
 mod audit;
 mod error;
@@ -11,13 +12,13 @@ mod model;
 mod names;
 mod page;
 mod store;
+mod token;
 pub mod validate;
 
 pub use access::{
-    AccessChange, AccessState, AuthMethod, Credential, Grant, GrantRecord, NewToken, Policy, Principal,
-    Protection, ProtectionRecord, Role, Scope, Subject, TOKEN_PREFIX, Token, TokenEntry, bearer_credential,
-    bearer_token, generate_token, invalid_token, token_hash, token_id,
+    AuthMethod, Grant, GrantRecord, Policy, Principal, Protection, ProtectionRecord, Role, Scope, Subject,
 };
+pub use access_state::{AccessChange, AccessState};
 pub use artifact::{
     ArtifactFile, ArtifactStore, DownloadUrl, FileGrant, FileSpec, Multipart, ObjectInfo, ObjectLocation,
     PartGrant, PresignedRequest, SessionGrant, UploadFile, UploadSession, UploadSessionState, hex, unhex,
@@ -39,3 +40,7 @@ pub use model::{
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, Page, PageRequest};
 pub use store::Store;
+pub use token::{
+    Credential, NewToken, TOKEN_PREFIX, Token, TokenEntry, bearer_credential, generate_token, invalid_token,
+    token_hash, token_id,
+};

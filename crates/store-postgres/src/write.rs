@@ -8,7 +8,7 @@
 pub(crate) use bindery_core::AuditEntry as Audit;
 use bindery_core::{AuditRecord, WriteContext};
 use serde_json::{Value, json};
-use tokio_postgres::types::Json;
+use tokio_postgres::types::{Json, ToSql};
 
 use crate::error::StoreResult;
 use crate::rows;
@@ -81,27 +81,38 @@ pub(crate) fn notify_payload(revision: i64) -> String {
     json!({ "revision": revision }).to_string()
 }
 
-/// The audit row's parameters `$1`–`$11` (see [`AUDIT`] and [`RECORD`]).
+/// An audit row placed in the chain: the parameters `$1`–`$11` of [`AUDIT`] and [`RECORD`].
 struct Chained {
+    revision: i64,
     record: AuditRecord,
+    before: Option<Json<Value>>,
+    after: Option<Json<Value>>,
     prev: String,
     hash: String,
-    revision: i64,
-}
-
-fn chain(bump: &Bump, ctx: &WriteContext, audit: Audit) -> StoreResult<Chained> {
-    let record = AuditRecord::new(rows::u(bump.revision)?, ctx, audit);
-    let hash = record.chain_hash(&bump.audit_head);
-    Ok(Chained { record, prev: bump.audit_head.clone(), hash, revision: bump.revision })
 }
 
 impl Chained {
-    fn before(&self) -> Option<Json<&Value>> {
-        self.record.before.as_ref().map(Json)
+    fn new(bump: &Bump, ctx: &WriteContext, audit: Audit) -> StoreResult<Self> {
+        let mut record = AuditRecord::new(rows::u(bump.revision)?, ctx, audit);
+        let hash = record.chain_hash(&bump.audit_head);
+        let (before, after) = (record.before.take().map(Json), record.after.take().map(Json));
+        Ok(Self { revision: bump.revision, record, before, after, prev: bump.audit_head.clone(), hash })
     }
 
-    fn after(&self) -> Option<Json<&Value>> {
-        self.record.after.as_ref().map(Json)
+    fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        [
+            &self.revision,
+            &self.record.actor,
+            &self.record.action,
+            &self.record.target,
+            &self.before,
+            &self.after,
+            &self.record.request_id,
+            &self.record.trace_id,
+            &self.record.time,
+            &self.prev,
+            &self.hash,
+        ]
     }
 }
 
@@ -114,31 +125,12 @@ pub(crate) async fn record(
     change: Change<'_>,
     audit: Audit,
 ) -> StoreResult<()> {
-    let c = chain(bump, ctx, audit)?;
-    let (before, after) = (c.before(), c.after());
+    let audit = Chained::new(bump, ctx, audit)?;
+    let (payload, notify) = (Json(&change.payload), notify_payload(bump.revision));
+    let mut params = audit.params().to_vec();
+    params.extend_from_slice(&[&change.kind, &change.model, &change.binding, &payload, &notify]);
     let stmt = tx.prepare_cached(RECORD).await?;
-    tx.query_one(
-        &stmt,
-        &[
-            &c.revision,
-            &c.record.actor,
-            &c.record.action,
-            &c.record.target,
-            &before,
-            &after,
-            &c.record.request_id,
-            &c.record.trace_id,
-            &c.record.time,
-            &c.prev,
-            &c.hash,
-            &change.kind,
-            &change.model,
-            &change.binding,
-            &Json(&change.payload),
-            &notify_payload(c.revision),
-        ],
-    )
-    .await?;
+    tx.query_one(&stmt, &params).await?;
     Ok(())
 }
 
@@ -152,26 +144,9 @@ pub(crate) async fn record_audit_only(
     let stmt = tx.prepare_cached(LOCK_REVISION).await?;
     let row = tx.query_one(&stmt, &[]).await?;
     let bump = Bump { revision: row.try_get(0)?, audit_head: row.try_get(1)? };
-    let c = chain(&bump, ctx, audit)?;
-    let (before, after) = (c.before(), c.after());
+    let audit = Chained::new(&bump, ctx, audit)?;
     let stmt = tx.prepare_cached(AUDIT).await?;
-    tx.execute(
-        &stmt,
-        &[
-            &c.revision,
-            &c.record.actor,
-            &c.record.action,
-            &c.record.target,
-            &before,
-            &after,
-            &c.record.request_id,
-            &c.record.trace_id,
-            &c.record.time,
-            &c.prev,
-            &c.hash,
-        ],
-    )
-    .await?;
+    tx.execute(&stmt, &audit.params()).await?;
     Ok(())
 }
 
