@@ -3,7 +3,12 @@
 //! an HTTP(S) URL refreshed periodically and when a token names a key id it does not know), the
 //! issuer, the audience and the expiry (with a clock-skew allowance), then reads the principal and
 //! its groups from configured claims. The crypto is `jsonwebtoken` on aws-lc-rs; nothing here is
-//! hand-written crypto. What the principal may do is `bindery_core::Policy`'s decision.
+//! hand-written crypto. [`ClientCertPrincipals`] names the principal of a verified client
+//! certificate (mTLS). What the principal may do is `bindery_core::Policy`'s decision.
+
+mod cert;
+
+pub use cert::ClientCertPrincipals;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -255,6 +255,8 @@ pub enum AuthMethod {
     Token,
     /// An OIDC / JWT bearer token verified against the configured JWKS.
     Jwt,
+    /// A client certificate verified in the TLS handshake (`--tls-client-ca`).
+    ClientCertificate,
     /// Authentication is off (`--auth none`): the name is whatever the caller claimed.
     Unauthenticated,
 }
@@ -264,6 +266,7 @@ impl AuthMethod {
         match self {
             Self::Token => "token",
             Self::Jwt => "jwt",
+            Self::ClientCertificate => "client-certificate",
             Self::Unauthenticated => "none",
         }
     }

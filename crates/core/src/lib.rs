@@ -41,6 +41,6 @@ pub use names::{BindingName, ModelName};
 pub use page::{Cursor, Page, PageRequest};
 pub use store::Store;
 pub use token::{
-    Credential, NewToken, TOKEN_PREFIX, Token, TokenEntry, bearer_credential, generate_token, invalid_token,
-    token_hash, token_id,
+    Credential, NewToken, TOKEN_PREFIX, Token, TokenEntry, bearer_credential, call_credential,
+    certificate_principal, generate_token, invalid_token, token_hash, token_id,
 };

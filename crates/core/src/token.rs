@@ -1,6 +1,7 @@
 //! API tokens: generating them (`bdy_` and 32 random bytes, only the SHA-256 stored), telling a
 //! token from a JWT in an `authorization` header, and what authenticating one needs.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -27,13 +28,54 @@ pub fn token_hash(secret: &str) -> String {
 
 const SEND_A_TOKEN: &str = "send `authorization: Bearer <token>` with a token from `bindery token create` (or a JWT from your identity provider where one is configured)";
 
-/// What a bearer credential is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a call presents to prove who it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential<'a> {
     /// A Bindery API token (`bdy_…`).
     ApiToken(&'a str),
     /// Something shaped like a JWT (three base64url parts).
     Jwt(&'a str),
+    /// A client certificate the TLS handshake verified against `--tls-client-ca`, and the
+    /// principal it names ([`certificate_principal`]).
+    ClientCertificate(Arc<Principal>),
+}
+
+/// The credential a call authenticates with: its bearer token when it sends one (a token names
+/// a principal more precisely than the workload's certificate), else the principal of its
+/// verified client certificate, else `Unauthenticated` saying what to send.
+pub fn call_credential(
+    header: Option<&str>,
+    client_cert: Option<Result<Arc<Principal>>>,
+) -> Result<Credential<'_>> {
+    match (header, client_cert) {
+        (None, Some(cert)) => cert.map(Credential::ClientCertificate),
+        (header, _) => bearer_credential(header),
+    }
+}
+
+/// The principal a verified client certificate stands for: its first SAN URI (a SPIFFE ID such
+/// as `spiffe://cluster.local/ns/serving/sa/sidecar`), else its first SAN DNS name, else its
+/// subject CN. The name must pass the same checks as any principal.
+pub fn certificate_principal(
+    uris: &[&str],
+    dns_names: &[&str],
+    common_name: Option<&str>,
+) -> Result<Principal> {
+    let (name, from) = match (uris.first(), dns_names.first(), common_name) {
+        (Some(uri), _, _) => (*uri, "SAN URI"),
+        (None, Some(dns), _) => (*dns, "SAN DNS name"),
+        (None, None, Some(cn)) => (cn, "subject CN"),
+        (None, None, None) => {
+            return Err(Error::Unauthenticated(
+                "the client certificate names no principal: it has no SAN URI, SAN DNS name or subject CN"
+                    .into(),
+            ));
+        }
+    };
+    Subject::principal("client certificate", name).map_err(|e| {
+        Error::Unauthenticated(format!("the client certificate's {from} is not a usable principal: {e}"))
+    })?;
+    Ok(Principal { name: name.to_owned(), groups: Vec::new(), method: AuthMethod::ClientCertificate })
 }
 
 /// JWTs longer than this are refused unread.
@@ -179,6 +221,12 @@ mod tests {
         for bad in ["Bearer aa.bb", "Bearer a b.c.d", "Bearer bdy_x"] {
             assert!(bearer_credential(Some(bad)).is_err(), "{bad}");
         }
+        let cert = Arc::new(Principal::unauthenticated("workload"));
+        let with_bearer = call_credential(Some("Bearer aa.bb.cc"), Some(Ok(cert.clone())));
+        assert_eq!(with_bearer.ok(), Some(Credential::Jwt("aa.bb.cc")), "a bearer token wins");
+        let cert_only = call_credential(None, Some(Ok(cert.clone())));
+        assert_eq!(cert_only.ok(), Some(Credential::ClientCertificate(cert)));
+        assert!(matches!(call_credential(None, None), Err(Error::Unauthenticated(_))));
         let mut state = AccessState::default();
         assert!(state.authenticate(&secret, now).is_err());
         state.apply(&AccessChange::TokenCreated { hash: token.hash.clone(), token: token.entry() });
@@ -190,5 +238,20 @@ mod tests {
         assert!(NewToken::generate("a", "", Some(now - Duration::from_secs(1)), now).is_err());
         assert!(token_id("id", &token.id).is_ok());
         assert!(token_id("id", "tok_zz").is_err());
+    }
+
+    #[test]
+    fn certificate_principals_prefer_uri_then_dns_then_cn() {
+        let spiffe = "spiffe://cluster.local/ns/serving/sa/sidecar";
+        let name = |uris: &[&str], dns: &[&str], cn| certificate_principal(uris, dns, cn).map(|p| p.name);
+        assert_eq!(name(&[spiffe], &["a.example"], Some("cn")).ok().as_deref(), Some(spiffe));
+        assert_eq!(name(&[], &["a.example", "b.example"], Some("cn")).ok().as_deref(), Some("a.example"));
+        assert_eq!(name(&[], &[], Some("ci-runner")).ok().as_deref(), Some("ci-runner"));
+        assert!(matches!(name(&[], &[], None), Err(Error::Unauthenticated(_))));
+        assert!(matches!(name(&[], &[], Some("two words")), Err(Error::Unauthenticated(_))));
+        let long = "x".repeat(1000);
+        assert!(matches!(name(&[&long], &[], None), Err(Error::Unauthenticated(_))));
+        let who = certificate_principal(&[spiffe], &[], None).ok();
+        assert_eq!(who.map(|p| p.method), Some(AuthMethod::ClientCertificate));
     }
 }

@@ -1,6 +1,7 @@
 //! Who is calling, and what they may do: authentication against the store (token hash lookup)
 //! and the caller's policy (their grants and every protection), decided by `bindery_core::Policy`.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bindery_auth::JwtVerifier;
@@ -8,7 +9,7 @@ use bindery_core::{
     BindingName, ChainCheck, ChainReport, Credential, Error, Grant, ModelName, NewToken, Policy, Principal,
     Result, Role, Scope, Store, Subject, Token, WriteContext, invalid_token, token_hash,
 };
-use bindery_proto::auth::{AuthMode, bearer, claimed_principal, jwt_not_configured, write_context};
+use bindery_proto::auth::{AuthMode, claimed_principal, credential, jwt_not_configured, write_context};
 use bindery_proto::status_from_error;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -21,26 +22,29 @@ pub(crate) struct Caller {
     method: &'static str,
 }
 
-/// Authenticates a call. With authentication off, the caller may do anything and its claimed
-/// name (`x-bindery-actor`) is recorded.
+/// Authenticates a call (its bearer token, else `client_cert`: the principal of the client
+/// certificate its TLS handshake verified). With authentication off, the caller may do anything
+/// and its claimed name (`x-bindery-actor`) is recorded.
 pub(crate) async fn authenticate(
     store: &dyn Store,
     mode: AuthMode,
     jwt: Option<&JwtVerifier>,
     metadata: &MetadataMap,
+    client_cert: Option<Result<Arc<Principal>>>,
     method: &'static str,
 ) -> Result<Caller, Status> {
     let (who, policy) = match mode {
         AuthMode::Off => (claimed_principal(metadata).map_err(status_from_error)?, Policy::default()),
         AuthMode::Required => {
             let who = async {
-                match bearer(metadata)? {
+                match credential(metadata, client_cert)? {
                     Credential::ApiToken(token) => store
                         .find_token(&token_hash(token))
                         .await?
                         .ok_or_else(invalid_token)?
                         .principal_at(SystemTime::now()),
                     Credential::Jwt(token) => jwt.ok_or_else(jwt_not_configured)?.verify(token).await,
+                    Credential::ClientCertificate(who) => Ok(Arc::unwrap_or_clone(who)),
                 }
             }
             .await

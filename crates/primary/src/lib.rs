@@ -27,11 +27,12 @@ pub struct Primary {
     artifacts: Arc<Artifacts>,
     auth: AuthMode,
     jwt: Option<Arc<bindery_auth::JwtVerifier>>,
+    certs: Arc<bindery_auth::ClientCertPrincipals>,
 }
 
 impl Primary {
     pub fn new(store: Arc<dyn Store>, artifacts: Arc<Artifacts>, auth: AuthMode) -> Self {
-        Self { store, artifacts, auth, jwt: None }
+        Self { store, artifacts, auth, jwt: None, certs: Arc::default() }
     }
 
     /// Also accepts JWTs this verifier accepts.
@@ -42,8 +43,17 @@ impl Primary {
     }
 
     async fn caller<T>(&self, request: &Request<T>, method: &'static str) -> Result<Caller, Status> {
-        auth::authenticate(self.store.as_ref(), self.auth, self.jwt.as_deref(), request.metadata(), method)
-            .await
+        let peer_certs = request.peer_certs();
+        let client_cert = peer_certs.as_deref().and_then(|c| c.first()).map(|c| self.certs.principal(c));
+        auth::authenticate(
+            self.store.as_ref(),
+            self.auth,
+            self.jwt.as_deref(),
+            request.metadata(),
+            client_cert,
+            method,
+        )
+        .await
     }
 }
 

@@ -1,7 +1,9 @@
 //! Credentials from request metadata. What a credential is worth is decided in `bindery-core`
 //! (`AccessState::authenticate`, `TokenEntry::principal_at`, `Policy`).
 
-use bindery_core::{Credential, Error, Principal, Result, WriteContext, bearer_credential, trace_id};
+use std::sync::Arc;
+
+use bindery_core::{Credential, Error, Principal, Result, WriteContext, call_credential, trace_id};
 use tonic::metadata::MetadataMap;
 
 /// `authorization: Bearer <token>`.
@@ -36,13 +38,17 @@ pub fn header(metadata: &MetadataMap, name: &str) -> Result<Option<String>> {
     Ok(Some(value.trim().to_owned()).filter(|v| !v.is_empty()))
 }
 
-/// The bearer credential sent (an API token or a JWT), or `Unauthenticated` saying what to send.
-pub fn bearer(metadata: &MetadataMap) -> Result<Credential<'_>> {
+/// The call's credential: the bearer token sent (an API token or a JWT), else the principal of
+/// its verified client certificate, or `Unauthenticated` saying what to send.
+pub fn credential(
+    metadata: &MetadataMap,
+    client_cert: Option<Result<Arc<Principal>>>,
+) -> Result<Credential<'_>> {
     let value = match metadata.get(AUTHORIZATION_HEADER) {
         None => None,
         Some(v) => Some(v.to_str().map_err(|_| bindery_core::invalid_token())?),
     };
-    bearer_credential(value)
+    call_credential(value, client_cert)
 }
 
 /// A JWT reached a process with no JWKS configured.

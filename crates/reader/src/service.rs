@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bindery_artifacts::Artifacts;
 use bindery_core::{BindingName, Credential, ModelName, Principal, Role, Scope};
-use bindery_proto::auth::{AuthMode, bearer, jwt_not_configured};
+use bindery_proto::auth::{AuthMode, credential, jwt_not_configured};
 use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_server::ResolverService;
 use bindery_proto::{ResolveManyPlan, status_from_error, to_timestamp};
@@ -30,6 +30,7 @@ pub struct ReaderService {
     artifacts: Arc<Artifacts>,
     auth: AuthMode,
     jwt: Option<Arc<bindery_auth::JwtVerifier>>,
+    certs: Arc<bindery_auth::ClientCertPrincipals>,
 }
 
 impl ReaderService {
@@ -49,6 +50,7 @@ impl ReaderService {
             artifacts: Arc::new(Artifacts::unverified()),
             auth: AuthMode::Required,
             jwt: None,
+            certs: Arc::default(),
         }
     }
 
@@ -73,11 +75,17 @@ impl ReaderService {
         self.principal(credential).await
     }
 
-    /// The bearer credential, checked for shape only: a call without one is refused at once.
+    /// The call's credential (a bearer token checked for shape only, or the principal of its
+    /// verified client certificate): a call without one is refused at once.
     fn credential<'a, T>(&self, request: &'a Request<T>) -> Result<Option<Credential<'a>>, Status> {
         match self.auth {
             AuthMode::Off => Ok(None),
-            AuthMode::Required => bearer(request.metadata()).map(Some).map_err(status_from_error),
+            AuthMode::Required => {
+                let peer_certs = request.peer_certs();
+                let client_cert =
+                    peer_certs.as_deref().and_then(|c| c.first()).map(|c| self.certs.principal(c));
+                credential(request.metadata(), client_cert).map(Some).map_err(status_from_error)
+            }
         }
     }
 
@@ -93,6 +101,7 @@ impl ReaderService {
                 Some(jwt) => jwt.verify(token).await.map(Arc::new),
                 None => Err(jwt_not_configured()),
             },
+            Credential::ClientCertificate(who) => Ok(who),
         };
         who.map(Some).map_err(status_from_error)
     }

@@ -26,6 +26,8 @@ pub struct ClientArgs {
     /// when authentication is on: the token's principal is recorded).
     #[arg(long, env = "BINDERY_ACTOR", global = true)]
     pub actor: Option<String>,
+    #[command(flatten)]
+    pub tls: crate::tls::ClientTlsArgs,
 }
 
 /// The token file under the user's config directory.
@@ -298,11 +300,12 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
             .map(|t| t.trim().to_owned())
             .filter(|t| !t.is_empty()),
     };
-    let channel = Channel::from_shared(args.server.clone())
-        .with_context(|| format!("--server {:?} is not a valid URL", args.server))?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to {}", args.server))?;
+    let mut endpoint = Channel::from_shared(args.server.clone())
+        .with_context(|| format!("--server {:?} is not a valid URL", args.server))?;
+    if let Some(tls) = args.tls.client_config(&args.server)? {
+        endpoint = endpoint.tls_config(tls).context("configuring TLS")?;
+    }
+    let channel = endpoint.connect().await.with_context(|| format!("connecting to {}", args.server))?;
     let actor = args.actor.or_else(|| std::env::var("USER").ok());
     let mut c = Client {
         registry: RegistryServiceClient::new(channel.clone()),

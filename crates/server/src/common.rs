@@ -41,14 +41,19 @@ fn reflection() -> anyhow::Result<(
 /// What wraps every call: metrics and the call's trace span, in one layer.
 pub(crate) type Layers = tower_layer::Stack<crate::metrics::MetricsLayer, tower_layer::Identity>;
 
-/// A gRPC server with what every Bindery process serves: health and reflection (v1, v1alpha).
-/// Callers add their own services.
+/// A gRPC server with what every Bindery process serves: health and reflection (v1, v1alpha),
+/// over TLS when `tls` is set (`TlsArgs::server_config`). Callers add their own services.
 pub(crate) fn router(
     health: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
     metrics: &std::sync::Arc<crate::metrics::Metrics>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 ) -> anyhow::Result<tonic::transport::server::Router<Layers>> {
     let (reflection_v1, reflection_v1alpha) = reflection()?;
-    Ok(tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(config) = tls {
+        server = server.tls_config(config).context("configuring TLS on the gRPC listener")?;
+    }
+    Ok(server
         .layer(metrics.layer())
         .add_service(health)
         .add_service(reflection_v1)

@@ -209,6 +209,8 @@ pub struct PrimaryConfig {
     #[command(flatten)]
     pub jwt: JwtArgs,
     #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
     /// Database connections in the pool.
     #[arg(long, env = "BINDERY_POOL_SIZE", default_value_t = 16)]
@@ -250,6 +252,7 @@ impl PrimaryConfig {
             listen,
             auth: AuthArg::Tokens,
             jwt: JwtArgs::default(),
+            tls: crate::tls::TlsArgs::default(),
             database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             pool_size: 16,
             no_migrate: false,
@@ -333,6 +336,8 @@ pub struct ReaderConfig {
     #[command(flatten)]
     pub jwt: JwtArgs,
     #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
     /// Milliseconds between anti-entropy polls of the database revision.
     #[arg(long, env = "BINDERY_POLL_INTERVAL_MS", default_value_t = 1_000)]
@@ -374,6 +379,7 @@ impl ReaderConfig {
             listen,
             auth: AuthArg::Tokens,
             jwt: JwtArgs::default(),
+            tls: crate::tls::TlsArgs::default(),
             database: DatabaseArgs { database_url, database_timeout_secs: 5, create_database: false },
             poll_interval_ms: 1_000,
             max_staleness_secs: 0,

@@ -56,6 +56,8 @@ pub struct DevConfig {
     /// JWTs, next to API tokens, with `--auth`.
     #[command(flatten)]
     pub jwt: crate::config::JwtArgs,
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
 }
 
 impl DevConfig {
@@ -71,6 +73,7 @@ impl DevConfig {
             metrics_listen: crate::common::MetricsListen(None),
             auth: false,
             jwt: crate::config::JwtArgs::default(),
+            tls: crate::tls::TlsArgs::default(),
         }
     }
 
@@ -85,6 +88,7 @@ pub async fn serve_dev(
     config: DevConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let tls = config.tls.server_config()?;
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let path = config.data_dir.join("bindery.db");
@@ -150,7 +154,7 @@ pub async fn serve_dev(
     .max_encoding_message_size(max);
 
     let local = listener.local_addr().context("reading the listen address")?;
-    tracing::info!(listen = %local, data = %path.display(), artifacts = %artifact_dir.display(), "bindery dev starting");
+    tracing::info!(listen = %local, tls = config.tls.describe(), data = %path.display(), artifacts = %artifact_dir.display(), "bindery dev starting");
     let auth_line = if config.auth {
         format!(
             "ON: every call needs a token. First admin:\n             bindery token create --bootstrap --principal admin --data-dir {}",
@@ -159,8 +163,9 @@ pub async fn serve_dev(
     } else {
         "OFF (anyone who reaches this port can do anything; `bindery dev --auth` requires tokens)".to_owned()
     };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let banner = format!(
-        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  auth:      {auth_line}\n  try:  bindery --server http://{local} model create demo\n        bindery --server http://{local} upload demo ./model.onnx --request-id first\n",
+        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  auth:      {auth_line}\n  try:  bindery --server {scheme}://{local} model create demo\n        bindery --server {scheme}://{local} upload demo ./model.onnx --request-id first\n",
         path.display(),
         artifact_dir.display(),
         artifact_dir.display()
@@ -176,7 +181,7 @@ pub async fn serve_dev(
         health_task.abort();
         crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
     };
-    crate::common::router(health_service, &metrics)?
+    crate::common::router(health_service, &metrics, tls)?
         .add_service(registry)
         .add_service(resolver)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)

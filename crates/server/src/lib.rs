@@ -11,6 +11,7 @@ pub mod metrics;
 mod primary;
 mod reader;
 pub mod telemetry;
+pub mod tls;
 
 pub use artifacts::{GcArgs, gc_loop, run_gc};
 pub use config::{
@@ -19,3 +20,4 @@ pub use config::{
 pub use dev::{DevConfig, serve_dev};
 pub use primary::{migrate_database, serve_primary};
 pub use reader::serve_reader;
+pub use tls::{ClientTlsArgs, TlsArgs};

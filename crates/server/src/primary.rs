@@ -45,6 +45,7 @@ pub async fn serve_primary(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    let tls = config.tls.server_config()?;
     let pg_config = config.database.pg_config()?;
     let options = PoolOptions { max_size: config.pool_size, timeout: config.database.timeout() };
     let store = Arc::new(PgStore::new(pg_config.clone(), &options)?);
@@ -83,7 +84,7 @@ pub async fn serve_primary(
         ResolverServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
 
     let local = listener.local_addr().context("reading the listen address")?;
-    tracing::info!(listen = %local, database = %config.database.database_url, "bindery primary starting");
+    tracing::info!(listen = %local, tls = config.tls.describe(), database = %config.database.database_url, "bindery primary starting");
 
     let drain_delay = config.drain_delay();
     let shutdown = async move {
@@ -97,7 +98,7 @@ pub async fn serve_primary(
         set_health(&reporter, ServingStatus::NotServing).await;
         tokio::time::sleep(drain_delay).await;
     };
-    crate::common::router(health_service, &metrics)?
+    crate::common::router(health_service, &metrics, tls)?
         .add_service(registry)
         .add_service(resolver)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)

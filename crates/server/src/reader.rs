@@ -30,6 +30,7 @@ pub async fn serve_reader(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     config.validate()?;
+    let tls = config.tls.server_config()?;
     let pg_config = config.database.pg_config()?;
     let cache = Arc::new(Cache::new(config.watch_history, config.watch_buffer));
     let status = Arc::new(FeedStatus::default());
@@ -70,7 +71,7 @@ pub async fn serve_reader(
     let redirect = RegistryServiceServer::new(WriteRedirect::new(config.primary_address.clone()));
 
     let local = listener.local_addr().context("reading the listen address")?;
-    tracing::info!(listen = %local, database = %config.database.database_url, "bindery reader starting");
+    tracing::info!(listen = %local, tls = config.tls.describe(), database = %config.database.database_url, "bindery reader starting");
     let drain_delay = config.drain_delay();
     let shutdown = async move {
         shutdown.await;
@@ -85,7 +86,7 @@ pub async fn serve_reader(
         tokio::time::sleep(drain_delay).await;
         tracing::info!("no longer accepting connections; draining in-flight calls");
     };
-    crate::common::router(health_service, &metrics)?
+    crate::common::router(health_service, &metrics, tls)?
         .add_service(resolver)
         .add_service(redirect)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)

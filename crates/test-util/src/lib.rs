@@ -4,6 +4,7 @@
 
 mod artifacts;
 mod cluster;
+mod pki;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,10 +19,17 @@ use bindery_proto::v1::{GetReaderStatusRequest, ReaderStatus};
 use bindery_server::{ArtifactArgs, AuthArg, DatabaseUrl, DevConfig, PrimaryConfig, ReaderConfig};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 
 pub use artifacts::{ArtifactFixture, TestS3};
 pub use cluster::TempCluster;
+pub use pki::{CertName, TestPki};
+
+/// A number no other call in this process returns.
+fn unique_suffix() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
 
 /// Logs from servers under test, when `BINDERY_TEST_LOG` is set (an env-filter, e.g. `debug`).
 pub fn init_test_logging() {
@@ -120,6 +128,8 @@ impl Drop for TestDb {
 /// A gRPC server running in this process on 127.0.0.1:0; aborted when dropped.
 pub struct Served {
     pub addr: SocketAddr,
+    /// How this harness's own channels (health checks, `channel()`) reach a TLS listener.
+    pub tls: Option<ClientTlsConfig>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -136,15 +146,26 @@ impl Served {
         let addr = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(serve(listener, addr, stopped));
-        Ok(Self { addr, stop: Some(stop), task: Some(task) })
+        Ok(Self { addr, tls: None, stop: Some(stop), task: Some(task) })
     }
 
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        Ok(Channel::from_shared(self.endpoint())?.connect().await?)
+        self.channel_with(self.tls.clone()).await
+    }
+
+    /// A channel with its own TLS settings (another client certificate, or none).
+    pub async fn channel_with(&self, tls: Option<ClientTlsConfig>) -> anyhow::Result<Channel> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut endpoint = Channel::from_shared(format!("{scheme}://{}", self.addr))?;
+        if let Some(tls) = tls {
+            endpoint = endpoint.tls_config(tls)?;
+        }
+        Ok(endpoint.connect().await?)
     }
 
     pub async fn resolver(&self) -> anyhow::Result<ResolverServiceClient<Channel>> {
@@ -249,8 +270,18 @@ impl TestPrimary {
 
     /// Starts a primary on `db` after `tweak` adjusts its config.
     pub async fn start_with(db: TestDb, tweak: impl FnOnce(&mut PrimaryConfig)) -> anyhow::Result<Self> {
+        Self::start_tls(db, None, tweak).await
+    }
+
+    /// [`TestPrimary::start_with`], this harness reaching it with `tls` (when `tweak` turns TLS
+    /// on).
+    pub async fn start_tls(
+        db: TestDb,
+        tls: Option<ClientTlsConfig>,
+        tweak: impl FnOnce(&mut PrimaryConfig),
+    ) -> anyhow::Result<Self> {
         let url = db.url.clone();
-        let server = Served::spawn(move |listener, addr, stopped| {
+        let mut server = Served::spawn(move |listener, addr, stopped| {
             let mut config = PrimaryConfig::new(addr, DatabaseUrl::new(url));
             config.pool_size = 32;
             config.readiness_interval_ms = 200;
@@ -265,6 +296,7 @@ impl TestPrimary {
             })
         })
         .await?;
+        server.tls = tls;
         let primary = Self { addr: server.addr, server, db };
         primary.wait_serving(Duration::from_secs(30)).await?;
         Ok(primary)
@@ -298,7 +330,17 @@ impl TestReader {
     }
 
     pub async fn start_with(url: &str, tweak: impl FnOnce(&mut ReaderConfig)) -> anyhow::Result<Self> {
-        let reader = Self::spawn(url, tweak).await?;
+        Self::start_tls(url, None, tweak).await
+    }
+
+    /// [`TestReader::start_with`], this harness reaching it with `tls`.
+    pub async fn start_tls(
+        url: &str,
+        tls: Option<ClientTlsConfig>,
+        tweak: impl FnOnce(&mut ReaderConfig),
+    ) -> anyhow::Result<Self> {
+        let mut reader = Self::spawn(url, tweak).await?;
+        reader.server.tls = tls;
         reader.wait_serving(Duration::from_secs(30)).await?;
         Ok(reader)
     }
@@ -323,12 +365,14 @@ impl TestReader {
 
 /// A fresh directory for a `bindery dev` under test.
 fn dev_dir() -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    std::env::temp_dir().join(format!(
-        "bindery-dev-test-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
+    std::env::temp_dir().join(format!("bindery-dev-test-{}-{}", std::process::id(), unique_suffix()))
+}
+
+/// How a secured test registry is reached: TLS on its listeners and how this harness connects.
+#[derive(Clone, Default)]
+pub struct Transport {
+    pub server: bindery_server::TlsArgs,
+    pub client: Option<ClientTlsConfig>,
 }
 
 /// The stores the behaviour suite runs against.
@@ -343,6 +387,7 @@ pub enum Backend {
 /// A registry (write and read side) on either store, for the shared behaviour suite. On
 /// Postgres that is a primary plus a read node (`resolver()` talks to the read node); on SQLite,
 /// `bindery dev` (one process, reads answered by its in-process cache).
+#[allow(clippy::large_enum_variant)] // one per test; boxing would only add noise
 pub enum TestRegistry {
     Postgres { primary: TestPrimary, reader: TestReader },
     Sqlite { server: Served, dir: PathBuf },
@@ -381,7 +426,7 @@ impl TestRegistry {
             }
             Backend::Sqlite => {
                 let dir = dev_dir();
-                let server = Self::serve_dev(&dir, artifacts, None).await?;
+                let server = Self::serve_dev(&dir, artifacts, None, Transport::default()).await?;
                 Ok(Self::Sqlite { server, dir })
             }
         }
@@ -403,6 +448,15 @@ impl TestRegistry {
         backend: Backend,
         jwt: bindery_server::config::JwtArgs,
     ) -> anyhow::Result<(Self, String)> {
+        Self::start_secured_over(backend, jwt, Transport::default()).await
+    }
+
+    /// [`TestRegistry::start_secured_with`], every listener secured as `transport` says.
+    pub async fn start_secured_over(
+        backend: Backend,
+        jwt: bindery_server::config::JwtArgs,
+        transport: Transport,
+    ) -> anyhow::Result<(Self, String)> {
         let unverified = ArtifactArgs { verify_artifacts: false, ..ArtifactArgs::default() };
         match backend {
             Backend::Postgres => {
@@ -421,16 +475,18 @@ impl TestRegistry {
                     bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await?.1
                 };
                 let url = db.url.clone();
-                let for_primary = jwt.clone();
-                let primary = TestPrimary::start_with(db, |c| {
+                let (for_primary, tls_primary) = (jwt.clone(), transport.server.clone());
+                let primary = TestPrimary::start_tls(db, transport.client.clone(), |c| {
                     c.auth = AuthArg::Tokens;
                     c.jwt = for_primary;
+                    c.tls = tls_primary;
                 })
                 .await?;
-                let reader = TestReader::start_with(&url, |c| {
+                let reader = TestReader::start_tls(&url, transport.client, |c| {
                     c.auth = AuthArg::Tokens;
                     c.artifacts = unverified;
                     c.jwt = jwt;
+                    c.tls = transport.server;
                 })
                 .await?;
                 Ok((Self::Postgres { primary, reader }, secret))
@@ -442,7 +498,7 @@ impl TestRegistry {
                     let store = bindery_store_sqlite::SqliteStore::open(&dir.join("bindery.db"))?;
                     bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await?.1
                 };
-                let server = Self::serve_dev(&dir, unverified, Some(jwt)).await?;
+                let server = Self::serve_dev(&dir, unverified, Some(jwt), transport).await?;
                 Ok((Self::Sqlite { server, dir }, secret))
             }
         }
@@ -453,11 +509,13 @@ impl TestRegistry {
         dir: &std::path::Path,
         artifacts: ArtifactArgs,
         auth: Option<bindery_server::config::JwtArgs>,
+        transport: Transport,
     ) -> anyhow::Result<Served> {
         let data = dir.to_owned();
-        let server = Served::spawn(move |listener, addr, stopped| {
+        let mut server = Served::spawn(move |listener, addr, stopped| {
             let mut config = DevConfig::new(data, addr);
             config.artifacts = artifacts;
+            config.tls = transport.server;
             config.auth = auth.is_some();
             config.jwt = auth.unwrap_or_default();
             bindery_server::serve_dev(listener, config, async {
@@ -465,6 +523,7 @@ impl TestRegistry {
             })
         })
         .await?;
+        server.tls = transport.client;
         server.wait_serving(Duration::from_secs(30)).await?;
         Ok(server)
     }
