@@ -35,6 +35,7 @@ store_suite! {
         a_revoked_token_fails_on_the_read_side_within_a_second,
         the_audit_chain_names_a_tampered_row,
     ],
+    tls: [tokens_over_tls_and_nothing_in_plaintext, client_certificates_name_principals],
     lifecycle: [full_lifecycle, list_models_paginates_in_name_order, health_and_reflection_are_served],
     registration: [
         idempotent_register_under_20_concurrent_retries,
@@ -78,5 +79,6 @@ mod registration;
 mod resolving;
 mod revisions;
 mod shutdown;
+mod tls;
 mod tracing;
 mod validation;

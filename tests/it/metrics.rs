@@ -12,12 +12,62 @@ use crate::helpers::*;
 
 /// A plain HTTP/1.1 GET, as Prometheus sends it (async: the server runs on this test's runtime).
 async fn scrape(port: u16) -> String {
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect to /metrics");
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).await.unwrap();
+    let out = get(port, "/metrics").await;
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     out
+}
+
+/// The whole HTTP/1.1 response to `GET path`.
+async fn get(port: u16, path: &str) -> String {
+    let mut stream =
+        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect to the metrics port");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// `/livez` and `/readyz` on the metrics port answer what gRPC health answers, for probes that
+/// cannot speak TLS: a reader whose database is unreachable is alive but not ready.
+#[tokio::test]
+async fn http_probes_follow_grpc_health() {
+    let port = free_port();
+    let primary = TestPrimary::start_with(TestDb::create().await.unwrap(), move |c| {
+        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], port).into()));
+    })
+    .await
+    .unwrap();
+    let ready = get(port, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 200") && ready.ends_with("SERVING\n"), "{ready}");
+    assert!(get(port, "/livez").await.starts_with("HTTP/1.1 200"));
+    assert!(get(port, "/other").await.starts_with("HTTP/1.1 404"));
+    drop(primary);
+
+    let port = free_port();
+    let unreachable = format!("postgres://postgres@127.0.0.1:{}/nowhere", free_port());
+    let reader = TestReader::spawn(&unreachable, move |c| {
+        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], port).into()));
+    })
+    .await
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let ready = loop {
+        let out = get_when_listening(port, "/readyz").await;
+        if out.is_some() || std::time::Instant::now() > deadline {
+            break out.unwrap_or_default();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(ready.starts_with("HTTP/1.1 503") && ready.ends_with("NOT_SERVING\n"), "{ready}");
+    assert!(get(port, "/livez").await.starts_with("HTTP/1.1 200"));
+    drop(reader);
+}
+
+/// `get`, or `None` while nothing listens yet.
+async fn get_when_listening(port: u16, path: &str) -> Option<String> {
+    tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+    Some(get(port, path).await)
 }
 
 /// The value of the series whose line starts with `series` (name and labels).

@@ -82,9 +82,10 @@ impl std::str::FromStr for MetricsListen {
     }
 }
 
-/// The process's metrics, served on `listen` when set.
+/// The process's metrics, served on `listen` when set, with HTTP probes answered from `health`.
 pub(crate) fn start_metrics(
     listen: MetricsListen,
+    health: &HealthReporter,
 ) -> anyhow::Result<(std::sync::Arc<crate::metrics::Metrics>, Option<tokio::task::JoinHandle<()>>)> {
     let metrics = crate::metrics::Metrics::new();
     let task = match listen.0 {
@@ -94,7 +95,10 @@ pub(crate) fn start_metrics(
             std_listener.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(std_listener)?;
             tracing::info!(%addr, "serving /metrics");
-            Some(tokio::spawn(crate::metrics::serve_on(metrics.clone(), listener)))
+            let health = std::sync::Arc::new(tonic_health::server::HealthService::from_health_reporter(
+                health.clone(),
+            ));
+            Some(tokio::spawn(crate::metrics::serve_on(metrics.clone(), Some(health), listener)))
         }
         None => None,
     };

@@ -121,9 +121,9 @@ pub async fn serve_dev(
     let follower = Follower::new(store.clone(), cache.clone(), status.clone(), FollowerConfig::default());
     let follower_task = tokio::spawn(follower.run(stop_rx.clone()));
 
-    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
-    crate::reader::register_reader_gauges(&metrics, cache.clone(), status.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
+    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen, &reporter)?;
+    crate::reader::register_reader_gauges(&metrics, cache.clone(), status.clone());
     crate::common::set_health(&reporter, ALL_SERVICES, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
     let health_task = tokio::spawn(health_loop(

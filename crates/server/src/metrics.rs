@@ -9,13 +9,11 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use anyhow::Context as _;
 use bytes::Bytes;
 use http_body_util::Full;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -263,37 +261,46 @@ where
     }
 }
 
-/// Serves `GET /metrics` on `addr` until the task is dropped.
-pub async fn serve(metrics: Arc<Metrics>, addr: SocketAddr) -> anyhow::Result<()> {
-    let listener =
-        tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding metrics to {addr}"))?;
-    serve_on(metrics, listener).await;
-    Ok(())
-}
-
-pub async fn serve_on(metrics: Arc<Metrics>, listener: tokio::net::TcpListener) {
+/// Serves `GET /metrics` and, with `health`, `GET /livez` and `GET /readyz` (200 when the gRPC
+/// health service reports SERVING for `liveness` or the whole server, else 503): plain-HTTP
+/// probes for when the gRPC port speaks TLS, which Kubernetes' gRPC probes cannot.
+pub async fn serve_on(
+    metrics: Arc<Metrics>,
+    health: Option<Arc<tonic_health::server::HealthService>>,
+    listener: tokio::net::TcpListener,
+) {
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
-        let metrics = metrics.clone();
+        let (metrics, health) = (metrics.clone(), health.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let metrics = metrics.clone();
+                let (metrics, health) = (metrics.clone(), health.clone());
                 async move {
-                    let mut response = if request.uri().path() == "/metrics" {
-                        let mut r = http::Response::new(Full::new(Bytes::from(metrics.encode())));
-                        r.headers_mut().insert(
-                            http::header::CONTENT_TYPE,
-                            http::HeaderValue::from_static(
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            ),
-                        );
-                        r
-                    } else {
-                        http::Response::new(Full::new(Bytes::from_static(b"GET /metrics\n")))
+                    let probe = match request.uri().path() {
+                        "/livez" => Some(crate::common::LIVENESS_SERVICE),
+                        "/readyz" => Some(""),
+                        _ => None,
                     };
-                    if request.uri().path() != "/metrics" {
-                        *response.status_mut() = http::StatusCode::NOT_FOUND;
-                    }
+                    let response = match (request.uri().path(), probe, health) {
+                        ("/metrics", _, _) => {
+                            let mut r = http::Response::new(Full::new(Bytes::from(metrics.encode())));
+                            r.headers_mut().insert(
+                                http::header::CONTENT_TYPE,
+                                http::HeaderValue::from_static(
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                ),
+                            );
+                            r
+                        }
+                        (_, Some(service), Some(health)) => probe_response(&health, service).await,
+                        _ => {
+                            let mut r = http::Response::new(Full::new(Bytes::from_static(
+                                b"GET /metrics, /livez or /readyz\n",
+                            )));
+                            *r.status_mut() = http::StatusCode::NOT_FOUND;
+                            r
+                        }
+                    };
                     Ok::<_, Infallible>(response)
                 }
             });
@@ -301,4 +308,23 @@ pub async fn serve_on(metrics: Arc<Metrics>, listener: tokio::net::TcpListener) 
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
         });
     }
+}
+
+/// 200 `SERVING` when the health service reports `service` serving, else 503 with its status.
+async fn probe_response(
+    health: &tonic_health::server::HealthService,
+    service: &str,
+) -> http::Response<Full<Bytes>> {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_server::Health;
+    let request = tonic::Request::new(tonic_health::pb::HealthCheckRequest { service: service.to_owned() });
+    let status = match health.check(request).await {
+        Ok(r) => ServingStatus::try_from(r.into_inner().status).unwrap_or(ServingStatus::Unknown),
+        Err(_) => ServingStatus::ServiceUnknown,
+    };
+    let mut response = http::Response::new(Full::new(Bytes::from(format!("{}\n", status.as_str_name()))));
+    if status != ServingStatus::Serving {
+        *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    response
 }

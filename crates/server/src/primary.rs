@@ -67,9 +67,9 @@ pub async fn serve_primary(
         ))
     });
 
-    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
-    register_pool_gauges(&metrics, store.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
+    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen, &reporter)?;
+    register_pool_gauges(&metrics, store.clone());
     set_health(&reporter, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
     let readiness =

@@ -44,9 +44,9 @@ pub async fn serve_reader(
     let follower = Follower::new(PgFeed::new(pg_config), cache.clone(), status.clone(), config.follower());
     let follower_task = tokio::spawn(follower.run(follower_stop_rx));
 
-    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen)?;
-    register_reader_gauges(&metrics, cache.clone(), status.clone());
     let (reporter, health_service) = tonic_health::server::health_reporter();
+    let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen, &reporter)?;
+    register_reader_gauges(&metrics, cache.clone(), status.clone());
     crate::common::set_health(&reporter, HEALTH_SERVICES, ServingStatus::NotServing).await;
     crate::common::set_live(&reporter).await;
     let health_task = tokio::spawn(health_loop(
