@@ -52,8 +52,10 @@ async fn object_store_errors_map_to_clear_statuses_and_register_nothing() {
         .await;
     assert_status(session, Code::FailedPrecondition, &["access denied"]);
 
-    // A bucket that does not exist.
-    let good = TestRegistry::start_with(Backend::Postgres, Some(s3.artifact_args("models"))).await.unwrap();
+    // A bucket that does not exist (but that artifacts may live in).
+    let mut allowed = s3.artifact_args("models");
+    allowed.artifact_allowed = vec!["s3://no-such-bucket".into()];
+    let good = TestRegistry::start_with(Backend::Postgres, Some(allowed)).await.unwrap();
     let mut client = good.registry().await.unwrap();
     create_model(&mut client, "m").await;
     let no_bucket = client.register_version(register("s3://no-such-bucket/prefix/")).await;

@@ -46,6 +46,10 @@ store_suite! {
     bindings: [racing_set_binding_with_same_expected_generation_exactly_one_wins, compare_and_set_rules, history_and_rollback],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],
+    artifact_allowed: [
+        registering_outside_the_allowed_locations_is_refused,
+        presigning_refuses_versions_outside_the_allowed_locations,
+    ],
     artifacts: [
         verified_register_records_what_the_store_reports,
         mismatches_and_missing_objects_are_refused_and_nothing_is_registered,
@@ -65,6 +69,7 @@ store_suite! {
 
 mod access;
 mod access_matrix;
+mod artifact_allowed;
 mod artifact_errors;
 mod artifacts;
 mod availability;

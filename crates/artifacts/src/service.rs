@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bindery_core::{
-    Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FileSpec, ModelName, Multipart,
-    NewVersion, ObjectInfo, ObjectLocation, PartGrant, Result, SessionGrant, Store, UploadFile,
-    UploadSession, UploadSessionState, WriteContext, validate,
+    AllowedLocations, Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FileSpec,
+    ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant, Result, SessionGrant, Store,
+    UploadFile, UploadSession, UploadSessionState, WriteContext, validate,
 };
 
 /// S3 allows at most 10,000 parts per upload, each at least 5 MiB except the last.
@@ -37,6 +37,9 @@ pub struct ArtifactSettings {
     pub download_ttl: Duration,
     /// Objects of deleted versions and expired sessions stay this long before collection.
     pub gc_grace: Duration,
+    /// Where the registry may use its credentials: verification and presigning refuse anything
+    /// else before calling the store.
+    pub allowed: AllowedLocations,
 }
 
 impl Default for ArtifactSettings {
@@ -49,6 +52,7 @@ impl Default for ArtifactSettings {
             upload_ttl: Duration::from_secs(3_600),
             download_ttl: Duration::from_secs(900),
             gc_grace: Duration::from_secs(24 * 3_600),
+            allowed: AllowedLocations::Any,
         }
     }
 }
@@ -134,6 +138,7 @@ impl Artifacts {
                 declared.uri
             )));
         };
+        self.settings.allowed.check("artifact.uri", &location)?;
         let store = self.store("artifact verification")?;
         if location.is_prefix() {
             let objects = store.list(&location).await?;
@@ -394,6 +399,8 @@ impl Artifacts {
                 artifact.uri
             ))
         })?;
+        // Versions registered before the allow-list (or without verification) are refused too.
+        self.settings.allowed.check("artifact.uri", &location)?;
         let store = self.store("presigning")?;
         let ttl = self.settings.download_ttl;
         if !location.is_prefix() {

@@ -70,6 +70,73 @@ impl std::fmt::Display for ObjectLocation {
     }
 }
 
+/// Where artifacts may live (design.md §4): the registry uses its object-store credentials on
+/// these locations only, so a caller cannot make it read, list or presign anything else those
+/// credentials reach (a confused deputy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedLocations {
+    /// Anywhere (`--artifact-allowed '*'`, or no object store configured).
+    Any,
+    /// Under one of these: a whole bucket (empty key) or a prefix (key ending in `/`).
+    Only(Vec<ObjectLocation>),
+}
+
+impl AllowedLocations {
+    /// `entries` (`s3://bucket`, `s3://bucket/prefix/`, or `*` for anywhere) plus, always, the
+    /// whole `managed` bucket.
+    pub fn parse(entries: &[String], managed: Option<&ObjectLocation>) -> Result<Self> {
+        let mut allowed: Vec<ObjectLocation> =
+            managed.map(|m| ObjectLocation::new(m.bucket.clone(), "")).into_iter().collect();
+        for entry in entries.iter().map(|e| e.trim()).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                return Ok(Self::Any);
+            }
+            let bad = |why: &str| {
+                Error::invalid(
+                    "artifact_allowed",
+                    format!("{entry:?} {why}: use s3://bucket or s3://bucket/prefix/"),
+                )
+            };
+            let rest = entry.strip_prefix("s3://").ok_or_else(|| bad("is not an s3:// location"))?;
+            let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+            if !key.is_empty() && !key.ends_with('/') {
+                return Err(bad("names an object, not a prefix (end it with '/')"));
+            }
+            crate::validate::artifact_uri("artifact_allowed", &format!("s3://{bucket}/{key}x"))?;
+            allowed.push(ObjectLocation::new(bucket, key));
+        }
+        allowed.sort();
+        allowed.dedup();
+        Ok(Self::Only(allowed))
+    }
+
+    pub fn allows(&self, location: &ObjectLocation) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(allowed) => {
+                allowed.iter().any(|a| a.bucket == location.bucket && location.key.starts_with(&a.key))
+            }
+        }
+    }
+
+    /// `INVALID_ARGUMENT` naming the allowed locations when `location` is outside them.
+    pub fn check(&self, field: &str, location: &ObjectLocation) -> Result<()> {
+        if self.allows(location) {
+            return Ok(());
+        }
+        let listed = match self {
+            Self::Only(allowed) if !allowed.is_empty() => {
+                allowed.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            }
+            _ => "none (set --artifact-bucket or --artifact-allowed)".to_owned(),
+        };
+        Err(Error::invalid(
+            field,
+            format!("{location} is outside the locations this registry may read artifacts from: {listed}"),
+        ))
+    }
+}
+
 /// What an object store reports about one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -312,6 +379,30 @@ mod tests {
         assert!(o.covers(&o.clone()) && !o.is_prefix());
         assert_eq!(o.uri(), "s3://b/k.bin");
         assert_eq!(ObjectLocation::from_uri("file:///x"), None);
+    }
+
+    #[test]
+    fn allowed_locations_keep_the_registry_in_its_buckets() {
+        let managed = ObjectLocation::new("ml-models", "bindery/");
+        let entries = vec!["s3://shared/teams/fraud/".to_owned(), "s3://archive".to_owned()];
+        let allowed = AllowedLocations::parse(&entries, Some(&managed)).unwrap();
+        for ok in ["s3://ml-models/anything/m.onnx", "s3://shared/teams/fraud/m/", "s3://archive/x"] {
+            let location = ObjectLocation::from_uri(ok).unwrap();
+            assert!(allowed.check("artifact.uri", &location).is_ok(), "{ok}");
+        }
+        for denied in ["s3://shared/teams/search/m.onnx", "s3://shared/teams/fraudulent/m", "s3://secrets/k"]
+        {
+            let location = ObjectLocation::from_uri(denied).unwrap();
+            let err = allowed.check("artifact.uri", &location).unwrap_err();
+            assert!(matches!(&err, Error::InvalidArgument(_)), "{err:?}");
+            assert!(err.to_string().contains("s3://shared/teams/fraud/"), "{err}");
+        }
+        let none = AllowedLocations::parse(&[], None).unwrap();
+        assert!(none.check("artifact.uri", &managed).unwrap_err().to_string().contains("--artifact-allowed"));
+        assert_eq!(AllowedLocations::parse(&["*".to_owned()], None).unwrap(), AllowedLocations::Any);
+        for bad in ["gs://b/", "s3://b/object.bin", "s3://", "s3://B_/x/"] {
+            assert!(AllowedLocations::parse(&[bad.to_owned()], None).is_err(), "{bad}");
+        }
     }
 
     #[test]

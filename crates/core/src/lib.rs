@@ -20,8 +20,9 @@ pub use access::{
 };
 pub use access_state::{AccessChange, AccessState};
 pub use artifact::{
-    ArtifactFile, ArtifactStore, DownloadUrl, FileGrant, FileSpec, Multipart, ObjectInfo, ObjectLocation,
-    PartGrant, PresignedRequest, SessionGrant, UploadFile, UploadSession, UploadSessionState, hex, unhex,
+    AllowedLocations, ArtifactFile, ArtifactStore, DownloadUrl, FileGrant, FileSpec, Multipart, ObjectInfo,
+    ObjectLocation, PartGrant, PresignedRequest, SessionGrant, UploadFile, UploadSession, UploadSessionState,
+    hex, unhex,
 };
 pub use audit::{
     AuditBreak, AuditEntry, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use bindery_artifacts::{ArtifactSettings, Artifacts, LocalStore, MIN_PART_SIZE, S3Config, S3Store};
-use bindery_core::{ArtifactStore, ObjectLocation, Store};
+use bindery_core::{AllowedLocations, ArtifactStore, ObjectLocation, Store};
 use clap::{ArgAction, Args, ValueEnum};
 
 /// A secret from a flag or the environment; `Debug` and `Display` never show it.
@@ -83,6 +83,11 @@ pub struct ArtifactArgs {
     /// Bucket for upload sessions (the registry-managed prefix lives in it).
     #[arg(long, env = "BINDERY_ARTIFACT_BUCKET")]
     pub artifact_bucket: Option<String>,
+    /// Where else artifacts may live, comma-separated: `s3://bucket` or `s3://bucket/prefix/`
+    /// (`*`: anywhere). The registry verifies and presigns only there and in the managed
+    /// bucket, so callers cannot point its credentials at anything else.
+    #[arg(long, env = "BINDERY_ARTIFACT_ALLOWED", value_delimiter = ',')]
+    pub artifact_allowed: Vec<String>,
     /// Registry-managed prefix in that bucket; garbage collection never deletes outside it.
     #[arg(long, env = "BINDERY_ARTIFACT_PREFIX", default_value = "bindery/")]
     pub artifact_prefix: String,
@@ -120,6 +125,7 @@ impl Default for ArtifactArgs {
             s3_access_key_id: None,
             s3_secret_access_key: None,
             artifact_bucket: None,
+            artifact_allowed: Vec::new(),
             artifact_prefix: "bindery/".into(),
             verify_artifacts: true,
             multipart_threshold_bytes: 64 * MIB,
@@ -174,21 +180,26 @@ impl ArtifactArgs {
         if prefix.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
             bail!("artifact_prefix {:?} has an empty, '.' or '..' segment", self.artifact_prefix);
         }
+        AllowedLocations::parse(&self.artifact_allowed, None)?;
         Ok(())
     }
 
-    pub fn settings(&self, default_bucket: Option<&str>) -> ArtifactSettings {
+    /// The settings for a registry whose managed bucket defaults to `default_bucket` (`dev`'s
+    /// local store), or an error naming a bad `--artifact-allowed` entry.
+    pub fn settings(&self, default_bucket: Option<&str>) -> anyhow::Result<ArtifactSettings> {
         let bucket = self.artifact_bucket.as_deref().or(default_bucket);
-        ArtifactSettings {
+        let managed =
+            bucket.map(|b| ObjectLocation::new(b, format!("{}/", self.artifact_prefix.trim_matches('/'))));
+        Ok(ArtifactSettings {
             verify: self.verify_artifacts,
-            managed: bucket
-                .map(|b| ObjectLocation::new(b, format!("{}/", self.artifact_prefix.trim_matches('/')))),
+            allowed: AllowedLocations::parse(&self.artifact_allowed, managed.as_ref())?,
+            managed,
             multipart_threshold: self.multipart_threshold_bytes,
             part_size: self.multipart_part_bytes,
             upload_ttl: Duration::from_secs(self.upload_ttl_secs),
             download_ttl: Duration::from_secs(self.download_ttl_secs),
             gc_grace: Duration::from_secs(self.gc_grace_secs),
-        }
+        })
     }
 
     pub fn s3_config(&self) -> S3Config {
@@ -204,11 +215,19 @@ impl ArtifactArgs {
     /// The artifact service for a primary or reader (`none` or `s3`).
     pub async fn build(&self) -> anyhow::Result<Artifacts> {
         self.validate(false)?;
-        let store: Option<Arc<dyn ArtifactStore>> = match self.kind(false) {
-            ArtifactStoreKind::S3 => Some(Arc::new(S3Store::connect(&self.s3_config()).await?)),
-            ArtifactStoreKind::Local | ArtifactStoreKind::None => None,
-        };
-        Ok(Artifacts::new(store, self.settings(None)))
+        match self.kind(false) {
+            ArtifactStoreKind::S3 => {
+                let store: Arc<dyn ArtifactStore> = Arc::new(S3Store::connect(&self.s3_config()).await?);
+                Ok(Artifacts::new(Some(store), self.settings(None)?))
+            }
+            ArtifactStoreKind::Local | ArtifactStoreKind::None => Ok(self.without_store()?),
+        }
+    }
+
+    /// No object store: no credentials to misuse, so no location is refused for that reason.
+    fn without_store(&self) -> anyhow::Result<Artifacts> {
+        let settings = ArtifactSettings { allowed: AllowedLocations::Any, ..self.settings(None)? };
+        Ok(Artifacts::new(None, settings))
     }
 
     /// The artifact service for `bindery dev`: `local` (returned so it can be served) or `s3`.
@@ -225,13 +244,13 @@ impl ArtifactArgs {
                         .with_context(|| format!("artifact directory {}", dir.display()))?,
                 );
                 let store: Arc<dyn ArtifactStore> = local.clone();
-                Ok((Artifacts::new(Some(store), self.settings(Some("dev"))), Some(local)))
+                Ok((Artifacts::new(Some(store), self.settings(Some("dev"))?), Some(local)))
             }
             ArtifactStoreKind::S3 => {
                 let store: Arc<dyn ArtifactStore> = Arc::new(S3Store::connect(&self.s3_config()).await?);
-                Ok((Artifacts::new(Some(store), self.settings(None)), None))
+                Ok((Artifacts::new(Some(store), self.settings(None)?), None))
             }
-            ArtifactStoreKind::None => Ok((Artifacts::new(None, self.settings(None)), None)),
+            ArtifactStoreKind::None => Ok((self.without_store()?, None)),
         }
     }
 
@@ -296,7 +315,7 @@ mod tests {
         };
         assert!(whole_bucket.validate(false).is_err());
         let managed = ArtifactArgs { artifact_bucket: Some("b".into()), ..ArtifactArgs::default() };
-        assert_eq!(managed.settings(None).managed, Some(ObjectLocation::new("b", "bindery/")));
+        assert_eq!(managed.settings(None).unwrap().managed, Some(ObjectLocation::new("b", "bindery/")));
     }
 }
 

@@ -142,6 +142,15 @@ fn injected_args(
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
+            // A list setting (e.g. `artifact_allowed`): its comma-separated flag value.
+            toml::Value::Array(items) if arg.get_value_delimiter() == Some(',') => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .with_context(|| {
+                    format!("config file {path}: key '{}' must be a list of strings", key.replace('-', "_"))
+                })?
+                .join(","),
             other => bail!(
                 "config file {path}: key '{}' has an unsupported value {other:?}",
                 key.replace('-', "_")

@@ -164,22 +164,31 @@ impl ArtifactFixture {
     /// Puts `bytes` at `key` of the bucket; with `checksum`, as an upload that sends its SHA-256
     /// (S3 then reports it on HeadObject).
     pub async fn put_object(&self, key: &str, bytes: &[u8], checksum: bool) -> anyhow::Result<()> {
+        self.put_object_in(&self.bucket, key, bytes, checksum).await
+    }
+
+    /// [`ArtifactFixture::put_object`] into `bucket` (created if missing), which the registry may
+    /// or may not be allowed to read.
+    pub async fn put_object_in(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: &[u8],
+        checksum: bool,
+    ) -> anyhow::Result<()> {
         match &self.s3 {
             Some(s3) => {
-                let mut put = s3
-                    .client()
-                    .put_object()
-                    .bucket(&self.bucket)
-                    .key(key)
-                    .body(ByteStream::from(bytes.to_vec()));
+                s3.create_bucket(bucket)?;
+                let mut put =
+                    s3.client().put_object().bucket(bucket).key(key).body(ByteStream::from(bytes.to_vec()));
                 if checksum {
                     let digest = Sha256::digest(bytes);
                     put = put.checksum_sha256(base64::engine::general_purpose::STANDARD.encode(digest));
                 }
-                put.send().await.with_context(|| format!("putting s3://{}/{key}", self.bucket))?;
+                put.send().await.with_context(|| format!("putting s3://{bucket}/{key}"))?;
             }
             None => {
-                let path = self.local_root()?.join(&self.bucket).join(key);
+                let path = self.local_root()?.join(bucket).join(key);
                 if let Some(parent) = path.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
@@ -233,7 +242,7 @@ impl ArtifactFixture {
                 let store = bindery_store_sqlite::SqliteStore::open(&dir.join("bindery.db"))?;
                 let local = LocalStore::new(&self.local_root()?, "http://127.0.0.1:1")?;
                 let artifacts =
-                    Artifacts::new(Some(std::sync::Arc::new(local)), self.args.settings(Some("dev")));
+                    Artifacts::new(Some(std::sync::Arc::new(local)), self.args.settings(Some("dev"))?);
                 Ok(artifacts.collect_garbage(&store, dry_run).await?)
             }
         }
