@@ -198,3 +198,84 @@ async fn a_forged_notify_from_another_role_changes_nothing_readers_serve() {
     tokio::spawn(connection);
     let _ = server.batch_execute(&format!("DROP ROLE IF EXISTS {role}")).await;
 }
+
+/// A change this node cannot decode (here: a binding change shaped as a newer primary might
+/// write it) neither wedges the reader in a reconnect loop nor skips it: the reader stays at the
+/// last change it applied, serving, says so (status, metric, last error), turns NOT_SERVING once
+/// staler than `--max-staleness-secs`, and recovers by itself once the change can be read.
+#[tokio::test]
+async fn an_undecodable_change_holds_the_reader_at_its_last_good_revision() {
+    let primary = TestPrimary::start().await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "m").await;
+    register(&mut registry, "m", "v1").await;
+    register(&mut registry, "m", "v2").await;
+    let good = bind(&mut registry, "m", "production", 1, None).await.unwrap().revision;
+    let reader = bindery_test_util::TestReader::start_with(&primary.db.url, |c| c.max_staleness_secs = 1)
+        .await
+        .unwrap();
+    reader.wait_revision(good, Duration::from_secs(10)).await.unwrap();
+
+    let client = primary.db.client().await.unwrap();
+    client
+        .batch_execute(
+            "BEGIN;
+             UPDATE registry_state SET revision = revision + 1;
+             INSERT INTO changes (revision, kind, model, binding, payload)
+                 SELECT revision, 'binding', 'm', 'production', '{\"bindings\": \"from-the-future\"}'
+                 FROM registry_state;
+             SELECT pg_notify('bindery_changes', json_build_object('revision', revision)::text) FROM registry_state;
+             COMMIT;",
+        )
+        .await
+        .unwrap();
+    let bad = good + 1;
+    let later = bind(&mut registry, "m", "canary", 2, None).await.unwrap().revision;
+    assert_eq!(later, bad + 1);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let stuck = loop {
+        let status = reader.status().await.unwrap();
+        if status.stuck_at_revision != 0 || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!((stuck.stuck_at_revision, stuck.applied_revision), (bad, good), "{stuck:?}");
+    assert!(stuck.connected, "{stuck:?}");
+    assert!(stuck.last_error.contains(&format!("change {bad}")), "{}", stuck.last_error);
+    // Still serving what it had.
+    let resolve = |binding: &str| v1::ResolveRequest {
+        model_name: "m".into(),
+        binding: binding.into(),
+        ..Default::default()
+    };
+    let mut resolver = reader.resolver().await.unwrap();
+    assert_eq!(resolver.resolve(resolve("production")).await.unwrap().into_inner().version, 1);
+    // No reconnect storm, and retries back off.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = reader.status().await.unwrap();
+    assert_eq!(after.reconnects, stuck.reconnects, "the reader reconnected over a bad change");
+    assert!(after.apply_failures <= stuck.apply_failures + 4, "{} retries in 2 s", after.apply_failures);
+    assert_eq!(after.applied_revision, good);
+    reader
+        .wait_health(
+            tonic_health::pb::health_check_response::ServingStatus::NotServing,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+
+    // Once the change reads (an upgraded node, here a repaired row), the reader catches up alone.
+    client
+        .execute(
+            "UPDATE changes SET kind = 'version', binding = NULL, payload = '{}' WHERE revision = $1",
+            &[&i64::try_from(bad).unwrap()],
+        )
+        .await
+        .unwrap();
+    let caught_up = reader.wait_revision(later, Duration::from_secs(30)).await.unwrap();
+    assert_eq!(caught_up.stuck_at_revision, 0);
+    reader.wait_serving(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(resolver.resolve(resolve("canary")).await.unwrap().into_inner().version, 2);
+}

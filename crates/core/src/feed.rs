@@ -54,6 +54,30 @@ impl Change {
     }
 }
 
+/// One row of the change log as stored: revision, kind, model and payload (`None` when the
+/// payload is not even JSON).
+pub type LogRow = (u64, String, String, Option<serde_json::Value>);
+
+/// A read of the change log, decoded in order up to the first change this version cannot decode
+/// (e.g. one written by a newer primary): the changes before it are good and come back to be
+/// applied; when it is the first, the error names it. Followers stop there (design.md §3.3).
+pub fn decode_log(rows: impl IntoIterator<Item = LogRow>) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for (revision, kind, model, payload) in rows {
+        match payload.and_then(|p| Change::decode(revision, &kind, &model, p)) {
+            Some(change) => changes.push(change),
+            None if !changes.is_empty() => break,
+            None => {
+                return Err(crate::Error::Internal(format!(
+                    "change {revision} (kind '{kind}') cannot be decoded by this version of bindery; \
+                     upgrade this node if a newer primary wrote it"
+                )));
+            }
+        }
+    }
+    Ok(changes)
+}
+
 /// The change-log `kind` of access changes (their `model` column is empty).
 pub const ACCESS_KIND: &str = "access";
 
@@ -102,4 +126,26 @@ pub trait FeedConnection: Send + 'static {
     async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>>;
     /// The source's current revision (the anti-entropy poll).
     async fn revision(&mut self) -> Result<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_read_stops_before_the_first_undecodable_change() {
+        let row = |revision: u64, kind: &str, payload: Option<serde_json::Value>| {
+            (revision, kind.to_owned(), "m".to_owned(), payload)
+        };
+        let good = || Some(serde_json::json!({}));
+        let rows =
+            vec![row(1, "version", good()), row(2, "model", good()), row(3, "from-the-future", good())];
+        let changes = decode_log(rows.clone()).unwrap();
+        assert_eq!(changes.iter().map(|c| c.revision).collect::<Vec<_>>(), [1, 2]);
+        let err = decode_log(rows.into_iter().skip(2)).unwrap_err();
+        assert!(err.to_string().contains("change 3 (kind 'from-the-future')"), "{err}");
+        assert!(decode_log([row(4, "binding", None)]).is_err(), "not JSON");
+        assert!(decode_log([row(5, "binding", Some(serde_json::json!({"bindings": 1})))]).is_err());
+        assert!(decode_log(Vec::new()).unwrap().is_empty());
+    }
 }

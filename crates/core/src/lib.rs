@@ -30,7 +30,8 @@ pub use audit::{
 };
 pub use error::{Error, Result};
 pub use feed::{
-    ACCESS_KIND, BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, Notification, Snapshot,
+    ACCESS_KIND, BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, LogRow, Notification,
+    Snapshot, decode_log,
 };
 pub use model::{
     Artifact, Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,

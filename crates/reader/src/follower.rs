@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use bindery_core::{Change, ChangeFeed, Error, FeedConnection, Notification, Result};
 use tokio::sync::watch;
@@ -25,6 +25,8 @@ pub struct FollowerConfig {
     pub batch: u32,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
+    /// Longest pause between retries of a change that cannot be applied.
+    pub stuck_retry_max: Duration,
 }
 
 impl Default for FollowerConfig {
@@ -36,6 +38,7 @@ impl Default for FollowerConfig {
             batch: 1_000,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(10),
+            stuck_retry_max: Duration::from_secs(60),
         }
     }
 }
@@ -52,6 +55,9 @@ pub struct FeedStatus {
     pub gaps_filled: AtomicU64,
     pub snapshots_loaded: AtomicU64,
     pub reconnects: AtomicU64,
+    /// The revision of a change that cannot be applied; 0 when none.
+    pub stuck_at: AtomicU64,
+    pub apply_failures: AtomicU64,
 }
 
 impl FeedStatus {
@@ -83,11 +89,13 @@ pub struct Follower<F: ChangeFeed> {
     cache: Arc<Cache>,
     status: Arc<FeedStatus>,
     config: FollowerConfig,
+    /// While a change cannot be applied: when to try again, and the pause after that.
+    retry: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl<F: ChangeFeed> Follower<F> {
     pub fn new(feed: F, cache: Arc<Cache>, status: Arc<FeedStatus>, config: FollowerConfig) -> Self {
-        Self { feed, cache, status, config }
+        Self { feed, cache, status, config, retry: Mutex::new(None) }
     }
 
     /// Follows the feed until `shutdown` turns true. Never returns early on errors.
@@ -168,12 +176,14 @@ impl<F: ChangeFeed> Follower<F> {
         } else {
             self.snapshot(conn).await?;
         }
-        self.status.synced();
+        if self.cache.revision() >= source {
+            self.status.synced();
+        }
         Ok(())
     }
 
     async fn snapshot(&self, conn: &mut F::Connection) -> Result<()> {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let snapshot = self.timed(conn.snapshot()).await?;
         let fetched = started.elapsed();
         let revision = snapshot.revision;
@@ -193,11 +203,18 @@ impl<F: ChangeFeed> Follower<F> {
         let applied = self.cache.revision();
         if change.revision <= applied {
             self.status.duplicates_dropped.fetch_add(1, Ordering::Relaxed);
+        } else if self.is_stuck() {
+            // Retried from the log when due.
+            self.catch_up(conn).await?;
         } else if change.revision == applied + 1 {
-            self.cache.apply(&change)?;
-            // Anything applied was committed: the database is at least there. (Notifications
-            // themselves are not trusted for this; anyone with access can NOTIFY.)
-            self.status.database_revision.fetch_max(change.revision, Ordering::AcqRel);
+            match self.cache.apply(&change) {
+                // Anything applied was committed: the database is at least there. (Notifications
+                // themselves are not trusted for this; anyone with access can NOTIFY.)
+                Ok(()) => {
+                    self.status.database_revision.fetch_max(change.revision, Ordering::AcqRel);
+                }
+                Err(e) => self.stuck(change.revision, &e),
+            }
         } else {
             // A gap: something between was lost or is late. The log has it all, in order.
             self.status.gaps_filled.fetch_add(1, Ordering::Relaxed);
@@ -217,9 +234,63 @@ impl<F: ChangeFeed> Follower<F> {
         self.catch_up(conn).await
     }
 
-    /// Applies every committed change after the cache's revision, in order. If the log no longer
-    /// holds the next one (pruned), reloads a snapshot instead.
+    /// Applies every committed change after the cache's revision, in order (see [`Self::apply_log`]).
+    /// A change that cannot be applied is not a lost connection: the node stays at the last
+    /// change it could apply, serving, reports it (`stuck_at`, the last error, a failure count)
+    /// and tries again after a pause that doubles up to `stuck_retry_max` — no reconnect, and no
+    /// query per notification meanwhile. Only `UNAVAILABLE` (the connection) is returned.
     async fn catch_up(&self, conn: &mut F::Connection) -> Result<()> {
+        if self.retry_pending() {
+            return Ok(());
+        }
+        match self.apply_log(conn).await {
+            Ok(()) => {
+                if self.status.stuck_at.swap(0, Ordering::AcqRel) != 0 {
+                    tracing::info!(revision = self.cache.revision(), "change applied after earlier failures");
+                }
+                *self.retry.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                Ok(())
+            }
+            Err(e @ Error::Unavailable(_)) => Err(e),
+            Err(e) => {
+                self.stuck(self.cache.revision() + 1, &e);
+                Ok(())
+            }
+        }
+    }
+
+    fn is_stuck(&self) -> bool {
+        self.status.stuck_at.load(Ordering::Acquire) != 0
+    }
+
+    /// Stuck, and the next retry is not due yet.
+    fn retry_pending(&self) -> bool {
+        self.retry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|(at, _)| Instant::now() < at)
+    }
+
+    fn stuck(&self, revision: u64, error: &Error) {
+        self.status.stuck_at.store(revision, Ordering::Release);
+        self.status.apply_failures.fetch_add(1, Ordering::Relaxed);
+        self.status.failed(error);
+        let mut retry = self.retry.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pause =
+            retry.map_or(self.config.poll_interval, |(_, p)| (p * 2).min(self.config.stuck_retry_max));
+        *retry = Some((Instant::now() + pause, pause));
+        tracing::error!(
+            revision,
+            applied = self.cache.revision(),
+            error = %error,
+            retry_in = ?pause,
+            "cannot apply a change; serving the last state it applied"
+        );
+    }
+
+    /// The change log after the cache's revision, applied in order. If the log no longer holds
+    /// the next change (pruned), reloads a snapshot instead.
+    async fn apply_log(&self, conn: &mut F::Connection) -> Result<()> {
         loop {
             let applied = self.cache.revision();
             let batch = self.timed(conn.changes_after(applied, self.config.batch)).await?;

@@ -345,6 +345,8 @@ impl ResolverService for ReaderService {
             watchers: self.cache.watchers(),
             serving: self.serving.load(Ordering::Acquire),
             last_error: self.status.last_error(),
+            stuck_at_revision: self.status.stuck_at.load(Ordering::Acquire),
+            apply_failures: self.status.apply_failures.load(Ordering::Relaxed),
             notifications: self.status.notifications.load(Ordering::Relaxed),
             duplicates_dropped: self.status.duplicates_dropped.load(Ordering::Relaxed),
             gaps_filled: self.status.gaps_filled.load(Ordering::Relaxed),

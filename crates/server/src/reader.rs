@@ -149,6 +149,11 @@ pub(crate) fn register_reader_gauges(
     let connected = metrics.gauge("reader_connected", "1 while the change feed is connected");
     let reconnects = metrics.counter("reader_reconnects", "Change feed reconnects");
     let snapshots = metrics.counter("reader_snapshots", "Snapshots loaded");
+    let stuck = metrics.gauge(
+        "reader_stuck_revision",
+        "Revision of a change this node cannot apply (it serves the state before it); 0 when none",
+    );
+    let apply_failures = metrics.counter("reader_apply_failures", "Failed attempts to apply a change");
     let watchers = metrics.gauge("reader_watchers", "Open WatchBindings streams");
     let bindings = metrics.gauge("reader_cached_bindings", "Bindings in the cache");
     let models = metrics.gauge("reader_cached_models", "Models in the cache");
@@ -168,6 +173,8 @@ pub(crate) fn register_reader_gauges(
         };
         catch_up(&reconnects, status.reconnects.load(Ordering::Relaxed));
         catch_up(&snapshots, status.snapshots_loaded.load(Ordering::Relaxed));
+        catch_up(&apply_failures, status.apply_failures.load(Ordering::Relaxed));
+        stuck.set(g(status.stuck_at.load(Ordering::Acquire)));
         watchers.set(g(cache.watchers()));
         bindings.set(g(cache.bindings_count()));
         models.set(g(cache.models_count()));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bindery_core::{
     BindingChange, BindingName, BindingTarget, Change, ChangeFeed, Error, FeedConnection, ModelName,
-    Notification, Result, Snapshot,
+    Notification, Result, Snapshot, decode_log,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -178,17 +178,18 @@ const CHANGES_AFTER: &str = "SELECT revision, kind, model, payload FROM changes
 
 async fn changes_after(client: &tokio_postgres::Client, after: u64, limit: u32) -> StoreResult<Vec<Change>> {
     let found = client.query(CHANGES_AFTER, &[&rows::i(after)?, &i64::from(limit)]).await?;
-    found
+    let rows = found
         .iter()
         .map(|row| {
-            let revision = rows::u(row.try_get("revision")?)?;
-            let kind: String = row.try_get("kind")?;
-            let model: String = row.try_get("model")?;
-            let payload: Value = row.try_get("payload")?;
-            Change::decode(revision, &kind, &model, payload)
-                .ok_or_else(|| corrupt(format!("change {revision} ({kind})")))
+            Ok((
+                rows::u(row.try_get("revision")?)?,
+                row.try_get("kind")?,
+                row.try_get("model")?,
+                Some(row.try_get::<_, Value>("payload")?),
+            ))
         })
-        .collect()
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(decode_log(rows)?)
 }
 
 #[derive(Deserialize)]

@@ -1,10 +1,10 @@
 //! The change feed's reads on the embedded store: the snapshot and the change log.
 
-use bindery_core::{BindingChange, BindingTarget, Change, Result, Snapshot};
+use bindery_core::{BindingChange, BindingTarget, Change, Result, Snapshot, decode_log};
 use rusqlite::{Connection, params};
 
 use crate::bindings::revision;
-use crate::ops::{Sql, binding_name, corrupt, from_json, i, model_name, u};
+use crate::ops::{Sql, binding_name, i, model_name, u};
 use crate::versions::{artifact, to_artifact};
 
 pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
@@ -69,10 +69,11 @@ pub(crate) fn changes_after(conn: &Connection, after: u64, limit: u32) -> Result
         .sql()?
         .collect::<rusqlite::Result<Vec<_>>>()
         .sql()?;
-    rows.into_iter()
+    let rows = rows
+        .into_iter()
         .map(|(revision, kind, model, payload)| {
-            Change::decode(u(revision)?, &kind, &model, from_json(&payload)?)
-                .ok_or_else(|| corrupt(format!("change {revision}")))
+            Ok((u(revision)?, kind, model, serde_json::from_str(&payload).ok()))
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    decode_log(rows)
 }
