@@ -61,6 +61,7 @@ store_suite! {
         verification_off_records_unverified_versions,
         cli_uploads_a_directory_and_downloads_it_back,
     ],
+    upload_bounds: [oversized_sessions_are_refused_before_anything_is_created],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
         a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,
@@ -86,4 +87,5 @@ mod revisions;
 mod shutdown;
 mod tls;
 mod tracing;
+mod upload_bounds;
 mod validation;

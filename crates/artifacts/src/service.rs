@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use bindery_core::{
     AllowedLocations, Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FileSpec,
-    ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant, Result, SessionGrant, Store,
-    UploadFile, UploadSession, UploadSessionState, WriteContext, validate,
+    ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant, PresignedRequest, Result,
+    SessionGrant, Store, UploadFile, UploadSession, UploadSessionState, WriteContext, validate,
 };
 
 /// S3 allows at most 10,000 parts per upload, each at least 5 MiB except the last.
@@ -18,6 +18,15 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's largest object.
 const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024 * 1024;
 const MAX_SESSION_FILES: usize = 1_000;
+/// Part URLs one session hands out at most: part sizes grow (up to S3's 5 GiB) so that even a
+/// 5 TiB file fits, and the answer stays well under the 4 MiB a gRPC message carries.
+const MAX_SESSION_PARTS: u64 = 2_000;
+/// S3's largest part.
+const MAX_PART_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// What the presigned requests of one session may weigh in its answer.
+pub const MAX_GRANT_BYTES: u64 = 3 * 1024 * 1024;
+/// A presigned request's size beyond its bucket and key (query string, signature, upload id).
+const PRESIGNED_OVERHEAD_BYTES: u64 = 640;
 /// A prefix artifact's manifest is stored with the version and cached by readers.
 const MAX_MANIFEST_FILES: usize = 10_000;
 const MAX_PATH_BYTES: usize = 1_024;
@@ -285,6 +294,8 @@ impl Artifacts {
         registry.get_model(&model).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let location = managed.join(&format!("{model}/{id}/"));
+        // Every bound is checked before any multipart upload exists or anything is recorded.
+        let files = plan_session(&self.settings, &location, files)?;
         let now = SystemTime::now();
         let ttl = self.settings.upload_ttl;
         let mut session = UploadSession {
@@ -320,13 +331,29 @@ impl Artifacts {
         store: &Arc<dyn ArtifactStore>,
         session: &mut UploadSession,
         grants: &mut Vec<FileGrant>,
-        files: Vec<FileSpec>,
+        files: Vec<PlannedFile>,
     ) -> Result<()> {
         let ttl = self.settings.upload_ttl;
-        for spec in files {
+        let mut weight = 0u64;
+        let mut weigh = |r: &PresignedRequest| {
+            weight += (r.url.len() + r.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()) as u64;
+            if weight > MAX_GRANT_BYTES {
+                return Err(Error::invalid(
+                    "files",
+                    format!(
+                        "the upload URLs for these files exceed the {} MiB one answer carries; upload fewer \
+                         files per session",
+                        MAX_GRANT_BYTES / (1024 * 1024)
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        for PlannedFile { spec, part_size } in files {
             let object = session.location.join(&spec.path);
-            if spec.size_bytes <= self.settings.multipart_threshold {
+            let Some(part_size) = part_size else {
                 let put = store.presign_put(&object, &spec.sha256, ttl).await?;
+                weigh(&put)?;
                 grants.push(FileGrant {
                     path: spec.path.clone(),
                     size_bytes: spec.size_bytes,
@@ -340,9 +367,7 @@ impl Artifacts {
                     multipart: None,
                 });
                 continue;
-            }
-            let part_size =
-                self.settings.part_size.max(spec.size_bytes.div_ceil(MAX_PARTS)).max(MIN_PART_SIZE);
+            };
             let parts = u32::try_from(spec.size_bytes.div_ceil(part_size))
                 .map_err(|_| Error::invalid("files", "too many parts"))?;
             let upload_id = store.create_multipart(&object).await?;
@@ -356,6 +381,7 @@ impl Artifacts {
             for n in 1..=parts {
                 let offset = u64::from(n - 1) * part_size;
                 let put = store.presign_part(&object, &upload_id, n, ttl).await?;
+                weigh(&put)?;
                 part_grants.push(PartGrant {
                     part_number: n,
                     offset,
@@ -493,6 +519,67 @@ fn check_sha256(declared: &str, actual: &str, location: &ObjectLocation, source:
     Err(Error::FailedPrecondition(format!("sha256 is {declared} but {source} {actual} for {location}")))
 }
 
+/// A file of a new session and, when it goes in parts, their size.
+#[derive(Debug)]
+struct PlannedFile {
+    spec: FileSpec,
+    part_size: Option<u64>,
+}
+
+/// How each file will be uploaded, or `INVALID_ARGUMENT` when the session would need more part
+/// URLs than [`MAX_SESSION_PARTS`] of at most 5 GiB, or an answer heavier than
+/// [`MAX_GRANT_BYTES`] (estimated from the keys: nothing is presigned or created yet).
+fn plan_session(
+    settings: &ArtifactSettings,
+    location: &ObjectLocation,
+    files: Vec<FileSpec>,
+) -> Result<Vec<PlannedFile>> {
+    let in_parts = |f: &FileSpec| f.size_bytes > settings.multipart_threshold;
+    let multipart_bytes: u64 = files.iter().filter(|f| in_parts(f)).map(|f| f.size_bytes).sum();
+    // The smallest part size that keeps the whole session within its part budget.
+    let floor = multipart_bytes.div_ceil(MAX_SESSION_PARTS);
+    if floor > MAX_PART_SIZE {
+        return Err(Error::invalid(
+            "files",
+            format!(
+                "{multipart_bytes} bytes to upload in parts in one session; at most {} ({MAX_SESSION_PARTS} parts \
+                 of 5 GiB): split the files across sessions",
+                MAX_SESSION_PARTS * MAX_PART_SIZE
+            ),
+        ));
+    }
+    let mut weight = 0u64;
+    let planned: Vec<PlannedFile> = files
+        .into_iter()
+        .map(|spec| {
+            let part_size = in_parts(&spec).then(|| {
+                settings
+                    .part_size
+                    .max(spec.size_bytes.div_ceil(MAX_PARTS))
+                    .max(MIN_PART_SIZE)
+                    .max(floor)
+                    .min(MAX_PART_SIZE)
+            });
+            let urls = part_size.map_or(1, |p| spec.size_bytes.div_ceil(p));
+            let key = (location.bucket.len() + location.key.len() + spec.path.len()) as u64;
+            weight = weight.saturating_add(urls.saturating_mul(PRESIGNED_OVERHEAD_BYTES + 2 * key));
+            PlannedFile { spec, part_size }
+        })
+        .collect();
+    if weight > MAX_GRANT_BYTES {
+        return Err(Error::invalid(
+            "files",
+            format!(
+                "the upload URLs for these files would take about {} KiB, over the {} MiB one answer \
+                 carries; upload fewer files per session (or use shorter paths)",
+                weight / 1024,
+                MAX_GRANT_BYTES / (1024 * 1024)
+            ),
+        ));
+    }
+    Ok(planned)
+}
+
 fn validate_files(files: Vec<FileSpec>) -> Result<Vec<FileSpec>> {
     if files.is_empty() {
         return Err(Error::invalid("files", "is required: at least one file to upload"));
@@ -557,6 +644,22 @@ fn validate_path(field: &str, path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sessions_grow_parts_to_stay_within_their_budget() {
+        const TIB: u64 = 1 << 40;
+        let settings = ArtifactSettings::default();
+        let at = ObjectLocation::new("models", "bindery/m/3f2a/");
+        let sized = |size_bytes| FileSpec { size_bytes, ..spec("model.bin") };
+        for size in [300_000_000_000, 5 * TIB] {
+            let plan = plan_session(&settings, &at, vec![sized(size)]).unwrap();
+            let part = plan[0].part_size.unwrap();
+            assert!(part <= MAX_PART_SIZE && size.div_ceil(part) <= MAX_SESSION_PARTS, "{size}: {part}");
+        }
+        assert_eq!(plan_session(&settings, &at, vec![sized(1_000)]).unwrap()[0].part_size, None);
+        let many = (0..3).map(|i| FileSpec { size_bytes: 5 * TIB, ..spec(&format!("{i}")) }).collect();
+        assert!(plan_session(&settings, &at, many).is_err(), "15 TiB is over a session's 2,000 × 5 GiB");
+    }
 
     fn spec(path: &str) -> FileSpec {
         FileSpec { path: path.into(), size_bytes: 1, sha256: "a".repeat(64) }
