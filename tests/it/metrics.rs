@@ -28,6 +28,33 @@ async fn get(port: u16, path: &str) -> String {
     out
 }
 
+/// Calls to paths no service serves are counted under one `method="unknown"`: junk cannot mint
+/// series (or span names).
+#[tokio::test]
+async fn junk_paths_collapse_into_one_series() {
+    let port = free_port();
+    let primary = TestPrimary::start_with(TestDb::create().await.unwrap(), move |c| {
+        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], port).into()));
+    })
+    .await
+    .unwrap();
+    let before = get(port, "/metrics").await.lines().filter(|l| l.starts_with("bindery_rpc_")).count();
+    let mut grpc = tonic::client::Grpc::new(primary.channel().await.unwrap());
+    for i in 0..300 {
+        grpc.ready().await.unwrap();
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::try_from(format!("/junk{i}.Service/Method{i}")).unwrap();
+        let codec = tonic_prost::ProstCodec::<v1::GetReaderStatusRequest, v1::ReaderStatus>::default();
+        let call = grpc.unary(tonic::Request::new(v1::GetReaderStatusRequest {}), path, codec).await;
+        assert_eq!(call.unwrap_err().code(), tonic::Code::Unimplemented);
+    }
+    let m = scrape(port).await;
+    assert_eq!(value(&m, "bindery_rpc_requests_total{method=\"unknown\",code=\"Unimplemented\"}"), 300.0);
+    let series = m.lines().filter(|l| l.starts_with("bindery_rpc_")).count();
+    assert!(series <= before + 25, "{before} series before, {series} after 300 junk paths");
+    assert!(!m.contains("junk"), "a junk path became a label");
+}
+
 /// `/livez` and `/readyz` on the metrics port answer what gRPC health answers, for probes that
 /// cannot speak TLS: a reader whose database is unreachable is alive but not ready.
 #[tokio::test]

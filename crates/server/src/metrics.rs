@@ -171,6 +171,34 @@ impl Metrics {
     }
 }
 
+/// The `method` label (and span name) of a call to `path`: the path when it names an RPC this
+/// process serves, else `unknown`, so junk paths cannot mint series or span names.
+pub fn method_label(path: &str) -> &'static str {
+    static KNOWN: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+        use prost::Message as _;
+        // tonic-reflection does not export its descriptors; its one method per version is known.
+        let reflection =
+            ["v1", "v1alpha"].map(|v| format!("/grpc.reflection.{v}.ServerReflection/ServerReflectionInfo"));
+        [bindery_proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET]
+            .into_iter()
+            .filter_map(|set| prost_types::FileDescriptorSet::decode(set).ok())
+            .flat_map(|set| set.file)
+            .flat_map(|file| {
+                let package = file.package.unwrap_or_default();
+                file.service.into_iter().flat_map(move |service| {
+                    let service_name = format!("{package}.{}", service.name.unwrap_or_default());
+                    service
+                        .method
+                        .into_iter()
+                        .map(move |m| format!("/{service_name}/{}", m.name.unwrap_or_default()))
+                })
+            })
+            .chain(reflection)
+            .collect()
+    });
+    KNOWN.get(path).map_or("unknown", String::as_str)
+}
+
 /// Wraps every gRPC call once: counts it, times it, and runs it in its trace span.
 #[derive(Clone)]
 pub struct MetricsLayer(Arc<Metrics>);
@@ -214,7 +242,7 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let method = request.uri().path().to_owned();
+        let method = method_label(request.uri().path()).to_owned();
         let metrics = self.metrics.clone();
         let gauge = metrics.in_flight.get_or_create(&MethodLabels { method: method.clone() }).clone();
         gauge.inc();
@@ -327,4 +355,24 @@ async fn probe_response(
         *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_served_methods_name_series() {
+        for known in [
+            "/bindery.v1.ResolverService/Resolve",
+            "/bindery.v1.RegistryService/CreateToken",
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert_eq!(method_label(known), known);
+        }
+        for junk in ["/x/y", "/bindery.v1.ResolverService/Nope", "", "/bindery.v1.ResolverService/Resolve/"] {
+            assert_eq!(method_label(junk), "unknown");
+        }
+    }
 }
