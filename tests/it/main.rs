@@ -61,6 +61,7 @@ store_suite! {
         verification_off_records_unverified_versions,
         cli_uploads_a_directory_and_downloads_it_back,
     ],
+    artifact_retries: [a_retry_never_touches_the_object_store],
     upload_bounds: [oversized_sessions_are_refused_before_anything_is_created],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
@@ -72,6 +73,7 @@ mod access;
 mod access_matrix;
 mod artifact_allowed;
 mod artifact_errors;
+mod artifact_retries;
 mod artifacts;
 mod availability;
 mod bindings;

@@ -34,6 +34,13 @@ pub trait Store: Send + Sync + 'static {
     // Versions
     async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered>;
     async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion>;
+    /// The version `request_id` registered on `model` and the request payload it was registered
+    /// with, if any: a retry is answered from this without touching the object store.
+    async fn find_registration(
+        &self,
+        model: &ModelName,
+        request_id: &str,
+    ) -> Result<Option<(ModelVersion, serde_json::Value)>>;
     /// Newest first.
     async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>>;
     async fn update_version(

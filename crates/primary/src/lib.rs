@@ -7,7 +7,7 @@ mod auth;
 use std::sync::Arc;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{ModelName, PageRequest, Role, Store, VersionStatus};
+use bindery_core::{ModelName, PageRequest, Registered, Role, Store, VersionStatus};
 use bindery_proto::auth::AuthMode;
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
@@ -137,6 +137,16 @@ impl RegistryService for Primary {
         let caller = self.caller(&request, "RegisterVersion").await?;
         let mut version: bindery_core::NewVersion = decode(request.into_inner())?;
         caller.require(Role::Contributor, &version.model)?;
+        // A retry of an earlier registration gets the original version without touching the
+        // object store (the object may have moved since, or the store may be briefly down).
+        if let Some(request_id) = &version.request_id {
+            let found = self.store.find_registration(&version.model, request_id).await;
+            if let Some((existing, payload)) = found.map_err(status_from_error)? {
+                version.check_retry(&payload, existing.version).map_err(status_from_error)?;
+                let retry = Registered { revision: existing.revision, version: existing, created: false };
+                return Ok(Response::new(retry.into()));
+            }
+        }
         // Verify (or complete an upload session) before the transaction: a version never points
         // at nothing, and nothing is registered when the object store says no.
         self.artifacts.prepare(self.store.as_ref(), &mut version).await.map_err(status_from_error)?;

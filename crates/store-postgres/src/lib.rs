@@ -200,6 +200,14 @@ impl Store for PgStore {
         self.run("get_version", || versions::get(self, key)).await
     }
 
+    async fn find_registration(
+        &self,
+        model: &ModelName,
+        request_id: &str,
+    ) -> Result<Option<(ModelVersion, serde_json::Value)>> {
+        self.run("find_registration", || versions::find_registration(self, model, request_id)).await
+    }
+
     async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>> {
         self.run("list_versions", || versions::list(self, model, &page)).await
     }

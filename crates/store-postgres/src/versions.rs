@@ -160,6 +160,24 @@ pub(crate) async fn register(
     Ok(Registered { revision: rows::u(revision)?, version, created: true })
 }
 
+pub(crate) async fn find_registration(
+    store: &PgStore,
+    model: &ModelName,
+    request_id: &str,
+) -> StoreResult<Option<(ModelVersion, Value)>> {
+    let client = store.client().await?;
+    let stmt = client
+        .prepare_cached(
+            "SELECT v.version, v.request_payload FROM versions v JOIN models m ON m.id = v.model_id
+             WHERE m.name = $1 AND m.deleted_at IS NULL AND v.request_id = $2",
+        )
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[&model.as_str(), &request_id]).await? else { return Ok(None) };
+    let version: i64 = row.try_get("version")?;
+    let payload: Value = row.try_get::<_, Json<Value>>("request_payload")?.0;
+    Ok(load(&client, model, version).await?.map(|v| (v, payload)))
+}
+
 pub(crate) async fn get(store: &PgStore, key: &VersionKey) -> StoreResult<ModelVersion> {
     let client = store.client().await?;
     load_existing(&client, key).await

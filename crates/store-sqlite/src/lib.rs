@@ -143,6 +143,15 @@ impl Store for SqliteStore {
         self.call(move |c| versions::get_version(c, &key)).await
     }
 
+    async fn find_registration(
+        &self,
+        model: &ModelName,
+        request_id: &str,
+    ) -> Result<Option<(ModelVersion, serde_json::Value)>> {
+        let (model, request_id) = (model.clone(), request_id.to_owned());
+        self.call(move |c| versions::find_registration(c, &model, &request_id)).await
+    }
+
     async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>> {
         let model = model.clone();
         self.call(move |c| versions::list_versions(c, &model, &page)).await

@@ -179,6 +179,25 @@ pub(crate) fn register_version(
     Ok((Registered { version, revision: u(revision)?, created: true }, Some(change)))
 }
 
+pub(crate) fn find_registration(
+    conn: &Connection,
+    model: &ModelName,
+    request_id: &str,
+) -> Result<Option<(ModelVersion, Value)>> {
+    let found: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT v.version, v.request_payload FROM versions v JOIN models m ON m.id = v.model_id
+             WHERE m.name = ?1 AND m.deleted_at IS NULL AND v.request_id = ?2",
+            params![model.as_str(), request_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .sql()?;
+    let Some((version, payload)) = found else { return Ok(None) };
+    let payload = from_json::<Value>(&payload)?;
+    Ok(find_version(conn, model, version)?.map(|v| (v, payload)))
+}
+
 pub(crate) fn get_version(conn: &Connection, key: &VersionKey) -> Result<ModelVersion> {
     existing_version(conn, key)
 }

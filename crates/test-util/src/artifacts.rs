@@ -198,6 +198,17 @@ impl ArtifactFixture {
         Ok(())
     }
 
+    /// Deletes `key` from the bucket behind the registry's back.
+    pub async fn delete_object(&self, key: &str) -> anyhow::Result<()> {
+        match &self.s3 {
+            Some(s3) => {
+                s3.client().delete_object().bucket(&self.bucket).key(key).send().await?;
+            }
+            None => std::fs::remove_file(self.local_root()?.join(&self.bucket).join(key))?,
+        }
+        Ok(())
+    }
+
     /// Whether `key` exists in `bucket`, asked of the store directly (not through the registry).
     pub async fn object_exists(&self, key: &str) -> anyhow::Result<bool> {
         match &self.s3 {
