@@ -61,3 +61,32 @@ fn flags_beat_env_beat_the_file_and_secrets_stay_hidden() {
     assert!(!ok && out.contains("key 'pool_size' has an unsupported value"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every form a password can take in a connection string stays hidden from `config print`, and
+/// `--help` never shows the environment's database URL.
+#[test]
+fn database_passwords_stay_hidden_in_every_form() {
+    let dir = std::env::temp_dir().join(format!("bindery-config-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bindery.toml");
+    std::fs::write(&file, "pool_size = 4\n").unwrap();
+    for url in [
+        "postgres://bindery@db:5432/bindery?password=hunter2&sslmode=require",
+        "host=db user=bindery password='hunter2 x' dbname=bindery",
+        "postgres://bindery:hunter2@db/bindery",
+    ] {
+        let (_, out) = print(&file, &[("BINDERY_DATABASE_URL", url)], &[]);
+        assert!(out.contains("***") && !out.contains("hunter2"), "{url} printed as: {out}");
+    }
+    for argv in [&["primary", "--help"][..], &["migrate", "--help"], &["token", "create", "--help"]] {
+        let out = Command::new(bindery_bin())
+            .args(argv)
+            .env("BINDERY_DATABASE_URL", "postgres://bindery:hunter2@db/bindery")
+            .output()
+            .expect("run bindery");
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(text.contains("--database-url") && !text.contains("hunter2"), "{argv:?}: {text}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -31,7 +31,7 @@ pub enum TokenCommand {
         #[arg(long)]
         bootstrap: bool,
         /// With --bootstrap: the PostgreSQL database (migrated) of the primary.
-        #[arg(long, env = "BINDERY_DATABASE_URL", requires = "bootstrap")]
+        #[arg(long, env = "BINDERY_DATABASE_URL", requires = "bootstrap", hide_env_values = true)]
         database_url: Option<DatabaseUrl>,
         /// With --bootstrap: the data directory of `bindery dev --auth`.
         #[arg(long, requires = "bootstrap", conflicts_with = "database_url")]

@@ -26,24 +26,84 @@ impl DatabaseUrl {
         &self.0
     }
 
-    /// The URL with any password replaced by `***`.
+    /// The connection string with every password replaced by `***`: the URL's userinfo, its
+    /// `password`/`sslpassword` query parameters, and the same keys in the `key=value` form
+    /// (quoted values included).
     pub fn redacted(&self) -> String {
         let url = &self.0;
-        // URL form: scheme://user:password@host...
         if let Some((scheme, rest)) = url.split_once("://") {
-            if let Some((userinfo, host)) = rest.rsplit_once('@')
-                && let Some((user, _)) = userinfo.split_once(':')
-            {
-                return format!("{scheme}://{user}:***@{host}");
-            }
-            return url.clone();
+            // `user:password@`: everything from the first ':' to the last '@' (a password may
+            // hold '@', '/' or '?' when the URL is sloppy; hiding too much beats showing it).
+            let rest = match (rest.find(':'), rest.rfind('@')) {
+                (Some(colon), Some(at)) if colon < at && !rest[..colon].contains('/') => {
+                    format!("{}:***{}", &rest[..colon], &rest[at..])
+                }
+                _ => rest.to_owned(),
+            };
+            let redacted = match rest.split_once('?') {
+                Some((path, query)) => {
+                    let params: Vec<String> = query
+                        .split('&')
+                        .map(|kv| match kv.split_once('=') {
+                            Some((k, _)) if is_secret_key(k) => format!("{k}=***"),
+                            _ => kv.to_owned(),
+                        })
+                        .collect();
+                    format!("{path}?{}", params.join("&"))
+                }
+                None => rest,
+            };
+            return format!("{scheme}://{redacted}");
         }
-        // key=value form: password=secret
-        url.split_whitespace()
-            .map(|kv| if kv.starts_with("password=") { "password=***" } else { kv })
-            .collect::<Vec<_>>()
-            .join(" ")
+        redact_key_values(url)
     }
+}
+
+/// Connection-string keys whose values are secrets.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.trim().to_ascii_lowercase();
+    key == "password" || key == "sslpassword" || key.ends_with("%70assword")
+}
+
+/// libpq's `key = value` form, with `'quoted values'` (backslash escapes) honoured.
+fn redact_key_values(s: &str) -> String {
+    let mut out = Vec::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut key = String::new();
+        while let Some(c) = chars.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        if key.is_empty() && chars.peek().is_none() {
+            break;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        if chars.next_if_eq(&'=').is_none() {
+            out.push(key);
+            continue;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'\'').is_some() {
+            value.push('\'');
+            while let Some(c) = chars.next() {
+                value.push(c);
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '\'' => break,
+                    _ => {}
+                }
+            }
+        } else {
+            while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                value.push(c);
+            }
+        }
+        let value = if is_secret_key(&key) { "***".to_owned() } else { value };
+        out.push(format!("{key}={value}"));
+    }
+    out.join(" ")
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -187,7 +247,7 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/binde
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL connection URL (the password is never logged).
-    #[arg(long, env = "BINDERY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, env = "BINDERY_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: DatabaseUrl,
     /// Seconds to wait for a database connection before answering UNAVAILABLE.
     #[arg(long, env = "BINDERY_DATABASE_TIMEOUT_SECS", default_value_t = 5)]
@@ -320,6 +380,26 @@ mod tests {
         let kv = DatabaseUrl::new("host=db user=bindery password=s3cret");
         assert_eq!(kv.to_string(), "host=db user=bindery password=***");
         assert_eq!(DatabaseUrl::new("postgres://u@h/d").to_string(), "postgres://u@h/d");
+        for (raw, secret) in [
+            ("postgres://u@db/b?password=hunter2&sslmode=require", "hunter2"),
+            ("postgresql://db/b?sslmode=verify-full&PassWord=hunter2", "hunter2"),
+            ("postgres://u:p@ss?w/rd@db/b", "p@ss?w/rd"),
+            ("postgres://u@db/b?sslpassword=keypass", "keypass"),
+            ("host=db password = 'two words \\' here' user=u", "two words"),
+            ("host=db password='hunter2' user=u", "hunter2"),
+            ("host=db sslpassword=keypass", "keypass"),
+        ] {
+            let shown = DatabaseUrl::new(raw).to_string();
+            assert!(!shown.contains(secret) && shown.contains("***"), "{raw} shown as {shown}");
+        }
+        assert_eq!(
+            DatabaseUrl::new("host=db password='x y' user=u").to_string(),
+            "host=db password=*** user=u"
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://u@db/b?sslmode=require").to_string(),
+            "postgres://u@db/b?sslmode=require"
+        );
     }
 }
 
