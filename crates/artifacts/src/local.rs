@@ -177,7 +177,12 @@ impl ArtifactStore for LocalStore {
         self.info(object, &path, true).await
     }
 
-    async fn list(&self, prefix: &ObjectLocation) -> Result<Vec<ObjectInfo>> {
+    async fn list(
+        &self,
+        prefix: &ObjectLocation,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>> {
         let bucket_root = self.root.join(&prefix.bucket);
         safe_key(&prefix.bucket, &prefix.key)?;
         // Walk from the deepest directory the prefix names.
@@ -201,7 +206,11 @@ impl ArtifactStore for LocalStore {
                 let Some(key) = relative.to_str().map(|k| k.replace(std::path::MAIN_SEPARATOR, "/")) else {
                     continue;
                 };
-                if !key.starts_with(&prefix.key) || key.contains("/.tmp-") || key.starts_with(".tmp-") {
+                if !key.starts_with(&prefix.key)
+                    || key.contains("/.tmp-")
+                    || key.starts_with(".tmp-")
+                    || start_after.is_some_and(|after| key.as_str() <= after)
+                {
                     continue;
                 }
                 let object = ObjectLocation::new(&prefix.bucket, key);
@@ -210,7 +219,9 @@ impl ArtifactStore for LocalStore {
                 }
             }
         }
+        // A directory walk has no key order: sort, then keep the first `limit` (dev's store only).
         found.sort_by(|a, b| a.location.key.cmp(&b.location.key));
+        found.truncate(limit);
         Ok(found)
     }
 
@@ -532,5 +543,24 @@ mod tests {
         assert!(safe_key(".bindery-uploads", "x").is_err());
         assert!(safe_key("b", "/abs").is_err());
         assert!(safe_key("b", "models/x/y.bin").is_ok());
+    }
+
+    #[tokio::test]
+    async fn listing_pages_in_key_order_and_stops_at_the_limit() {
+        let dir = std::env::temp_dir().join(format!("bindery-local-list-{}", std::process::id()));
+        let store = LocalStore::new(&dir, "http://127.0.0.1:1").unwrap();
+        for i in 0..25 {
+            let path = dir.join("b").join("p").join(format!("{i:02}"));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"x").unwrap();
+        }
+        let prefix = ObjectLocation::new("b", "p/");
+        let keys = |page: &[ObjectInfo]| page.iter().map(|o| o.location.key.clone()).collect::<Vec<_>>();
+        let first = store.list(&prefix, None, 10).await.unwrap();
+        assert_eq!(keys(&first), (0..10).map(|i| format!("p/{i:02}")).collect::<Vec<_>>());
+        let next = store.list(&prefix, Some("p/09"), 10).await.unwrap();
+        assert_eq!(keys(&next).first().map(String::as_str), Some("p/10"));
+        assert_eq!(store.list(&prefix, Some("p/19"), 10).await.unwrap().len(), 5);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

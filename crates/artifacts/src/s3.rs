@@ -173,13 +173,28 @@ impl ArtifactStore for S3Store {
         }
     }
 
-    async fn list(&self, prefix: &ObjectLocation) -> Result<Vec<ObjectInfo>> {
-        let mut pages =
-            self.client.list_objects_v2().bucket(&prefix.bucket).prefix(&prefix.key).into_paginator().send();
+    async fn list(
+        &self,
+        prefix: &ObjectLocation,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>> {
+        let page_size = i32::try_from(limit.clamp(1, 1_000)).unwrap_or(1_000);
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&prefix.bucket)
+            .prefix(&prefix.key)
+            .set_start_after(start_after.map(str::to_owned))
+            .max_keys(page_size)
+            .into_paginator()
+            .send();
         let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
+        while found.len() < limit
+            && let Some(page) = pages.next().await
+        {
             let page = page.map_err(|e| self.error("ListObjectsV2", prefix, &e))?;
-            for o in page.contents() {
+            for o in page.contents().iter().take(limit - found.len()) {
                 let Some(key) = o.key() else { continue };
                 found.push(ObjectInfo {
                     location: ObjectLocation::new(&prefix.bucket, key),

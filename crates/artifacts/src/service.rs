@@ -2,7 +2,7 @@
 //! hand out presigned upload and download requests, complete uploads, and collect the garbage
 //! under its managed prefix. Store-agnostic: it talks to an [`ArtifactStore`] and a [`Store`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -150,7 +150,8 @@ impl Artifacts {
         self.settings.allowed.check("artifact.uri", &location)?;
         let store = self.store("artifact verification")?;
         if location.is_prefix() {
-            let objects = store.list(&location).await?;
+            // One more than allowed tells "too many" without reading the rest.
+            let objects = store.list(&location, None, MAX_MANIFEST_FILES + 1).await?;
             if objects.is_empty() {
                 return Err(Error::FailedPrecondition(format!(
                     "artifact not found at {location}: no objects under this prefix"
@@ -158,8 +159,7 @@ impl Artifacts {
             }
             if objects.len() > MAX_MANIFEST_FILES {
                 return Err(Error::FailedPrecondition(format!(
-                    "{location} holds {} objects, at most {MAX_MANIFEST_FILES} allowed in one artifact",
-                    objects.len()
+                    "{location} holds more than {MAX_MANIFEST_FILES} objects, the most one artifact may have"
                 )));
             }
             let total: u64 = objects.iter().map(|o| o.size_bytes).sum();
@@ -468,24 +468,28 @@ impl Artifacts {
         let (store, managed) = self.managed()?;
         let expired_sessions = if dry_run { 0 } else { self.expire_sessions(registry).await? };
         let cutoff = SystemTime::now().checked_sub(self.settings.gc_grace).unwrap_or(SystemTime::UNIX_EPOCH);
-        let references: BTreeSet<ObjectLocation> = registry
-            .artifact_references(cutoff)
-            .await?
-            .iter()
-            .filter_map(|uri| ObjectLocation::from_uri(uri))
-            .collect();
+        let references = References::new(&registry.artifact_references(cutoff).await?);
         let mut report = GcReport { expired_sessions, ..GcReport::default() };
-        for object in store.list(managed).await? {
-            let referenced = references.iter().any(|r| r.covers(&object.location));
-            let young = object.last_modified.is_none_or(|t| t > cutoff);
-            if referenced || young || !managed.covers(&object.location) {
-                report.kept += 1;
-                continue;
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(managed, after.as_deref(), GC_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.location.key.clone());
+            let full = page.len() >= GC_PAGE;
+            for object in page {
+                let young = object.last_modified.is_none_or(|t| t > cutoff);
+                if references.cover(&object.location) || young || !managed.covers(&object.location) {
+                    report.kept += 1;
+                    continue;
+                }
+                if !dry_run {
+                    store.delete(&object.location).await?;
+                }
+                report.garbage.push(object);
             }
-            if !dry_run {
-                store.delete(&object.location).await?;
+            if !full {
+                break;
             }
-            report.garbage.push(object);
         }
         Ok(report)
     }
@@ -517,6 +521,31 @@ fn check_sha256(declared: &str, actual: &str, location: &ObjectLocation, source:
         return Ok(());
     }
     Err(Error::FailedPrecondition(format!("sha256 is {declared} but {source} {actual} for {location}")))
+}
+
+/// Objects listed per round trip by garbage collection.
+const GC_PAGE: usize = 1_000;
+
+/// What versions and sessions reference, for a lookup per object instead of a scan: objects by
+/// location, prefixes by location (an object is covered by any prefix its key starts with).
+struct References {
+    objects: HashSet<ObjectLocation>,
+    prefixes: HashSet<ObjectLocation>,
+}
+
+impl References {
+    fn new(uris: &[String]) -> Self {
+        let (prefixes, objects) =
+            uris.iter().filter_map(|uri| ObjectLocation::from_uri(uri)).partition(ObjectLocation::is_prefix);
+        Self { objects, prefixes }
+    }
+
+    fn cover(&self, object: &ObjectLocation) -> bool {
+        self.objects.contains(object)
+            || object.key.match_indices('/').any(|(i, _)| {
+                self.prefixes.contains(&ObjectLocation::new(object.bucket.clone(), &object.key[..=i]))
+            })
+    }
 }
 
 /// A file of a new session and, when it goes in parts, their size.
@@ -644,6 +673,18 @@ fn validate_path(field: &str, path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_cover_their_objects_and_everything_under_their_prefixes() {
+        let refs = References::new(&["s3://b/m/1/model.onnx".into(), "s3://b/m/2/".into()]);
+        for covered in ["m/1/model.onnx", "m/2/a.bin", "m/2/deep/er/b.bin"] {
+            assert!(refs.cover(&ObjectLocation::new("b", covered)), "{covered}");
+        }
+        for free in ["m/1/model.onnx.bak", "m/1/other", "m/22/a.bin", "m/2"] {
+            assert!(!refs.cover(&ObjectLocation::new("b", free)), "{free}");
+        }
+        assert!(!refs.cover(&ObjectLocation::new("c", "m/2/a.bin")), "another bucket");
+    }
 
     #[test]
     fn sessions_grow_parts_to_stay_within_their_budget() {

@@ -168,8 +168,14 @@ pub struct PresignedRequest {
 pub trait ArtifactStore: Send + Sync + 'static {
     /// `None` when no such object exists.
     async fn head(&self, object: &ObjectLocation) -> Result<Option<ObjectInfo>>;
-    /// Every object whose key starts with `prefix.key`, in key order.
-    async fn list(&self, prefix: &ObjectLocation) -> Result<Vec<ObjectInfo>>;
+    /// Objects whose key starts with `prefix.key`, in key order: the first `limit` after the key
+    /// `start_after` (from the start when `None`). Stops reading once it has `limit`.
+    async fn list(
+        &self,
+        prefix: &ObjectLocation,
+        start_after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ObjectInfo>>;
     /// Reads the object and returns its lowercase hex SHA-256.
     async fn hash_sha256(&self, object: &ObjectLocation) -> Result<String>;
     async fn delete(&self, object: &ObjectLocation) -> Result<()>;
