@@ -565,6 +565,10 @@ pub async fn gc_deletes_only_unreferenced_managed_objects(backend: Backend) {
     let real = f.collect_garbage(false).await.unwrap();
     assert_eq!(real.garbage.len(), 1, "{:?}", real.garbage);
     assert!(!f.object_exists(&k2).await.unwrap(), "v2's object survived");
+    let audit = f.registry.audit().await.unwrap();
+    let deletions =
+        audit.iter().filter(|(_, action, actor)| action == "artifact.delete" && actor == "bindery-gc");
+    assert_eq!(deletions.count(), 1, "each deletion is audited: {audit:?}");
     assert!(f.object_exists(&k_pending).await.unwrap(), "an open session's object was deleted");
     assert!(f.object_exists(&k1).await.unwrap(), "v1's object went while v3 still references it");
     assert!(

@@ -90,3 +90,14 @@ fn database_passwords_stay_hidden_in_every_form() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `--gc-grace-secs` below a minute is refused: object times come from the store's clock.
+#[test]
+fn gc_grace_has_a_floor() {
+    let out = Command::new(bindery_bin())
+        .args(["config", "print", "primary", "--gc-grace-secs", "5"])
+        .output()
+        .expect("run bindery");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("60.."), "{text}");
+}

@@ -62,6 +62,7 @@ store_suite! {
         cli_uploads_a_directory_and_downloads_it_back,
     ],
     artifact_retries: [a_retry_never_touches_the_object_store],
+    gc_race: [collection_and_registration_never_interleave],
     upload_bounds: [oversized_sessions_are_refused_before_anything_is_created],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
@@ -80,6 +81,7 @@ mod bindings;
 mod cli;
 mod config;
 mod dev;
+mod gc_race;
 mod lifecycle;
 mod metrics;
 mod readers;

@@ -10,5 +10,5 @@ mod transfer;
 
 pub use local::{LocalStore, serve_local};
 pub use s3::{S3Config, S3Store};
-pub use service::{ArtifactSettings, Artifacts, GcReport, MIN_PART_SIZE};
+pub use service::{ArtifactSettings, Artifacts, GC_ACTOR, GcReport, MIN_PART_SIZE};
 pub use transfer::{Reply, Transfer, describe_file};

@@ -2,14 +2,15 @@
 //! hand out presigned upload and download requests, complete uploads, and collect the garbage
 //! under its managed prefix. Store-agnostic: it talks to an [`ArtifactStore`] and a [`Store`].
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bindery_core::{
-    AllowedLocations, Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FileSpec,
-    ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant, PresignedRequest, Result,
-    SessionGrant, Store, UploadFile, UploadSession, UploadSessionState, WriteContext, validate,
+    AllowedLocations, Artifact, ArtifactFile, ArtifactReferences, ArtifactStore, DownloadUrl, Error,
+    FileGrant, FileSpec, ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant,
+    PresignedRequest, Result, SessionGrant, Store, UploadFile, UploadSession, UploadSessionState,
+    WriteContext, validate,
 };
 
 /// S3 allows at most 10,000 parts per upload, each at least 5 MiB except the last.
@@ -75,6 +76,8 @@ pub struct GcReport {
     pub kept: usize,
     /// Sessions that expired in this pass (their multipart uploads aborted).
     pub expired_sessions: usize,
+    /// Objects whose deletion failed (tried again next pass), with why.
+    pub failed: Vec<(ObjectLocation, String)>,
 }
 
 /// The artifact side of the registry: optional object store plus settings.
@@ -279,6 +282,40 @@ impl Artifacts {
         Ok(())
     }
 
+    /// Tombstones `candidates` that are still unreferenced under the registry's write lock
+    /// (a registration that raced the listing keeps its object), deletes those, and audits each
+    /// deletion. A failed deletion is reported and skipped; the next pass tries again.
+    async fn delete_marked(
+        &self,
+        registry: &dyn Store,
+        store: &Arc<dyn ArtifactStore>,
+        ctx: &WriteContext,
+        cutoff: SystemTime,
+        candidates: Vec<ObjectInfo>,
+        report: &mut GcReport,
+    ) -> Result<()> {
+        let locations: Vec<ObjectLocation> = candidates.iter().map(|o| o.location.clone()).collect();
+        let marked: std::collections::HashSet<ObjectLocation> =
+            registry.mark_garbage(cutoff, &locations).await?.into_iter().collect();
+        let mut deleted = Vec::new();
+        for object in candidates {
+            if !marked.contains(&object.location) {
+                report.kept += 1;
+                continue;
+            }
+            match store.delete(&object.location).await {
+                Ok(()) => deleted.push(object),
+                Err(e) => {
+                    tracing::warn!(object = %object.location, error = %e, "garbage collection could not delete");
+                    report.failed.push((object.location, e.to_string()));
+                }
+            }
+        }
+        registry.record_collected(ctx, &deleted).await?;
+        report.garbage.extend(deleted);
+        Ok(())
+    }
+
     // -----------------------------------------------------------------------------------------
     // Upload sessions
 
@@ -468,7 +505,8 @@ impl Artifacts {
         let (store, managed) = self.managed()?;
         let expired_sessions = if dry_run { 0 } else { self.expire_sessions(registry).await? };
         let cutoff = SystemTime::now().checked_sub(self.settings.gc_grace).unwrap_or(SystemTime::UNIX_EPOCH);
-        let references = References::new(&registry.artifact_references(cutoff).await?);
+        let references = ArtifactReferences::new(&registry.artifact_references(cutoff).await?);
+        let ctx = WriteContext::new(GC_ACTOR);
         let mut report = GcReport { expired_sessions, ..GcReport::default() };
         let mut after: Option<String> = None;
         loop {
@@ -476,16 +514,15 @@ impl Artifacts {
             let Some(last) = page.last() else { break };
             after = Some(last.location.key.clone());
             let full = page.len() >= GC_PAGE;
-            for object in page {
-                let young = object.last_modified.is_none_or(|t| t > cutoff);
-                if references.cover(&object.location) || young || !managed.covers(&object.location) {
-                    report.kept += 1;
-                    continue;
-                }
-                if !dry_run {
-                    store.delete(&object.location).await?;
-                }
-                report.garbage.push(object);
+            let (candidates, kept): (Vec<ObjectInfo>, Vec<ObjectInfo>) = page.into_iter().partition(|o| {
+                let young = o.last_modified.is_none_or(|t| t > cutoff);
+                !references.cover(&o.location) && !young && managed.covers(&o.location)
+            });
+            report.kept += kept.len();
+            if dry_run || candidates.is_empty() {
+                report.garbage.extend(candidates);
+            } else {
+                self.delete_marked(registry, store, &ctx, cutoff, candidates, &mut report).await?;
             }
             if !full {
                 break;
@@ -523,30 +560,11 @@ fn check_sha256(declared: &str, actual: &str, location: &ObjectLocation, source:
     Err(Error::FailedPrecondition(format!("sha256 is {declared} but {source} {actual} for {location}")))
 }
 
+/// The actor of garbage collection's audit rows.
+pub const GC_ACTOR: &str = "bindery-gc";
+
 /// Objects listed per round trip by garbage collection.
 const GC_PAGE: usize = 1_000;
-
-/// What versions and sessions reference, for a lookup per object instead of a scan: objects by
-/// location, prefixes by location (an object is covered by any prefix its key starts with).
-struct References {
-    objects: HashSet<ObjectLocation>,
-    prefixes: HashSet<ObjectLocation>,
-}
-
-impl References {
-    fn new(uris: &[String]) -> Self {
-        let (prefixes, objects) =
-            uris.iter().filter_map(|uri| ObjectLocation::from_uri(uri)).partition(ObjectLocation::is_prefix);
-        Self { objects, prefixes }
-    }
-
-    fn cover(&self, object: &ObjectLocation) -> bool {
-        self.objects.contains(object)
-            || object.key.match_indices('/').any(|(i, _)| {
-                self.prefixes.contains(&ObjectLocation::new(object.bucket.clone(), &object.key[..=i]))
-            })
-    }
-}
 
 /// A file of a new session and, when it goes in parts, their size.
 #[derive(Debug)]
@@ -673,18 +691,6 @@ fn validate_path(field: &str, path: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_cover_their_objects_and_everything_under_their_prefixes() {
-        let refs = References::new(&["s3://b/m/1/model.onnx".into(), "s3://b/m/2/".into()]);
-        for covered in ["m/1/model.onnx", "m/2/a.bin", "m/2/deep/er/b.bin"] {
-            assert!(refs.cover(&ObjectLocation::new("b", covered)), "{covered}");
-        }
-        for free in ["m/1/model.onnx.bak", "m/1/other", "m/22/a.bin", "m/2"] {
-            assert!(!refs.cover(&ObjectLocation::new("b", free)), "{free}");
-        }
-        assert!(!refs.cover(&ObjectLocation::new("c", "m/2/a.bin")), "another bucket");
-    }
 
     #[test]
     fn sessions_grow_parts_to_stay_within_their_budget() {

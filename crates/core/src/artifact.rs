@@ -3,6 +3,7 @@
 //! `bindery dev` implement. The registry stores pointers; the bytes never pass through it, except
 //! when it hashes an upload whose SHA-256 the object store cannot vouch for.
 
+use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -135,6 +136,40 @@ impl AllowedLocations {
             format!("{location} is outside the locations this registry may read artifacts from: {listed}"),
         ))
     }
+}
+
+/// What versions and sessions reference (design.md §4), for a lookup per object instead of a scan: objects by
+/// location, prefixes by location (an object is covered by any prefix its key starts with).
+pub struct ArtifactReferences {
+    objects: HashSet<ObjectLocation>,
+    prefixes: HashSet<ObjectLocation>,
+}
+
+impl ArtifactReferences {
+    pub fn new(uris: &[String]) -> Self {
+        let (prefixes, objects) =
+            uris.iter().filter_map(|uri| ObjectLocation::from_uri(uri)).partition(ObjectLocation::is_prefix);
+        Self { objects, prefixes }
+    }
+
+    pub fn cover(&self, object: &ObjectLocation) -> bool {
+        self.objects.contains(object)
+            || object.key.match_indices('/').any(|(i, _)| {
+                self.prefixes.contains(&ObjectLocation::new(object.bucket.clone(), &object.key[..=i]))
+            })
+    }
+}
+
+/// How long a garbage-collection tombstone blocks registering onto its object: longer than any
+/// registration takes from verifying an object to committing its version.
+pub const TOMBSTONE_TTL: Duration = Duration::from_secs(3_600);
+
+/// A registration whose artifact is, or covers, an object garbage collection is deleting.
+pub fn artifact_being_collected(uri: &str, object: &str) -> Error {
+    Error::FailedPrecondition(format!(
+        "{uri} cannot be registered: garbage collection is deleting {object}, which nothing referenced \
+         past the grace period; upload the artifact again and register the new location"
+    ))
 }
 
 /// What an object store reports about one object.
@@ -280,6 +315,20 @@ pub struct UploadSession {
     pub expires_at: SystemTime,
 }
 
+impl ObjectInfo {
+    /// What the audit log records about a garbage-collected object, and under which target.
+    pub fn audit(&self) -> (String, serde_json::Value) {
+        let before = serde_json::json!({
+            "size_bytes": self.size_bytes,
+            "etag": self.etag,
+            "last_modified": self.last_modified
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs()),
+        });
+        (self.location.uri(), before)
+    }
+}
+
 impl UploadSession {
     /// What the audit log records about the session, and under which target.
     pub fn audit(&self) -> (String, serde_json::Value) {
@@ -409,6 +458,18 @@ mod tests {
         for bad in ["gs://b/", "s3://b/object.bin", "s3://", "s3://B_/x/"] {
             assert!(AllowedLocations::parse(&[bad.to_owned()], None).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn references_cover_their_objects_and_everything_under_their_prefixes() {
+        let refs = ArtifactReferences::new(&["s3://b/m/1/model.onnx".into(), "s3://b/m/2/".into()]);
+        for covered in ["m/1/model.onnx", "m/2/a.bin", "m/2/deep/er/b.bin"] {
+            assert!(refs.cover(&ObjectLocation::new("b", covered)), "{covered}");
+        }
+        for free in ["m/1/model.onnx.bak", "m/1/other", "m/22/a.bin", "m/2"] {
+            assert!(!refs.cover(&ObjectLocation::new("b", free)), "{free}");
+        }
+        assert!(!refs.cover(&ObjectLocation::new("c", "m/2/a.bin")), "another bucket");
     }
 
     #[test]

@@ -16,9 +16,9 @@ use async_trait::async_trait;
 use crate::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewToken,
-    NewVersion, Page, PageRequest, Policy, Protection, ProtectionRecord, Registered, Resolved, Result,
-    RollbackBinding, SetBinding, SetBindings, Subject, Token, TokenEntry, UploadSession, VersionKey,
-    VersionUpdate, WriteContext,
+    NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, Protection, ProtectionRecord,
+    Registered, Resolved, Result, RollbackBinding, SetBinding, SetBindings, Subject, Token, TokenEntry,
+    UploadSession, VersionKey, VersionUpdate, WriteContext,
 };
 
 #[async_trait]
@@ -99,6 +99,18 @@ pub trait Store: Send + Sync + 'static {
     /// `cutoff` (with their model or alone), and prefixes of unregistered sessions expiring
     /// after `cutoff`.
     async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>>;
+    /// Garbage collection, before deleting: of `candidates` (objects it found unreferenced and
+    /// older than `cutoff`), those [`ArtifactReferences`](crate::ArtifactReferences) still finds unreferenced under the
+    /// write lock are tombstoned and returned. Registering an artifact at or over a tombstone is
+    /// then refused (checked under the same lock), so no version can land on bytes about to go.
+    /// Tombstones older than [`TOMBSTONE_TTL`](crate::TOMBSTONE_TTL) are dropped.
+    async fn mark_garbage(
+        &self,
+        cutoff: SystemTime,
+        candidates: &[ObjectLocation],
+    ) -> Result<Vec<ObjectLocation>>;
+    /// One audit row per object garbage collection deleted.
+    async fn record_collected(&self, ctx: &WriteContext, deleted: &[ObjectInfo]) -> Result<()>;
 
     // Who may do what (tokens, grants, protections). Each change bumps the revision and is a
     // change-log entry of kind `access`, so read nodes authenticate and authorize from memory.

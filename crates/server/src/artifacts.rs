@@ -108,7 +108,8 @@ pub struct ArtifactArgs {
     #[arg(long, env = "BINDERY_DOWNLOAD_TTL_SECS", default_value_t = 900)]
     pub download_ttl_secs: u64,
     /// Objects of deleted versions and expired sessions are kept this long before collection.
-    #[arg(long, env = "BINDERY_GC_GRACE_SECS", default_value_t = 24 * 3_600)]
+    /// At least 60 s from the command line: S3's object times come from another clock.
+    #[arg(long, env = "BINDERY_GC_GRACE_SECS", default_value_t = 24 * 3_600, value_parser = clap::value_parser!(u64).range(60..))]
     pub gc_grace_secs: u64,
     /// Seconds between garbage-collection passes on the primary; 0 turns them off.
     #[arg(long, env = "BINDERY_GC_INTERVAL_SECS", default_value_t = 3_600)]
@@ -277,12 +278,17 @@ pub async fn gc_loop(
             continue;
         }
         match artifacts.collect_garbage(store.as_ref(), false).await {
-            Ok(report) if !report.garbage.is_empty() || report.expired_sessions > 0 => tracing::info!(
-                deleted = report.garbage.len(),
-                kept = report.kept,
-                expired_sessions = report.expired_sessions,
-                "artifact garbage collection"
-            ),
+            Ok(report)
+                if !report.garbage.is_empty() || report.expired_sessions > 0 || !report.failed.is_empty() =>
+            {
+                tracing::info!(
+                    deleted = report.garbage.len(),
+                    kept = report.kept,
+                    expired_sessions = report.expired_sessions,
+                    failed = report.failed.len(),
+                    "artifact garbage collection"
+                );
+            }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "artifact garbage collection failed; retrying next interval");
@@ -348,6 +354,9 @@ pub async fn run_gc(args: &GcArgs) -> anyhow::Result<String> {
     );
     for o in &report.garbage {
         out.push_str(&format!("\n  {}  {} bytes", o.location, o.size_bytes));
+    }
+    for (location, error) in &report.failed {
+        out.push_str(&format!("\n  not deleted: {location}: {error}"));
     }
     Ok(out)
 }

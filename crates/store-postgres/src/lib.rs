@@ -9,6 +9,7 @@ mod audit;
 mod bindings;
 mod error;
 mod feed;
+mod gc;
 mod migrate;
 mod models;
 mod rows;
@@ -23,9 +24,9 @@ use async_trait::async_trait;
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
-    NewToken, NewVersion, Page, PageRequest, Policy, Protection, ProtectionRecord, Registered, Resolved,
-    Result, RollbackBinding, SetBindings, Store, Subject, Token, TokenEntry, UploadSession, VersionKey,
-    VersionStatus, VersionUpdate, WriteContext,
+    NewToken, NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, Protection,
+    ProtectionRecord, Registered, Resolved, Result, RollbackBinding, SetBindings, Store, Subject, Token,
+    TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -246,6 +247,18 @@ impl Store for PgStore {
 
     async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>> {
         self.run("artifact_references", || sessions::references(self, cutoff)).await
+    }
+
+    async fn mark_garbage(
+        &self,
+        cutoff: SystemTime,
+        candidates: &[ObjectLocation],
+    ) -> Result<Vec<ObjectLocation>> {
+        self.run("mark_garbage", || gc::mark(self, cutoff, candidates)).await
+    }
+
+    async fn record_collected(&self, ctx: &WriteContext, deleted: &[ObjectInfo]) -> Result<()> {
+        self.run("record_collected", || gc::record_collected(self, ctx, deleted)).await
     }
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {

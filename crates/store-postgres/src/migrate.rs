@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (2, "artifacts", include_str!("../migrations/0002_artifacts.sql")),
     (3, "access", include_str!("../migrations/0003_access.sql")),
     (4, "audit_head", include_str!("../migrations/0004_audit_head.sql")),
+    (5, "gc_tombstones", include_str!("../migrations/0005_gc_tombstones.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

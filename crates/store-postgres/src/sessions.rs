@@ -160,7 +160,14 @@ pub(crate) async fn consume_upload_session(
 /// `cutoff` (a deleted model's versions count as deleted with it), and the prefixes of
 /// unregistered sessions that expire after `cutoff` (a registered one is kept by its version).
 pub(crate) async fn references(store: &PgStore, cutoff: SystemTime) -> StoreResult<Vec<String>> {
-    let client = store.client().await?;
+    references_in(&store.client().await?, cutoff).await
+}
+
+/// [`references`] on `client` (a transaction holding the write lock, for garbage collection).
+pub(crate) async fn references_in(
+    client: &impl deadpool_postgres::GenericClient,
+    cutoff: SystemTime,
+) -> StoreResult<Vec<String>> {
     let stmt = client
         .prepare_cached(
             "SELECT v.artifact_uri FROM versions v JOIN models m ON m.id = v.model_id

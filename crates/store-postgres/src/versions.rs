@@ -102,6 +102,7 @@ pub(crate) async fn register(
     }
     let artifact = new.recorded_artifact();
     let bump = write::bump_revision(&tx).await?;
+    crate::gc::check_not_collected(&tx, &artifact.uri).await?;
     let revision = bump.revision;
     let stmt = tx.prepare_cached("UPDATE models SET last_version = $2 WHERE id = $1").await?;
     tx.execute(&stmt, &[&model_id, &number]).await?;

@@ -134,6 +134,13 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Takes the global write lock (the `registry_state` row) without bumping the revision.
+pub(crate) async fn lock(tx: &deadpool_postgres::Transaction<'_>) -> StoreResult<()> {
+    let stmt = tx.prepare_cached(LOCK_REVISION).await?;
+    tx.query_one(&stmt, &[]).await?;
+    Ok(())
+}
+
 /// An audit row for a write that does not change what read nodes cache (upload sessions): it
 /// takes the global lock to append to the chain, at the current revision.
 pub(crate) async fn record_audit_only(

@@ -10,6 +10,7 @@ mod access;
 mod audit;
 mod bindings;
 mod feed;
+mod gc;
 mod models;
 mod ops;
 mod sessions;
@@ -23,9 +24,10 @@ use async_trait::async_trait;
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
-    ModelVersion, NewModel, NewToken, NewVersion, Notification, Page, PageRequest, Policy, Protection,
-    ProtectionRecord, Registered, Resolved, Result, RollbackBinding, SetBindings, Snapshot, Store, Subject,
-    Token, TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
+    ModelVersion, NewModel, NewToken, NewVersion, Notification, ObjectInfo, ObjectLocation, Page,
+    PageRequest, Policy, Protection, ProtectionRecord, Registered, Resolved, Result, RollbackBinding,
+    SetBindings, Snapshot, Store, Subject, Token, TokenEntry, UploadSession, VersionKey, VersionStatus,
+    VersionUpdate, WriteContext,
 };
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -195,6 +197,20 @@ impl Store for SqliteStore {
 
     async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>> {
         self.call(move |c| sessions::references(c, cutoff)).await
+    }
+
+    async fn mark_garbage(
+        &self,
+        cutoff: SystemTime,
+        candidates: &[ObjectLocation],
+    ) -> Result<Vec<ObjectLocation>> {
+        let candidates = candidates.to_vec();
+        self.call(move |c| gc::mark(c, cutoff, &candidates)).await
+    }
+
+    async fn record_collected(&self, ctx: &WriteContext, deleted: &[ObjectInfo]) -> Result<()> {
+        let (ctx, deleted) = (ctx.clone(), deleted.to_vec());
+        self.call(move |c| gc::record_collected(c, &ctx, &deleted)).await
     }
 
     async fn set_bindings(&self, ctx: &WriteContext, req: SetBindings) -> Result<BindingsWrite> {

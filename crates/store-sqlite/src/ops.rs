@@ -48,9 +48,12 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
 }
 
 pub(crate) fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+    micros(SystemTime::now())
+}
+
+/// A time as stored: microseconds since the Unix epoch.
+pub(crate) fn micros(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 pub(crate) fn time(micros: i64) -> SystemTime {
@@ -159,6 +162,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_artifacts.sql")),
     (3, include_str!("../migrations/0003_access.sql")),
+    (4, include_str!("../migrations/0004_gc_tombstones.sql")),
 ];
 
 /// Ensures the schema exists (embedded: the store migrates itself on open).

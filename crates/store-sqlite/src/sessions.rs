@@ -1,7 +1,7 @@
 //! Upload sessions and artifact references: the PostgreSQL store's `sessions.rs` in SQLite's
 //! dialect. Session writes are audited but do not bump the revision.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use bindery_core::{
     Error, ModelName, ObjectLocation, Result, UploadFile, UploadSession, UploadSessionState, WriteContext,
@@ -9,14 +9,10 @@ use bindery_core::{
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::models::live_model;
-use crate::ops::{Sql, corrupt, from_json, immediate, model_name, time, to_json, u};
+use crate::ops::{Sql, corrupt, from_json, immediate, micros, model_name, time, to_json, u};
 
 const SESSION_COLUMNS: &str = "s.id, m.name AS model_name, s.bucket, s.prefix, s.files, s.state, s.version, \
      s.created_at, s.created_by, s.expires_at";
-
-fn micros(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
 
 type SessionRow = (String, String, String, String, String, String, Option<i64>, i64, String, i64);
 

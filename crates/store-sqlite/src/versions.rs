@@ -135,6 +135,7 @@ pub(crate) fn register_version(
     }
     let artifact = new.recorded_artifact();
     let revision = bump(&tx)?;
+    crate::gc::check_not_collected(&tx, &artifact.uri)?;
     let at = now();
     tx.execute("UPDATE models SET last_version = ?2 WHERE id = ?1", params![model_id, number]).sql()?;
     tx.execute(

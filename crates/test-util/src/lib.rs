@@ -601,6 +601,28 @@ impl TestRegistry {
     }
 
     /// The store's current revision, read from the store itself.
+    /// The store itself, as a second client of the same database (or data directory) would
+    /// open it: for driving store operations no RPC exposes (garbage collection's phases).
+    pub fn store(&self) -> anyhow::Result<std::sync::Arc<dyn bindery_core::Store>> {
+        Ok(match self {
+            Self::Postgres { primary, .. } => {
+                let config = bindery_server::config::DatabaseArgs {
+                    database_url: DatabaseUrl::new(primary.db.url.clone()),
+                    database_timeout_secs: 5,
+                    create_database: false,
+                }
+                .pg_config()?;
+                std::sync::Arc::new(bindery_store_postgres::PgStore::new(
+                    config,
+                    &bindery_store_postgres::PoolOptions::default(),
+                )?)
+            }
+            Self::Sqlite { dir, .. } => {
+                std::sync::Arc::new(bindery_store_sqlite::SqliteStore::open(&dir.join("bindery.db"))?)
+            }
+        })
+    }
+
     pub async fn revision(&self) -> anyhow::Result<u64> {
         let rows = self.rows("SELECT revision FROM registry_state").await?;
         Ok(u64::try_from(rows.first().map_or(0, |r| r.0))?)
