@@ -63,3 +63,40 @@ pub(crate) async fn collection_and_registration_never_interleave(backend: Backen
         .unwrap();
     assert_eq!(audit[0].1, vec!["artifact.delete".to_owned(), "bindery-gc".to_owned(), doomed.uri()]);
 }
+
+/// A multipart upload no open session owns — its session row never written (a crash between
+/// starting the upload and recording the session) — is aborted by the next collection once past
+/// the grace period; an open session's upload is left alone. (Run on `bindery dev`'s store:
+/// the S3 test server, s3s-fs, does not implement ListMultipartUploads.)
+#[tokio::test]
+async fn orphaned_multipart_uploads_are_swept() {
+    let f = bindery_test_util::ArtifactFixture::start(Backend::Sqlite, |a| {
+        a.gc_grace_secs = 1;
+        a.multipart_threshold_bytes = 5 * 1024 * 1024;
+        a.multipart_part_bytes = 5 * 1024 * 1024;
+    })
+    .await
+    .unwrap();
+    let mut r = f.registry.registry().await.unwrap();
+    create_model(&mut r, "gc").await;
+    let session = |path: &str| v1::CreateUploadSessionRequest {
+        model_name: "gc".into(),
+        files: vec![v1::UploadFileSpec {
+            path: path.into(),
+            size_bytes: 12 * 1024 * 1024,
+            sha256: "ab".repeat(32),
+        }],
+    };
+    let orphan = r.create_upload_session(session("a.bin")).await.unwrap().into_inner();
+    let open = r.create_upload_session(session("b.bin")).await.unwrap().into_inner();
+    assert_eq!(f.multipart_uploads_in_progress().unwrap(), 2);
+    f.registry.execute(&format!("DELETE FROM upload_sessions WHERE id = '{}'", orphan.id)).await.unwrap();
+
+    let early = f.collect_garbage(false).await.unwrap();
+    assert_eq!(early.aborted_uploads, 0, "an upload younger than the grace period was aborted");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let report = f.collect_garbage(false).await.unwrap();
+    assert_eq!(report.aborted_uploads, 1, "{report:?}");
+    assert_eq!(f.multipart_uploads_in_progress().unwrap(), 1, "the open session's upload went too");
+    assert!(!open.files[0].parts.is_empty());
+}

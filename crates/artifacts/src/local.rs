@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use bindery_core::{ArtifactStore, Error, ObjectInfo, ObjectLocation, PresignedRequest, Result, hex};
+use bindery_core::{
+    ArtifactStore, Error, ObjectInfo, ObjectLocation, PendingUpload, PresignedRequest, Result, hex,
+};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
 use hmac::{Hmac, Mac};
@@ -325,6 +327,38 @@ impl ArtifactStore for LocalStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io(object, &e)),
         }
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        prefix: &ObjectLocation,
+        limit: usize,
+    ) -> Result<Vec<PendingUpload>> {
+        let mut entries = match tokio::fs::read_dir(self.root.join(UPLOADS_DIR)).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(prefix, &e)),
+        };
+        let mut found = Vec::new();
+        while found.len() < limit
+            && let Some(entry) = entries.next_entry().await.map_err(|e| io(prefix, &e))?
+        {
+            let target = entry.path().join("target");
+            let (Ok(uri), Ok(meta)) =
+                (tokio::fs::read_to_string(&target).await, tokio::fs::metadata(&target).await)
+            else {
+                continue;
+            };
+            let (Some(location), Some(upload_id)) =
+                (ObjectLocation::from_uri(&uri), entry.file_name().to_str().map(str::to_owned))
+            else {
+                continue;
+            };
+            if prefix.covers(&location) {
+                found.push(PendingUpload { location, upload_id, initiated: meta.modified().ok() });
+            }
+        }
+        Ok(found)
     }
 }
 

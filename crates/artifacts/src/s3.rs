@@ -14,7 +14,9 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bindery_core::{ArtifactStore, Error, ObjectInfo, ObjectLocation, PresignedRequest, Result, hex, unhex};
+use bindery_core::{
+    ArtifactStore, Error, ObjectInfo, ObjectLocation, PendingUpload, PresignedRequest, Result, hex, unhex,
+};
 use sha2::{Digest, Sha256};
 
 /// How to reach the object store.
@@ -367,5 +369,43 @@ impl ArtifactStore for S3Store {
             Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(()),
             Err(e) => Err(self.error("AbortMultipartUpload", object, &e)),
         }
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        prefix: &ObjectLocation,
+        limit: usize,
+    ) -> Result<Vec<PendingUpload>> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut upload_marker) = (None::<String>, None::<String>);
+        while found.len() < limit {
+            let page = self
+                .client
+                .list_multipart_uploads()
+                .bucket(&prefix.bucket)
+                .prefix(&prefix.key)
+                .set_key_marker(key_marker.take())
+                .set_upload_id_marker(upload_marker.take())
+                .send()
+                .await
+                .map_err(|e| self.error("ListMultipartUploads", prefix, &e))?;
+            for upload in page.uploads().iter().take(limit - found.len()) {
+                let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else { continue };
+                found.push(PendingUpload {
+                    location: ObjectLocation::new(&prefix.bucket, key),
+                    upload_id: id.to_owned(),
+                    initiated: time(upload.initiated()),
+                });
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_owned);
+            upload_marker = page.next_upload_id_marker().map(str::to_owned);
+            if key_marker.is_none() {
+                break;
+            }
+        }
+        Ok(found)
     }
 }

@@ -78,6 +78,8 @@ pub struct GcReport {
     pub expired_sessions: usize,
     /// Objects whose deletion failed (tried again next pass), with why.
     pub failed: Vec<(ObjectLocation, String)>,
+    /// Multipart uploads under the managed prefix that no open session owns, aborted.
+    pub aborted_uploads: usize,
 }
 
 /// The artifact side of the registry: optional object store plus settings.
@@ -282,6 +284,62 @@ impl Artifacts {
         Ok(())
     }
 
+    /// Aborts multipart uploads under the managed prefix that no open session owns and that
+    /// started before the grace period: those of expired sessions whose abort failed, and those
+    /// a crash left between starting the upload and recording its session. Best effort: a
+    /// failure is logged and retried next pass.
+    async fn sweep_orphaned_uploads(&self, registry: &dyn Store) -> usize {
+        let Ok((store, managed)) = self.managed() else { return 0 };
+        let cutoff = SystemTime::now().checked_sub(self.settings.gc_grace).unwrap_or(SystemTime::UNIX_EPOCH);
+        let uploads = match store.list_multipart_uploads(managed, ORPHAN_SWEEP_LIMIT).await {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(prefix = %managed, error = %e, "could not list multipart uploads to sweep orphans");
+                return 0;
+            }
+        };
+        let mut aborted = 0;
+        for upload in uploads {
+            if upload.initiated.is_none_or(|t| t > cutoff) {
+                continue;
+            }
+            // Keys are `<managed prefix><model>/<session id>/<path>`; the session id is the first
+            // segment after the prefix that is a UUID (model names may hold '/').
+            let session_id = upload.location.key[managed.key.len()..]
+                .split('/')
+                .find(|segment| validate::uuid("session", segment).is_ok());
+            let owned = match session_id {
+                Some(id) => match registry.get_upload_session(id).await {
+                    Ok(session) => {
+                        session.state == UploadSessionState::Open
+                            && session.files.iter().any(|f| {
+                                f.multipart.as_ref().is_some_and(|m| m.upload_id == upload.upload_id)
+                            })
+                    }
+                    Err(Error::NotFound(_)) => false,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "orphan sweep could not read an upload session");
+                        continue;
+                    }
+                },
+                None => false,
+            };
+            if owned {
+                continue;
+            }
+            match abort_with_retries(store.as_ref(), &upload.location, &upload.upload_id).await {
+                Ok(()) => {
+                    tracing::info!(object = %upload.location, upload_id = %upload.upload_id, "aborted an orphaned multipart upload");
+                    aborted += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(object = %upload.location, error = %e, "could not abort an orphaned upload");
+                }
+            }
+        }
+        aborted
+    }
+
     /// Tombstones `candidates` that are still unreferenced under the registry's write lock
     /// (a registration that raced the listing keeps its object), deletes those, and audits each
     /// deletion. A failed deletion is reported and skipped; the next pass tries again.
@@ -443,7 +501,11 @@ impl Artifacts {
             for s in &expired {
                 for f in &s.files {
                     if let Some(m) = &f.multipart {
-                        store.abort_multipart(&s.location.join(&f.path), &m.upload_id).await?;
+                        // A failure here is not final: the orphan sweep finds the upload later.
+                        let object = s.location.join(&f.path);
+                        if let Err(e) = abort_with_retries(store.as_ref(), &object, &m.upload_id).await {
+                            tracing::warn!(%object, error = %e, "could not abort an expired session's upload");
+                        }
                     }
                 }
             }
@@ -504,10 +566,11 @@ impl Artifacts {
     pub async fn collect_garbage(&self, registry: &dyn Store, dry_run: bool) -> Result<GcReport> {
         let (store, managed) = self.managed()?;
         let expired_sessions = if dry_run { 0 } else { self.expire_sessions(registry).await? };
+        let aborted_uploads = if dry_run { 0 } else { self.sweep_orphaned_uploads(registry).await };
         let cutoff = SystemTime::now().checked_sub(self.settings.gc_grace).unwrap_or(SystemTime::UNIX_EPOCH);
         let references = ArtifactReferences::new(&registry.artifact_references(cutoff).await?);
         let ctx = WriteContext::new(GC_ACTOR);
-        let mut report = GcReport { expired_sessions, ..GcReport::default() };
+        let mut report = GcReport { expired_sessions, aborted_uploads, ..GcReport::default() };
         let mut after: Option<String> = None;
         loop {
             let page = store.list(managed, after.as_deref(), GC_PAGE).await?;
@@ -558,6 +621,28 @@ fn check_sha256(declared: &str, actual: &str, location: &ObjectLocation, source:
         return Ok(());
     }
     Err(Error::FailedPrecondition(format!("sha256 is {declared} but {source} {actual} for {location}")))
+}
+
+/// Multipart uploads one garbage-collection pass looks at for orphans.
+const ORPHAN_SWEEP_LIMIT: usize = 1_000;
+
+/// Aborts a multipart upload, trying three times (100 ms, then 400 ms apart).
+async fn abort_with_retries(
+    store: &dyn ArtifactStore,
+    object: &ObjectLocation,
+    upload_id: &str,
+) -> Result<()> {
+    let mut pause = Duration::from_millis(100);
+    let mut last = None;
+    for _ in 0..3 {
+        match store.abort_multipart(object, upload_id).await {
+            Ok(()) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(pause).await;
+        pause *= 4;
+    }
+    Err(last.unwrap_or_else(|| Error::Internal("abort failed".into())))
 }
 
 /// The actor of garbage collection's audit rows.

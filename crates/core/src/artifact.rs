@@ -239,6 +239,20 @@ pub trait ArtifactStore: Send + Sync + 'static {
     /// their ETags). `FailedPrecondition` when parts are missing.
     async fn complete_multipart(&self, object: &ObjectLocation, upload_id: &str, parts: u32) -> Result<()>;
     async fn abort_multipart(&self, object: &ObjectLocation, upload_id: &str) -> Result<()>;
+    /// Multipart uploads in progress whose key starts with `prefix.key` (at most `limit`).
+    async fn list_multipart_uploads(
+        &self,
+        prefix: &ObjectLocation,
+        limit: usize,
+    ) -> Result<Vec<PendingUpload>>;
+}
+
+/// A multipart upload the object store holds open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingUpload {
+    pub location: ObjectLocation,
+    pub upload_id: String,
+    pub initiated: Option<SystemTime>,
 }
 
 /// One file of a prefix artifact, as recorded when the version was registered.

@@ -279,13 +279,17 @@ pub async fn gc_loop(
         }
         match artifacts.collect_garbage(store.as_ref(), false).await {
             Ok(report)
-                if !report.garbage.is_empty() || report.expired_sessions > 0 || !report.failed.is_empty() =>
+                if !report.garbage.is_empty()
+                    || report.expired_sessions > 0
+                    || report.aborted_uploads > 0
+                    || !report.failed.is_empty() =>
             {
                 tracing::info!(
                     deleted = report.garbage.len(),
                     kept = report.kept,
                     expired_sessions = report.expired_sessions,
                     failed = report.failed.len(),
+                    aborted_uploads = report.aborted_uploads,
                     "artifact garbage collection"
                 );
             }
@@ -346,10 +350,11 @@ pub async fn run_gc(args: &GcArgs) -> anyhow::Result<String> {
     let report = artifacts.collect_garbage(&store, args.dry_run).await?;
     let verb = if args.dry_run { "would delete" } else { "deleted" };
     let mut out = format!(
-        "{verb} {} object(s), kept {}, expired {} upload session(s) (grace {}s)",
+        "{verb} {} object(s), kept {}, expired {} upload session(s), aborted {} orphaned upload(s) (grace {}s)",
         report.garbage.len(),
         report.kept,
         report.expired_sessions,
+        report.aborted_uploads,
         args.artifacts.gc_grace_secs
     );
     for o in &report.garbage {
