@@ -93,3 +93,4 @@ mod tls;
 mod tracing;
 mod upload_bounds;
 mod validation;
+mod watch_limits;

@@ -58,7 +58,10 @@ async fn run(watchers: usize, args: &Args) -> anyhow::Result<()> {
         &["primary", "--database-url", &db.url, "--verify-artifacts", "false", "--auth", "none"],
     )?;
     primary.wait_serving(Duration::from_secs(30)).await?;
-    let mut reader = Process::spawn(&binary, &["reader", "--database-url", &db.url, "--auth", "none"])?;
+    let mut reader = Process::spawn(
+        &binary,
+        &["reader", "--database-url", &db.url, "--auth", "none", "--max-watchers", "20000"],
+    )?;
     reader.wait_serving(Duration::from_secs(30)).await?;
 
     let mut registry = RegistryServiceClient::connect(primary.endpoint()).await?;

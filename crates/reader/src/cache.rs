@@ -355,46 +355,79 @@ impl Cache {
     }
 
     /// Subscribes a watcher. With `since == 0`, or when the history no longer reaches back to
-    /// `since`, the first message is the current state flagged `reset`; otherwise the retained
-    /// changes after `since`.
+    /// `since` (or lies ahead of this node: the database may have been restored), the first
+    /// message is the current state flagged `reset`; otherwise the retained changes after
+    /// `since`. The apply lock is held only to register for events and copy the history: the
+    /// current state is read from a consistent snapshot afterwards, so a large reset never
+    /// stalls the applier.
     pub fn subscribe(&self, filter: &WatchFilter, since: u64) -> Subscription {
         let state = self.lock();
         let events = state.events.subscribe();
         let revision = self.revision();
-        let initial = if since == 0 || since < state.floor {
-            vec![WatchMessage { revision, reset: true, bindings: self.current(filter) }]
+        let reset = since == 0 || since < state.floor || since > revision;
+        let history: Vec<WatchMessage> = if reset {
+            Vec::new()
         } else {
             state.history.iter().filter(|m| m.revision > since).filter_map(|m| filter.apply(m)).collect()
         };
         drop(state);
-        Subscription { events, revision, initial }
+        if !reset {
+            return Subscription { events, revision, initial: history };
+        }
+        // Changes after `revision` are both in this snapshot and on `events`; the snapshot's own
+        // revision tells the watcher which events to skip.
+        let (bindings, at) = self.read_bounded(|models| current(models, filter));
+        Subscription {
+            events,
+            revision: at,
+            initial: vec![WatchMessage { revision: at, reset: true, bindings }],
+        }
     }
 
-    /// Every current binding matching `filter` (called with the apply lock held).
-    fn current(&self, filter: &WatchFilter) -> Vec<BindingChange> {
-        let models = self.models.load();
-        let mut out = Vec::new();
-        for entry in models.iter() {
-            if !filter.models.is_empty() && !filter.models.contains(entry.key()) {
-                continue;
-            }
-            for (name, target) in &entry.value().bindings {
-                if filter.matches(entry.key(), name) {
-                    out.push(BindingChange {
-                        model_name: entry.key().clone(),
-                        binding: name.clone(),
-                        generation: target.generation,
-                        target: Some(BindingTarget {
-                            version: target.version,
-                            artifact: target.artifact.clone(),
-                        }),
-                    });
+    /// [`Cache::read`] for long reads: a few optimistic tries, then under the apply lock (so a
+    /// steady stream of writes cannot starve it).
+    fn read_bounded<T>(&self, read: impl Fn(&Models) -> T) -> (T, u64) {
+        for _ in 0..3 {
+            let before = self.seq.load(Ordering::Acquire);
+            if before.is_multiple_of(2) {
+                let models = self.models.load();
+                let revision = self.revision.load(Ordering::Acquire);
+                let value = read(&models);
+                std::sync::atomic::fence(Ordering::Acquire);
+                if self.seq.load(Ordering::Relaxed) == before {
+                    return (value, revision);
                 }
             }
+            std::thread::yield_now();
         }
-        out.sort_by(|a, b| (&a.model_name, &a.binding).cmp(&(&b.model_name, &b.binding)));
-        out
+        let _state = self.lock();
+        (read(&self.models.load()), self.revision())
     }
+}
+
+/// Every current binding of `models` matching `filter`, in (model, binding) order.
+fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
+    let mut out = Vec::new();
+    for entry in models.iter() {
+        if !filter.models.is_empty() && !filter.models.contains(entry.key()) {
+            continue;
+        }
+        for (name, target) in &entry.value().bindings {
+            if filter.matches(entry.key(), name) {
+                out.push(BindingChange {
+                    model_name: entry.key().clone(),
+                    binding: name.clone(),
+                    generation: target.generation,
+                    target: Some(BindingTarget {
+                        version: target.version,
+                        artifact: target.artifact.clone(),
+                    }),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.model_name, &a.binding).cmp(&(&b.model_name, &b.binding)));
+    out
 }
 
 impl Target {

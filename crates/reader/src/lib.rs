@@ -10,4 +10,4 @@ mod service;
 pub use cache::{Cache, Event, Subscription, Target, WatchFilter, WatchMessage};
 pub use follower::{FeedStatus, Follower, FollowerConfig};
 pub use redirect::{PRIMARY_HEADER, WriteRedirect};
-pub use service::ReaderService;
+pub use service::{ReaderService, WatchLimits};

@@ -31,6 +31,39 @@ pub struct ReaderService {
     auth: AuthMode,
     jwt: Option<Arc<bindery_auth::JwtVerifier>>,
     certs: Arc<bindery_auth::ClientCertPrincipals>,
+    limits: WatchLimits,
+    /// Open watch streams per client connection (remote address).
+    per_connection: Arc<dashmap::DashMap<std::net::SocketAddr, usize>>,
+}
+
+/// How many WatchBindings streams a node holds open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WatchLimits {
+    pub per_node: u64,
+    pub per_connection: usize,
+}
+
+impl Default for WatchLimits {
+    fn default() -> Self {
+        Self { per_node: 10_000, per_connection: 100 }
+    }
+}
+
+/// Releases a watch stream's place in the per-connection count.
+struct ConnectionSlot {
+    map: Arc<dashmap::DashMap<std::net::SocketAddr, usize>>,
+    peer: Option<std::net::SocketAddr>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        if let Some(peer) = self.peer {
+            self.map.remove_if_mut(&peer, |_, n| {
+                *n -= 1;
+                *n == 0
+            });
+        }
+    }
 }
 
 impl ReaderService {
@@ -51,7 +84,40 @@ impl ReaderService {
             auth: AuthMode::Required,
             jwt: None,
             certs: Arc::default(),
+            limits: WatchLimits::default(),
+            per_connection: Arc::default(),
         }
+    }
+
+    /// Caps on open WatchBindings streams (default 10,000 per node, 100 per connection).
+    #[must_use]
+    pub fn with_watch_limits(mut self, limits: WatchLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// A place for one more watch stream from `peer`, or `RESOURCE_EXHAUSTED` saying which cap
+    /// was reached.
+    fn watch_slot(&self, peer: Option<std::net::SocketAddr>) -> Result<ConnectionSlot, Status> {
+        if self.cache.watchers() >= self.limits.per_node {
+            return Err(Status::resource_exhausted(format!(
+                "this read node already serves {} watch streams (--max-watchers); watch from another \
+                 node, or filter by model to share one stream",
+                self.limits.per_node
+            )));
+        }
+        if let Some(peer) = peer {
+            let mut open = self.per_connection.entry(peer).or_insert(0);
+            if *open >= self.limits.per_connection {
+                return Err(Status::resource_exhausted(format!(
+                    "this connection already has {} watch streams open (--max-watchers-per-connection); \
+                     close some, or watch several models in one stream",
+                    self.limits.per_connection
+                )));
+            }
+            *open += 1;
+        }
+        Ok(ConnectionSlot { map: self.per_connection.clone(), peer })
     }
 
     /// Also accepts JWTs this verifier accepts (checked by this node, from its own JWKS).
@@ -240,6 +306,7 @@ impl ResolverService for ReaderService {
     ) -> RpcResult<Self::WatchBindingsStream> {
         let who = self.caller(&request).await?;
         self.ensure_loaded()?;
+        let peer = request.remote_addr();
         let r = request.into_inner();
         let filter = WatchFilter {
             models: r
@@ -265,17 +332,24 @@ impl ResolverService for ReaderService {
             }
             .map_err(status_from_error)?;
         }
+        let slot = self.watch_slot(peer)?;
+        // A watcher ahead of this node is usually one that wrote through the primary a moment
+        // ago: wait (bounded) for the node to catch up; still ahead after that (a restored
+        // database), it gets the current state as a reset.
+        if r.since_revision > self.cache.revision() {
+            let _ = self.cache.wait_for(r.since_revision, self.max_wait).await;
+        }
         let subscription = self.cache.subscribe(&filter, r.since_revision);
         let (tx, rx) = mpsc::channel(WATCH_STREAM_BUFFER);
         let cache = self.cache.clone();
         let guard = cache.watcher_guard();
         let mut shutdown = self.shutdown.clone();
-        let since = r.since_revision;
         tokio::spawn(async move {
-            let _guard = guard;
+            let _guard = (guard, slot);
             let mut events = subscription.events;
-            // Changes at or below `last` were already covered by what was sent.
-            let mut last = subscription.revision.max(since);
+            // Changes at or below `last` were already covered by what was sent (the subscription's
+            // revision is at least `since_revision` unless it answered with a reset).
+            let mut last = subscription.revision;
             for message in &subscription.initial {
                 if tx.send(Ok(watch_message(message))).await.is_err() {
                     return;
@@ -285,6 +359,8 @@ impl ResolverService for ReaderService {
                 let event = tokio::select! {
                     event = events.recv() => Some(event),
                     _ = shutdown.wait_for(|stop| *stop) => None,
+                    // The client went away: free its slots now, not at the next change.
+                    () = tx.closed() => return,
                 };
                 let Some(event) = event else {
                     let status = Status::unavailable(

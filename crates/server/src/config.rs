@@ -435,6 +435,12 @@ pub struct ReaderConfig {
     /// Changes a watcher may fall behind before it is sent a reset.
     #[arg(long, env = "BINDERY_WATCH_BUFFER", default_value_t = 4_096)]
     pub watch_buffer: usize,
+    /// Open WatchBindings streams this node serves at most; more are RESOURCE_EXHAUSTED.
+    #[arg(long, env = "BINDERY_MAX_WATCHERS", default_value_t = 10_000)]
+    pub max_watchers: u64,
+    /// Open WatchBindings streams one client connection may hold.
+    #[arg(long, env = "BINDERY_MAX_WATCHERS_PER_CONNECTION", default_value_t = 100)]
+    pub max_watchers_per_connection: usize,
     /// Largest gRPC message accepted or sent, in bytes.
     #[arg(long, env = "BINDERY_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_message_bytes: usize,
@@ -466,6 +472,8 @@ impl ReaderConfig {
             max_wait_ms: 5_000,
             watch_history: 10_000,
             watch_buffer: 4_096,
+            max_watchers: 10_000,
+            max_watchers_per_connection: 100,
             max_message_bytes: 4 * 1024 * 1024,
             primary_address: None,
             artifacts: ArtifactArgs::default(),

@@ -64,7 +64,11 @@ pub async fn serve_reader(
     let service = ReaderService::new(cache, status, serving.clone(), config.max_wait(), stop_rx)
         .with_artifacts(artifacts)
         .with_auth(config.auth.mode())
-        .with_jwt(config.jwt.build().await?);
+        .with_jwt(config.jwt.build().await?)
+        .with_watch_limits(bindery_reader::WatchLimits {
+            per_node: config.max_watchers,
+            per_connection: config.max_watchers_per_connection,
+        });
     let max = config.max_message_bytes;
     let resolver =
         ResolverServiceServer::new(service).max_decoding_message_size(max).max_encoding_message_size(max);
