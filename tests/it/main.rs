@@ -63,7 +63,7 @@ store_suite! {
     ],
     artifact_retries: [a_retry_never_touches_the_object_store],
     gc_race: [collection_and_registration_never_interleave],
-    upload_bounds: [oversized_sessions_are_refused_before_anything_is_created],
+    upload_bounds: [oversized_sessions_are_refused_before_anything_is_created, dev_uploads_need_a_bounded_content_length],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
         a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,

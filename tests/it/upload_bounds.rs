@@ -54,3 +54,38 @@ pub(crate) async fn oversized_sessions_are_refused_before_anything_is_created(ba
         assert!(grant.encoded_len() < 4 * 1024 * 1024, "answer of {} bytes", grant.encoded_len());
     }
 }
+
+/// `bindery dev`'s presigned-URL server takes a PUT only with a Content-Length of at most 5 GiB,
+/// and never reads past it (S3 does the same).
+pub(crate) async fn dev_uploads_need_a_bounded_content_length(backend: Backend) {
+    if backend != Backend::Sqlite {
+        return; // the S3 server enforces this itself
+    }
+    let f = ArtifactFixture::start(backend, |_| {}).await.unwrap();
+    let mut registry = f.registry.registry().await.unwrap();
+    create_model(&mut registry, "llm").await;
+    let request =
+        v1::CreateUploadSessionRequest { model_name: "llm".into(), files: vec![file("a.bin".into(), 4)] };
+    let grant = registry.create_upload_session(request).await.unwrap().into_inner();
+    let url = grant.files[0].put.as_ref().unwrap().url.clone();
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let send = |head: String| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 256];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .unwrap()
+            .unwrap();
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    };
+    let chunked =
+        send(format!("PUT {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n"))
+            .await;
+    assert!(chunked.starts_with("HTTP/1.1 411"), "{chunked}");
+    let huge =
+        send(format!("PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 6000000000\r\n\r\nabcd")).await;
+    assert!(huge.starts_with("HTTP/1.1 413"), "{huge}");
+}

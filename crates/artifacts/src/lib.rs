@@ -3,11 +3,13 @@
 //! the registry's use of either: verify on register, upload sessions, presigned downloads and
 //! garbage collection under the registry-managed prefix.
 
+mod http;
 mod local;
 mod s3;
 mod service;
 mod transfer;
 
+pub use http::{HttpLimits, next_frame, serve_http1};
 pub use local::{LocalStore, serve_local};
 pub use s3::{S3Config, S3Store};
 pub use service::{ArtifactSettings, Artifacts, GC_ACTOR, GcReport, MIN_PART_SIZE};

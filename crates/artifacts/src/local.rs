@@ -6,7 +6,6 @@
 //! secret: a tampered or expired URL gets 403, like S3's. A PUT carries the file's SHA-256 in its
 //! signed URL and is refused (400) when the body hashes differently; nothing is written then.
 
-use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -411,20 +410,12 @@ fn reply(status: StatusCode, body: impl Into<Bytes>) -> HttpResponse {
 
 /// Serves presigned GETs and PUTs for `store` on `listener` until the task is dropped.
 pub async fn serve_local(store: Arc<LocalStore>, listener: TcpListener) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+    let limits = crate::HttpLimits::default();
+    crate::serve_http1(listener, limits, move |req| {
         let store = store.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| {
-                let store = store.clone();
-                async move { Ok::<_, Infallible>(handle(&store, req).await) }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(e) = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await {
-                tracing::debug!(error = %e, "artifact HTTP connection ended");
-            }
-        });
-    }
+        async move { handle(&store, req, limits.body_idle_timeout).await }
+    })
+    .await;
 }
 
 fn parse_grant(req: &Request<Incoming>) -> Option<(Grant, String)> {
@@ -455,7 +446,7 @@ fn parse_grant(req: &Request<Incoming>) -> Option<(Grant, String)> {
     Some((grant, signature))
 }
 
-async fn handle(store: &LocalStore, req: Request<Incoming>) -> HttpResponse {
+async fn handle(store: &LocalStore, req: Request<Incoming>, idle: Duration) -> HttpResponse {
     let Some((grant, signature)) = parse_grant(&req) else {
         return reply(StatusCode::BAD_REQUEST, "malformed artifact URL\n");
     };
@@ -472,11 +463,24 @@ async fn handle(store: &LocalStore, req: Request<Incoming>) -> HttpResponse {
         return reply(StatusCode::FORBIDDEN, "request has expired\n");
     }
     let object = ObjectLocation::new(&grant.bucket, &grant.key);
+    let declared = if req.method() == Method::PUT {
+        let length = req.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        match length.map(str::parse::<u64>) {
+            Some(Ok(n)) if n <= MAX_PUT_BYTES => n,
+            Some(Ok(_)) => {
+                return reply(StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge: at most 5 GiB per PUT\n");
+            }
+            _ => return reply(StatusCode::LENGTH_REQUIRED, "MissingContentLength: send Content-Length\n"),
+        }
+    } else {
+        0
+    };
+    let body = Upload { declared, idle };
     let result = match grant.op.as_str() {
         "get" => get(store, &object, req.method() == Method::HEAD).await,
         "put" => {
             let Ok(path) = store.path(&object) else { return reply(StatusCode::BAD_REQUEST, "bad key\n") };
-            put(req.into_body(), &path, Some(&grant.sha256)).await
+            put(req.into_body(), body, &path, Some(&grant.sha256)).await
         }
         _ => {
             let Ok(dir) = store.upload_dir(&grant.upload) else {
@@ -485,7 +489,7 @@ async fn handle(store: &LocalStore, req: Request<Incoming>) -> HttpResponse {
             if !dir.is_dir() {
                 return reply(StatusCode::NOT_FOUND, "no such upload\n");
             }
-            put(req.into_body(), &dir.join(format!("part-{}", grant.part)), None).await
+            put(req.into_body(), body, &dir.join(format!("part-{}", grant.part)), None).await
         }
     };
     result.unwrap_or_else(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")))
@@ -518,18 +522,38 @@ async fn get(store: &LocalStore, object: &ObjectLocation, head_only: bool) -> st
     Ok(r)
 }
 
-/// Streams the body to a temporary file next to `path`, checks its SHA-256 when one is given,
+/// S3's largest single PUT (an object or a part).
+const MAX_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+
+/// What a PUT said it would send, and how long it may go quiet.
+#[derive(Clone, Copy)]
+struct Upload {
+    declared: u64,
+    idle: Duration,
+}
+
+/// Streams the body to a temporary file next to `path` (never more than its declared
+/// Content-Length, each frame within the idle timeout), checks its SHA-256 when one is given,
 /// then renames it into place: a refused or broken upload leaves nothing behind.
-async fn put(mut body: Incoming, path: &Path, sha256: Option<&str>) -> std::io::Result<HttpResponse> {
+async fn put(
+    mut body: Incoming,
+    upload: Upload,
+    path: &Path,
+    sha256: Option<&str>,
+) -> std::io::Result<HttpResponse> {
     let Some(parent) = path.parent() else { return Ok(reply(StatusCode::BAD_REQUEST, "bad key\n")) };
     tokio::fs::create_dir_all(parent).await?;
     let temp = parent.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
     let mut file = tokio::fs::File::create(&temp).await?;
     let mut hasher = Sha256::new();
     let copied: std::io::Result<()> = async {
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(std::io::Error::other)?;
+        let mut received = 0u64;
+        while let Some(frame) = crate::next_frame(&mut body, upload.idle).await? {
             if let Some(data) = frame.data_ref() {
+                received += data.len() as u64;
+                if received > upload.declared {
+                    return Err(std::io::Error::other("the body is longer than its Content-Length"));
+                }
                 hasher.update(data);
                 file.write_all(data).await?;
             }

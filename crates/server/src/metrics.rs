@@ -7,7 +7,6 @@
 //! gauges refreshed at scrape time (a reader's revision, lag, watchers and cache size; a
 //! primary's pool).
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -297,45 +296,37 @@ pub async fn serve_on(
     health: Option<Arc<tonic_health::server::HealthService>>,
     listener: tokio::net::TcpListener,
 ) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+    bindery_artifacts::serve_http1(listener, bindery_artifacts::HttpLimits::default(), move |request| {
         let (metrics, health) = (metrics.clone(), health.clone());
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-                let (metrics, health) = (metrics.clone(), health.clone());
-                async move {
-                    let probe = match request.uri().path() {
-                        "/livez" => Some(crate::common::LIVENESS_SERVICE),
-                        "/readyz" => Some(""),
-                        _ => None,
-                    };
-                    let response = match (request.uri().path(), probe, health) {
-                        ("/metrics", _, _) => {
-                            let mut r = http::Response::new(Full::new(Bytes::from(metrics.encode())));
-                            r.headers_mut().insert(
-                                http::header::CONTENT_TYPE,
-                                http::HeaderValue::from_static(
-                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                                ),
-                            );
-                            r
-                        }
-                        (_, Some(service), Some(health)) => probe_response(&health, service).await,
-                        _ => {
-                            let mut r = http::Response::new(Full::new(Bytes::from_static(
-                                b"GET /metrics, /livez or /readyz\n",
-                            )));
-                            *r.status_mut() = http::StatusCode::NOT_FOUND;
-                            r
-                        }
-                    };
-                    Ok::<_, Infallible>(response)
+        async move {
+            let probe = match request.uri().path() {
+                "/livez" => Some(crate::common::LIVENESS_SERVICE),
+                "/readyz" => Some(""),
+                _ => None,
+            };
+            match (request.uri().path(), probe, health) {
+                ("/metrics", _, _) => {
+                    let mut r = http::Response::new(Full::new(Bytes::from(metrics.encode())));
+                    r.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static(
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        ),
+                    );
+                    r
                 }
-            });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
-        });
-    }
+                (_, Some(service), Some(health)) => probe_response(&health, service).await,
+                _ => {
+                    let mut r = http::Response::new(Full::new(Bytes::from_static(
+                        b"GET /metrics, /livez or /readyz\n",
+                    )));
+                    *r.status_mut() = http::StatusCode::NOT_FOUND;
+                    r
+                }
+            }
+        }
+    })
+    .await;
 }
 
 /// 200 `SERVING` when the health service reports `service` serving, else 503 with its status.
