@@ -205,3 +205,54 @@ pub(crate) async fn a_thousand_watchers_each_get_every_change_once_in_order_and_
     assert_eq!(next.revision, live.revision);
     assert_eq!(next.bindings[0].version, 2);
 }
+
+/// Large ResolveMany calls on the primary are one set-based query each and together hold at
+/// most three quarters of the pool: writes keep their connections however many run.
+#[tokio::test]
+async fn resolve_many_on_the_primary_cannot_starve_writes() {
+    let primary =
+        TestPrimary::start_with(TestDb::create().await.unwrap(), |c| c.pool_size = 4).await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "m").await;
+    register(&mut registry, "m", "r1").await;
+    bind(&mut registry, "m", "production", 1, None).await.unwrap();
+    let keys: Vec<v1::ResolveRequest> = (0..1_000)
+        .map(|i| v1::ResolveRequest {
+            model_name: if i % 3 == 0 { "missing".into() } else { "m".into() },
+            binding: if i % 2 == 0 { "production".into() } else { format!("b{i}") },
+            ..Default::default()
+        })
+        .collect();
+    let answer = primary
+        .resolver()
+        .await
+        .unwrap()
+        .resolve_many(v1::ResolveManyRequest { requests: keys.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.results.len(), 1_000);
+    // In order, each with its own answer: found, model missing, binding missing.
+    let outcome = |i: usize| answer.results[i].outcome.clone();
+    assert!(matches!(outcome(2), Some(Outcome::Response(r)) if r.version == 1));
+    assert!(matches!(outcome(3), Some(Outcome::Error(e)) if e.message.contains("model 'missing'")));
+    assert!(matches!(outcome(1), Some(Outcome::Error(e)) if e.message.contains("binding 'b1'")));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = JoinSet::new();
+    for _ in 0..12 {
+        let (mut client, keys, stop) = (primary.resolver().await.unwrap(), keys.clone(), stop.clone());
+        readers.spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = client.resolve_many(v1::ResolveManyRequest { requests: keys.clone() }).await;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..20 {
+        bind(&mut registry, "m", &format!("w{i}"), 1, None)
+            .await
+            .unwrap_or_else(|e| panic!("write {i} starved: {e:?}"));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while readers.join_next().await.is_some() {}
+}

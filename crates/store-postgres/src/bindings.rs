@@ -9,7 +9,7 @@ use bindery_core::{
 use deadpool_postgres::Transaction;
 use serde_json::json;
 
-use crate::error::{StoreError, StoreResult, corrupt};
+use crate::error::{StoreResult, corrupt};
 use crate::write::{self, Audit, Change};
 use crate::{PgStore, models, rows};
 
@@ -396,29 +396,55 @@ pub(crate) async fn resolve(store: &PgStore, model: &ModelName, name: &BindingNa
     resolve_on(&client, model, name).await
 }
 
-/// Several resolves in one REPEATABLE READ transaction: one snapshot, one revision.
+/// Every key of a ResolveMany in one statement (one snapshot, one revision, one round trip),
+/// answered in the keys' order; a missing model or binding is named per key.
+const RESOLVE_MANY: &str = "WITH k AS (
+        SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(model, binding, ord))
+    SELECT k.ord, m.id IS NOT NULL AS model_exists, b.version, b.generation, v.artifact_uri,
+        v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification,
+        (SELECT revision FROM registry_state) AS revision
+    FROM k
+    LEFT JOIN models m ON m.name = k.model AND m.deleted_at IS NULL
+    LEFT JOIN bindings b ON b.model_id = m.id AND b.name = k.binding
+    LEFT JOIN versions v ON v.model_id = b.model_id AND v.version = b.version
+    ORDER BY k.ord";
+
 pub(crate) async fn resolve_many(
     store: &PgStore,
     keys: &[(ModelName, BindingName)],
 ) -> StoreResult<(Vec<bindery_core::Result<Resolved>>, u64)> {
-    let mut client = store.client().await?;
-    let tx = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let stmt = tx.prepare_cached(write::SELECT_REVISION).await?;
-    let revision = rows::u(tx.query_one(&stmt, &[]).await?.try_get(0)?)?;
-    let mut results = Vec::with_capacity(keys.len());
-    for (model, name) in keys {
-        match resolve_on(&tx, model, name).await {
-            Ok(resolved) => results.push(Ok(resolved)),
-            Err(StoreError::Domain(e)) => results.push(Err(e)),
-            Err(e) => return Err(e),
-        }
+    let client = store.client().await?;
+    let models: Vec<&str> = keys.iter().map(|(m, _)| m.as_str()).collect();
+    let names: Vec<&str> = keys.iter().map(|(_, b)| b.as_str()).collect();
+    if keys.is_empty() {
+        let stmt = client.prepare_cached(write::SELECT_REVISION).await?;
+        return Ok((Vec::new(), rows::u(client.query_one(&stmt, &[]).await?.try_get(0)?)?));
     }
-    tx.commit().await?;
+    let stmt = client.prepare_cached(RESOLVE_MANY).await?;
+    let found = client.query(&stmt, &[&models, &names]).await?;
+    if found.len() != keys.len() {
+        return Err(corrupt(format!("{} answers to {} keys", found.len(), keys.len())));
+    }
+    let mut revision = 0;
+    let mut results = Vec::with_capacity(keys.len());
+    for ((model, name), row) in keys.iter().zip(&found) {
+        revision = rows::u(row.try_get("revision")?)?;
+        let result = if !row.try_get::<_, bool>("model_exists")? {
+            Err(Error::model_not_found(model))
+        } else if row.try_get::<_, Option<i64>>("version")?.is_none() {
+            Err(Error::binding_not_found(model, name))
+        } else {
+            Ok(Resolved {
+                model_name: model.clone(),
+                binding: name.clone(),
+                version: rows::u(row.try_get("version")?)?,
+                artifact: rows::artifact(row)?,
+                generation: rows::u(row.try_get("generation")?)?,
+                revision,
+            })
+        };
+        results.push(result);
+    }
     Ok((results, revision))
 }
 

@@ -78,6 +78,11 @@ pub async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// Connections reads may hold at once: the rest of the pool stays free for writes (and the
+    /// per-call token and grant lookups), however many large reads run.
+    reads: std::sync::Arc<tokio::sync::Semaphore>,
+    read_permits: usize,
+    wait: Duration,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -102,7 +107,14 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Internal(format!("building the connection pool: {e}")))?;
-        Ok(Self { pool })
+        // A quarter of the pool (at least one connection) is kept from reads.
+        let read_permits = options.max_size.saturating_sub((options.max_size / 4).max(1)).max(1);
+        Ok(Self {
+            pool,
+            reads: std::sync::Arc::new(tokio::sync::Semaphore::new(read_permits)),
+            read_permits,
+            wait: options.timeout,
+        })
     }
 
     /// Ready to serve: the database answers and its schema is the one this binary expects.
@@ -139,6 +151,25 @@ impl PgStore {
 
     /// Runs `op`, rerunning it when the database reports a serialization failure or deadlock
     /// (the failed attempt's transaction was rolled back, so rerunning is safe).
+    /// [`PgStore::run`] for a read: within the read budget, so reads never take the whole pool.
+    async fn read<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = StoreResult<T>>,
+    {
+        let _permit = match tokio::time::timeout(self.wait, self.reads.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_)) => return Err(Error::Internal("the read budget is closed".into())),
+            Err(_) => {
+                return Err(Error::Unavailable(format!(
+                    "the registry is busy: {} database reads are running; retry shortly",
+                    self.read_permits
+                )));
+            }
+        };
+        self.run(name, op).await
+    }
+
     async fn run<T, F, Fut>(&self, name: &'static str, op: F) -> Result<T>
     where
         F: Fn() -> Fut,
@@ -178,11 +209,11 @@ impl Store for PgStore {
     }
 
     async fn get_model(&self, name: &ModelName) -> Result<Model> {
-        self.run("get_model", || models::get(self, name)).await
+        self.read("get_model", || models::get(self, name)).await
     }
 
     async fn list_models(&self, page: PageRequest) -> Result<Page<Model>> {
-        self.run("list_models", || models::list(self, &page)).await
+        self.read("list_models", || models::list(self, &page)).await
     }
 
     async fn update_model(&self, ctx: &WriteContext, name: &ModelName, update: ModelUpdate) -> Result<Model> {
@@ -198,7 +229,7 @@ impl Store for PgStore {
     }
 
     async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion> {
-        self.run("get_version", || versions::get(self, key)).await
+        self.read("get_version", || versions::get(self, key)).await
     }
 
     async fn find_registration(
@@ -210,7 +241,7 @@ impl Store for PgStore {
     }
 
     async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>> {
-        self.run("list_versions", || versions::list(self, model, &page)).await
+        self.read("list_versions", || versions::list(self, model, &page)).await
     }
 
     async fn update_version(
@@ -238,7 +269,7 @@ impl Store for PgStore {
     }
 
     async fn get_upload_session(&self, id: &str) -> Result<UploadSession> {
-        self.run("get_upload_session", || sessions::get(self, id)).await
+        self.read("get_upload_session", || sessions::get(self, id)).await
     }
 
     async fn expire_upload_sessions(&self, now: SystemTime) -> Result<Vec<UploadSession>> {
@@ -246,7 +277,7 @@ impl Store for PgStore {
     }
 
     async fn artifact_references(&self, cutoff: SystemTime) -> Result<Vec<String>> {
-        self.run("artifact_references", || sessions::references(self, cutoff)).await
+        self.read("artifact_references", || sessions::references(self, cutoff)).await
     }
 
     async fn mark_garbage(
@@ -274,7 +305,7 @@ impl Store for PgStore {
     }
 
     async fn list_bindings(&self, model: &ModelName) -> Result<Vec<Binding>> {
-        self.run("list_bindings", || bindings::list(self, model)).await
+        self.read("list_bindings", || bindings::list(self, model)).await
     }
 
     async fn binding_history(
@@ -283,15 +314,15 @@ impl Store for PgStore {
         binding: &BindingName,
         page: PageRequest,
     ) -> Result<Page<BindingHistoryEntry>> {
-        self.run("binding_history", || bindings::history(self, model, binding, &page)).await
+        self.read("binding_history", || bindings::history(self, model, binding, &page)).await
     }
 
     async fn resolve(&self, model: &ModelName, binding: &BindingName) -> Result<Resolved> {
-        self.run("resolve", || bindings::resolve(self, model, binding)).await
+        self.read("resolve", || bindings::resolve(self, model, binding)).await
     }
 
     async fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> Result<(Vec<Result<Resolved>>, u64)> {
-        self.run("resolve_many", || bindings::resolve_many(self, keys)).await
+        self.read("resolve_many", || bindings::resolve_many(self, keys)).await
     }
 
     async fn create_token(&self, ctx: &WriteContext, token: &NewToken) -> Result<(Token, u64)> {
@@ -304,7 +335,7 @@ impl Store for PgStore {
         include_revoked: bool,
         page: PageRequest,
     ) -> Result<Page<Token>> {
-        self.run("list_tokens", || access::list_tokens(self, principal, include_revoked, &page)).await
+        self.read("list_tokens", || access::list_tokens(self, principal, include_revoked, &page)).await
     }
 
     async fn revoke_token(&self, ctx: &WriteContext, id: &str) -> Result<u64> {
@@ -324,7 +355,7 @@ impl Store for PgStore {
     }
 
     async fn list_grants(&self, subject: Option<&Subject>, page: PageRequest) -> Result<Page<GrantRecord>> {
-        self.run("list_grants", || access::list_grants(self, subject, &page)).await
+        self.read("list_grants", || access::list_grants(self, subject, &page)).await
     }
 
     async fn set_protection(
@@ -336,7 +367,7 @@ impl Store for PgStore {
     }
 
     async fn list_protections(&self) -> Result<Vec<ProtectionRecord>> {
-        self.run("list_protections", || access::list_protections(self)).await
+        self.read("list_protections", || access::list_protections(self)).await
     }
 
     async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
@@ -344,11 +375,11 @@ impl Store for PgStore {
     }
 
     async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>> {
-        self.run("list_audit_events", || audit::list(self, filter, &page)).await
+        self.read("list_audit_events", || audit::list(self, filter, &page)).await
     }
 
     async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
-        self.run("audit_rows", || audit::rows_after(self, after, limit)).await
+        self.read("audit_rows", || audit::rows_after(self, after, limit)).await
     }
 
     async fn revision(&self) -> Result<u64> {
