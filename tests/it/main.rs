@@ -84,6 +84,7 @@ mod dev;
 mod gc_race;
 mod lifecycle;
 mod metrics;
+mod pg_tls;
 mod readers;
 mod registration;
 mod resolving;

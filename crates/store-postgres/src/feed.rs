@@ -13,7 +13,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, IsolationLevel, NoTls, Row};
+use tokio_postgres::{AsyncMessage, IsolationLevel, Row};
 
 use crate::error::{StoreError, StoreResult, corrupt};
 use crate::write::{NOTIFY_CHANNEL, SELECT_REVISION};
@@ -51,8 +51,12 @@ impl ChangeFeed for PgFeed {
     type Connection = PgFeedConnection;
 
     async fn connect(&self) -> Result<PgFeedConnection> {
-        let (client, mut connection) =
-            self.config.connect(NoTls).await.map_err(|e| StoreError::from(e).into_domain("feed_connect"))?;
+        let (client, mut connection) = self
+            .config
+            .pg
+            .connect(self.config.tls.clone())
+            .await
+            .map_err(|e| StoreError::from(e).into_domain("feed_connect"))?;
         let (tx, rx) = mpsc::channel(NOTIFICATION_BUFFER);
         tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));

@@ -14,6 +14,7 @@ mod migrate;
 mod models;
 mod rows;
 mod sessions;
+mod tls;
 mod versions;
 mod write;
 
@@ -29,13 +30,44 @@ use bindery_core::{
     TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 use tracing::Instrument;
 
 use crate::error::{StoreError, StoreResult};
 pub use crate::feed::{PgFeed, PgFeedConnection};
 pub use crate::migrate::migrate;
-pub use tokio_postgres::Config as PgConfig;
+pub use tls::{SslSettings, Verify};
+
+/// A parsed connection string: tokio-postgres's settings (reachable through `Deref`) and the TLS
+/// connector its `sslmode`/`sslrootcert` call for (see `tls.rs`).
+#[derive(Clone)]
+pub struct PgConfig {
+    pg: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    pub ssl: SslSettings,
+}
+
+impl std::ops::Deref for PgConfig {
+    type Target = tokio_postgres::Config;
+    fn deref(&self) -> &Self::Target {
+        &self.pg
+    }
+}
+
+impl std::ops::DerefMut for PgConfig {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.pg
+    }
+}
+
+impl std::fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConfig")
+            .field("host", &self.pg.get_hosts())
+            .field("dbname", &self.pg.get_dbname())
+            .field("ssl", &self.ssl)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Connection settings for the store's pool.
 #[derive(Debug, Clone)]
@@ -52,21 +84,27 @@ impl Default for PoolOptions {
 }
 
 /// Parses a `postgres://` URL (or key=value string) and applies Bindery's connection defaults.
-pub fn parse_config(url: &str, connect_timeout: Duration) -> Result<tokio_postgres::Config> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+pub fn parse_config(url: &str, connect_timeout: Duration) -> Result<PgConfig> {
+    let (rest, ssl) = tls::split_ssl(url)?;
+    let mut pg: tokio_postgres::Config = rest.parse().map_err(|e| {
         Error::InvalidArgument(format!("database url is not a valid PostgreSQL connection string: {e}"))
     })?;
-    config.connect_timeout(connect_timeout);
-    if config.get_application_name().is_none() {
-        config.application_name("bindery");
+    pg.connect_timeout(connect_timeout);
+    pg.ssl_mode(ssl.mode);
+    if pg.get_application_name().is_none() {
+        pg.application_name("bindery");
     }
-    Ok(config)
+    let tls = tls::connector(&ssl)?;
+    Ok(PgConfig { pg, tls, ssl })
 }
 
 /// Opens a dedicated (unpooled) connection, e.g. for migrations or LISTEN.
-pub async fn connect(config: &tokio_postgres::Config) -> Result<tokio_postgres::Client> {
-    let (client, connection) =
-        config.connect(NoTls).await.map_err(|e| StoreError::from(e).into_domain("connect"))?;
+pub async fn connect(config: &PgConfig) -> Result<tokio_postgres::Client> {
+    let (client, connection) = config
+        .pg
+        .connect(config.tls.clone())
+        .await
+        .map_err(|e| StoreError::from(e).into_domain("connect"))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %e, "dedicated database connection ended");
@@ -96,9 +134,12 @@ const MAX_ATTEMPTS: u32 = 3;
 impl PgStore {
     /// Builds the pool. Connections are opened lazily, so this succeeds while the database is
     /// down; calls then fail with `Unavailable` until it is back.
-    pub fn new(config: tokio_postgres::Config, options: &PoolOptions) -> Result<Self> {
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    pub fn new(config: PgConfig, options: &PoolOptions) -> Result<Self> {
+        let manager = Manager::from_config(
+            config.pg,
+            config.tls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
         let pool = Pool::builder(manager)
             .max_size(options.max_size)
             .wait_timeout(Some(options.timeout))

@@ -12,6 +12,8 @@ pub struct TempCluster {
     bin: PathBuf,
     pub port: u16,
     as_postgres: bool,
+    /// `-c` settings added to every start (TLS, for one).
+    extra: String,
 }
 
 /// Where `initdb`/`pg_ctl` live: `$BINDERY_PG_BIN`, else the newest `/usr/lib/postgresql/*/bin`,
@@ -36,8 +38,8 @@ fn is_root() -> bool {
 }
 
 impl TempCluster {
-    /// initdb into a fresh temp directory and start on a free port.
-    pub fn start() -> anyhow::Result<Self> {
+    /// initdb into a fresh temp directory (not started).
+    fn init() -> anyhow::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "bindery-pg-{}-{}",
@@ -51,10 +53,35 @@ impl TempCluster {
             run(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let cluster = Self { dir, bin: pg_bin_dir(), port, as_postgres };
+        let cluster = Self { dir, bin: pg_bin_dir(), port, as_postgres, extra: String::new() };
         cluster
             .run_pg("initdb", &["-A", "trust", "--no-sync", "-U", "postgres", "-D", &cluster.data()])
             .context("initdb of the throwaway cluster")?;
+        Ok(cluster)
+    }
+
+    /// initdb and start on a free port.
+    pub fn start() -> anyhow::Result<Self> {
+        let cluster = Self::init()?;
+        cluster.start_again()?;
+        Ok(cluster)
+    }
+
+    /// A cluster that accepts TCP connections only over TLS, serving `cert`/`key` (PEM).
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<Self> {
+        let mut cluster = Self::init()?;
+        let data = PathBuf::from(cluster.data());
+        std::fs::copy(cert, data.join("server.crt"))?;
+        std::fs::copy(key, data.join("server.key"))?;
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+        )?;
+        if cluster.as_postgres {
+            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&data))?;
+        }
+        run(Command::new("chmod").arg("600").arg(data.join("server.key")))?;
+        cluster.extra = "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key".into();
         cluster.start_again()?;
         Ok(cluster)
     }
@@ -89,9 +116,10 @@ impl TempCluster {
     /// Starts the (stopped) server again on the same port.
     pub fn start_again(&self) -> anyhow::Result<()> {
         let opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200 {}",
             self.port,
-            self.dir.display()
+            self.dir.display(),
+            self.extra
         );
         let log = self.dir.join("postgres.log").display().to_string();
         self.run_pg("pg_ctl", &["-D", &self.data(), "-l", &log, "-o", &opts, "-w", "-t", "60", "start"])

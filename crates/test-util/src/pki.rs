@@ -52,9 +52,14 @@ impl TestPki {
 
     /// A server certificate for 127.0.0.1 and localhost: (cert, key) PEM files.
     pub fn server_files(&self) -> anyhow::Result<(PathBuf, PathBuf)> {
-        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+        self.server_files_for("server", &["127.0.0.1", "localhost"])
+    }
+
+    /// A server certificate naming `names` (IP addresses or DNS names): (cert, key) PEM files.
+    pub fn server_files_for(&self, file: &str, names: &[&str]) -> anyhow::Result<(PathBuf, PathBuf)> {
+        let mut params = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        self.issue("server", &params)
+        self.issue(file, &params)
     }
 
     /// A client certificate naming `name`: (cert, key) PEM files.
