@@ -128,20 +128,25 @@ impl LocalStore {
 }
 
 fn io(object: &ObjectLocation, e: &std::io::Error) -> Error {
-    Error::Unavailable(format!("artifact directory I/O on {object}: {e}"))
+    Error::unavailable(format!("the artifact store failed on {object}; retry later"), e)
 }
 
 async fn hash_file(path: &Path) -> Result<String> {
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| Error::Unavailable(format!("reading {}: {e}", path.display())))?;
+    let mut file = tokio::fs::File::open(path).await.map_err(|e| {
+        Error::unavailable(
+            "the artifact store failed reading a file; retry later",
+            format!("{}: {e}", path.display()),
+        )
+    })?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = file
-            .read(&mut buf)
-            .await
-            .map_err(|e| Error::Unavailable(format!("reading {}: {e}", path.display())))?;
+        let n = file.read(&mut buf).await.map_err(|e| {
+            Error::unavailable(
+                "the artifact store failed reading a file; retry later",
+                format!("{}: {e}", path.display()),
+            )
+        })?;
         if n == 0 {
             break;
         }

@@ -83,9 +83,10 @@ impl S3Store {
         let status = e.raw_response().map(|r| r.status().as_u16());
         let code = e.code().unwrap_or_default();
         match (e, status) {
-            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => {
-                Error::Unavailable(format!("object store {} unreachable ({op} {object})", self.endpoint))
-            }
+            (SdkError::DispatchFailure(_) | SdkError::TimeoutError(_), _) => Error::unavailable(
+                format!("the object store is unreachable ({op} {object}); retry later"),
+                format!("endpoint {}: {e}", self.endpoint),
+            ),
             (_, Some(403)) => Error::FailedPrecondition(format!(
                 "access denied to {object} ({op}: {code}); grant the registry's credentials access to bucket '{}'",
                 object.bucket
@@ -98,9 +99,10 @@ impl S3Store {
                 Error::FailedPrecondition(format!("multipart upload of {object} no longer exists ({op})"))
             }
             (_, Some(404)) => Error::FailedPrecondition(format!("artifact not found at {object}")),
-            (_, Some(s)) if s >= 500 => {
-                Error::Unavailable(format!("object store {} failed {op} {object}: {s} {code}", self.endpoint))
-            }
+            (_, Some(s)) if s >= 500 => Error::unavailable(
+                format!("the object store failed {op} {object} ({s}); retry later"),
+                format!("endpoint {}: {code}", self.endpoint),
+            ),
             _ => Error::FailedPrecondition(format!(
                 "object store refused {op} {object}: {}",
                 e.message().map_or_else(|| format!("{e}"), str::to_owned)
@@ -224,7 +226,10 @@ impl ArtifactStore for S3Store {
         let mut hasher = Sha256::new();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| {
-                Error::Unavailable(format!("reading {object} from {} failed: {e}", self.endpoint))
+                Error::unavailable(
+                    format!("reading {object} from the object store failed; retry later"),
+                    format!("endpoint {}: {e}", self.endpoint),
+                )
             })?;
             hasher.update(&chunk);
         }

@@ -28,8 +28,10 @@ pub enum Error {
     /// A compare-and-set lost: the caller's view is stale. Re-read and retry.
     #[error("{0}")]
     Aborted(String),
-    /// The backing store cannot be reached right now; retrying later may succeed.
-    #[error("{0}")]
+    /// The backing store cannot be reached right now; retrying later may succeed. Internal
+    /// detail (endpoints, driver messages) goes after [`DETAIL`] (see [`Error::unavailable`]):
+    /// logged, never sent to callers.
+    #[error("{}", readable(.0))]
     Unavailable(String),
     /// A bug or an unexpected store answer; details are logged server-side.
     #[error("{0}")]
@@ -64,4 +66,39 @@ impl Error {
     pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
         Self::InvalidArgument(format!("{field}: {message}"))
     }
+
+    /// `Unavailable` saying `public` to callers, with `detail` (an endpoint, a driver error) kept
+    /// for the log.
+    pub fn unavailable(public: impl std::fmt::Display, detail: impl std::fmt::Display) -> Self {
+        Self::Unavailable(format!("{public}{DETAIL}{detail}"))
+    }
+}
+
+/// Separates what a caller may read from the detail only the log gets.
+pub const DETAIL: char = '\u{1f}';
+
+/// `(public, detail)` of a message built by [`Error::unavailable`].
+pub fn split_detail(message: &str) -> (&str, Option<&str>) {
+    match message.split_once(DETAIL) {
+        Some((public, detail)) => (public, Some(detail)),
+        None => (message, None),
+    }
+}
+
+fn readable(message: &str) -> String {
+    match split_detail(message) {
+        (public, Some(detail)) => format!("{public} ({detail})"),
+        (public, None) => public.to_owned(),
+    }
+}
+
+/// A short random id tying an error a caller saw to the log line with its details.
+pub fn error_id() -> String {
+    let mut bytes = [0u8; 6];
+    // Without randomness the id is still a timestamp: unique enough to find the log line.
+    if getrandom::fill(&mut bytes).is_err() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        bytes.copy_from_slice(&now.as_nanos().to_le_bytes()[..6]);
+    }
+    crate::hex(&bytes)
 }

@@ -28,7 +28,7 @@ pub use audit::{
     AuditBreak, AuditEntry, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros,
     trace_id, unix_micros,
 };
-pub use error::{Error, Result};
+pub use error::{Error, Result, error_id, split_detail};
 pub use feed::{
     ACCESS_KIND, BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, LogRow, Notification,
     Snapshot, decode_log,

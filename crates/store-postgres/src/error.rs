@@ -66,18 +66,16 @@ impl StoreError {
             // is the database being unavailable to us, whatever its SQLSTATE.
             Self::Pool(PoolError::Backend(e)) => {
                 tracing::warn!(op, error = %e, "cannot connect to the database");
-                Error::Unavailable(format!(
-                    "the registry database is unavailable: cannot connect ({e}); retry later"
-                ))
+                Error::unavailable("the registry database is unavailable: cannot connect; retry later", e)
             }
             Self::Pg(e) => classify(op, &e),
             Self::Pool(e @ (PoolError::Timeout(_) | PoolError::Closed | PoolError::NoRuntimeSpecified)) => {
                 tracing::warn!(op, error = %e, "database pool unavailable");
-                Error::Unavailable(format!("the registry database is unavailable ({e}); retry later"))
+                Error::unavailable("the registry database is unavailable; retry later", e)
             }
             Self::Pool(e) => {
                 tracing::warn!(op, error = %e, "database pool error");
-                Error::Unavailable(format!("the registry database is unavailable ({e}); retry later"))
+                Error::unavailable("the registry database is unavailable; retry later", e)
             }
         }
     }

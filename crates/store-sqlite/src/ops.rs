@@ -24,7 +24,7 @@ pub(crate) fn sql(e: rusqlite::Error) -> Error {
             | rusqlite::ErrorCode::SystemIoFailure,
         ) => {
             tracing::error!(error = %e, "embedded database unavailable");
-            Error::Unavailable(format!("the embedded database is unavailable ({e})"))
+            Error::unavailable("the embedded database is unavailable; retry later", e)
         }
         _ => {
             tracing::error!(error = %e, "embedded database error");
