@@ -279,3 +279,24 @@ async fn an_undecodable_change_holds_the_reader_at_its_last_good_revision() {
     reader.wait_serving(Duration::from_secs(5)).await.unwrap();
     assert_eq!(resolver.resolve(resolve("canary")).await.unwrap().into_inner().version, 2);
 }
+
+/// A read node runs on the read-only role of deploy/postgres/reader-role.sql: it loads, follows
+/// writes, and cannot write anything itself.
+#[tokio::test]
+async fn a_reader_runs_on_the_read_only_role_the_deploy_docs_create() {
+    let primary = TestPrimary::start().await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "m").await;
+    register(&mut registry, "m", "v1").await;
+    let admin = primary.db.client().await.unwrap();
+    admin.batch_execute(include_str!("../../deploy/postgres/reader-role.sql")).await.unwrap();
+    let url = primary.db.url.replacen("postgres@", "bindery_reader@", 1);
+    let reader = bindery_test_util::TestReader::start(&url).await.unwrap();
+    let bound = bind(&mut registry, "m", "production", 1, None).await.unwrap();
+    reader.wait_revision(bound.revision, Duration::from_secs(10)).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let write = client.execute("UPDATE registry_state SET revision = revision + 1", &[]).await;
+    let denied = write.as_ref().err().and_then(|e| e.as_db_error()).map(|e| e.message().to_owned());
+    assert!(denied.as_deref().is_some_and(|m| m.contains("permission denied")), "the reader role wrote: {write:?}");
+}
