@@ -204,7 +204,10 @@ async fn make(c: &mut Clients, call: Call, token: Option<&str>, who: &str) -> Re
             r.create_upload_session(with(req, t)).await.map(drop)
         }
         Call::GetDownloadUrls => r
-            .get_download_urls(with(v1::GetDownloadUrlsRequest { model_name: m(), version: 1 }, t))
+            .get_download_urls(with(
+                v1::GetDownloadUrlsRequest { model_name: m(), version: 1, ..Default::default() },
+                t,
+            ))
             .await
             .map(drop),
         Call::SetAlias => r.set_binding(with(bind("champion", m()), t)).await.map(drop),

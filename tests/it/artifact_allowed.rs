@@ -69,7 +69,11 @@ pub(crate) async fn presigning_refuses_versions_outside_the_allowed_locations(ba
     assert!(!v.artifact.unwrap().verified);
 
     let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "fraud".into(), version: 1 })
+        .get_download_urls(v1::GetDownloadUrlsRequest {
+            model_name: "fraud".into(),
+            version: 1,
+            ..Default::default()
+        })
         .await;
     assert_status(urls, Code::InvalidArgument, &[uri, "outside the locations"]);
     let bound = bind(&mut registry, "fraud", "production", 1, None).await.unwrap();

@@ -130,7 +130,11 @@ async fn create_session(
 
 async fn download_urls(registry: &mut Registry, model: &str, version: u64) -> Vec<v1::DownloadUrl> {
     registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: model.into(), version })
+        .get_download_urls(v1::GetDownloadUrlsRequest {
+            model_name: model.into(),
+            version,
+            ..Default::default()
+        })
         .await
         .expect("download urls")
         .into_inner()
@@ -547,7 +551,11 @@ pub async fn gc_deletes_only_unreferenced_managed_objects(backend: Backend) {
         .into_inner();
     assert_eq!(deleted.status, v1::VersionStatus::Deleted as i32);
     let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "gc".into(), version: v2.version })
+        .get_download_urls(v1::GetDownloadUrlsRequest {
+            model_name: "gc".into(),
+            version: v2.version,
+            ..Default::default()
+        })
         .await;
     assert_status(urls, Code::FailedPrecondition, &["deleted"]);
 
@@ -603,7 +611,11 @@ pub async fn verification_off_records_unverified_versions(backend: Backend) {
     assert!(!a.verified && a.files.is_empty(), "{a:?}");
     assert_eq!(a.size_bytes, 5);
     let urls = registry
-        .get_download_urls(v1::GetDownloadUrlsRequest { model_name: "m".into(), version: v.version })
+        .get_download_urls(v1::GetDownloadUrlsRequest {
+            model_name: "m".into(),
+            version: v.version,
+            ..Default::default()
+        })
         .await;
     assert_status(urls, Code::FailedPrecondition, &["without verification"]);
 }

@@ -63,6 +63,12 @@ store_suite! {
     ],
     artifact_retries: [a_retry_never_touches_the_object_store],
     gc_race: [collection_and_registration_never_interleave],
+    size_bounds: [
+        a_versions_metadata_is_bounded_as_a_whole,
+        a_manifest_over_its_byte_bound_is_refused_before_registering,
+        a_large_watch_reset_comes_in_parts,
+        download_urls_come_a_page_at_a_time,
+    ],
     upload_bounds: [oversized_sessions_are_refused_before_anything_is_created, dev_uploads_need_a_bounded_content_length],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
@@ -90,6 +96,7 @@ mod registration;
 mod resolving;
 mod revisions;
 mod shutdown;
+mod size_bounds;
 mod tls;
 mod tracing;
 mod upload_bounds;

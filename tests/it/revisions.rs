@@ -298,5 +298,8 @@ async fn a_reader_runs_on_the_read_only_role_the_deploy_docs_create() {
     tokio::spawn(connection);
     let write = client.execute("UPDATE registry_state SET revision = revision + 1", &[]).await;
     let denied = write.as_ref().err().and_then(|e| e.as_db_error()).map(|e| e.message().to_owned());
-    assert!(denied.as_deref().is_some_and(|m| m.contains("permission denied")), "the reader role wrote: {write:?}");
+    assert!(
+        denied.as_deref().is_some_and(|m| m.contains("permission denied")),
+        "the reader role wrote: {write:?}"
+    );
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use bindery_core::{
     AllowedLocations, Artifact, ArtifactFile, ArtifactReferences, ArtifactStore, DownloadUrl, Error,
-    FileGrant, FileSpec, ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant,
+    FileGrant, FilePage, FileSpec, ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant,
     PresignedRequest, Result, SessionGrant, Store, UploadFile, UploadSession, UploadSessionState,
     WriteContext, validate,
 };
@@ -169,12 +169,22 @@ impl Artifacts {
             }
             let total: u64 = objects.iter().map(|o| o.size_bytes).sum();
             check_size(declared.size_bytes, total, &location, Some(objects.len()))?;
+            let files: Vec<ArtifactFile> = objects.iter().map(|o| manifest_entry(&location, o)).collect();
+            let manifest_bytes = serde_json::to_vec(&files).map_or(usize::MAX, |v| v.len());
+            if manifest_bytes > validate::MAX_MANIFEST_BYTES {
+                return Err(Error::FailedPrecondition(format!(
+                    "the manifest of {location} ({} files) would take {manifest_bytes} bytes, at most {} allowed: \
+                     register a smaller prefix, shorter paths, or an archive",
+                    files.len(),
+                    validate::MAX_MANIFEST_BYTES
+                )));
+            }
             return Ok(Artifact {
                 size_bytes: total,
                 last_modified: objects.iter().filter_map(|o| o.last_modified).max(),
                 verified: true,
                 sha256_verified: false,
-                files: objects.iter().map(|o| manifest_entry(&location, o)).collect(),
+                files,
                 ..unverified
             });
         }
@@ -516,8 +526,12 @@ impl Artifacts {
     // -----------------------------------------------------------------------------------------
     // Downloads
 
-    /// Presigned GETs for every file of `artifact`.
-    pub async fn download_urls(&self, artifact: &Artifact) -> Result<Vec<DownloadUrl>> {
+    /// Presigned GETs for the files of `artifact` in `page`, and the token of the next page.
+    pub async fn download_urls(
+        &self,
+        artifact: &Artifact,
+        page: FilePage,
+    ) -> Result<(Vec<DownloadUrl>, Option<String>)> {
         let location = ObjectLocation::from_uri(&artifact.uri).ok_or_else(|| {
             Error::FailedPrecondition(format!(
                 "{:?} is not an s3:// artifact; nothing to presign",
@@ -531,12 +545,13 @@ impl Artifacts {
         if !location.is_prefix() {
             let path = location.key.rsplit('/').next().unwrap_or_default().to_owned();
             let request = store.presign_get(&location, ttl).await?;
-            return Ok(vec![DownloadUrl {
+            let url = DownloadUrl {
                 path,
                 size_bytes: artifact.size_bytes,
                 sha256: artifact.sha256.clone(),
                 request,
-            }]);
+            };
+            return Ok((vec![url], None));
         }
         if artifact.files.is_empty() {
             return Err(Error::FailedPrecondition(format!(
@@ -544,8 +559,9 @@ impl Artifacts {
                  presign; register it on a registry with verification on"
             )));
         }
-        let mut urls = Vec::with_capacity(artifact.files.len());
-        for f in &artifact.files {
+        let files = artifact.files.iter().skip(page.start).take(page.limit);
+        let mut urls = Vec::with_capacity(page.limit.min(artifact.files.len()));
+        for f in files {
             let request = store.presign_get(&location.join(&f.path), ttl).await?;
             urls.push(DownloadUrl {
                 path: f.path.clone(),
@@ -553,6 +569,20 @@ impl Artifacts {
                 sha256: f.sha256.clone(),
                 request,
             });
+        }
+        Ok((urls, page.next_token(artifact.files.len())))
+    }
+
+    /// Every file's presigned GET, for answers without paging (Resolve): refused past one page.
+    pub async fn all_download_urls(&self, artifact: &Artifact) -> Result<Vec<DownloadUrl>> {
+        let (urls, next) = self.download_urls(artifact, FilePage::first()).await?;
+        if next.is_some() {
+            return Err(Error::FailedPrecondition(format!(
+                "{} holds {} files, more than one answer presigns ({}); page through GetDownloadUrls",
+                artifact.uri,
+                artifact.files.len(),
+                FilePage::MAX
+            )));
         }
         Ok(urls)
     }

@@ -315,7 +315,21 @@ impl NewVersion {
         }
         validate::string_map("lineage.environment", &l.environment)?;
         validate::json_document("signature.inputs_json", &self.signature.inputs_json)?;
-        validate::json_document("signature.outputs_json", &self.signature.outputs_json)
+        validate::json_document("signature.outputs_json", &self.signature.outputs_json)?;
+        // Each field is bounded; together they are bounded too, since a version is copied into
+        // the change log and the audit log.
+        let total = self.payload_json().to_string().len();
+        if total > validate::MAX_VERSION_METADATA_BYTES {
+            return Err(Error::invalid(
+                "version",
+                format!(
+                    "params, metrics, tags, lineage, signature and description take {total} bytes together, at \
+                     most {} allowed; keep large documents in the artifact",
+                    validate::MAX_VERSION_METADATA_BYTES
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The canonical JSON of the payload (everything but model and request id).
@@ -371,6 +385,26 @@ pub struct ModelVersion {
     pub request_id: String,
     pub bindings: Vec<String>,
     pub revision: u64,
+}
+
+impl ModelVersion {
+    /// What the change log carries for a version change: read nodes cache no version data, so
+    /// only which version and its status (not its metadata or manifest a second time).
+    pub fn change_payload(&self) -> serde_json::Value {
+        serde_json::json!({ "version": self.version, "status": self.status })
+    }
+
+    /// What the audit log records of a version: everything but the manifest's entries, which
+    /// are counted (the manifest stays in the version itself).
+    pub fn audit_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(files) = value.pointer_mut("/artifact/files")
+            && let Some(list) = files.as_array()
+        {
+            *files = serde_json::json!({ "count": list.len() });
+        }
+        value
+    }
 }
 
 impl ModelVersion {

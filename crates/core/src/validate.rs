@@ -12,6 +12,11 @@ pub const MAX_SHORT_TEXT_BYTES: usize = 250;
 pub const MAX_URI_BYTES: usize = 2_048;
 pub const MAX_SIGNATURE_BYTES: usize = 65_536;
 pub const MAX_LIST_ENTRIES: usize = 100;
+/// A version's metadata (everything but the artifact's manifest), as JSON, all fields together.
+pub const MAX_VERSION_METADATA_BYTES: usize = 256 * 1024;
+/// A prefix artifact's manifest (paths, sizes, ETags, SHA-256s), as JSON: it travels in
+/// RegisterVersion and GetVersion answers, which must stay under the 4 MiB message limit.
+pub const MAX_MANIFEST_BYTES: usize = 2 * 1024 * 1024;
 
 /// Text of at most `max` bytes with no control characters other than newline and tab.
 pub fn text(field: &str, value: &str, max: usize) -> Result<()> {

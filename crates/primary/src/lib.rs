@@ -237,7 +237,7 @@ impl RegistryService for Primary {
         request: Request<v1::GetDownloadUrlsRequest>,
     ) -> RpcResult<v1::GetDownloadUrlsResponse> {
         let caller = self.caller(&request, "GetDownloadUrls").await?;
-        let key: bindery_core::VersionKey = decode(request.into_inner())?;
+        let (key, page): (bindery_core::VersionKey, bindery_core::FilePage) = decode(request.into_inner())?;
         caller.require(Role::Viewer, &key.model)?;
         let version = self.store.get_version(&key).await.map_err(status_from_error)?;
         if version.status == VersionStatus::Deleted {
@@ -246,8 +246,12 @@ impl RegistryService for Primary {
                 key.version, key.model
             )));
         }
-        let urls = self.artifacts.download_urls(&version.artifact).await.map_err(status_from_error)?;
-        Ok(Response::new(v1::GetDownloadUrlsResponse { files: urls.into_iter().map(Into::into).collect() }))
+        let (urls, next) =
+            self.artifacts.download_urls(&version.artifact, page).await.map_err(status_from_error)?;
+        Ok(Response::new(v1::GetDownloadUrlsResponse {
+            files: urls.into_iter().map(Into::into).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]
@@ -420,7 +424,7 @@ impl ResolverService for Primary {
             )));
         }
         let urls = if presign {
-            self.artifacts.download_urls(&resolved.artifact).await.map_err(status_from_error)?
+            self.artifacts.all_download_urls(&resolved.artifact).await.map_err(status_from_error)?
         } else {
             Vec::new()
         };

@@ -243,12 +243,33 @@ fn response(model: &ModelName, binding: &BindingName, target: &Target, revision:
     }
 }
 
-fn watch_message(m: &WatchMessage) -> v1::WatchBindingsResponse {
-    v1::WatchBindingsResponse {
-        revision: m.revision,
-        reset: m.reset,
-        bindings: m.bindings.iter().map(Into::into).collect(),
+/// What one watch message may weigh: well under the 4 MiB a gRPC message carries.
+const WATCH_MESSAGE_BYTES: usize = 1024 * 1024;
+
+/// `m` as watch messages: one, or for a reset too large for one, parts of at most
+/// [`WATCH_MESSAGE_BYTES`] (the first flagged `reset`, all but the last `continues`).
+fn watch_messages(m: &WatchMessage) -> Vec<v1::WatchBindingsResponse> {
+    use prost::Message as _;
+    let mut parts =
+        vec![v1::WatchBindingsResponse { revision: m.revision, reset: m.reset, ..Default::default() }];
+    let mut weight = 0;
+    for binding in &m.bindings {
+        let state = v1::BindingState::from(binding);
+        let size = state.encoded_len() + 8;
+        if weight + size > WATCH_MESSAGE_BYTES && m.reset && weight > 0 {
+            parts.push(v1::WatchBindingsResponse { revision: m.revision, ..Default::default() });
+            weight = 0;
+        }
+        weight += size;
+        if let Some(part) = parts.last_mut() {
+            part.bindings.push(state);
+        }
     }
+    let last = parts.len() - 1;
+    for part in &mut parts[..last] {
+        part.continues = true;
+    }
+    parts
 }
 
 type RpcResult<T> = Result<Response<T>, Status>;
@@ -268,7 +289,7 @@ impl ResolverService for ReaderService {
         let target = target.map_err(status_from_error)?;
         let mut answer = response(&model, &binding, &target, revision);
         if presign {
-            let urls = self.artifacts.download_urls(&target.artifact).await.map_err(status_from_error)?;
+            let urls = self.artifacts.all_download_urls(&target.artifact).await.map_err(status_from_error)?;
             answer.download_urls = urls.into_iter().map(Into::into).collect();
         }
         Ok(Response::new(answer))
@@ -350,8 +371,8 @@ impl ResolverService for ReaderService {
             // Changes at or below `last` were already covered by what was sent (the subscription's
             // revision is at least `since_revision` unless it answered with a reset).
             let mut last = subscription.revision;
-            for message in &subscription.initial {
-                if tx.send(Ok(watch_message(message))).await.is_err() {
+            for part in subscription.initial.iter().flat_map(watch_messages) {
+                if tx.send(Ok(part)).await.is_err() {
                     return;
                 }
             }
@@ -376,7 +397,7 @@ impl ResolverService for ReaderService {
                         }
                         last = message.revision;
                         match filter.apply(&message) {
-                            Some(m) => watch_message(&m),
+                            Some(m) => watch_messages(&m),
                             None => continue,
                         }
                     }
@@ -387,14 +408,16 @@ impl ResolverService for ReaderService {
                         events = fresh.events;
                         last = fresh.revision;
                         match fresh.initial.first() {
-                            Some(m) => watch_message(m),
+                            Some(m) => watch_messages(m),
                             None => continue,
                         }
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 };
-                if tx.send(Ok(outgoing)).await.is_err() {
-                    return; // the client went away
+                for part in outgoing {
+                    if tx.send(Ok(part)).await.is_err() {
+                        return; // the client went away
+                    }
                 }
             }
         });

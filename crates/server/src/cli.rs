@@ -576,24 +576,28 @@ async fn download(
     binding: Option<String>,
     to: &Path,
 ) -> anyhow::Result<String> {
-    let (label, urls) = match (version, binding) {
-        (Some(version), _) => {
-            let req = v1::GetDownloadUrlsRequest { model_name: model.clone(), version };
-            let r = c.registry.get_download_urls(c.request(req)?).await.map_err(status)?.into_inner();
-            (format!("{model} v{version}"), r.files)
-        }
+    // A binding is resolved to its version first; the URLs then come a page at a time (a
+    // prefix artifact may hold 10,000 files, more than one answer carries).
+    let (label, version) = match (version, binding) {
+        (Some(version), _) => (format!("{model} v{version}"), version),
         (None, Some(binding)) => {
-            let req = v1::ResolveRequest {
-                model_name: model.clone(),
-                binding,
-                presign: true,
-                ..Default::default()
-            };
+            let req = v1::ResolveRequest { model_name: model.clone(), binding, ..Default::default() };
             let r = c.resolver.resolve(c.request(req)?).await.map_err(status)?.into_inner();
-            (format!("{model} {} (v{})", r.binding, r.version), r.download_urls)
+            (format!("{model} {} (v{})", r.binding, r.version), r.version)
         }
         (None, None) => return Err(anyhow!("give --version or --binding")),
     };
+    let mut urls = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let req = v1::GetDownloadUrlsRequest { model_name: model.clone(), version, page_size: 0, page_token };
+        let r = c.registry.get_download_urls(c.request(req)?).await.map_err(status)?.into_inner();
+        urls.extend(r.files);
+        if r.next_page_token.is_empty() {
+            break;
+        }
+        page_token = r.next_page_token;
+    }
     let transfer = Transfer::new()?;
     let mut lines = Vec::with_capacity(urls.len());
     for d in &urls {

@@ -19,7 +19,7 @@ fn target(model: &ModelName, version: u64) -> String {
 }
 
 fn json(v: &ModelVersion) -> Value {
-    serde_json::to_value(v).unwrap_or_default()
+    v.audit_json()
 }
 
 /// Reads one version of a live model.
@@ -148,7 +148,12 @@ pub(crate) async fn register(
         &tx,
         &bump,
         ctx,
-        Change { kind: "version", model: new.model.as_str(), binding: None, payload: after.clone() },
+        Change {
+            kind: "version",
+            model: new.model.as_str(),
+            binding: None,
+            payload: version.change_payload(),
+        },
         Audit {
             action: "version.register",
             target: target(&new.model, version.version),
@@ -253,7 +258,12 @@ pub(crate) async fn update(
         &tx,
         &bump,
         ctx,
-        Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
+        Change {
+            kind: "version",
+            model: key.model.as_str(),
+            binding: None,
+            payload: version.change_payload(),
+        },
         Audit {
             action: "version.update",
             target: target(&key.model, key.version),
@@ -300,7 +310,12 @@ pub(crate) async fn set_status(
         &tx,
         &bump,
         ctx,
-        Change { kind: "version", model: key.model.as_str(), binding: None, payload: after_json.clone() },
+        Change {
+            kind: "version",
+            model: key.model.as_str(),
+            binding: None,
+            payload: version.change_payload(),
+        },
         Audit {
             action,
             target: target(&key.model, key.version),

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::models::{find_model, live_model};
 use crate::ops::{
-    Audit, Sql, bump, corrupt, from_json, i, immediate, model_name, now, record, sql, time, to_json, u, value,
+    Audit, Sql, bump, corrupt, from_json, i, immediate, model_name, now, record, sql, time, to_json, u,
 };
 
 pub(crate) const VERSION_COLUMNS: &str = "m.name AS model_name, v.version, v.status, v.artifact_uri, v.artifact_sha256, \
@@ -168,14 +168,14 @@ pub(crate) fn register_version(
     .sql()?;
     let version =
         find_version(&tx, &new.model, number)?.ok_or_else(|| corrupt("inserted version unreadable"))?;
-    let payload = value(&version);
     let audit = Audit {
         action: "version.register",
         target: format!("models/{}/versions/{number}", new.model),
         before: None,
-        after: Some(payload.clone()),
+        after: Some(version.audit_json()),
     };
-    let change = record(&tx, revision, ctx, ("version", new.model.as_str(), None), payload, audit)?;
+    let change =
+        record(&tx, revision, ctx, ("version", new.model.as_str(), None), version.change_payload(), audit)?;
     tx.commit().sql()?;
     Ok((Registered { version, revision: u(revision)?, created: true }, Some(change)))
 }
@@ -232,14 +232,14 @@ pub(crate) fn version_write(
     revision: i64,
 ) -> Result<(ModelVersion, Option<Change>)> {
     let version = existing_version(&tx, key)?;
-    let payload = value(&version);
     let audit = Audit {
         action,
         target: format!("models/{}/versions/{}", key.model, key.version),
-        before: Some(value(before)),
-        after: Some(payload.clone()),
+        before: Some(before.audit_json()),
+        after: Some(version.audit_json()),
     };
-    let change = record(&tx, revision, ctx, ("version", key.model.as_str(), None), payload, audit)?;
+    let change =
+        record(&tx, revision, ctx, ("version", key.model.as_str(), None), version.change_payload(), audit)?;
     tx.commit().sql()?;
     Ok((version, Some(change)))
 }
