@@ -15,6 +15,9 @@ mod store;
 mod token;
 pub mod validate;
 
+#[cfg(test)]
+mod decoder_properties;
+
 pub use access::{
     AuthMethod, Grant, GrantRecord, Policy, Principal, Protection, ProtectionRecord, Role, Scope, Subject,
 };

@@ -62,7 +62,7 @@ impl DatabaseUrl {
 /// Connection-string keys whose values are secrets.
 fn is_secret_key(key: &str) -> bool {
     let key = key.trim().to_ascii_lowercase();
-    key == "password" || key == "sslpassword" || key.ends_with("%70assword")
+    key.contains("password") || key.contains("%70assword")
 }
 
 /// libpq's `key = value` form, with `'quoted values'` (backslash escapes) honoured.
@@ -100,7 +100,8 @@ fn redact_key_values(s: &str) -> String {
                 value.push(c);
             }
         }
-        let value = if is_secret_key(&key) { "***".to_owned() } else { value };
+        // A malformed string may hide `password=…` inside a value: hide that value too.
+        let value = if is_secret_key(&key) || is_secret_key(&value) { "***".to_owned() } else { value };
         out.push(format!("{key}={value}"));
     }
     out.join(" ")
@@ -371,6 +372,29 @@ impl DatabaseArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
+
+        /// A password never shows, whatever surrounds it and in whichever form.
+        #[test]
+        fn no_connection_string_shows_its_password(
+            user in "[a-z]{1,8}",
+            secret in "[A-Za-z0-9]{12,20}",
+            host in "[a-z]{1,10}",
+            rest in "[a-z=&/ ]{0,30}",
+        ) {
+            for url in [
+                format!("postgres://{user}:{secret}@{host}/db?{rest}"),
+                format!("postgres://{user}@{host}/db?x=1&password={secret}&{rest}"),
+                format!("host={host} {rest} password={secret} user={user}"),
+                format!("host={host} password='{secret} x' {rest}"),
+            ] {
+                let shown = DatabaseUrl::new(url.clone()).to_string();
+                proptest::prop_assert!(!shown.contains(&secret), "{} shown as {}", url, shown);
+            }
+        }
+    }
 
     #[test]
     fn passwords_are_redacted() {

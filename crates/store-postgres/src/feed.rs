@@ -223,4 +223,18 @@ mod tests {
             "hash":"00","token":{"principal":"mallory"}}}"#;
         assert_eq!(parse_notification(inline), Some(Notification::Revision(3)));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
+
+        /// Whatever any database role NOTIFYs, parsing never panics and yields a revision at most.
+        #[test]
+        fn any_notification_payload_is_at_most_a_revision(text in ".{0,300}", n in proptest::prelude::any::<u64>()) {
+            let _ = parse_notification(&text);
+            let framed = format!("{{\"revision\":{n},{text}}}");
+            if let Some(Notification::Revision(r)) = parse_notification(&framed) {
+                proptest::prop_assert_eq!(r, n);
+            }
+        }
+    }
 }

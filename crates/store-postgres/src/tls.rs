@@ -257,4 +257,15 @@ mod tests {
         assert_eq!((rest.as_str(), s.mode), ("postgres://db/b", SslMode::Prefer));
         assert!(split_ssl("postgres://db/b?sslmode=allow-any").is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
+
+        #[test]
+        fn any_connection_string_splits_or_is_refused(url in ".{0,200}") {
+            if let Err(e) = split_ssl(&url) {
+                proptest::prop_assert!(matches!(e, Error::InvalidArgument(_)));
+            }
+        }
+    }
 }
