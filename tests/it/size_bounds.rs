@@ -162,3 +162,47 @@ pub(crate) async fn download_urls_come_a_page_at_a_time(backend: Backend) {
         &["2500 files", "GetDownloadUrls"],
     );
 }
+
+/// Ten bindings moved to one prefix version carry its manifest once in the change log, and the
+/// read side still presigns every file of it.
+pub(crate) async fn a_manifest_travels_once_per_version(backend: Backend) {
+    let f = ArtifactFixture::start(backend, |_| {}).await.unwrap();
+    let mut r = f.registry.registry().await.unwrap();
+    create_model(&mut r, "m").await;
+    for name in ["weights-a.bin", "weights-b.bin", "config.json"] {
+        f.put_object(&format!("bundle/{name}"), b"x", false).await.unwrap();
+    }
+    let request = v1::RegisterVersionRequest {
+        model_name: "m".into(),
+        artifact: Some(v1::Artifact { uri: format!("s3://{}/bundle/", f.bucket), ..Default::default() }),
+        ..Default::default()
+    };
+    r.register_version(request).await.unwrap();
+    let bindings = (0..10)
+        .map(|i| v1::BindingAssignment { binding: format!("b{i}"), version: 1, expected_generation: None })
+        .collect();
+    let written = r
+        .set_bindings(v1::SetBindingsRequest { model_name: "m".into(), bindings, reason: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let sql = format!(
+        "SELECT revision, {} FROM changes WHERE revision = {}",
+        match backend {
+            Backend::Postgres => "payload::text",
+            Backend::Sqlite => "payload",
+        },
+        written.revision
+    );
+    let payload = f.registry.rows(&sql).await.unwrap()[0].1[0].clone();
+    assert_eq!(payload.matches("weights-a.bin").count(), 1, "{payload}");
+    let mut resolver = f.registry.resolver().await.unwrap();
+    let resolve = v1::ResolveRequest {
+        model_name: "m".into(),
+        binding: "b7".into(),
+        min_revision: written.revision,
+        presign: true,
+    };
+    let answer = resolver.resolve(resolve).await.unwrap().into_inner();
+    assert_eq!(answer.download_urls.len(), 3);
+}

@@ -44,9 +44,9 @@ impl Change {
                 ChangeEffect::ModelDeleted
             }
             "model" => ChangeEffect::ModelUpserted,
-            "binding" => {
-                ChangeEffect::Bindings(serde_json::from_value::<BindingsPayload>(payload).ok()?.bindings)
-            }
+            "binding" => ChangeEffect::Bindings(
+                serde_json::from_value::<BindingsPayload>(payload).ok()?.into_bindings(),
+            ),
             "version" => ChangeEffect::Other,
             _ => return None,
         };
@@ -81,10 +81,38 @@ pub fn decode_log(rows: impl IntoIterator<Item = LogRow>) -> Result<Vec<Change>>
 /// The change-log `kind` of access changes (their `model` column is empty).
 pub const ACCESS_KIND: &str = "access";
 
-/// The payload of a `binding` change in the change log.
+/// The payload of a `binding` change in the change log. A prefix artifact's manifest is carried
+/// once per version (`manifests`), not once per binding pointing at it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingsPayload {
     pub bindings: Vec<BindingChange>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub manifests: std::collections::BTreeMap<u64, Vec<crate::ArtifactFile>>,
+}
+
+impl BindingsPayload {
+    /// The payload of `bindings` (all of one model), each manifest moved out once.
+    pub fn new(mut bindings: Vec<BindingChange>) -> Self {
+        let mut manifests = std::collections::BTreeMap::new();
+        for target in bindings.iter_mut().filter_map(|b| b.target.as_mut()) {
+            let files = std::mem::take(&mut target.artifact.files);
+            if !files.is_empty() {
+                manifests.entry(target.version).or_insert(files);
+            }
+        }
+        Self { bindings, manifests }
+    }
+
+    /// The bindings with their manifests back in place.
+    pub fn into_bindings(self) -> Vec<BindingChange> {
+        let Self { mut bindings, manifests } = self;
+        for target in bindings.iter_mut().filter_map(|b| b.target.as_mut()) {
+            if let Some(files) = manifests.get(&target.version) {
+                target.artifact.files.clone_from(files);
+            }
+        }
+        bindings
+    }
 }
 
 /// Everything resolvers cache, at exactly `revision`.

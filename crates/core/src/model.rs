@@ -185,6 +185,21 @@ pub struct Artifact {
 }
 
 impl Artifact {
+    /// Everything but the manifest (what watchers and change summaries need).
+    pub fn without_manifest(&self) -> Self {
+        Self {
+            uri: self.uri.clone(),
+            sha256: self.sha256.clone(),
+            size_bytes: self.size_bytes,
+            format: self.format.clone(),
+            etag: self.etag.clone(),
+            last_modified: self.last_modified,
+            verified: self.verified,
+            sha256_verified: self.sha256_verified,
+            files: Vec::new(),
+        }
+    }
+
     /// The fields the registry adds on verification, as stored next to the declared ones.
     pub fn verification_json(&self) -> serde_json::Value {
         let facts = Self {

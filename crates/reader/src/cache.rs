@@ -30,7 +30,8 @@ use tokio::sync::{broadcast, watch};
 pub struct Target {
     pub generation: u64,
     pub version: u64,
-    pub artifact: Artifact,
+    /// Shared by the bindings of one version loaded together (a manifest is held once).
+    pub artifact: Arc<Artifact>,
 }
 
 /// foldhash (randomly seeded per process) instead of SipHash: lookups and snapshot loads hash
@@ -250,10 +251,12 @@ impl Cache {
             grouped.entry(name).or_default();
         }
         let mut count = 0u64;
+        let mut shared = SharedArtifacts::with_hasher(Hasher::default());
         for b in snapshot.bindings {
             let Some(target) = b.target else { continue };
+            let target = Target::from_change(b.generation, target, &b.model_name, &mut shared);
             let entry = grouped.entry(b.model_name).or_default();
-            entry.bindings.insert(b.binding, Arc::new(Target::from_change(b.generation, target)));
+            entry.bindings.insert(b.binding, Arc::new(target));
             count += 1;
         }
         let models = Models::with_capacity_and_hasher(grouped.len(), Hasher::default());
@@ -308,11 +311,12 @@ impl Cache {
             }
             (ChangeEffect::Bindings(changes), Some(model)) => {
                 let mut entry = models.get(model).map(|e| ModelEntry::clone(&e)).unwrap_or_default();
+                let mut shared = SharedArtifacts::with_hasher(Hasher::default());
                 for b in changes {
                     let replaced = match &b.target {
                         Some(target) => entry.bindings.insert(
                             b.binding.clone(),
-                            Arc::new(Target::from_change(b.generation, target.clone())),
+                            Arc::new(Target::from_change(b.generation, target.clone(), model, &mut shared)),
                         ),
                         None => entry.bindings.remove(&b.binding),
                     };
@@ -335,8 +339,20 @@ impl Cache {
         self.seq.fetch_add(1, Ordering::AcqRel);
 
         if let ChangeEffect::Bindings(changes) = &change.effect {
-            let message =
-                Arc::new(WatchMessage { revision: change.revision, reset: false, bindings: changes.clone() });
+            // Watchers are sent no manifests: the history keeps none.
+            let bindings = changes
+                .iter()
+                .map(|b| BindingChange {
+                    model_name: b.model_name.clone(),
+                    binding: b.binding.clone(),
+                    generation: b.generation,
+                    target: b.target.as_ref().map(|t| BindingTarget {
+                        version: t.version,
+                        artifact: t.artifact.without_manifest(),
+                    }),
+                })
+                .collect();
+            let message = Arc::new(WatchMessage { revision: change.revision, reset: false, bindings });
             state.history.push_back(message.clone());
             while state.history.len() > self.history_limit {
                 if let Some(oldest) = state.history.pop_front() {
@@ -420,7 +436,7 @@ fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
                     generation: target.generation,
                     target: Some(BindingTarget {
                         version: target.version,
-                        artifact: target.artifact.clone(),
+                        artifact: target.artifact.without_manifest(),
                     }),
                 });
             }
@@ -430,9 +446,22 @@ fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
     out
 }
 
+/// Artifacts with a manifest, by model and version, shared among the bindings loaded together.
+type SharedArtifacts = HashMap<(ModelName, u64), Arc<Artifact>, Hasher>;
+
 impl Target {
-    fn from_change(generation: u64, target: BindingTarget) -> Self {
-        Self { generation, version: target.version, artifact: target.artifact }
+    fn from_change(
+        generation: u64,
+        target: BindingTarget,
+        model: &ModelName,
+        shared: &mut SharedArtifacts,
+    ) -> Self {
+        let artifact = if target.artifact.files.is_empty() {
+            Arc::new(target.artifact)
+        } else {
+            shared.entry((model.clone(), target.version)).or_insert_with(|| Arc::new(target.artifact)).clone()
+        };
+        Self { generation, version: target.version, artifact }
     }
 }
 

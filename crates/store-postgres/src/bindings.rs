@@ -196,7 +196,7 @@ async fn rebind(
             kind: "binding",
             model: model.as_str(),
             binding: single.then(|| names[0]),
-            payload: serde_json::to_value(BindingsPayload { bindings: payload }).map_err(corrupt)?,
+            payload: serde_json::to_value(BindingsPayload::new(payload)).map_err(corrupt)?,
         },
         Audit {
             action: audit_action,

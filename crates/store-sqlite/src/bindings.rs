@@ -203,7 +203,7 @@ pub(crate) fn rebind(
         revision,
         ctx,
         ("binding", model.as_str(), single.then(|| names[0])),
-        value(&BindingsPayload { bindings: payload }),
+        value(&BindingsPayload::new(payload)),
         audit,
     )?;
     Ok((revision, change))
