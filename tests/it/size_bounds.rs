@@ -205,4 +205,13 @@ pub(crate) async fn a_manifest_travels_once_per_version(backend: Backend) {
     };
     let answer = resolver.resolve(resolve).await.unwrap().into_inner();
     assert_eq!(answer.download_urls.len(), 3);
+    // Lists leave manifests out; GetVersion has them.
+    let listed = r
+        .list_versions(v1::ListVersionsRequest { model_name: "m".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let listed = listed.into_inner().versions.remove(0).artifact.unwrap();
+    assert!(listed.files.is_empty() && listed.verified, "{listed:?}");
+    let got = r.get_version(v1::GetVersionRequest { model_name: "m".into(), version: 1 }).await.unwrap();
+    assert_eq!(got.into_inner().artifact.unwrap().files.len(), 3);
 }

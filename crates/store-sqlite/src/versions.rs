@@ -209,8 +209,13 @@ pub(crate) fn list_versions(
     page: &PageRequest,
 ) -> Result<Page<ModelVersion>> {
     let (model_id, _) = live_model(conn, model)?;
+    // Lists leave manifests out (up to 2 MiB each; GetVersion has them).
+    let columns = VERSION_COLUMNS.replace(
+        "v.artifact_verification,",
+        "json_remove(v.artifact_verification, '$.files') AS artifact_verification,",
+    );
     let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM versions v JOIN models m ON m.id = v.model_id
+        "SELECT {columns} FROM versions v JOIN models m ON m.id = v.model_id
          WHERE v.model_id = ?1 AND (?2 IS NULL OR v.version < ?2) ORDER BY v.version DESC LIMIT ?3"
     );
     let mut stmt = conn.prepare_cached(&sql).sql()?;
