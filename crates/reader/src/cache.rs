@@ -100,8 +100,27 @@ pub struct Subscription {
 struct ApplyState {
     /// Binding changes with revision in `(floor, applied]`, oldest first.
     history: VecDeque<Arc<WatchMessage>>,
+    /// What `history` holds, in (estimated) bytes.
+    history_bytes: usize,
     floor: u64,
     events: broadcast::Sender<Event>,
+}
+
+/// Bytes a watch message holds in memory, estimated from its strings.
+fn message_bytes(m: &WatchMessage) -> usize {
+    64 + m
+        .bindings
+        .iter()
+        .map(|b| {
+            let target = b.target.as_ref().map_or(0, |t| {
+                t.artifact.uri.len()
+                    + t.artifact.sha256.len()
+                    + t.artifact.format.len()
+                    + t.artifact.etag.len()
+            });
+            96 + b.model_name.as_str().len() + b.binding.as_str().len() + target
+        })
+        .sum::<usize>()
 }
 
 pub struct Cache {
@@ -118,6 +137,7 @@ pub struct Cache {
     applied: watch::Sender<u64>,
     apply: Mutex<ApplyState>,
     history_limit: usize,
+    history_max_bytes: usize,
 }
 
 impl std::fmt::Debug for Cache {
@@ -153,9 +173,17 @@ impl Cache {
             bindings: AtomicU64::new(0),
             watchers: AtomicU64::new(0),
             applied: watch::channel(0).0,
-            apply: Mutex::new(ApplyState { history: VecDeque::new(), floor: 0, events }),
+            apply: Mutex::new(ApplyState { history: VecDeque::new(), history_bytes: 0, floor: 0, events }),
             history_limit,
+            history_max_bytes: usize::MAX,
         }
+    }
+
+    /// Also bounds the watch history by its size (oldest changes go first).
+    #[must_use]
+    pub fn with_history_bytes(mut self, max_bytes: usize) -> Self {
+        self.history_max_bytes = max_bytes;
+        self
     }
 
     /// The revision of the state served.
@@ -272,6 +300,7 @@ impl Cache {
         self.bindings.store(count, Ordering::Relaxed);
         self.seq.fetch_add(1, Ordering::AcqRel);
         state.history.clear();
+        state.history_bytes = 0;
         state.floor = snapshot.revision;
         let _ = state.events.send(Event::Reset(snapshot.revision));
         self.loaded.store(true, Ordering::Release);
@@ -353,9 +382,13 @@ impl Cache {
                 })
                 .collect();
             let message = Arc::new(WatchMessage { revision: change.revision, reset: false, bindings });
+            state.history_bytes += message_bytes(&message);
             state.history.push_back(message.clone());
-            while state.history.len() > self.history_limit {
+            while state.history.len() > self.history_limit
+                || (state.history_bytes > self.history_max_bytes && state.history.len() > 1)
+            {
                 if let Some(oldest) = state.history.pop_front() {
+                    state.history_bytes = state.history_bytes.saturating_sub(message_bytes(&oldest));
                     state.floor = oldest.revision;
                 }
             }
@@ -510,6 +543,20 @@ mod tests {
         let cache = Cache::new(3, 16);
         cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() });
         cache
+    }
+
+    #[test]
+    fn the_watch_history_is_bounded_by_bytes_too() {
+        let cache = Cache::new(1_000, 16).with_history_bytes(600);
+        cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() });
+        for r in 11..=30 {
+            cache.apply(&bind(r, "m", &[("prod", Some(r))])).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let all = WatchFilter::default();
+        let resumed = cache.subscribe(&all, 29);
+        assert_eq!(resumed.initial.len(), 1, "the newest change is kept");
+        let old = cache.subscribe(&all, 12);
+        assert!(old.initial[0].reset, "history older than the byte budget is gone: a reset");
     }
 
     #[test]

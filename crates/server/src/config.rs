@@ -456,6 +456,9 @@ pub struct ReaderConfig {
     /// Binding changes kept in memory so watchers can resume with since_revision.
     #[arg(long, env = "BINDERY_WATCH_HISTORY", default_value_t = 10_000)]
     pub watch_history: usize,
+    /// Memory the watch history may take, in bytes (oldest changes go first).
+    #[arg(long, env = "BINDERY_WATCH_HISTORY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub watch_history_bytes: usize,
     /// Changes a watcher may fall behind before it is sent a reset.
     #[arg(long, env = "BINDERY_WATCH_BUFFER", default_value_t = 4_096)]
     pub watch_buffer: usize,
@@ -495,6 +498,7 @@ impl ReaderConfig {
             max_staleness_secs: 0,
             max_wait_ms: 5_000,
             watch_history: 10_000,
+            watch_history_bytes: 64 * 1024 * 1024,
             watch_buffer: 4_096,
             max_watchers: 10_000,
             max_watchers_per_connection: 100,

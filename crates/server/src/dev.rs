@@ -114,7 +114,7 @@ pub async fn serve_dev(
         ))
     });
 
-    let cache = Arc::new(Cache::new(10_000, 4_096));
+    let cache = Arc::new(Cache::new(10_000, 4_096).with_history_bytes(64 * 1024 * 1024));
     let status = Arc::new(FeedStatus::default());
     let serving = Arc::new(AtomicBool::new(false));
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -32,7 +32,9 @@ pub async fn serve_reader(
     config.validate()?;
     let tls = config.tls.server_config()?;
     let pg_config = config.database.pg_config()?;
-    let cache = Arc::new(Cache::new(config.watch_history, config.watch_buffer));
+    let cache = Arc::new(
+        Cache::new(config.watch_history, config.watch_buffer).with_history_bytes(config.watch_history_bytes),
+    );
     let status = Arc::new(FeedStatus::default());
     let serving = Arc::new(AtomicBool::new(false));
     // `stop` ends watch streams and the health loop when shutdown begins; the follower keeps
