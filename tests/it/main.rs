@@ -69,6 +69,7 @@ store_suite! {
         a_large_watch_reset_comes_in_parts,
         download_urls_come_a_page_at_a_time,
         a_manifest_travels_once_per_version,
+        list_answers_stay_under_the_message_limit,
     ],
     upload_bounds: [oversized_sessions_are_refused_before_anything_is_created, dev_uploads_need_a_bounded_content_length],
     resolving: [

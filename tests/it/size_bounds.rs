@@ -215,3 +215,31 @@ pub(crate) async fn a_manifest_travels_once_per_version(backend: Backend) {
     let got = r.get_version(v1::GetVersionRequest { model_name: "m".into(), version: 1 }).await.unwrap();
     assert_eq!(got.into_inner().artifact.unwrap().files.len(), 3);
 }
+
+/// A page of large items ends early and continues where it stopped: no answer outgrows a
+/// message, whatever the page size asked for.
+pub(crate) async fn list_answers_stay_under_the_message_limit(backend: Backend) {
+    let registry = TestRegistry::start(backend).await.unwrap();
+    let mut r = registry.registry().await.unwrap();
+    create_model(&mut r, "m").await;
+    let params: std::collections::BTreeMap<String, String> =
+        (0..40).map(|i| (format!("k{i}"), "v".repeat(5_000))).collect();
+    for i in 0..25 {
+        let request =
+            v1::RegisterVersionRequest { params: params.clone(), ..register_request("m", &format!("r{i}")) };
+        r.register_version(request).await.unwrap();
+    }
+    let (mut token, mut pages, mut seen) = (String::new(), 0, 0);
+    loop {
+        let request = v1::ListVersionsRequest { model_name: "m".into(), page_size: 1_000, page_token: token };
+        let page = r.list_versions(request).await.unwrap().into_inner();
+        pages += 1;
+        seen += page.versions.len();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, 25);
+    assert!(pages >= 2, "5 MB of versions came in one answer");
+}

@@ -76,6 +76,35 @@ impl<T> Page<T> {
         Self { items: rows, next }
     }
 
+    /// What one answer may weigh: a page whose items would pass it ends early (at least one
+    /// item), and `next` continues after the last one kept.
+    pub const MAX_ANSWER_BYTES: usize = 3 * 1024 * 1024;
+
+    /// Keeps the leading items that fit in `max_bytes` (as `size_of` weighs them; at least one)
+    /// and points `next` after the last one kept when any were dropped.
+    #[must_use]
+    pub fn fit(
+        mut self,
+        max_bytes: usize,
+        size_of: impl Fn(&T) -> usize,
+        cursor_of: impl Fn(&T) -> Cursor,
+    ) -> Self {
+        let mut total = 0usize;
+        let keep = self
+            .items
+            .iter()
+            .position(|item| {
+                total = total.saturating_add(size_of(item));
+                total > max_bytes
+            })
+            .map_or(self.items.len(), |i| i.max(1));
+        if keep < self.items.len() {
+            self.items.truncate(keep);
+            self.next = self.items.last().map(cursor_of);
+        }
+        self
+    }
+
     /// The opaque token for `next`, empty on the last page.
     pub fn next_token(&self, kind: &str) -> String {
         self.next.as_ref().map(|c| encode(kind, c)).unwrap_or_default()
@@ -113,6 +142,21 @@ fn decode(kind: &str, token: &str) -> Result<Cursor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_fit_their_byte_budget() {
+        let page = Page { items: vec![4u64, 3, 2, 1], next: None };
+        let fitted = page.clone().fit(7, |_| 3, |n| Cursor::Number(*n));
+        assert_eq!((fitted.items, fitted.next), (vec![4, 3], Some(Cursor::Number(3))));
+        let one = page.fit(1, |_| 3, |n| Cursor::Number(*n));
+        assert_eq!(one.items, vec![4], "at least one item");
+        let all = Page { items: vec![2u64, 1], next: Some(Cursor::Number(1)) }.fit(
+            100,
+            |_| 3,
+            |n| Cursor::Number(*n),
+        );
+        assert_eq!((all.items.len(), all.next), (2, Some(Cursor::Number(1))), "untouched when it fits");
+    }
 
     #[test]
     fn tokens_round_trip_and_are_kind_bound() {

@@ -7,12 +7,13 @@ mod auth;
 use std::sync::Arc;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{ModelName, PageRequest, Registered, Role, Store, VersionStatus};
+use bindery_core::{Cursor, ModelName, Page, PageRequest, Registered, Role, Store, VersionStatus};
 use bindery_proto::auth::AuthMode;
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
 use bindery_proto::{ResolveManyPlan, status_from_error};
+use prost::Message as _;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Caller;
@@ -100,7 +101,11 @@ impl RegistryService for Primary {
         caller.require_any()?;
         let r = request.into_inner();
         let page = PageRequest::parse("models", r.page_size, &r.page_token).map_err(status_from_error)?;
-        let page = self.store.list_models(page).await.map_err(status_from_error)?;
+        let page = self.store.list_models(page).await.map_err(status_from_error)?.fit(
+            Page::<()>::MAX_ANSWER_BYTES,
+            |m| v1::Model::from(m.clone()).encoded_len(),
+            |m| Cursor::Name(m.name.as_str().to_owned()),
+        );
         let next_page_token = page.next_token("models");
         Ok(Response::new(v1::ListModelsResponse {
             models: page.items.into_iter().filter(|m| caller.can_view(&m.name)).map(Into::into).collect(),
@@ -170,7 +175,11 @@ impl RegistryService for Primary {
         let caller = self.caller(&request, "ListVersions").await?;
         let (model, page): (ModelName, PageRequest) = decode(request.into_inner())?;
         caller.require(Role::Viewer, &model)?;
-        let page = self.store.list_versions(&model, page).await.map_err(status_from_error)?;
+        let page = self.store.list_versions(&model, page).await.map_err(status_from_error)?.fit(
+            Page::<()>::MAX_ANSWER_BYTES,
+            |v| v1::ModelVersion::from(v.clone()).encoded_len(),
+            |v| Cursor::Number(v.version),
+        );
         let next_page_token = page.next_token("versions");
         Ok(Response::new(v1::ListVersionsResponse {
             versions: page.items.into_iter().map(Into::into).collect(),
@@ -311,7 +320,11 @@ impl RegistryService for Primary {
         let (model, binding, page): (ModelName, bindery_core::BindingName, PageRequest) =
             decode(request.into_inner())?;
         caller.require(Role::Viewer, &model)?;
-        let page = self.store.binding_history(&model, &binding, page).await.map_err(status_from_error)?;
+        let page = self.store.binding_history(&model, &binding, page).await.map_err(status_from_error)?.fit(
+            Page::<()>::MAX_ANSWER_BYTES,
+            |e| v1::BindingHistoryEntry::from(e.clone()).encoded_len(),
+            |e| Cursor::Number(e.generation),
+        );
         let next_page_token = page.next_token("history");
         Ok(Response::new(v1::ListBindingHistoryResponse {
             entries: page.items.into_iter().map(Into::into).collect(),
