@@ -225,19 +225,26 @@ impl Cache {
         self.apply.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// One optimistic seqlock read: `read`'s result and the state's revision, unless a change
+    /// was being applied meanwhile.
+    fn try_read<T>(&self, read: &impl Fn(&Models) -> T) -> Option<(T, u64)> {
+        let before = self.seq.load(Ordering::Acquire);
+        if !before.is_multiple_of(2) {
+            return None;
+        }
+        let models = self.models.load();
+        let revision = self.revision.load(Ordering::Acquire);
+        let value = read(&models);
+        std::sync::atomic::fence(Ordering::Acquire);
+        (self.seq.load(Ordering::Relaxed) == before).then_some((value, revision))
+    }
+
     /// Runs `read` against one consistent state; returns its result and that state's revision.
     fn read<T>(&self, read: impl Fn(&Models) -> T) -> (T, u64) {
         let mut spins = 0u32;
         loop {
-            let before = self.seq.load(Ordering::Acquire);
-            if before.is_multiple_of(2) {
-                let models = self.models.load();
-                let revision = self.revision.load(Ordering::Acquire);
-                let value = read(&models);
-                std::sync::atomic::fence(Ordering::Acquire);
-                if self.seq.load(Ordering::Relaxed) == before {
-                    return (value, revision);
-                }
+            if let Some(done) = self.try_read(&read) {
+                return done;
             }
             spins += 1;
             if spins < 64 {
@@ -437,15 +444,8 @@ impl Cache {
     /// steady stream of writes cannot starve it).
     fn read_bounded<T>(&self, read: impl Fn(&Models) -> T) -> (T, u64) {
         for _ in 0..3 {
-            let before = self.seq.load(Ordering::Acquire);
-            if before.is_multiple_of(2) {
-                let models = self.models.load();
-                let revision = self.revision.load(Ordering::Acquire);
-                let value = read(&models);
-                std::sync::atomic::fence(Ordering::Acquire);
-                if self.seq.load(Ordering::Relaxed) == before {
-                    return (value, revision);
-                }
+            if let Some(done) = self.try_read(&read) {
+                return done;
             }
             std::thread::yield_now();
         }
