@@ -130,7 +130,7 @@ pub(crate) async fn download_urls_come_a_page_at_a_time(backend: Backend) {
         let req = v1::GetDownloadUrlsRequest {
             model_name: "m".into(),
             version: 1,
-            page_size: 0,
+            page_size: 1_000,
             page_token: token,
         };
         let page = r.get_download_urls(req).await.unwrap().into_inner();

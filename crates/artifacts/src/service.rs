@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bindery_core::{
-    AllowedLocations, Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FilePage,
-    FileSpec, ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, PartGrant, PresignedRequest,
-    Result, SessionGrant, Store, UploadFile, UploadSession, UploadSessionState, WriteContext, validate,
+    AllowedLocations, Artifact, ArtifactFile, ArtifactStore, DownloadUrl, Error, FileGrant, FileSpec,
+    MAX_PAGE_SIZE, ModelName, Multipart, NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest,
+    PartGrant, PresignedRequest, Result, SessionGrant, Store, UploadFile, UploadSession, UploadSessionState,
+    WriteContext, validate,
 };
 
 mod gc;
@@ -405,12 +406,9 @@ impl Artifacts {
     // -----------------------------------------------------------------------------------------
     // Downloads
 
-    /// Presigned GETs for the files of `artifact` in `page`, and the token of the next page.
-    pub async fn download_urls(
-        &self,
-        artifact: &Artifact,
-        page: FilePage,
-    ) -> Result<(Vec<DownloadUrl>, Option<String>)> {
+    /// Presigned GETs for the files of `artifact` in `page` (the cursor is a position in the
+    /// manifest).
+    pub async fn download_urls(&self, artifact: &Artifact, page: &PageRequest) -> Result<Page<DownloadUrl>> {
         let location = ObjectLocation::from_uri(&artifact.uri).ok_or_else(|| {
             Error::FailedPrecondition(format!(
                 "{:?} is not an s3:// artifact; nothing to presign",
@@ -430,7 +428,7 @@ impl Artifacts {
                 sha256: artifact.sha256.clone(),
                 request,
             };
-            return Ok((vec![url], None));
+            return Ok(Page { items: vec![url], next: None });
         }
         if artifact.files.is_empty() {
             return Err(Error::FailedPrecondition(format!(
@@ -438,9 +436,9 @@ impl Artifacts {
                  presign; register it on a registry with verification on"
             )));
         }
-        let files = artifact.files.iter().skip(page.start).take(page.limit);
-        let mut urls = Vec::with_capacity(page.limit.min(artifact.files.len()));
-        for f in files {
+        let files = Page::of_slice(&artifact.files, page);
+        let mut urls = Vec::with_capacity(files.items.len());
+        for f in files.items {
             let request = store.presign_get(&location.join(&f.path), ttl).await?;
             urls.push(DownloadUrl {
                 path: f.path.clone(),
@@ -449,21 +447,21 @@ impl Artifacts {
                 request,
             });
         }
-        Ok((urls, page.next_token(artifact.files.len())))
+        Ok(Page { items: urls, next: files.next })
     }
 
     /// Every file's presigned GET, for answers without paging (Resolve): refused past one page.
     pub async fn all_download_urls(&self, artifact: &Artifact) -> Result<Vec<DownloadUrl>> {
-        let (urls, next) = self.download_urls(artifact, FilePage::first()).await?;
-        if next.is_some() {
+        let first = PageRequest { size: MAX_PAGE_SIZE, after: None };
+        let page = self.download_urls(artifact, &first).await?;
+        if page.next.is_some() {
             return Err(Error::FailedPrecondition(format!(
-                "{} holds {} files, more than one answer presigns ({}); page through GetDownloadUrls",
+                "{} holds {} files, more than one answer presigns ({MAX_PAGE_SIZE}); page through GetDownloadUrls",
                 artifact.uri,
                 artifact.files.len(),
-                FilePage::MAX
             )));
         }
-        Ok(urls)
+        Ok(page.items)
     }
 }
 

@@ -160,45 +160,6 @@ impl ArtifactReferences {
     }
 }
 
-/// One page of a prefix artifact's files for presigning: `limit` files from `start`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FilePage {
-    pub start: usize,
-    pub limit: usize,
-}
-
-impl FilePage {
-    /// The most files one answer presigns (each URL is several hundred bytes).
-    pub const MAX: usize = 1_000;
-
-    /// The first `MAX` files.
-    pub fn first() -> Self {
-        Self { start: 0, limit: Self::MAX }
-    }
-
-    /// `page_size` (0 = the maximum) and a `page_token` from an earlier answer (empty: start).
-    pub fn parse(page_size: u32, page_token: &str) -> Result<Self> {
-        let limit = match page_size as usize {
-            0 => Self::MAX,
-            n if n <= Self::MAX => n,
-            n => return Err(Error::invalid("page_size", format!("is {n}, at most {} allowed", Self::MAX))),
-        };
-        let start = match page_token {
-            "" => 0,
-            token => token.strip_prefix("files:").and_then(|n| n.parse().ok()).ok_or_else(|| {
-                Error::invalid("page_token", "is not a token from an earlier GetDownloadUrls answer")
-            })?,
-        };
-        Ok(Self { start, limit })
-    }
-
-    /// The token of the page after this one, when `total` files leave one.
-    pub fn next_token(&self, total: usize) -> Option<String> {
-        let next = self.start.saturating_add(self.limit);
-        (next < total).then(|| format!("files:{next}"))
-    }
-}
-
 /// How long a garbage-collection tombstone blocks registering onto its object: longer than any
 /// registration takes from verifying an object to committing its version.
 pub const TOMBSTONE_TTL: Duration = Duration::from_secs(3_600);
@@ -523,21 +484,6 @@ mod tests {
             assert!(!refs.cover(&ObjectLocation::new("b", free)), "{free}");
         }
         assert!(!refs.cover(&ObjectLocation::new("c", "m/2/a.bin")), "another bucket");
-    }
-
-    #[test]
-    fn file_pages_parse_and_chain() {
-        let first = FilePage::parse(0, "").unwrap();
-        assert_eq!(first, FilePage { start: 0, limit: 1_000 });
-        let token = first.next_token(2_500).unwrap();
-        let second = FilePage::parse(0, &token).unwrap();
-        assert_eq!(second.start, 1_000);
-        assert_eq!(FilePage::parse(10, &second.next_token(2_500).unwrap()).unwrap().start, 2_000);
-        assert_eq!(FilePage { start: 2_000, limit: 1_000 }.next_token(2_500), None);
-        assert!(FilePage::parse(1_001, "").is_err());
-        for bad in ["x", "files:", "files:-1", "12"] {
-            assert!(FilePage::parse(0, bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

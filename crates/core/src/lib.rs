@@ -24,10 +24,9 @@ pub use access::{
 };
 pub use access_state::{AccessChange, AccessState};
 pub use artifact::{
-    AllowedLocations, ArtifactFile, ArtifactReferences, ArtifactStore, DownloadUrl, FileGrant, FilePage,
-    FileSpec, Multipart, ObjectInfo, ObjectLocation, PartGrant, PendingUpload, PresignedRequest,
-    SessionGrant, TOMBSTONE_TTL, UploadFile, UploadSession, UploadSessionState, artifact_being_collected,
-    hex, unhex,
+    AllowedLocations, ArtifactFile, ArtifactReferences, ArtifactStore, DownloadUrl, FileGrant, FileSpec,
+    Multipart, ObjectInfo, ObjectLocation, PartGrant, PendingUpload, PresignedRequest, SessionGrant,
+    TOMBSTONE_TTL, UploadFile, UploadSession, UploadSessionState, artifact_being_collected, hex, unhex,
 };
 pub use audit::{
     AuditBreak, AuditEntry, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros,
@@ -45,7 +44,7 @@ pub use model::{
     VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, check_generation, validate_reason,
 };
 pub use names::{BindingName, ModelName};
-pub use page::{Cursor, Page, PageRequest};
+pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};
 pub use store::Store;
 pub use token::{
     Credential, NewToken, TOKEN_PREFIX, Token, TokenEntry, bearer_credential, call_credential,

@@ -7,6 +7,9 @@ use crate::{Error, Result};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 1_000;
+/// What one list answer may weigh: a page of large items ends early and continues after the
+/// last item it carries.
+pub const MAX_ANSWER_BYTES: usize = 3 * 1024 * 1024;
 
 /// The sort key a page continues after.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,38 +79,46 @@ impl<T> Page<T> {
         Self { items: rows, next }
     }
 
-    /// What one answer may weigh: a page whose items would pass it ends early (at least one
-    /// item), and `next` continues after the last one kept.
-    pub const MAX_ANSWER_BYTES: usize = 3 * 1024 * 1024;
-
-    /// Keeps the leading items that fit in `max_bytes` (as `size_of` weighs them; at least one)
-    /// and points `next` after the last one kept when any were dropped.
-    #[must_use]
-    pub fn fit(
-        mut self,
+    /// The page as an answer: each item converted once and kept while the converted items
+    /// weigh at most `max_bytes` (as `size_of` says; at least one item). When items are dropped
+    /// the token continues after the last one kept. Returns the items and the `kind` token.
+    pub fn into_answer<P>(
+        self,
+        kind: &str,
         max_bytes: usize,
-        size_of: impl Fn(&T) -> usize,
+        convert: impl Fn(T) -> P,
+        size_of: impl Fn(&P) -> usize,
         cursor_of: impl Fn(&T) -> Cursor,
-    ) -> Self {
-        let mut total = 0usize;
-        let keep = self
-            .items
-            .iter()
-            .position(|item| {
-                total = total.saturating_add(size_of(item));
-                total > max_bytes
-            })
-            .map_or(self.items.len(), |i| i.max(1));
-        if keep < self.items.len() {
-            self.items.truncate(keep);
-            self.next = self.items.last().map(cursor_of);
+    ) -> (Vec<P>, String) {
+        let mut out = Vec::with_capacity(self.items.len());
+        let (mut total, mut last, mut next) = (0usize, None, self.next);
+        for item in self.items {
+            let cursor = cursor_of(&item);
+            let answer = convert(item);
+            total = total.saturating_add(size_of(&answer));
+            if total > max_bytes && !out.is_empty() {
+                next = last;
+                break;
+            }
+            out.push(answer);
+            last = Some(cursor);
         }
-        self
+        (out, next.map(|c| encode(kind, &c)).unwrap_or_default())
     }
 
     /// The opaque token for `next`, empty on the last page.
     pub fn next_token(&self, kind: &str) -> String {
         self.next.as_ref().map(|c| encode(kind, c)).unwrap_or_default()
+    }
+
+    /// The page of `all` a request asks for when the cursor is a position in it (e.g. the
+    /// files of a manifest): `size` items from the offset its token carries.
+    pub fn of_slice<'a>(all: &'a [T], request: &PageRequest) -> Page<&'a T> {
+        let start = usize::try_from(request.after_number().unwrap_or(0)).unwrap_or(usize::MAX);
+        let end = start.saturating_add(request.size as usize);
+        let items = all.get(start..end.min(all.len())).unwrap_or_default().iter().collect();
+        let next = (end < all.len()).then_some(Cursor::Number(end as u64));
+        Page { items, next }
     }
 }
 
@@ -146,16 +157,43 @@ mod tests {
     #[test]
     fn pages_fit_their_byte_budget() {
         let page = Page { items: vec![4u64, 3, 2, 1], next: None };
-        let fitted = page.clone().fit(7, |_| 3, |n| Cursor::Number(*n));
-        assert_eq!((fitted.items, fitted.next), (vec![4, 3], Some(Cursor::Number(3))));
-        let one = page.fit(1, |_| 3, |n| Cursor::Number(*n));
-        assert_eq!(one.items, vec![4], "at least one item");
-        let all = Page { items: vec![2u64, 1], next: Some(Cursor::Number(1)) }.fit(
+        let token = |n| Page::<()> { items: vec![], next: Some(Cursor::Number(n)) }.next_token("t");
+        let fitted = page.clone().into_answer("t", 7, |n| n, |_| 3, |n| Cursor::Number(*n));
+        assert_eq!(fitted, (vec![4, 3], token(3)));
+        let one = page.into_answer("t", 1, |n| n, |_| 3, |n| Cursor::Number(*n));
+        assert_eq!(one.0, vec![4], "at least one item");
+        let all = Page { items: vec![2u64, 1], next: Some(Cursor::Number(1)) }.into_answer(
+            "t",
             100,
+            |n| n,
             |_| 3,
             |n| Cursor::Number(*n),
         );
-        assert_eq!((all.items.len(), all.next), (2, Some(Cursor::Number(1))), "untouched when it fits");
+        assert_eq!((all.0.len(), all.1), (2, token(1)), "untouched when it fits");
+    }
+
+    #[test]
+    fn slices_page_by_offset_and_chain() {
+        let files: Vec<u32> = (0..2_500).collect();
+        let first = PageRequest::parse("files", 1_000, "").unwrap();
+        let page = Page::of_slice(&files, &first);
+        assert_eq!((page.items.len(), page.items.first().copied()), (1_000, Some(&0)));
+        let second = PageRequest::parse("files", 1_000, &page.next_token("files")).unwrap();
+        let page = Page::of_slice(&files, &second);
+        assert_eq!(page.items.first().copied(), Some(&1_000));
+        let third = PageRequest::parse("files", 10, &page.next_token("files")).unwrap();
+        assert_eq!(Page::of_slice(&files, &third).items.first().copied(), Some(&2_000));
+        let last = PageRequest::parse("files", 1_000, &page.next_token("files")).unwrap();
+        assert_eq!(Page::of_slice(&files, &last).next_token("files"), "", "nothing after the last page");
+        assert!(PageRequest::parse("files", 1_001, "").is_err());
+        for bad in ["x", "files:", "12"] {
+            assert!(PageRequest::parse("files", 0, bad).is_err(), "{bad}");
+        }
+        assert!(
+            Page::of_slice(&files, &PageRequest { size: 10, after: Some(Cursor::Number(u64::MAX)) })
+                .items
+                .is_empty()
+        );
     }
 
     #[test]

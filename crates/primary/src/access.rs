@@ -179,16 +179,15 @@ pub(crate) async fn list_audit_events(
         };
         caller.require_scope(Role::Viewer, &scope)?;
     }
-    let page = p.store.list_audit_events(&filter, page).await.map_err(status_from_error)?.fit(
-        bindery_core::Page::<()>::MAX_ANSWER_BYTES,
-        |e| prost::Message::encoded_len(&v1::AuditEvent::from(e.clone())),
-        |e| bindery_core::Cursor::Number(e.id),
-    );
-    let next_page_token = page.next_token("audit");
-    Ok(Response::new(v1::ListAuditEventsResponse {
-        events: page.items.into_iter().map(Into::into).collect(),
-        next_page_token,
-    }))
+    let (events, next_page_token) =
+        p.store.list_audit_events(&filter, page).await.map_err(status_from_error)?.into_answer(
+            "audit",
+            bindery_core::MAX_ANSWER_BYTES,
+            v1::AuditEvent::from,
+            prost::Message::encoded_len,
+            |e| bindery_core::Cursor::Number(e.id),
+        );
+    Ok(Response::new(v1::ListAuditEventsResponse { events, next_page_token }))
 }
 
 pub(crate) async fn verify_audit_log(

@@ -7,13 +7,15 @@ mod auth;
 use std::sync::Arc;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{Cursor, ModelName, Page, PageRequest, Registered, Role, Store, VersionStatus};
+use bindery_core::{
+    Cursor, MAX_ANSWER_BYTES, ModelName, PageRequest, Registered, Role, Store, VersionStatus,
+};
 use bindery_proto::auth::AuthMode;
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
 use bindery_proto::{ResolveManyPlan, status_from_error};
-use prost::Message as _;
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Caller;
@@ -101,16 +103,13 @@ impl RegistryService for Primary {
         caller.require_any()?;
         let r = request.into_inner();
         let page = PageRequest::parse("models", r.page_size, &r.page_token).map_err(status_from_error)?;
-        let page = self.store.list_models(page).await.map_err(status_from_error)?.fit(
-            Page::<()>::MAX_ANSWER_BYTES,
-            |m| v1::Model::from(m.clone()).encoded_len(),
-            |m| Cursor::Name(m.name.as_str().to_owned()),
-        );
-        let next_page_token = page.next_token("models");
-        Ok(Response::new(v1::ListModelsResponse {
-            models: page.items.into_iter().filter(|m| caller.can_view(&m.name)).map(Into::into).collect(),
-            next_page_token,
-        }))
+        let mut page = self.store.list_models(page).await.map_err(status_from_error)?;
+        page.items.retain(|m| caller.can_view(&m.name));
+        let (models, next_page_token) =
+            page.into_answer("models", MAX_ANSWER_BYTES, v1::Model::from, Message::encoded_len, |m| {
+                Cursor::Name(m.name.as_str().to_owned())
+            });
+        Ok(Response::new(v1::ListModelsResponse { models, next_page_token }))
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().name))]
@@ -175,16 +174,15 @@ impl RegistryService for Primary {
         let caller = self.caller(&request, "ListVersions").await?;
         let (model, page): (ModelName, PageRequest) = decode(request.into_inner())?;
         caller.require(Role::Viewer, &model)?;
-        let page = self.store.list_versions(&model, page).await.map_err(status_from_error)?.fit(
-            Page::<()>::MAX_ANSWER_BYTES,
-            |v| v1::ModelVersion::from(v.clone()).encoded_len(),
-            |v| Cursor::Number(v.version),
-        );
-        let next_page_token = page.next_token("versions");
-        Ok(Response::new(v1::ListVersionsResponse {
-            versions: page.items.into_iter().map(Into::into).collect(),
-            next_page_token,
-        }))
+        let (versions, next_page_token) = self
+            .store
+            .list_versions(&model, page)
+            .await
+            .map_err(status_from_error)?
+            .into_answer("versions", MAX_ANSWER_BYTES, v1::ModelVersion::from, Message::encoded_len, |v| {
+                Cursor::Number(v.version)
+            });
+        Ok(Response::new(v1::ListVersionsResponse { versions, next_page_token }))
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, version = request.get_ref().version))]
@@ -246,7 +244,7 @@ impl RegistryService for Primary {
         request: Request<v1::GetDownloadUrlsRequest>,
     ) -> RpcResult<v1::GetDownloadUrlsResponse> {
         let caller = self.caller(&request, "GetDownloadUrls").await?;
-        let (key, page): (bindery_core::VersionKey, bindery_core::FilePage) = decode(request.into_inner())?;
+        let (key, page): (bindery_core::VersionKey, PageRequest) = decode(request.into_inner())?;
         caller.require(Role::Viewer, &key.model)?;
         let version = self.store.get_version(&key).await.map_err(status_from_error)?;
         if version.status == VersionStatus::Deleted {
@@ -255,11 +253,11 @@ impl RegistryService for Primary {
                 key.version, key.model
             )));
         }
-        let (urls, next) =
-            self.artifacts.download_urls(&version.artifact, page).await.map_err(status_from_error)?;
+        let urls = self.artifacts.download_urls(&version.artifact, &page).await.map_err(status_from_error)?;
+        let next_page_token = urls.next_token("files");
         Ok(Response::new(v1::GetDownloadUrlsResponse {
-            files: urls.into_iter().map(Into::into).collect(),
-            next_page_token: next.unwrap_or_default(),
+            files: urls.items.into_iter().map(Into::into).collect(),
+            next_page_token,
         }))
     }
 
@@ -320,16 +318,15 @@ impl RegistryService for Primary {
         let (model, binding, page): (ModelName, bindery_core::BindingName, PageRequest) =
             decode(request.into_inner())?;
         caller.require(Role::Viewer, &model)?;
-        let page = self.store.binding_history(&model, &binding, page).await.map_err(status_from_error)?.fit(
-            Page::<()>::MAX_ANSWER_BYTES,
-            |e| v1::BindingHistoryEntry::from(e.clone()).encoded_len(),
-            |e| Cursor::Number(e.generation),
-        );
-        let next_page_token = page.next_token("history");
-        Ok(Response::new(v1::ListBindingHistoryResponse {
-            entries: page.items.into_iter().map(Into::into).collect(),
-            next_page_token,
-        }))
+        let (entries, next_page_token) =
+            self.store.binding_history(&model, &binding, page).await.map_err(status_from_error)?.into_answer(
+                "history",
+                MAX_ANSWER_BYTES,
+                v1::BindingHistoryEntry::from,
+                Message::encoded_len,
+                |e| Cursor::Number(e.generation),
+            );
+        Ok(Response::new(v1::ListBindingHistoryResponse { entries, next_page_token }))
     }
 
     #[tracing::instrument(skip_all, fields(model = %request.get_ref().model_name, binding = %request.get_ref().binding))]

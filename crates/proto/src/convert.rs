@@ -477,10 +477,10 @@ impl TryFrom<v1::DeleteVersionRequest> for VersionKey {
     }
 }
 
-impl TryFrom<v1::GetDownloadUrlsRequest> for (VersionKey, core::FilePage) {
+impl TryFrom<v1::GetDownloadUrlsRequest> for (VersionKey, PageRequest) {
     type Error = Error;
     fn try_from(r: v1::GetDownloadUrlsRequest) -> Result<Self, Error> {
-        Ok((version_key(r.model_name, r.version)?, core::FilePage::parse(r.page_size, &r.page_token)?))
+        Ok((version_key(r.model_name, r.version)?, PageRequest::parse("files", r.page_size, &r.page_token)?))
     }
 }
 

@@ -12,6 +12,7 @@
 //! applies, appends to the history and broadcasts; a new subscriber takes the same mutex to
 //! subscribe and read its starting point, so it neither misses nor repeats a change.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -99,7 +100,8 @@ pub struct Subscription {
 
 struct ApplyState {
     /// Binding changes with revision in `(floor, applied]`, oldest first.
-    history: VecDeque<Arc<WatchMessage>>,
+    /// Each with its size in bytes (estimated once, when it is added).
+    history: VecDeque<(Arc<WatchMessage>, usize)>,
     /// What `history` holds, in (estimated) bytes.
     history_bytes: usize,
     floor: u64,
@@ -289,7 +291,13 @@ impl Cache {
         let mut shared = SharedArtifacts::with_hasher(Hasher::default());
         for b in snapshot.bindings {
             let Some(target) = b.target else { continue };
-            let target = Target::from_change(b.generation, target, &b.model_name, &mut shared);
+            let target = Target::from_change(
+                b.generation,
+                target.version,
+                Cow::Owned(target.artifact),
+                &b.model_name,
+                &mut shared,
+            );
             let entry = grouped.entry(b.model_name).or_default();
             entry.bindings.insert(b.binding, Arc::new(target));
             count += 1;
@@ -352,7 +360,13 @@ impl Cache {
                     let replaced = match &b.target {
                         Some(target) => entry.bindings.insert(
                             b.binding.clone(),
-                            Arc::new(Target::from_change(b.generation, target.clone(), model, &mut shared)),
+                            Arc::new(Target::from_change(
+                                b.generation,
+                                target.version,
+                                Cow::Borrowed(&target.artifact),
+                                model,
+                                &mut shared,
+                            )),
                         ),
                         None => entry.bindings.remove(&b.binding),
                     };
@@ -389,13 +403,14 @@ impl Cache {
                 })
                 .collect();
             let message = Arc::new(WatchMessage { revision: change.revision, reset: false, bindings });
-            state.history_bytes += message_bytes(&message);
-            state.history.push_back(message.clone());
+            let size = message_bytes(&message);
+            state.history_bytes += size;
+            state.history.push_back((message.clone(), size));
             while state.history.len() > self.history_limit
                 || (state.history_bytes > self.history_max_bytes && state.history.len() > 1)
             {
-                if let Some(oldest) = state.history.pop_front() {
-                    state.history_bytes = state.history_bytes.saturating_sub(message_bytes(&oldest));
+                if let Some((oldest, size)) = state.history.pop_front() {
+                    state.history_bytes = state.history_bytes.saturating_sub(size);
                     state.floor = oldest.revision;
                 }
             }
@@ -424,7 +439,12 @@ impl Cache {
         let history: Vec<WatchMessage> = if reset {
             Vec::new()
         } else {
-            state.history.iter().filter(|m| m.revision > since).filter_map(|m| filter.apply(m)).collect()
+            state
+                .history
+                .iter()
+                .filter(|(m, _)| m.revision > since)
+                .filter_map(|(m, _)| filter.apply(m))
+                .collect()
         };
         drop(state);
         if !reset {
@@ -483,18 +503,21 @@ fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
 type SharedArtifacts = HashMap<(ModelName, u64), Arc<Artifact>, Hasher>;
 
 impl Target {
+    /// A target, its artifact shared with the bindings of the same version loaded together
+    /// when it carries a manifest (copied only for the first of them).
     fn from_change(
         generation: u64,
-        target: BindingTarget,
+        version: u64,
+        artifact: Cow<'_, Artifact>,
         model: &ModelName,
         shared: &mut SharedArtifacts,
     ) -> Self {
-        let artifact = if target.artifact.files.is_empty() {
-            Arc::new(target.artifact)
+        let artifact = if artifact.files.is_empty() {
+            Arc::new(artifact.into_owned())
         } else {
-            shared.entry((model.clone(), target.version)).or_insert_with(|| Arc::new(target.artifact)).clone()
+            shared.entry((model.clone(), version)).or_insert_with(|| Arc::new(artifact.into_owned())).clone()
         };
-        Self { generation, version: target.version, artifact }
+        Self { generation, version, artifact }
     }
 }
 

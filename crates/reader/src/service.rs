@@ -250,13 +250,23 @@ const WATCH_MESSAGE_BYTES: usize = 1024 * 1024;
 /// [`WATCH_MESSAGE_BYTES`] (the first flagged `reset`, all but the last `continues`).
 fn watch_messages(m: &WatchMessage) -> Vec<v1::WatchBindingsResponse> {
     use prost::Message as _;
+    if !m.reset {
+        // A change is at most one write's bindings: one message, nothing to weigh.
+        let bindings = m.bindings.iter().map(Into::into).collect();
+        return vec![v1::WatchBindingsResponse {
+            revision: m.revision,
+            reset: false,
+            bindings,
+            continues: false,
+        }];
+    }
     let mut parts =
-        vec![v1::WatchBindingsResponse { revision: m.revision, reset: m.reset, ..Default::default() }];
+        vec![v1::WatchBindingsResponse { revision: m.revision, reset: true, ..Default::default() }];
     let mut weight = 0;
     for binding in &m.bindings {
         let state = v1::BindingState::from(binding);
         let size = state.encoded_len() + 8;
-        if weight + size > WATCH_MESSAGE_BYTES && m.reset && weight > 0 {
+        if weight + size > WATCH_MESSAGE_BYTES && weight > 0 {
             parts.push(v1::WatchBindingsResponse { revision: m.revision, ..Default::default() });
             weight = 0;
         }

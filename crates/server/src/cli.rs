@@ -590,7 +590,8 @@ async fn download(
     let mut urls = Vec::new();
     let mut page_token = String::new();
     loop {
-        let req = v1::GetDownloadUrlsRequest { model_name: model.clone(), version, page_size: 0, page_token };
+        let req =
+            v1::GetDownloadUrlsRequest { model_name: model.clone(), version, page_size: 1_000, page_token };
         let r = c.registry.get_download_urls(c.request(req)?).await.map_err(status)?.into_inner();
         urls.extend(r.files);
         if r.next_page_token.is_empty() {

@@ -26,12 +26,12 @@ use tracing::Instrument;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MethodLabels {
-    pub method: String,
+    pub method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
-    pub method: String,
+    pub method: &'static str,
     pub code: String,
 }
 
@@ -173,7 +173,8 @@ impl Metrics {
 /// The `method` label (and span name) of a call to `path`: the path when it names an RPC this
 /// process serves, else `unknown`, so junk paths cannot mint series or span names.
 pub fn method_label(path: &str) -> &'static str {
-    static KNOWN: std::sync::LazyLock<std::collections::HashSet<String>> = std::sync::LazyLock::new(|| {
+    type Known = std::collections::HashSet<String, foldhash::fast::FixedState>;
+    static KNOWN: std::sync::LazyLock<Known> = std::sync::LazyLock::new(|| {
         use prost::Message as _;
         // tonic-reflection does not export its descriptors; its one method per version is known.
         let reflection =
@@ -241,17 +242,17 @@ where
     }
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
-        let method = method_label(request.uri().path()).to_owned();
+        let method = method_label(request.uri().path());
         let metrics = self.metrics.clone();
-        let gauge = metrics.in_flight.get_or_create(&MethodLabels { method: method.clone() }).clone();
+        let gauge = metrics.in_flight.get_or_create(&MethodLabels { method }).clone();
         gauge.inc();
         let method_attr = metrics.otel.as_ref().map(|o| {
-            let attr = [opentelemetry::KeyValue::new("rpc.method", method.clone())];
+            let attr = [opentelemetry::KeyValue::new("rpc.method", method)];
             o.in_flight.add(1, &attr);
             attr
         });
         let guard = InFlight(gauge, metrics.clone(), method_attr);
-        let span = crate::telemetry::server_span(&request);
+        let span = crate::telemetry::server_span(&request, method);
         let started = Instant::now();
         let call = {
             let _entered = span.enter();
@@ -275,7 +276,7 @@ where
             let labels = CallLabels { method, code: format!("{code:?}") };
             if let Some(otel) = &metrics.otel {
                 let attrs = [
-                    opentelemetry::KeyValue::new("rpc.method", labels.method.clone()),
+                    opentelemetry::KeyValue::new("rpc.method", labels.method),
                     opentelemetry::KeyValue::new("rpc.grpc.status_code", labels.code.clone()),
                 ];
                 otel.requests.add(1, &attrs);

@@ -111,8 +111,10 @@ impl Extractor for Headers<'_> {
 
 /// The server span of one gRPC call, named by its method, continuing the caller's trace context
 /// (`traceparent`). Opened by the per-call layer in `metrics.rs`, so each call is wrapped once.
-pub fn server_span<B>(request: &http::Request<B>) -> tracing::Span {
-    let path = crate::metrics::method_label(request.uri().path());
+/// The span of a call to `method` (its [`crate::metrics::method_label`], computed once per call
+/// by the metrics layer).
+pub fn server_span<B>(request: &http::Request<B>, method: &'static str) -> tracing::Span {
+    let path = method;
     let (service, method) = path.trim_start_matches('/').split_once('/').unwrap_or((path, ""));
     let span = tracing::info_span!(
         "grpc",
