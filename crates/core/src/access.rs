@@ -98,7 +98,7 @@ impl Scope {
         }
     }
 
-    fn specificity(&self) -> u8 {
+    pub(crate) fn specificity(&self) -> u8 {
         match self {
             Self::Global => 0,
             Self::Namespace(_) => 1,

@@ -120,7 +120,7 @@ pub struct GateInputs<'a> {
 }
 
 /// One gate's verdict, with the values compared, for the gate table callers see.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateResult {
     pub gate: Gate,
     pub passed: bool,

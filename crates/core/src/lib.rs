@@ -12,6 +12,7 @@ pub mod gates;
 mod model;
 mod names;
 mod page;
+pub mod promotion;
 mod store;
 mod token;
 pub mod validate;
@@ -45,6 +46,10 @@ pub use model::{
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};
+pub use promotion::{
+    NewPromotion, PromotionAct, PromotionFilter, PromotionOutcome, PromotionPolicy, PromotionPolicyRecord,
+    PromotionRequest, PromotionState,
+};
 pub use store::Store;
 pub use token::{
     Credential, NewToken, TOKEN_PREFIX, Token, TokenEntry, bearer_credential, call_credential,

@@ -16,9 +16,10 @@ use async_trait::async_trait;
 use crate::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewToken,
-    NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, Protection, ProtectionRecord,
-    Registered, Resolved, Result, RollbackBinding, SetBinding, SetBindings, Subject, Token, TokenEntry,
-    UploadSession, VersionKey, VersionUpdate, WriteContext,
+    NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, PromotionAct, PromotionFilter,
+    PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord,
+    Registered, Resolved, Result, RollbackBinding, Scope, SetBinding, SetBindings, Subject, Token,
+    TokenEntry, UploadSession, VersionKey, VersionUpdate, WriteContext, gates::GateResult,
 };
 
 #[async_trait]
@@ -142,6 +143,46 @@ pub trait Store: Send + Sync + 'static {
     async fn list_protections(&self) -> Result<Vec<ProtectionRecord>>;
     /// The grants naming any of `subjects`, and every protection: what decides a caller's calls.
     async fn policy_for(&self, subjects: &[String]) -> Result<Policy>;
+
+    // Promotion gates (issue 13; every decision is `crate::promotion`'s). Policies and requests
+    // are audited but do not bump the revision (read nodes serve nothing of them); a request
+    // that applies moves its binding as an ordinary binding write in the same transaction, and a
+    // binding move of any kind supersedes the pending requests for that binding.
+    /// Creates or replaces the policy of a binding name at a scope.
+    async fn set_promotion_policy(
+        &self,
+        ctx: &WriteContext,
+        policy: &PromotionPolicy,
+    ) -> Result<PromotionPolicyRecord>;
+    /// `NotFound` when there is none.
+    async fn delete_promotion_policy(
+        &self,
+        ctx: &WriteContext,
+        binding: &BindingName,
+        scope: &Scope,
+    ) -> Result<()>;
+    /// Every policy, or those naming one binding, ordered by binding and scope.
+    async fn list_promotion_policies(
+        &self,
+        binding: Option<&BindingName>,
+    ) -> Result<Vec<PromotionPolicyRecord>>;
+    /// Requests, approves, rejects or cancels a promotion as one write, under the model lock.
+    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionOutcome>;
+    /// The policy gating `binding` and its gate table for `version`, recording nothing.
+    async fn evaluate_promotion(
+        &self,
+        model: &ModelName,
+        binding: &BindingName,
+        version: u64,
+        requester: &str,
+    ) -> Result<(Option<PromotionPolicy>, Vec<GateResult>)>;
+    async fn get_promotion_request(&self, id: u64) -> Result<PromotionRequest>;
+    /// Newest first.
+    async fn list_promotion_requests(
+        &self,
+        filter: &PromotionFilter,
+        page: PageRequest,
+    ) -> Result<Page<PromotionRequest>>;
 
     // The audit trail (hash-chained; see `audit.rs`).
     /// Newest first.

@@ -6,20 +6,27 @@ use bindery_core::{
     BindingWrite, BindingsPayload, BindingsWrite, Cursor, DeleteBinding, Error, ModelName, Page, PageRequest,
     Resolved, RollbackBinding, SetBindings, VersionStatus, WriteContext,
 };
+use std::time::SystemTime;
+
+use bindery_core::promotion;
 use deadpool_postgres::Transaction;
 use serde_json::json;
 
 use crate::error::{StoreResult, corrupt};
 use crate::write::{self, Audit, Change};
-use crate::{PgStore, models, rows};
+use crate::{PgStore, models, promotions, rows};
 
 /// The binding as it is now, under the model lock.
-struct Current {
+pub(crate) struct Current {
     version: u64,
     generation: u64,
 }
 
-async fn current(tx: &Transaction<'_>, model_id: i64, name: &BindingName) -> StoreResult<Option<Current>> {
+pub(crate) async fn current(
+    tx: &Transaction<'_>,
+    model_id: i64,
+    name: &BindingName,
+) -> StoreResult<Option<Current>> {
     let stmt = tx
         .prepare_cached("SELECT version, generation FROM bindings WHERE model_id = $1 AND name = $2")
         .await?;
@@ -44,7 +51,7 @@ fn check_generation(
 }
 
 /// A version that may be bound: it exists and is READY. Returns its artifact.
-async fn bindable(
+pub(crate) async fn bindable(
     tx: &Transaction<'_>,
     model_id: i64,
     model: &ModelName,
@@ -71,17 +78,18 @@ async fn bindable(
 }
 
 /// One change of one binding within a write.
-struct Rebind<'a> {
-    name: &'a BindingName,
-    before: Option<Current>,
+pub(crate) struct Rebind<'a> {
+    pub name: &'a BindingName,
+    pub before: Option<Current>,
     /// `None` deletes the binding.
-    after: Option<(u64, Artifact)>,
+    pub after: Option<(u64, Artifact)>,
 }
 
 /// Commits binding changes of one model as one write: one revision, a history row and new
 /// generation per binding, one change-log entry listing them all (readers apply it atomically),
-/// one audit row. The caller holds the model lock and has checked every precondition.
-async fn rebind(
+/// one audit row; pending promotion requests for the moved bindings are superseded. The caller
+/// holds the model lock and has checked every precondition.
+pub(crate) async fn rebind(
     tx: &Transaction<'_>,
     ctx: &WriteContext,
     model_id: i64,
@@ -97,6 +105,13 @@ async fn rebind(
     let mut after_audit = serde_json::Map::new();
     for change in changes {
         let name = change.name;
+        promotions::supersede_pending(
+            tx,
+            model_id,
+            name,
+            &format!("binding moved by {} ({reason})", ctx.actor),
+        )
+        .await?;
         let generation = match &change.before {
             Some(c) => c.generation + 1,
             // Generations continue across a delete and re-create, so history stays unambiguous.
@@ -216,7 +231,7 @@ fn with_reason(mut state: serde_json::Value, reason: &str) -> serde_json::Value 
     state
 }
 
-async fn load(tx: &Transaction<'_>, model_id: i64) -> StoreResult<Vec<Binding>> {
+pub(crate) async fn load(tx: &Transaction<'_>, model_id: i64) -> StoreResult<Vec<Binding>> {
     let sql = format!(
         "SELECT {} FROM bindings b JOIN models m ON m.id = b.model_id WHERE b.model_id = $1 ORDER BY b.name",
         rows::BINDING_COLUMNS
@@ -242,6 +257,13 @@ pub(crate) async fn set(
         // Already bound there: nothing to record for this binding (e.g. a retried request).
         if before.as_ref().is_some_and(|c| c.version == assignment.version) {
             continue;
+        }
+        let policy = promotions::gate_policy(&tx, &req.model, &assignment.name).await?;
+        if policy.is_some() {
+            let gathered = promotions::gather(&tx, model_id, &req.model, policy, assignment.version).await?;
+            if let Some(policy) = &gathered.policy {
+                promotion::check_direct(policy, &req.model, &gathered.facts(SystemTime::now()))?;
+            }
         }
         changes.push(Rebind { name: &assignment.name, before, after: Some((assignment.version, artifact)) });
     }

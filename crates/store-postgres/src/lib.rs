@@ -12,6 +12,7 @@ mod feed;
 mod gc;
 mod migrate;
 mod models;
+mod promotions;
 mod rows;
 mod sessions;
 mod tls;
@@ -25,9 +26,11 @@ use async_trait::async_trait;
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
-    NewToken, NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, Protection,
-    ProtectionRecord, Registered, Resolved, Result, RollbackBinding, SetBindings, Store, Subject, Token,
-    TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
+    NewToken, NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, PromotionAct,
+    PromotionFilter, PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection,
+    ProtectionRecord, Registered, Resolved, Result, RollbackBinding, Scope, SetBindings, Store, Subject,
+    Token, TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
+    gates::GateResult,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tracing::Instrument;
@@ -413,6 +416,57 @@ impl Store for PgStore {
 
     async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
         self.run("policy_for", || access::policy_for(self, subjects)).await
+    }
+
+    async fn set_promotion_policy(
+        &self,
+        ctx: &WriteContext,
+        policy: &PromotionPolicy,
+    ) -> Result<PromotionPolicyRecord> {
+        self.run("set_promotion_policy", || promotions::set_policy(self, ctx, policy)).await
+    }
+
+    async fn delete_promotion_policy(
+        &self,
+        ctx: &WriteContext,
+        binding: &BindingName,
+        scope: &Scope,
+    ) -> Result<()> {
+        self.run("delete_promotion_policy", || promotions::delete_policy(self, ctx, binding, scope)).await
+    }
+
+    async fn list_promotion_policies(
+        &self,
+        binding: Option<&BindingName>,
+    ) -> Result<Vec<PromotionPolicyRecord>> {
+        self.read("list_promotion_policies", || promotions::list_policies(self, binding)).await
+    }
+
+    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionOutcome> {
+        self.run("promote", || promotions::promote(self, ctx, act)).await
+    }
+
+    async fn evaluate_promotion(
+        &self,
+        model: &ModelName,
+        binding: &BindingName,
+        version: u64,
+        requester: &str,
+    ) -> Result<(Option<PromotionPolicy>, Vec<GateResult>)> {
+        self.read("evaluate_promotion", || promotions::evaluate(self, model, binding, version, requester))
+            .await
+    }
+
+    async fn get_promotion_request(&self, id: u64) -> Result<PromotionRequest> {
+        self.read("get_promotion_request", || promotions::get(self, id)).await
+    }
+
+    async fn list_promotion_requests(
+        &self,
+        filter: &PromotionFilter,
+        page: PageRequest,
+    ) -> Result<Page<PromotionRequest>> {
+        self.read("list_promotion_requests", || promotions::list(self, filter, &page)).await
     }
 
     async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>> {

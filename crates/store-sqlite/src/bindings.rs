@@ -1,5 +1,6 @@
 //! Bindings on the embedded store: set (compare-and-set), delete, rollback, list, history, resolve.
 
+use bindery_core::promotion;
 use bindery_core::{
     Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName, BindingTarget,
     BindingWrite, BindingsPayload, BindingsWrite, Change, Cursor, DeleteBinding, Error, ModelName, Page,
@@ -13,6 +14,7 @@ use crate::models::live_model;
 use crate::ops::{
     Audit, Sql, binding_name, bump, corrupt, i, immediate, model_name, now, record, time, u, value,
 };
+use crate::promotions;
 use crate::versions::{ArtifactRow, artifact, to_artifact};
 
 pub(crate) const BINDING_COLUMNS: &str = "m.name AS model_name, b.name AS binding_name, b.version, b.generation, \
@@ -99,9 +101,9 @@ pub(crate) fn bindable(
 }
 
 pub(crate) struct Rebind<'a> {
-    name: &'a BindingName,
-    before: Option<(u64, u64)>,
-    after: Option<(u64, Artifact)>,
+    pub name: &'a BindingName,
+    pub before: Option<(u64, u64)>,
+    pub after: Option<(u64, Artifact)>,
 }
 
 pub(crate) fn rebind(
@@ -118,6 +120,12 @@ pub(crate) fn rebind(
     let (mut before_audit, mut after_audit) = (serde_json::Map::new(), serde_json::Map::new());
     for change in changes {
         let name = change.name;
+        promotions::supersede_pending(
+            tx,
+            model_id,
+            name,
+            &format!("binding moved by {} ({reason})", ctx.actor),
+        )?;
         let generation = match change.before {
             Some((_, g)) => g + 1,
             None => {
@@ -223,6 +231,13 @@ pub(crate) fn set_bindings(
         let artifact = bindable(&tx, model_id, &req.model, a.version)?;
         if before.is_some_and(|(v, _)| v == a.version) {
             continue;
+        }
+        let policy = promotions::gate_policy(&tx, &req.model, &a.name)?;
+        if policy.is_some() {
+            let gathered = promotions::gather(&tx, model_id, &req.model, policy, a.version)?;
+            if let Some(policy) = &gathered.policy {
+                promotion::check_direct(policy, &req.model, &gathered.facts(std::time::SystemTime::now()))?;
+            }
         }
         changes.push(Rebind { name: &a.name, before, after: Some((a.version, artifact)) });
     }

@@ -13,6 +13,7 @@ mod feed;
 mod gc;
 mod models;
 mod ops;
+mod promotions;
 mod sessions;
 mod versions;
 
@@ -25,9 +26,10 @@ use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
     ModelVersion, NewModel, NewToken, NewVersion, Notification, ObjectInfo, ObjectLocation, Page,
-    PageRequest, Policy, Protection, ProtectionRecord, Registered, Resolved, Result, RollbackBinding,
-    SetBindings, Snapshot, Store, Subject, Token, TokenEntry, UploadSession, VersionKey, VersionStatus,
-    VersionUpdate, WriteContext,
+    PageRequest, Policy, PromotionAct, PromotionFilter, PromotionOutcome, PromotionPolicy,
+    PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord, Registered, Resolved, Result,
+    RollbackBinding, Scope, SetBindings, Snapshot, Store, Subject, Token, TokenEntry, UploadSession,
+    VersionKey, VersionStatus, VersionUpdate, WriteContext, gates::GateResult,
 };
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -319,6 +321,62 @@ impl Store for SqliteStore {
     async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
         let subjects = subjects.to_vec();
         self.call(move |c| access::policy_for(c, &subjects)).await
+    }
+
+    async fn set_promotion_policy(
+        &self,
+        ctx: &WriteContext,
+        policy: &PromotionPolicy,
+    ) -> Result<PromotionPolicyRecord> {
+        let (ctx, policy) = (ctx.clone(), policy.clone());
+        self.call(move |c| promotions::set_policy(c, &ctx, &policy)).await
+    }
+
+    async fn delete_promotion_policy(
+        &self,
+        ctx: &WriteContext,
+        binding: &BindingName,
+        scope: &Scope,
+    ) -> Result<()> {
+        let (ctx, binding, scope) = (ctx.clone(), binding.clone(), scope.clone());
+        self.call(move |c| promotions::delete_policy(c, &ctx, &binding, &scope)).await
+    }
+
+    async fn list_promotion_policies(
+        &self,
+        binding: Option<&BindingName>,
+    ) -> Result<Vec<PromotionPolicyRecord>> {
+        let binding = binding.cloned();
+        self.call(move |c| promotions::list_policies(c, binding.as_ref())).await
+    }
+
+    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionOutcome> {
+        let (ctx, act) = (ctx.clone(), act.clone());
+        self.write(move |c| promotions::promote(c, &ctx, &act)).await
+    }
+
+    async fn evaluate_promotion(
+        &self,
+        model: &ModelName,
+        binding: &BindingName,
+        version: u64,
+        requester: &str,
+    ) -> Result<(Option<PromotionPolicy>, Vec<GateResult>)> {
+        let (model, binding, requester) = (model.clone(), binding.clone(), requester.to_owned());
+        self.call(move |c| promotions::evaluate(c, &model, &binding, version, &requester)).await
+    }
+
+    async fn get_promotion_request(&self, id: u64) -> Result<PromotionRequest> {
+        self.call(move |c| promotions::get(c, id)).await
+    }
+
+    async fn list_promotion_requests(
+        &self,
+        filter: &PromotionFilter,
+        page: PageRequest,
+    ) -> Result<Page<PromotionRequest>> {
+        let filter = filter.clone();
+        self.call(move |c| promotions::list(c, &filter, &page)).await
     }
 
     async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>> {

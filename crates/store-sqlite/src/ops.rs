@@ -163,6 +163,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_artifacts.sql")),
     (3, include_str!("../migrations/0003_access.sql")),
     (4, include_str!("../migrations/0004_gc_tombstones.sql")),
+    (5, include_str!("../migrations/0005_promotions.sql")),
 ];
 
 /// Ensures the schema exists (embedded: the store migrates itself on open).

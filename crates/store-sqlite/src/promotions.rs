@@ -1,0 +1,346 @@
+//! Promotion policies and requests on the embedded store (issue 13): persistence only, as in
+//! the PostgreSQL store. Every decision is `bindery_core::promotion`'s.
+
+use std::time::SystemTime;
+
+use bindery_core::gates::{Gate, GateResult};
+use bindery_core::promotion::{self, Gathered, Step};
+use bindery_core::{
+    BindingAction, BindingName, Change, Cursor, Error, ModelName, Page, PageRequest, PromotionAct,
+    PromotionFilter, PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest,
+    PromotionState, Result, Scope, WriteContext,
+};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::bindings::{self, Rebind, bindings_of};
+use crate::models::live_model;
+use crate::ops::{Sql, append_audit, corrupt, from_json, i, immediate, micros, now, time, to_json, u};
+use crate::versions::find_version;
+
+const POLICY_COLUMNS: &str = "binding, scope, gates, updated_at, updated_by";
+
+type PolicyRow = (String, String, String, i64, String);
+
+fn policy_row(r: &Row<'_>) -> rusqlite::Result<PolicyRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn policy_record((binding, scope, gates, at, by): PolicyRow) -> Result<PromotionPolicyRecord> {
+    Ok(PromotionPolicyRecord {
+        policy: PromotionPolicy {
+            binding: BindingName::parse("binding", &binding).map_err(corrupt)?,
+            scope: Scope::parse("scope", &scope).map_err(corrupt)?,
+            gates: from_json(&gates)?,
+        },
+        updated_at: time(at),
+        updated_by: by,
+    })
+}
+
+/// Audit-only writes (policies, requests that do not move a binding) sit at the current revision.
+fn audit(tx: &Transaction<'_>, ctx: &WriteContext, entry: bindery_core::AuditEntry) -> Result<()> {
+    let revision = i(bindings::revision(tx)?)?;
+    append_audit(tx, revision, ctx, entry)
+}
+
+pub(crate) fn set_policy(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    policy: &PromotionPolicy,
+) -> Result<PromotionPolicyRecord> {
+    let tx = immediate(conn)?;
+    let scope = policy.scope.to_wire();
+    let before: Option<String> = tx
+        .query_row(
+            "SELECT gates FROM promotion_policies WHERE binding = ?1 AND scope = ?2",
+            params![policy.binding.as_str(), scope],
+            |r| r.get(0),
+        )
+        .optional()
+        .sql()?;
+    let before: Option<Vec<Gate>> = before.as_deref().map(from_json).transpose()?;
+    tx.execute(
+        "INSERT INTO promotion_policies (binding, scope, gates, updated_at, updated_by) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (binding, scope) DO UPDATE SET gates = excluded.gates, updated_at = excluded.updated_at,
+             updated_by = excluded.updated_by",
+        params![policy.binding.as_str(), scope, to_json(&policy.gates), now(), ctx.actor],
+    )
+    .sql()?;
+    let record = policy_record(
+        tx.query_row(
+            &format!("SELECT {POLICY_COLUMNS} FROM promotion_policies WHERE binding = ?1 AND scope = ?2"),
+            params![policy.binding.as_str(), scope],
+            policy_row,
+        )
+        .sql()?,
+    )?;
+    audit(&tx, ctx, policy.audit_set(before.as_deref()))?;
+    tx.commit().sql()?;
+    Ok(record)
+}
+
+pub(crate) fn delete_policy(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    binding: &BindingName,
+    scope: &Scope,
+) -> Result<()> {
+    let tx = immediate(conn)?;
+    let row = tx
+        .query_row(
+            &format!(
+                "DELETE FROM promotion_policies WHERE binding = ?1 AND scope = ?2 RETURNING {POLICY_COLUMNS}"
+            ),
+            params![binding.as_str(), scope.to_wire()],
+            policy_row,
+        )
+        .optional()
+        .sql()?
+        .ok_or_else(|| Error::NotFound(format!("no promotion policy for binding '{binding}' at {scope}")))?;
+    let deleted = policy_record(row)?;
+    audit(&tx, ctx, deleted.policy.audit_deleted())?;
+    tx.commit().sql()?;
+    Ok(())
+}
+
+pub(crate) fn list_policies(
+    conn: &Connection,
+    binding: Option<&BindingName>,
+) -> Result<Vec<PromotionPolicyRecord>> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {POLICY_COLUMNS} FROM promotion_policies WHERE ?1 IS NULL OR binding = ?1 ORDER BY binding, scope"
+        ))
+        .sql()?;
+    let rows = stmt
+        .query_map([binding.map(BindingName::as_str)], policy_row)
+        .sql()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .sql()?;
+    rows.into_iter().map(policy_record).collect()
+}
+
+/// The policy gating `binding` of `model`, if any.
+pub(crate) fn gate_policy(
+    conn: &Connection,
+    model: &ModelName,
+    binding: &BindingName,
+) -> Result<Option<PromotionPolicy>> {
+    let all: Vec<PromotionPolicy> =
+        list_policies(conn, Some(binding))?.into_iter().map(|r| r.policy).collect();
+    Ok(promotion::applicable(&all, model, binding).cloned())
+}
+
+/// Everything the gates of `policy` look at for `version`.
+pub(crate) fn gather(
+    conn: &Connection,
+    model_id: i64,
+    model: &ModelName,
+    policy: Option<PromotionPolicy>,
+    version: u64,
+) -> Result<Gathered> {
+    let candidate =
+        find_version(conn, model, i(version)?)?.ok_or_else(|| Error::version_not_found(model, version))?;
+    let bindings = bindings_of(conn, model_id)?;
+    let mut bound = Vec::new();
+    for v in policy.as_ref().map(|p| promotion::referenced_versions(p, &bindings)).unwrap_or_default() {
+        bound.extend(find_version(conn, model, i(v)?)?);
+    }
+    Ok(Gathered { policy, candidate, bindings, bound })
+}
+
+fn request_from(id: i64, doc: &str, now: SystemTime) -> Result<PromotionRequest> {
+    let mut request: PromotionRequest = from_json(doc)?;
+    request.id = u(id)?;
+    Ok(request.as_of(now))
+}
+
+fn save(tx: &Transaction<'_>, request: &PromotionRequest) -> Result<()> {
+    tx.execute(
+        "UPDATE promotion_requests SET state = ?2, doc = ?3 WHERE id = ?1",
+        params![i(request.id)?, request.state.as_str(), to_json(request)],
+    )
+    .sql()?;
+    Ok(())
+}
+
+/// Marks the pending requests for `binding` superseded.
+pub(crate) fn supersede_pending(
+    tx: &Transaction<'_>,
+    model_id: i64,
+    binding: &BindingName,
+    why: &str,
+) -> Result<()> {
+    let pending: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare_cached(
+                "SELECT id, doc FROM promotion_requests WHERE model_id = ?1 AND binding = ?2 AND state = 'PENDING'",
+            )
+            .sql()?;
+        stmt.query_map(params![model_id, binding.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .sql()?
+            .collect::<rusqlite::Result<_>>()
+            .sql()?
+    };
+    let now = SystemTime::now();
+    for (id, doc) in pending {
+        let mut request = request_from(id, &doc, now)?;
+        request.supersede(why, now);
+        save(tx, &request)?;
+    }
+    Ok(())
+}
+
+/// The request `id` and its model's id.
+fn stored(tx: &Transaction<'_>, id: u64, now: SystemTime) -> Result<(i64, PromotionRequest)> {
+    let (row_id, model_id, doc): (i64, i64, String) = tx
+        .query_row("SELECT id, model_id, doc FROM promotion_requests WHERE id = ?1", [i(id)?], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()
+        .sql()?
+        .ok_or_else(|| Error::NotFound(format!("promotion request #{id} not found")))?;
+    Ok((model_id, request_from(row_id, &doc, now)?))
+}
+
+pub(crate) fn promote(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    act: &PromotionAct,
+) -> Result<(PromotionOutcome, Option<Change>)> {
+    // BEGIN IMMEDIATE: the whole store's write lock, so concurrent decisions queue.
+    let tx = immediate(conn)?;
+    let now = SystemTime::now();
+    let (mut request, step, model_id) = match act {
+        PromotionAct::Request(new) => {
+            let (model_id, _) = live_model(&tx, &new.model)?;
+            let policy = gate_policy(&tx, &new.model, &new.binding)?;
+            let gathered = gather(&tx, model_id, &new.model, policy, new.version)?;
+            let (mut request, step) =
+                promotion::request(new, &ctx.actor, gathered.policy.as_ref(), &gathered.facts(now))?;
+            supersede_pending(&tx, model_id, &new.binding, "a newer request for the binding")?;
+            request.id = u(tx
+                .query_row(
+                    "INSERT INTO promotion_requests (model_id, binding, state, expires_at, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                    params![
+                        model_id,
+                        new.binding.as_str(),
+                        request.state.as_str(),
+                        micros(request.expires_at),
+                        to_json(&request)
+                    ],
+                    |r| r.get(0),
+                )
+                .sql()?)?;
+            (request, step, model_id)
+        }
+        PromotionAct::Approve { id, comment } | PromotionAct::Reject { id, comment } => {
+            let (model_id, mut request) = stored(&tx, *id, now)?;
+            let step = if matches!(act, PromotionAct::Approve { .. }) {
+                let policy = gate_policy(&tx, &request.model, &request.binding)?;
+                let gathered = gather(&tx, model_id, &request.model, policy, request.version)?;
+                promotion::approve(
+                    &mut request,
+                    &ctx.actor,
+                    comment,
+                    gathered.policy.as_ref(),
+                    &gathered.facts(now),
+                )?
+            } else {
+                promotion::reject(&mut request, &ctx.actor, comment, now)?;
+                Step::Record
+            };
+            (request, step, model_id)
+        }
+        PromotionAct::Cancel { id } => {
+            let (model_id, mut request) = stored(&tx, *id, now)?;
+            promotion::cancel(&mut request, &ctx.actor, now)?;
+            (request, Step::Record, model_id)
+        }
+    };
+    audit(&tx, ctx, request.audit(act.action()))?;
+    let mut applied = None;
+    if step == Step::Apply {
+        let before = bindings::current(&tx, model_id, &request.binding)?;
+        let artifact = bindings::bindable(&tx, model_id, &request.model, request.version)?;
+        let change = Rebind { name: &request.binding, before, after: Some((request.version, artifact)) };
+        let reason = request.history_reason();
+        let (revision, change) =
+            bindings::rebind(&tx, ctx, (model_id, &request.model), &[change], BindingAction::Set, &reason)?;
+        let revision = u(revision)?;
+        request.applied(&ctx.actor, revision, now);
+        audit(&tx, ctx, request.audit("promotion.apply"))?;
+        applied = Some((revision, change));
+    }
+    save(&tx, &request)?;
+    tx.commit().sql()?;
+    let (applied_revision, change) = applied.unzip();
+    Ok((PromotionOutcome { request, applied_revision }, change))
+}
+
+pub(crate) fn evaluate(
+    conn: &mut Connection,
+    model: &ModelName,
+    binding: &BindingName,
+    version: u64,
+    requester: &str,
+) -> Result<(Option<PromotionPolicy>, Vec<GateResult>)> {
+    // One read transaction, so the gates see one snapshot.
+    let tx = conn.transaction().sql()?;
+    let (model_id, _) = live_model(&tx, model)?;
+    let policy = gate_policy(&tx, model, binding)?;
+    let gathered = gather(&tx, model_id, model, policy, version)?;
+    let results =
+        promotion::evaluate(gathered.policy.as_ref(), requester, &gathered.facts(SystemTime::now()));
+    Ok((gathered.policy, results))
+}
+
+pub(crate) fn get(conn: &Connection, id: u64) -> Result<PromotionRequest> {
+    let (row_id, doc): (i64, String) = conn
+        .query_row("SELECT id, doc FROM promotion_requests WHERE id = ?1", [i(id)?], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()
+        .sql()?
+        .ok_or_else(|| Error::NotFound(format!("promotion request #{id} not found")))?;
+    request_from(row_id, &doc, SystemTime::now())
+}
+
+pub(crate) fn list(
+    conn: &Connection,
+    filter: &PromotionFilter,
+    page: &PageRequest,
+) -> Result<Page<PromotionRequest>> {
+    // A pending request past its deadline is listed (and filtered) as EXPIRED.
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT r.id, r.doc FROM promotion_requests r JOIN models m ON m.id = r.model_id
+             WHERE (?1 IS NULL OR m.name = ?1) AND (?2 IS NULL OR r.binding = ?2)
+               AND (?3 IS NULL OR
+                    (CASE WHEN r.state = 'PENDING' AND r.expires_at <= ?6 THEN 'EXPIRED' ELSE r.state END) = ?3)
+               AND (?4 IS NULL OR r.id < ?4)
+             ORDER BY r.id DESC LIMIT ?5",
+        )
+        .sql()?;
+    let after = page.after_number().map(i).transpose()?;
+    let current = now();
+    let rows: Vec<(i64, String)> = stmt
+        .query_map(
+            params![
+                filter.model.as_ref().map(ModelName::as_str),
+                filter.binding.as_ref().map(BindingName::as_str),
+                filter.state.map(PromotionState::as_str),
+                after,
+                i64::from(page.size) + 1,
+                current
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .sql()?
+        .collect::<rusqlite::Result<_>>()
+        .sql()?;
+    let now = SystemTime::now();
+    let items = rows.iter().map(|(id, doc)| request_from(*id, doc, now)).collect::<Result<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.size, |r| Cursor::Number(r.id)))
+}
