@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod promotion;
 
 use std::sync::Arc;
 
@@ -31,11 +32,26 @@ pub struct Primary {
     auth: AuthMode,
     jwt: Option<Arc<bindery_auth::JwtVerifier>>,
     certs: Arc<bindery_auth::ClientCertPrincipals>,
+    promotion_ttl: std::time::Duration,
 }
 
 impl Primary {
     pub fn new(store: Arc<dyn Store>, artifacts: Arc<Artifacts>, auth: AuthMode) -> Self {
-        Self { store, artifacts, auth, jwt: None, certs: Arc::default() }
+        Self {
+            store,
+            artifacts,
+            auth,
+            jwt: None,
+            certs: Arc::default(),
+            promotion_ttl: bindery_core::promotion::DEFAULT_REQUEST_TTL,
+        }
+    }
+
+    /// How long a promotion request waits for its approvals before it expires.
+    #[must_use]
+    pub fn with_promotion_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.promotion_ttl = ttl;
+        self
     }
 
     /// Also accepts JWTs this verifier accepts.
@@ -337,6 +353,7 @@ impl RegistryService for Primary {
         let caller = self.caller(&request, "RollbackBinding").await?;
         let req: bindery_core::RollbackBinding = decode(request.into_inner())?;
         caller.require_bindings(&req.model, [&req.name])?;
+        promotion::check_rollback(self, &caller, &req).await?;
         let written = self.store.rollback_binding(&caller.ctx, req).await.map_err(status_from_error)?;
         Ok(Response::new(written.into()))
     }
@@ -385,6 +402,91 @@ impl RegistryService for Primary {
 
     async fn who_am_i(&self, request: Request<v1::WhoAmIRequest>) -> RpcResult<v1::WhoAmIResponse> {
         access::who_am_i(self, request).await
+    }
+
+    async fn set_promotion_policy(
+        &self,
+        request: Request<v1::SetPromotionPolicyRequest>,
+    ) -> RpcResult<v1::SetPromotionPolicyResponse> {
+        promotion::set_policy(self, request).await
+    }
+
+    async fn get_promotion_policy(
+        &self,
+        request: Request<v1::GetPromotionPolicyRequest>,
+    ) -> RpcResult<v1::GetPromotionPolicyResponse> {
+        promotion::get_policy(self, request).await
+    }
+
+    async fn list_promotion_policies(
+        &self,
+        request: Request<v1::ListPromotionPoliciesRequest>,
+    ) -> RpcResult<v1::ListPromotionPoliciesResponse> {
+        promotion::list_policies(self, request).await
+    }
+
+    async fn delete_promotion_policy(
+        &self,
+        request: Request<v1::DeletePromotionPolicyRequest>,
+    ) -> RpcResult<v1::DeletePromotionPolicyResponse> {
+        promotion::delete_policy(self, request).await
+    }
+
+    async fn request_promotion(
+        &self,
+        request: Request<v1::RequestPromotionRequest>,
+    ) -> RpcResult<v1::PromotionResponse> {
+        promotion::request_promotion(self, request).await
+    }
+
+    async fn approve_promotion(
+        &self,
+        request: Request<v1::ApprovePromotionRequest>,
+    ) -> RpcResult<v1::PromotionResponse> {
+        let caller = self.caller(&request, "ApprovePromotion").await?;
+        let r = request.into_inner();
+        promotion::decide(self, caller, bindery_core::PromotionAct::Approve { id: r.id, comment: r.comment })
+            .await
+    }
+
+    async fn reject_promotion(
+        &self,
+        request: Request<v1::RejectPromotionRequest>,
+    ) -> RpcResult<v1::PromotionResponse> {
+        let caller = self.caller(&request, "RejectPromotion").await?;
+        let r = request.into_inner();
+        promotion::decide(self, caller, bindery_core::PromotionAct::Reject { id: r.id, comment: r.comment })
+            .await
+    }
+
+    async fn cancel_promotion(
+        &self,
+        request: Request<v1::CancelPromotionRequest>,
+    ) -> RpcResult<v1::PromotionResponse> {
+        let caller = self.caller(&request, "CancelPromotion").await?;
+        let id = request.into_inner().id;
+        promotion::decide(self, caller, bindery_core::PromotionAct::Cancel { id }).await
+    }
+
+    async fn evaluate_promotion(
+        &self,
+        request: Request<v1::EvaluatePromotionRequest>,
+    ) -> RpcResult<v1::EvaluatePromotionResponse> {
+        promotion::evaluate(self, request).await
+    }
+
+    async fn get_promotion_request(
+        &self,
+        request: Request<v1::GetPromotionRequestRequest>,
+    ) -> RpcResult<v1::PromotionRequest> {
+        promotion::get_request(self, request).await
+    }
+
+    async fn list_promotion_requests(
+        &self,
+        request: Request<v1::ListPromotionRequestsRequest>,
+    ) -> RpcResult<v1::ListPromotionRequestsResponse> {
+        promotion::list_requests(self, request).await
     }
 
     async fn set_binding_protection(

@@ -14,6 +14,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "
 mod access;
 pub mod auth;
 mod convert;
+pub mod promotion;
 mod resolve_many;
 mod status;
 

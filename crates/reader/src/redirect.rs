@@ -80,4 +80,15 @@ redirect_all! {
     list_binding_protections(ListBindingProtectionsRequest) -> ListBindingProtectionsResponse;
     list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse;
     verify_audit_log(VerifyAuditLogRequest) -> VerifyAuditLogResponse;
+    set_promotion_policy(SetPromotionPolicyRequest) -> SetPromotionPolicyResponse;
+    get_promotion_policy(GetPromotionPolicyRequest) -> GetPromotionPolicyResponse;
+    list_promotion_policies(ListPromotionPoliciesRequest) -> ListPromotionPoliciesResponse;
+    delete_promotion_policy(DeletePromotionPolicyRequest) -> DeletePromotionPolicyResponse;
+    request_promotion(RequestPromotionRequest) -> PromotionResponse;
+    approve_promotion(ApprovePromotionRequest) -> PromotionResponse;
+    reject_promotion(RejectPromotionRequest) -> PromotionResponse;
+    cancel_promotion(CancelPromotionRequest) -> PromotionResponse;
+    evaluate_promotion(EvaluatePromotionRequest) -> EvaluatePromotionResponse;
+    get_promotion_request(GetPromotionRequestRequest) -> PromotionRequest;
+    list_promotion_requests(ListPromotionRequestsRequest) -> ListPromotionRequestsResponse;
 }
