@@ -560,6 +560,22 @@ pub fn request(
         applied_revision: 0,
     };
     let step = settle(&mut request, policy, facts, new.may_apply);
+    // Refused outright when a gate fails that neither people nor time can fix.
+    let hopeless: Vec<&str> = request
+        .results
+        .iter()
+        .filter(|r| !r.passed && !matches!(r.gate, Gate::Approvals { .. } | Gate::Soak { .. }))
+        .map(|r| r.detail.as_str())
+        .collect();
+    if !hopeless.is_empty() {
+        return Err(Error::FailedPrecondition(format!(
+            "version {} may not take gated binding '{}' of model '{}': {}",
+            new.version,
+            new.binding,
+            new.model,
+            hopeless.join("; ")
+        )));
+    }
     Ok((request, step))
 }
 
@@ -731,6 +747,9 @@ mod tests {
         assert_eq!(referenced_versions(&p, &bindings), vec![3]);
         let facts =
             Facts { candidate: &candidate, bindings: &bindings, bound: std::slice::from_ref(&champion), now };
+        let weak = version(5, 0.89);
+        let refused = request(&new(5), "carol", Some(&p), &Facts { candidate: &weak, ..facts }).unwrap_err();
+        assert!(refused.to_string().contains("metrics.auc = 0.89, needed >= 0.9"), "{refused}");
         let (mut req, step) = request(&new(4), "carol", Some(&p), &facts).unwrap();
         assert_eq!(step, Step::Record, "{:?}", req.results);
         assert_eq!(req.expected_generation, 5);
