@@ -72,7 +72,11 @@ store_suite! {
         list_answers_stay_under_the_message_limit,
     ],
     upload_bounds: [oversized_sessions_are_refused_before_anything_is_created, dev_uploads_need_a_bounded_content_length],
-    promotion: [the_example_policy_gates_production, a_better_champion_blocks_the_application],
+    promotion: [
+        the_example_policy_gates_production,
+        a_better_champion_blocks_the_application,
+        the_cli_walks_the_readme_example,
+    ],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
         a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,

@@ -420,3 +420,74 @@ pub(crate) async fn a_better_champion_blocks_the_application(backend: Backend) {
     );
     set_binding(&mut r, &alice, model, "production", v2).await.unwrap();
 }
+
+async fn bindery(registry: &TestRegistry, actor: &str, argv: &[&str]) -> anyhow::Result<String> {
+    use clap::Parser;
+    let endpoint = registry.endpoint();
+    let mut full = vec!["bindery", "--server", endpoint.as_str(), "--actor", actor];
+    full.extend_from_slice(argv);
+    let cli = bindery_server::cli::ClientCli::try_parse_from(full)?;
+    bindery_server::cli::run(cli.args, cli.command).await
+}
+
+/// The README's worked example from a terminal (`bindery policy|promote|approve|requests`).
+pub(crate) async fn the_cli_walks_the_readme_example(backend: Backend) {
+    let registry = TestRegistry::start(backend).await.unwrap();
+    let run = |actor: &'static str, argv: Vec<&'static str>| {
+        let registry = &registry;
+        async move { bindery(registry, actor, &argv).await }
+    };
+    run("carol", vec!["model", "create", "fraud/detector"]).await.unwrap();
+    for (i, auc) in ["auc=0.91", "auc=0.89", "auc=0.93"].into_iter().enumerate() {
+        let uri =
+            ["s3://models/fraud/1/m.onnx", "s3://models/fraud/2/m.onnx", "s3://models/fraud/3/m.onnx"][i];
+        run("carol", vec!["version", "register", "fraud/detector", "--uri", uri, "--metric", auc])
+            .await
+            .unwrap();
+    }
+    run("alice", vec!["bind", "fraud/detector", "production", "1"]).await.unwrap();
+    let set = vec![
+        "policy",
+        "set",
+        "production",
+        "--scope",
+        "fraud/",
+        "--gate",
+        "soak staging 2s",
+        "--gate",
+        "metrics.auc >= 0.90",
+        "--gate",
+        "beat self on auc by 0.005",
+        "--gate",
+        "approvals 1",
+    ];
+    let out = run("admin", set).await.unwrap();
+    assert!(out.contains("soak staging 2s") && out.contains("beat self on auc by 0.005"), "{out}");
+    let err =
+        run("admin", vec!["policy", "set", "production", "--gate", "metrics.auc => 1"]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("operator"), "{err:#}");
+    let out = run("carol", vec!["policy", "show", "production", "--model", "fraud/detector"]).await.unwrap();
+    assert!(out.starts_with("production at fraud/") && out.contains("approvals 1"), "{out}");
+
+    let err = run("carol", vec!["promote", "fraud/detector", "production", "2"]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("metrics.auc = 0.89, needed >= 0.9"), "{err:#}");
+    run("alice", vec!["bind", "fraud/detector", "staging", "3"]).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(SOAK)).await;
+    let out = run("carol", vec!["promote", "fraud/detector", "production", "3", "--dry-run"]).await.unwrap();
+    assert!(out.contains("needs approval") && out.contains("PASS  soak staging 2s"), "{out}");
+    let out = run("carol", vec!["promote", "fraud/detector", "production", "3", "--reason", "better auc"])
+        .await
+        .unwrap();
+    assert!(out.contains("PENDING") && out.contains("WAIT  approvals 1"), "{out}");
+    let id = out.split_whitespace().nth(1).unwrap().trim_start_matches('#').to_owned();
+    let id: &'static str = Box::leak(id.into_boxed_str());
+    let err = run("carol", vec!["approve", id]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("four eyes"), "{err:#}");
+    let out = run("alice", vec!["approve", id, "--comment", "lgtm"]).await.unwrap();
+    assert!(out.contains("APPLIED") && out.contains("applied: fraud/detector production -> v3"), "{out}");
+    let out =
+        run("carol", vec!["requests", "--model", "fraud/detector", "--state", "applied"]).await.unwrap();
+    assert!(out.contains(&format!("promotion #{id}")) && out.contains("approved by alice"), "{out}");
+    let out = run("carol", vec!["history", "fraud/detector", "production"]).await.unwrap();
+    assert!(out.contains("requested by carol, approved by alice: better auc"), "{out}");
+}

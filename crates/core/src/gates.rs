@@ -98,6 +98,158 @@ pub enum Gate {
     },
 }
 
+impl Gate {
+    /// A gate from its one-line form (the CLI's `--gate`, and [`Gate`]'s `Display`):
+    /// `metrics.auc >= 0.9`, `beat production on auc by 0.005`, `beat self on loss by 2% lower-is-better`,
+    /// `approvals 1`, `soak staging 24h`, `tags bias_audit=passed,reviewed=yes`,
+    /// `lineage datasets,code_ref`.
+    pub fn parse_spec(spec: &str) -> Result<Self> {
+        let bad = |why: &str| Error::invalid("gate", format!("{spec:?}: {why}"));
+        let words: Vec<&str> = spec.split_whitespace().collect();
+        let number = |w: &str| w.parse::<f64>().ok().filter(|v| v.is_finite());
+        let binding = |w: &str| BindingName::parse("gate", w).map_err(|e| bad(&e.to_string()));
+        match words.as_slice() {
+            [metric, op, value] if metric.starts_with("metrics.") => Ok(Self::MetricThreshold {
+                metric: metric.trim_start_matches("metrics.").to_owned(),
+                op: Comparison::parse(op).map_err(|_| bad("the operator is one of >=, >, <=, <"))?,
+                value: number(value).ok_or_else(|| bad("the threshold is a number"))?,
+            }),
+            ["beat", reference, "on", metric, rest @ ..] => {
+                let mut on = BeatOn {
+                    metric: (*metric).to_owned(),
+                    greater_is_better: true,
+                    min_absolute_change: 0.0,
+                    min_relative_change: 0.0,
+                };
+                let mut rest = rest.iter();
+                while let Some(word) = rest.next() {
+                    match *word {
+                        "lower-is-better" => on.greater_is_better = false,
+                        "by" => {
+                            let amount = rest.next().ok_or_else(|| bad("`by` needs an amount"))?;
+                            match amount.strip_suffix('%') {
+                                Some(pct) => {
+                                    on.min_relative_change =
+                                        number(pct).ok_or_else(|| bad("`by N%` needs a number"))? / 100.0;
+                                }
+                                None => {
+                                    on.min_absolute_change =
+                                        number(amount).ok_or_else(|| bad("`by` needs a number"))?;
+                                }
+                            }
+                        }
+                        other => {
+                            return Err(bad(&format!(
+                                "unexpected {other:?}; use `by N`, `by N%`, `lower-is-better`"
+                            )));
+                        }
+                    }
+                }
+                let reference = if *reference == "self" { None } else { Some(binding(reference)?) };
+                Ok(Self::BeatBound { reference, on: vec![on] })
+            }
+            ["approvals", n] => {
+                Ok(Self::Approvals { count: n.parse().map_err(|_| bad("approvals takes a count"))? })
+            }
+            ["soak", soak, duration] => Ok(Self::Soak {
+                binding: binding(soak)?,
+                duration: parse_duration(duration)
+                    .ok_or_else(|| bad("durations look like 90s, 30m, 24h or 7d"))?,
+            }),
+            ["tags", pairs] => {
+                let tags = pairs
+                    .split(',')
+                    .map(|p| p.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                    .collect::<Option<BTreeMap<_, _>>>()
+                    .ok_or_else(|| bad("tags are key=value,key=value"))?;
+                Ok(Self::RequiredTags { tags })
+            }
+            ["lineage", what] => {
+                let mut parts = what.split(',').collect::<Vec<_>>();
+                let datasets = parts.contains(&"datasets");
+                let code_ref = parts.contains(&"code_ref");
+                parts.retain(|p| *p != "datasets" && *p != "code_ref");
+                if !parts.is_empty() {
+                    return Err(bad("lineage requires datasets, code_ref, or datasets,code_ref"));
+                }
+                Ok(Self::RequiredLineage { datasets, code_ref })
+            }
+            _ => Err(bad(
+                "expected `metrics.<key> <op> <n>`, `beat <binding|self> on <metric> [by N] [by N%] [lower-is-better]`, \
+                 `approvals <n>`, `soak <binding> <duration>`, `tags k=v,...` or `lineage datasets,code_ref`",
+            )),
+        }
+    }
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3_600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+fn show_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+impl std::fmt::Display for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MetricThreshold { metric, op, value } => {
+                write!(f, "metrics.{metric} {} {value}", op.as_str())
+            }
+            Self::BeatBound { reference, on } => {
+                let reference = reference.as_ref().map_or("self", BindingName::as_str);
+                let each: Vec<String> = on
+                    .iter()
+                    .map(|b| {
+                        let mut s = format!("beat {reference} on {}", b.metric);
+                        if b.min_absolute_change != 0.0 {
+                            s.push_str(&format!(" by {}", b.min_absolute_change));
+                        }
+                        if b.min_relative_change != 0.0 {
+                            s.push_str(&format!(" by {}%", b.min_relative_change * 100.0));
+                        }
+                        if !b.greater_is_better {
+                            s.push_str(" lower-is-better");
+                        }
+                        s
+                    })
+                    .collect();
+                f.write_str(&each.join(" and "))
+            }
+            Self::Approvals { count } => write!(f, "approvals {count}"),
+            Self::Soak { binding, duration } => write!(f, "soak {binding} {}", show_duration(*duration)),
+            Self::RequiredTags { tags } => {
+                let pairs: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                write!(f, "tags {}", pairs.join(","))
+            }
+            Self::RequiredLineage { datasets, code_ref } => {
+                let parts: Vec<&str> = [(*datasets, "datasets"), (*code_ref, "code_ref")]
+                    .into_iter()
+                    .filter(|p| p.0)
+                    .map(|p| p.1)
+                    .collect();
+                write!(f, "lineage {}", parts.join(","))
+            }
+        }
+    }
+}
+
 /// A version's metrics.
 pub type Metrics = BTreeMap<String, f64>;
 
@@ -369,6 +521,28 @@ mod tests {
         assert!(run(&gate(false, 0.5, 0.0), 1.5, Some(&base)));
         assert!(!run(&gate(false, 0.5, 0.0), 1.6, Some(&base)));
         assert!(run(&gate(true, 0.5, 0.0), 0.0, None), "nothing bound: passes and says so");
+    }
+
+    #[test]
+    fn gates_have_a_one_line_form_that_round_trips() {
+        for spec in [
+            "soak staging 1d",
+            "metrics.auc >= 0.9",
+            "beat self on auc by 0.005",
+            "beat production on loss by 0.01 by 2% lower-is-better",
+            "approvals 1",
+            "tags bias_audit=passed,reviewed=yes",
+            "lineage datasets,code_ref",
+        ] {
+            let gate = Gate::parse_spec(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(gate.to_string(), spec);
+        }
+        assert_eq!(Gate::parse_spec("soak staging 24h").unwrap().to_string(), "soak staging 1d");
+        for bad in
+            ["metrics.auc => 1", "soak staging 24 hours", "beat self on auc by", "lineage tests", "vibes"]
+        {
+            assert!(Gate::parse_spec(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

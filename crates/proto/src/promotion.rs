@@ -16,7 +16,8 @@ fn binding(field: &str, value: String) -> Result<BindingName> {
     BindingName::parse(field, value)
 }
 
-fn gate_from_wire(field: &str, g: v1::Gate) -> Result<Gate> {
+/// A gate from the wire; `field` names it in errors.
+pub fn gate_from_wire(field: &str, g: v1::Gate) -> Result<Gate> {
     use v1::gate::Kind;
     let kind = g.kind.ok_or_else(|| Error::invalid(field, "names no gate kind"))?;
     Ok(match kind {

@@ -207,6 +207,48 @@ pub enum ClientCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Promotion policies (the gates of a binding): set, show, list, delete.
+    #[command(subcommand)]
+    Policy(crate::cli_promotion::PolicyCommand),
+    /// Ask to move a gated binding to a version; prints the gate table. Applies at once when
+    /// every gate passes and you may move the binding; else it waits for approvals.
+    Promote {
+        model: String,
+        binding: String,
+        version: u64,
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Compare-and-set: the binding generation you saw (default: the current one).
+        #[arg(long)]
+        expected_generation: Option<u64>,
+        /// Only evaluate the gates; record nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Approve a promotion request (APPROVER, not its requester); applies it when its gates pass.
+    Approve {
+        id: u64,
+        #[arg(long, default_value = "")]
+        comment: String,
+    },
+    /// Reject a promotion request (APPROVER), saying why.
+    Reject {
+        id: u64,
+        #[arg(long)]
+        comment: String,
+    },
+    /// Cancel your own promotion request.
+    Cancel { id: u64 },
+    /// Promotion requests, newest first.
+    Requests {
+        #[arg(long, default_value = "")]
+        model: String,
+        #[arg(long, default_value = "")]
+        binding: String,
+        /// pending, applied, rejected, superseded, expired or cancelled.
+        #[arg(long, default_value = "")]
+        state: String,
+    },
     /// Who the registry thinks you are, and your role on each --scope.
     Whoami {
         #[arg(long = "scope")]
@@ -395,6 +437,23 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
         ClientCommand::Grant(cmd) => crate::cli_access::grant(&mut c, cmd).await?,
         ClientCommand::Protect { binding, scope, off } => {
             crate::cli_access::protect(&mut c, binding, scope, off).await?
+        }
+        ClientCommand::Policy(cmd) => crate::cli_promotion::policy(&mut c, cmd).await?,
+        ClientCommand::Promote { model, binding, version, reason, expected_generation, dry_run } => {
+            crate::cli_promotion::promote(
+                &mut c,
+                (model, binding, version),
+                reason,
+                expected_generation,
+                dry_run,
+            )
+            .await?
+        }
+        ClientCommand::Approve { id, comment } => crate::cli_promotion::approve(&mut c, id, comment).await?,
+        ClientCommand::Reject { id, comment } => crate::cli_promotion::reject(&mut c, id, comment).await?,
+        ClientCommand::Cancel { id } => crate::cli_promotion::cancel(&mut c, id).await?,
+        ClientCommand::Requests { model, binding, state } => {
+            crate::cli_promotion::requests(&mut c, model, binding, state).await?
         }
         ClientCommand::Whoami { scopes } => crate::cli_access::whoami(&mut c, scopes).await?,
         ClientCommand::Audit(cmd) => crate::cli_access::audit(&mut c, cmd).await?,

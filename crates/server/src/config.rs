@@ -295,6 +295,10 @@ pub struct PrimaryConfig {
     /// Milliseconds between change-log pruning runs.
     #[arg(long, env = "BINDERY_PRUNE_INTERVAL_MS", default_value_t = 600_000)]
     pub prune_interval_ms: u64,
+    /// How long a promotion request waits for its approvals before it expires (seconds; default
+    /// 7 days, 60 s to 90 days).
+    #[arg(long, env = "BINDERY_PROMOTION_TTL_SECS", default_value_t = PROMOTION_TTL_SECS)]
+    pub promotion_ttl_secs: u64,
     #[command(flatten)]
     pub artifacts: ArtifactArgs,
     /// On SIGTERM, milliseconds between turning NOT_SERVING and closing the listener, so load
@@ -304,6 +308,17 @@ pub struct PrimaryConfig {
     /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
     #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
     pub metrics_listen: MetricsListen,
+}
+
+/// The default promotion request TTL: 7 days.
+pub const PROMOTION_TTL_SECS: u64 = 7 * 24 * 3_600;
+
+/// `--promotion-ttl-secs`, checked: 60 s to 90 days.
+pub fn promotion_ttl(secs: u64) -> anyhow::Result<Duration> {
+    if !(60..=90 * 24 * 3_600).contains(&secs) {
+        bail!("promotion_ttl_secs must be between 60 (a minute) and 7776000 (90 days), got {secs}");
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 impl PrimaryConfig {
@@ -322,6 +337,7 @@ impl PrimaryConfig {
             readiness_failures: 3,
             changes_retention_secs: 7 * 24 * 3_600,
             prune_interval_ms: 600_000,
+            promotion_ttl_secs: PROMOTION_TTL_SECS,
             artifacts: ArtifactArgs::default(),
             drain_delay_ms: 0,
             metrics_listen: MetricsListen(None),
@@ -333,6 +349,7 @@ impl PrimaryConfig {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        promotion_ttl(self.promotion_ttl_secs)?;
         if !(1..=1_000).contains(&self.pool_size) {
             bail!("pool_size must be between 1 and 1000, got {}", self.pool_size);
         }

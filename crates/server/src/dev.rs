@@ -58,6 +58,9 @@ pub struct DevConfig {
     pub jwt: crate::config::JwtArgs,
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
+    /// How long a promotion request waits for its approvals before it expires (seconds).
+    #[arg(long, env = "BINDERY_PROMOTION_TTL_SECS", default_value_t = crate::config::PROMOTION_TTL_SECS)]
+    pub promotion_ttl_secs: u64,
 }
 
 impl DevConfig {
@@ -74,6 +77,7 @@ impl DevConfig {
             auth: false,
             jwt: crate::config::JwtArgs::default(),
             tls: crate::tls::TlsArgs::default(),
+            promotion_ttl_secs: crate::config::PROMOTION_TTL_SECS,
         }
     }
 
@@ -140,7 +144,9 @@ pub async fn serve_dev(
     let auth = config.auth_mode();
     let jwt = config.jwt.build().await?;
     let registry = RegistryServiceServer::new(
-        Primary::new(registry_store, artifacts.clone(), auth).with_jwt(jwt.clone()),
+        Primary::new(registry_store, artifacts.clone(), auth)
+            .with_jwt(jwt.clone())
+            .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?),
     )
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);

@@ -3,6 +3,7 @@
 mod artifacts;
 pub mod cli;
 mod cli_access;
+mod cli_promotion;
 pub mod common;
 pub mod config;
 pub mod config_file;

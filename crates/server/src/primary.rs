@@ -52,7 +52,9 @@ pub async fn serve_primary(
     let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
     config.auth.warn_if_off("primary");
     let jwt = config.jwt.build().await?;
-    let primary = Primary::new(store.clone(), artifacts.clone(), config.auth.mode()).with_jwt(jwt);
+    let primary = Primary::new(store.clone(), artifacts.clone(), config.auth.mode())
+        .with_jwt(jwt)
+        .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?);
     // Pruning and garbage collection touch the schema: they start once it is migrated.
     let (migrated_tx, migrated_rx) = tokio::sync::watch::channel(false);
     let schema_ready = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
