@@ -76,6 +76,7 @@ store_suite! {
         the_example_policy_gates_production,
         a_better_champion_blocks_the_application,
         the_cli_walks_the_readme_example,
+        pending_requests_expire,
     ],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,

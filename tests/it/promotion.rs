@@ -491,3 +491,57 @@ pub(crate) async fn the_cli_walks_the_readme_example(backend: Backend) {
     let out = run("carol", vec!["history", "fraud/detector", "production"]).await.unwrap();
     assert!(out.contains("requested by carol, approved by alice: better auc"), "{out}");
 }
+
+/// A pending request past its TTL reads, lists and filters as EXPIRED, and can no longer be
+/// approved. (The TTL is a server setting of at least a minute; the store takes any, so the
+/// request is made through the store with a one-second TTL.)
+pub(crate) async fn pending_requests_expire(backend: Backend) {
+    use bindery_core::{BindingName, ModelName, NewPromotion, PromotionAct, WriteContext};
+    let registry = TestRegistry::start(backend).await.unwrap();
+    let mut r = registry.registry().await.unwrap();
+    create_model(&mut r, "fraud/detector").await;
+    register(&mut r, "fraud/detector", "r1").await;
+    let policy = v1::SetPromotionPolicyRequest {
+        binding: "canary".into(),
+        scope: "*".into(),
+        gates: vec![gate(v1::gate::Kind::Approvals(v1::ApprovalsGate { count: 1 }))],
+    };
+    r.set_promotion_policy(as_actor(policy, "admin")).await.unwrap();
+    let store = registry.store().unwrap();
+    let new = NewPromotion {
+        model: ModelName::parse("m", "fraud/detector").unwrap(),
+        binding: BindingName::parse("b", "canary").unwrap(),
+        version: 1,
+        reason: "try it".into(),
+        expected_generation: None,
+        may_apply: true,
+        ttl: Duration::from_secs(1),
+    };
+    let made = store.promote(&WriteContext::new("carol"), &PromotionAct::Request(new)).await.unwrap();
+    assert_eq!(made.applied_revision, None);
+    let id = made.request.id;
+    let list = |state: v1::PromotionState| {
+        as_actor(v1::ListPromotionRequestsRequest { state: state as i32, ..Default::default() }, "alice")
+    };
+    let pending = r.list_promotion_requests(list(v1::PromotionState::Pending)).await.unwrap().into_inner();
+    assert_eq!(pending.requests.len(), 1);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let pending = r.list_promotion_requests(list(v1::PromotionState::Pending)).await.unwrap().into_inner();
+    assert!(pending.requests.is_empty(), "{pending:?}");
+    let expired = r.list_promotion_requests(list(v1::PromotionState::Expired)).await.unwrap().into_inner();
+    assert_eq!(
+        expired.requests.iter().map(|q| (q.id, q.state)).collect::<Vec<_>>(),
+        vec![(id, v1::PromotionState::Expired as i32)]
+    );
+    let approve = v1::ApprovePromotionRequest { id, comment: String::new() };
+    assert_status(
+        r.approve_promotion(as_actor(approve, "alice")).await,
+        Code::FailedPrecondition,
+        &["EXPIRED", "request it again"],
+    );
+    // The TTL a server accepts is bounded.
+    assert!(
+        bindery_server::config::promotion_ttl(59).is_err()
+            && bindery_server::config::promotion_ttl(3_600).is_ok()
+    );
+}
