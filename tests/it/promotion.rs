@@ -480,10 +480,9 @@ pub(crate) async fn the_cli_walks_the_readme_example(backend: Backend) {
         .unwrap();
     assert!(out.contains("PENDING") && out.contains("WAIT  approvals 1"), "{out}");
     let id = out.split_whitespace().nth(1).unwrap().trim_start_matches('#').to_owned();
-    let id: &'static str = Box::leak(id.into_boxed_str());
-    let err = run("carol", vec!["approve", id]).await.unwrap_err();
+    let err = bindery(&registry, "carol", &["approve", &id]).await.unwrap_err();
     assert!(format!("{err:#}").contains("four eyes"), "{err:#}");
-    let out = run("alice", vec!["approve", id, "--comment", "lgtm"]).await.unwrap();
+    let out = bindery(&registry, "alice", &["approve", &id, "--comment", "lgtm"]).await.unwrap();
     assert!(out.contains("APPLIED") && out.contains("applied: fraud/detector production -> v3"), "{out}");
     let out =
         run("carol", vec!["requests", "--model", "fraud/detector", "--state", "applied"]).await.unwrap();

@@ -455,6 +455,54 @@ impl PromotionAct {
     }
 }
 
+impl PromotionAct {
+    /// The stored request this act is about (`None`: a new request).
+    pub fn request_id(&self) -> Option<u64> {
+        match self {
+            Self::Request(_) => None,
+            Self::Approve { id, .. } | Self::Reject { id, .. } | Self::Cancel { id } => Some(*id),
+        }
+    }
+
+    /// Whether deciding needs [`Gathered`] facts (the gates are evaluated).
+    pub fn evaluates(&self) -> bool {
+        matches!(self, Self::Request(_) | Self::Approve { .. })
+    }
+}
+
+/// Decides `act` by `actor`: the request as it must be saved (id 0: new) and what to do with the
+/// binding. `existing` is the stored request for every act but a new request; `gathered` is
+/// loaded for the acts that [`PromotionAct::evaluates`].
+pub fn decide(
+    act: &PromotionAct,
+    actor: &str,
+    existing: Option<PromotionRequest>,
+    gathered: Option<&Gathered>,
+    now: SystemTime,
+) -> Result<(PromotionRequest, Step)> {
+    let missing = || Error::Internal("a promotion decision without what it decides on".into());
+    match (act, existing) {
+        (PromotionAct::Request(new), _) => {
+            let g = gathered.ok_or_else(missing)?;
+            request(new, actor, g.policy.as_ref(), &g.facts(now))
+        }
+        (PromotionAct::Approve { comment, .. }, Some(mut r)) => {
+            let g = gathered.ok_or_else(missing)?;
+            let step = approve(&mut r, actor, comment, g.policy.as_ref(), &g.facts(now))?;
+            Ok((r, step))
+        }
+        (PromotionAct::Reject { comment, .. }, Some(mut r)) => {
+            reject(&mut r, actor, comment, now)?;
+            Ok((r, Step::Record))
+        }
+        (PromotionAct::Cancel { .. }, Some(mut r)) => {
+            cancel(&mut r, actor, now)?;
+            Ok((r, Step::Record))
+        }
+        (_, None) => Err(missing()),
+    }
+}
+
 /// `RequestPromotion`'s input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewPromotion {

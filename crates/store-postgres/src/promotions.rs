@@ -180,54 +180,38 @@ pub(crate) async fn promote(
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let now = SystemTime::now();
-    let (mut request, step, model_id) = match act {
-        PromotionAct::Request(new) => {
-            let model_id = models::lock(&tx, &new.model).await?;
-            let policy = gate_policy(&tx, &new.model, &new.binding).await?;
-            let gathered = gather(&tx, model_id, &new.model, policy, new.version).await?;
-            let (mut request, step) =
-                promotion::request(new, &ctx.actor, gathered.policy.as_ref(), &gathered.facts(now))?;
-            supersede_pending(&tx, model_id, &new.binding, "a newer request for the binding").await?;
-            let stmt = tx
-                .prepare_cached(
-                    "INSERT INTO promotion_requests (model_id, binding, state, expires_at, doc)
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                )
-                .await?;
-            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-                &model_id,
-                &new.binding.as_str(),
-                &request.state.as_str(),
-                &request.expires_at,
-                &Json(&request),
-            ];
-            request.id = rows::u(tx.query_one(&stmt, &params).await?.try_get(0)?)?;
-            (request, step, model_id)
+    let (model_id, existing) = match act.request_id() {
+        Some(id) => {
+            let (model_id, request) = locked(&tx, id, now).await?;
+            (model_id, Some(request))
         }
-        PromotionAct::Approve { id, comment } | PromotionAct::Reject { id, comment } => {
-            let (model_id, mut request) = locked(&tx, *id, now).await?;
-            let step = if matches!(act, PromotionAct::Approve { .. }) {
-                let policy = gate_policy(&tx, &request.model, &request.binding).await?;
-                let gathered = gather(&tx, model_id, &request.model, policy, request.version).await?;
-                promotion::approve(
-                    &mut request,
-                    &ctx.actor,
-                    comment,
-                    gathered.policy.as_ref(),
-                    &gathered.facts(now),
-                )?
-            } else {
-                promotion::reject(&mut request, &ctx.actor, comment, now)?;
-                Step::Record
-            };
-            (request, step, model_id)
-        }
-        PromotionAct::Cancel { id } => {
-            let (model_id, mut request) = locked(&tx, *id, now).await?;
-            promotion::cancel(&mut request, &ctx.actor, now)?;
-            (request, Step::Record, model_id)
-        }
+        None => (0, None),
     };
+    let (model, binding, version) = match (act, &existing) {
+        (PromotionAct::Request(new), _) => (new.model.clone(), new.binding.clone(), new.version),
+        (_, Some(r)) => (r.model.clone(), r.binding.clone(), r.version),
+        (_, None) => return Err(corrupt("a decision without its request")),
+    };
+    let model_id = if existing.is_some() { model_id } else { models::lock(&tx, &model).await? };
+    let gathered = if act.evaluates() {
+        let policy = gate_policy(&tx, &model, &binding).await?;
+        Some(gather(&tx, model_id, &model, policy, version).await?)
+    } else {
+        None
+    };
+    let (mut request, step) = promotion::decide(act, &ctx.actor, existing, gathered.as_ref(), now)?;
+    if request.id == 0 {
+        supersede_pending(&tx, model_id, &binding, "a newer request for the binding").await?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO promotion_requests (model_id, binding, state, expires_at, doc)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .await?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+            [&model_id, &binding.as_str(), &request.state.as_str(), &request.expires_at, &Json(&request)];
+        request.id = rows::u(tx.query_one(&stmt, &params).await?.try_get(0)?)?;
+    }
     write::record_audit_only(&tx, ctx, request.audit(act.action())).await?;
     let mut applied_revision = None;
     if step == Step::Apply {

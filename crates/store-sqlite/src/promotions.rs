@@ -191,16 +191,16 @@ pub(crate) fn supersede_pending(
     Ok(())
 }
 
-/// The request `id` and its model's id.
-fn stored(tx: &Transaction<'_>, id: u64, now: SystemTime) -> Result<(i64, PromotionRequest)> {
-    let (row_id, model_id, doc): (i64, i64, String) = tx
-        .query_row("SELECT id, model_id, doc FROM promotion_requests WHERE id = ?1", [i(id)?], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+/// The request `id`.
+fn stored(tx: &Transaction<'_>, id: u64, now: SystemTime) -> Result<PromotionRequest> {
+    let (row_id, doc): (i64, String) = tx
+        .query_row("SELECT id, doc FROM promotion_requests WHERE id = ?1", [i(id)?], |r| {
+            Ok((r.get(0)?, r.get(1)?))
         })
         .optional()
         .sql()?
         .ok_or_else(|| Error::NotFound(format!("promotion request #{id} not found")))?;
-    Ok((model_id, request_from(row_id, &doc, now)?))
+    request_from(row_id, &doc, now)
 }
 
 pub(crate) fn promote(
@@ -211,54 +211,38 @@ pub(crate) fn promote(
     // BEGIN IMMEDIATE: the whole store's write lock, so concurrent decisions queue.
     let tx = immediate(conn)?;
     let now = SystemTime::now();
-    let (mut request, step, model_id) = match act {
-        PromotionAct::Request(new) => {
-            let (model_id, _) = live_model(&tx, &new.model)?;
-            let policy = gate_policy(&tx, &new.model, &new.binding)?;
-            let gathered = gather(&tx, model_id, &new.model, policy, new.version)?;
-            let (mut request, step) =
-                promotion::request(new, &ctx.actor, gathered.policy.as_ref(), &gathered.facts(now))?;
-            supersede_pending(&tx, model_id, &new.binding, "a newer request for the binding")?;
-            request.id = u(tx
-                .query_row(
-                    "INSERT INTO promotion_requests (model_id, binding, state, expires_at, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                    params![
-                        model_id,
-                        new.binding.as_str(),
-                        request.state.as_str(),
-                        micros(request.expires_at),
-                        to_json(&request)
-                    ],
-                    |r| r.get(0),
-                )
-                .sql()?)?;
-            (request, step, model_id)
-        }
-        PromotionAct::Approve { id, comment } | PromotionAct::Reject { id, comment } => {
-            let (model_id, mut request) = stored(&tx, *id, now)?;
-            let step = if matches!(act, PromotionAct::Approve { .. }) {
-                let policy = gate_policy(&tx, &request.model, &request.binding)?;
-                let gathered = gather(&tx, model_id, &request.model, policy, request.version)?;
-                promotion::approve(
-                    &mut request,
-                    &ctx.actor,
-                    comment,
-                    gathered.policy.as_ref(),
-                    &gathered.facts(now),
-                )?
-            } else {
-                promotion::reject(&mut request, &ctx.actor, comment, now)?;
-                Step::Record
-            };
-            (request, step, model_id)
-        }
-        PromotionAct::Cancel { id } => {
-            let (model_id, mut request) = stored(&tx, *id, now)?;
-            promotion::cancel(&mut request, &ctx.actor, now)?;
-            (request, Step::Record, model_id)
-        }
+    let existing = act.request_id().map(|id| stored(&tx, id, now)).transpose()?;
+    let (model, binding, version) = match (act, &existing) {
+        (PromotionAct::Request(new), _) => (new.model.clone(), new.binding.clone(), new.version),
+        (_, Some(r)) => (r.model.clone(), r.binding.clone(), r.version),
+        (_, None) => return Err(corrupt("a decision without its request")),
     };
+    // A request of a model deleted since then names a model that is no longer there.
+    let model_id = live_model(&tx, &model)?.0;
+    let gathered = if act.evaluates() {
+        let policy = gate_policy(&tx, &model, &binding)?;
+        Some(gather(&tx, model_id, &model, policy, version)?)
+    } else {
+        None
+    };
+    let (mut request, step) = promotion::decide(act, &ctx.actor, existing, gathered.as_ref(), now)?;
+    if request.id == 0 {
+        supersede_pending(&tx, model_id, &binding, "a newer request for the binding")?;
+        request.id = u(tx
+            .query_row(
+                "INSERT INTO promotion_requests (model_id, binding, state, expires_at, doc)
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                params![
+                    model_id,
+                    binding.as_str(),
+                    request.state.as_str(),
+                    micros(request.expires_at),
+                    to_json(&request)
+                ],
+                |r| r.get(0),
+            )
+            .sql()?)?;
+    }
     audit(&tx, ctx, request.audit(act.action()))?;
     let mut applied = None;
     if step == Step::Apply {
