@@ -8,6 +8,7 @@ mod artifact;
 mod audit;
 mod error;
 mod feed;
+pub mod filter;
 pub mod gates;
 mod model;
 mod names;
