@@ -295,6 +295,13 @@ impl Principal {
     }
 }
 
+/// What a caller may view, for filtering searches in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    Only { namespaces: Vec<String>, models: Vec<ModelName> },
+}
+
 /// The grants and protections that decide a caller's requests.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Policy {
@@ -337,6 +344,28 @@ impl Policy {
             return Ok(());
         }
         self.require(who, need, &Scope::Model(model.clone()))
+    }
+
+    /// What `who` may view (any role): the whole registry, or some namespaces and models. Searches
+    /// filter by it in the store, so results and page sizes never reveal the rest.
+    pub fn visibility(&self, who: &Principal) -> Visibility {
+        if who.method == AuthMethod::Unauthenticated {
+            return Visibility::All;
+        }
+        let mut namespaces = Vec::new();
+        let mut models = Vec::new();
+        for g in self.grants.iter().filter(|g| g.subject.matches(who)) {
+            match &g.scope {
+                Scope::Global => return Visibility::All,
+                Scope::Namespace(ns) => namespaces.push(ns.clone()),
+                Scope::Model(m) => models.push(m.clone()),
+            }
+        }
+        namespaces.sort();
+        namespaces.dedup();
+        models.sort();
+        models.dedup();
+        Visibility::Only { namespaces, models }
     }
 
     /// The highest role `who` holds anywhere.

@@ -23,6 +23,7 @@ mod decoder_properties;
 
 pub use access::{
     AuthMethod, Grant, GrantRecord, Policy, Principal, Protection, ProtectionRecord, Role, Scope, Subject,
+    Visibility,
 };
 pub use access_state::{AccessChange, AccessState};
 pub use artifact::{

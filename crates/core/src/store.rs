@@ -32,6 +32,15 @@ pub trait Store: Send + Sync + 'static {
     /// Soft delete; returns the revision. Fails while bindings point into the model.
     async fn delete_model(&self, ctx: &WriteContext, name: &ModelName) -> Result<u64>;
 
+    /// Models matching a search (issue 14) that `visibility` lets the caller see, each with the
+    /// keyset the next page continues after.
+    async fn search_models(
+        &self,
+        search: &crate::filter::Search,
+        visibility: &crate::Visibility,
+        page: PageRequest,
+    ) -> Result<Page<(Model, crate::filter::Keyset)>>;
+
     // Versions
     async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered>;
     async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion>;
@@ -44,6 +53,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<(ModelVersion, serde_json::Value)>>;
     /// Newest first.
     async fn list_versions(&self, model: &ModelName, page: PageRequest) -> Result<Page<ModelVersion>>;
+    /// Versions matching a search, as [`Store::search_models`].
+    async fn search_versions(
+        &self,
+        search: &crate::filter::Search,
+        visibility: &crate::Visibility,
+        page: PageRequest,
+    ) -> Result<Page<(ModelVersion, crate::filter::Keyset)>>;
     async fn update_version(
         &self,
         ctx: &WriteContext,

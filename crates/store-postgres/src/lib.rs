@@ -14,6 +14,7 @@ mod migrate;
 mod models;
 mod promotions;
 mod rows;
+mod search;
 mod sessions;
 mod tls;
 mod versions;
@@ -416,6 +417,24 @@ impl Store for PgStore {
 
     async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
         self.run("policy_for", || access::policy_for(self, subjects)).await
+    }
+
+    async fn search_models(
+        &self,
+        search: &bindery_core::filter::Search,
+        visibility: &bindery_core::Visibility,
+        page: PageRequest,
+    ) -> Result<Page<(Model, bindery_core::filter::Keyset)>> {
+        self.read("search_models", || search::models(self, search, visibility, &page)).await
+    }
+
+    async fn search_versions(
+        &self,
+        search: &bindery_core::filter::Search,
+        visibility: &bindery_core::Visibility,
+        page: PageRequest,
+    ) -> Result<Page<(ModelVersion, bindery_core::filter::Keyset)>> {
+        self.read("search_versions", || search::versions(self, search, visibility, &page)).await
     }
 
     async fn set_promotion_policy(

@@ -14,6 +14,7 @@ mod gc;
 mod models;
 mod ops;
 mod promotions;
+mod search;
 mod sessions;
 mod versions;
 
@@ -321,6 +322,26 @@ impl Store for SqliteStore {
     async fn policy_for(&self, subjects: &[String]) -> Result<Policy> {
         let subjects = subjects.to_vec();
         self.call(move |c| access::policy_for(c, &subjects)).await
+    }
+
+    async fn search_models(
+        &self,
+        search: &bindery_core::filter::Search,
+        visibility: &bindery_core::Visibility,
+        page: PageRequest,
+    ) -> Result<Page<(Model, bindery_core::filter::Keyset)>> {
+        let (search, visibility) = (search.clone(), visibility.clone());
+        self.call(move |c| search::models(c, &search, &visibility, &page)).await
+    }
+
+    async fn search_versions(
+        &self,
+        search: &bindery_core::filter::Search,
+        visibility: &bindery_core::Visibility,
+        page: PageRequest,
+    ) -> Result<Page<(ModelVersion, bindery_core::filter::Keyset)>> {
+        let (search, visibility) = (search.clone(), visibility.clone());
+        self.call(move |c| search::versions(c, &search, &visibility, &page)).await
     }
 
     async fn set_promotion_policy(

@@ -1,0 +1,464 @@
+//! Compiles a parsed search (`bindery_core::filter`) to SQL for PostgreSQL or SQLite: a `WHERE`
+//! clause, an `ORDER BY`, the order keys to select (for the next page's cursor) and the
+//! parameters. Every value and every key is a parameter; only fixed SQL text is spliced. The
+//! semantics are `bindery_core::filter::evaluate`'s (SQL's three-valued logic, many-valued fields
+//! matching when any value does, nulls last in every order), which the stores are tested against.
+//!
+//! Both stores share the schema shape: `models m` (name, description, owner, tags, created_*,
+//! updated_*, deleted_at), `versions v` (model_id, version, status, params, metrics, tags,
+//! lineage, description, created_*, updated_*), `bindings b` (model_id, name, version). JSON
+//! columns are `jsonb` on PostgreSQL and JSON text on SQLite; times are `timestamptz` on
+//! PostgreSQL and microseconds on SQLite.
+
+use std::time::SystemTime;
+
+use bindery_core::filter::{CmpOp, Expr, Field, Keyset, Search, Target, Type, Value};
+use bindery_core::{Error, Result, Visibility};
+
+/// Which SQL to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+/// A parameter, in order: `$1`/`?1` is the first.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Number(f64),
+    Int(i64),
+    /// PostgreSQL binds it as `timestamptz`; SQLite as microseconds (`Int`).
+    Time(SystemTime),
+}
+
+/// A compiled search. Select `keys` (aliased `k0`, `k1`, …) next to the row so the store can
+/// build the next page's [`Keyset`] from the last row; their types are `key_types`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// Always starts with the row being live (`m.deleted_at IS NULL`).
+    pub where_sql: String,
+    pub order_sql: String,
+    pub keys: Vec<String>,
+    pub key_types: Vec<Type>,
+    pub params: Vec<Param>,
+}
+
+struct Compiler {
+    dialect: Dialect,
+    target: Target,
+    params: Vec<Param>,
+}
+
+fn micros(t: SystemTime) -> i64 {
+    bindery_core::unix_micros(t)
+}
+
+impl Compiler {
+    fn bind(&mut self, p: Param) -> String {
+        let p = match (self.dialect, p) {
+            (Dialect::Sqlite, Param::Time(t)) => Param::Int(micros(t)),
+            (_, p) => p,
+        };
+        self.params.push(p);
+        match self.dialect {
+            Dialect::Postgres => format!("${}", self.params.len()),
+            Dialect::Sqlite => format!("?{}", self.params.len()),
+        }
+    }
+
+    fn value(&mut self, field: &Field, v: &Value) -> String {
+        let param = match v {
+            Value::Text(s) => Param::Text(s.clone()),
+            // Versions are integers: compare them as such (the parser checked it is whole).
+            Value::Number(n) if *field == Field::Version => Param::Int(*n as i64),
+            Value::Number(n) => Param::Number(*n),
+            Value::Time(t) => Param::Time(*t),
+        };
+        let p = self.bind(param);
+        match (self.dialect, field.ty(), field) {
+            (Dialect::Postgres, Type::Number, Field::Metric(_)) => format!("{p}::float8"),
+            (Dialect::Postgres, Type::Text, _) => format!("{p}::text"),
+            _ => p,
+        }
+    }
+
+    /// The version's or the model's column.
+    fn col(&self, version_col: &str, model_col: &str) -> String {
+        match self.target {
+            Target::Versions => format!("v.{version_col}"),
+            Target::Models => format!("m.{model_col}"),
+        }
+    }
+
+    /// A value of a JSON object column by key (the key a parameter).
+    fn json_key(&mut self, column: &str, key: &str, number: bool) -> String {
+        let k = self.bind(Param::Text(key.to_owned()));
+        match (self.dialect, number) {
+            (Dialect::Postgres, true) => format!("({column} ->> {k}::text)::float8"),
+            (Dialect::Postgres, false) => format!("({column} ->> {k}::text)"),
+            (Dialect::Sqlite, _) => format!("(SELECT j.value FROM json_each({column}) j WHERE j.key = {k})"),
+        }
+    }
+
+    /// The one-valued field's SQL expression.
+    fn scalar(&mut self, field: &Field) -> String {
+        let pg = self.dialect == Dialect::Postgres;
+        match field {
+            Field::Name => "m.name".into(),
+            Field::Namespace => {
+                if pg {
+                    "(CASE WHEN strpos(m.name, '/') > 0 THEN split_part(m.name, '/', 1) END)".into()
+                } else {
+                    "(CASE WHEN instr(m.name, '/') > 0 THEN substr(m.name, 1, instr(m.name, '/') - 1) END)".into()
+                }
+            }
+            Field::Version => "v.version".into(),
+            Field::Status => "v.status".into(),
+            Field::Description => self.col("description", "description"),
+            Field::Owner => "m.owner".into(),
+            Field::CreatedAt => self.col("created_at", "created_at"),
+            Field::UpdatedAt => self.col("updated_at", "updated_at"),
+            Field::CreatedBy => self.col("created_by", "created_by"),
+            Field::Metric(k) => self.json_key("v.metrics", k, true),
+            Field::Param(k) => self.json_key("v.params", k, false),
+            Field::Tag(k) => {
+                let column = self.col("tags", "tags");
+                self.json_key(&column, k, false)
+            }
+            Field::LineageCodeRef | Field::LineageRunId => {
+                let key = if *field == Field::LineageCodeRef { "code_ref" } else { "training_run_id" };
+                if pg {
+                    format!("NULLIF(v.lineage ->> '{key}', '')")
+                } else {
+                    format!("NULLIF(json_extract(v.lineage, '$.{key}'), '')")
+                }
+            }
+            // Many-valued fields never reach here (the parser refuses to order by them).
+            Field::Binding | Field::LineageDataset | Field::LineageParent => "NULL".into(),
+        }
+    }
+
+    /// Text compares byte-wise on both stores.
+    fn collate(&self, expr: String, ty: Type) -> String {
+        if self.dialect == Dialect::Postgres && ty == Type::Text { format!("({expr}) COLLATE \"C\"") } else { expr }
+    }
+
+    fn like(&mut self, expr: &str, pattern: &str, case_insensitive: bool) -> String {
+        match (self.dialect, case_insensitive) {
+            (Dialect::Postgres, false) => {
+                let p = self.bind(Param::Text(pattern.to_owned()));
+                format!("{expr} LIKE {p} ESCAPE '\\'")
+            }
+            (Dialect::Postgres, true) => {
+                // ASCII case folding, as SQLite's LIKE and the reference evaluator do.
+                let p = self.bind(Param::Text(pattern.to_owned()));
+                format!(
+                    "translate({expr}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') \
+                     LIKE translate({p}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') ESCAPE '\\'"
+                )
+            }
+            // SQLite's LIKE ignores ASCII case: case-sensitive matching is GLOB.
+            (Dialect::Sqlite, false) => {
+                let p = self.bind(Param::Text(glob(pattern)));
+                format!("{expr} GLOB {p}")
+            }
+            (Dialect::Sqlite, true) => {
+                let p = self.bind(Param::Text(pattern.to_owned()));
+                format!("{expr} LIKE {p} ESCAPE '\\'")
+            }
+        }
+    }
+
+    /// `EXISTS` over a many-valued field's values, each tested by `cond` (given the value's SQL).
+    fn exists(&mut self, field: &Field, cond: &mut dyn FnMut(&mut Self, &str) -> String) -> String {
+        let pg = self.dialect == Dialect::Postgres;
+        match field {
+            Field::Binding => {
+                let owner = match self.target {
+                    Target::Versions => "b.model_id = v.model_id AND b.version = v.version",
+                    Target::Models => "b.model_id = m.id",
+                };
+                format!("EXISTS (SELECT 1 FROM bindings b WHERE {owner} AND {})", cond(self, "b.name"))
+            }
+            Field::LineageDataset => {
+                let (from, uri, ver) = if pg {
+                    ("jsonb_array_elements(v.lineage -> 'datasets') d", "(d ->> 'uri')", "(d ->> 'version')")
+                } else {
+                    (
+                        "json_each(v.lineage, '$.datasets') d",
+                        "json_extract(d.value, '$.uri')",
+                        "json_extract(d.value, '$.version')",
+                    )
+                };
+                let plain = cond(self, uri);
+                let versioned = cond(self, &format!("{uri} || '@' || {ver}"));
+                format!("EXISTS (SELECT 1 FROM {from} WHERE ({plain}) OR ({ver} <> '' AND {versioned}))")
+            }
+            Field::LineageParent => {
+                let (from, value) = if pg {
+                    (
+                        "jsonb_array_elements(v.lineage -> 'parent_versions') p",
+                        "(p ->> 'model_name') || '@' || (p ->> 'version')",
+                    )
+                } else {
+                    (
+                        "json_each(v.lineage, '$.parent_versions') p",
+                        "json_extract(p.value, '$.model_name') || '@' || json_extract(p.value, '$.version')",
+                    )
+                };
+                format!("EXISTS (SELECT 1 FROM {from} WHERE {})", cond(self, value))
+            }
+            _ => "1 = 0".into(),
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> String {
+        match e {
+            Expr::And(a, b) => format!("({} AND {})", self.expr(a), self.expr(b)),
+            Expr::Or(a, b) => format!("({} OR {})", self.expr(a), self.expr(b)),
+            Expr::Not(a) => format!("(NOT {})", self.expr(a)),
+            Expr::Compare { field, op, value } if field.is_multi() => {
+                let mut cond = |c: &mut Self, v: &str| {
+                    let p = c.value(field, value);
+                    format!("{v} = {p}")
+                };
+                let any = self.exists(field, &mut cond);
+                if *op == CmpOp::Ne { format!("(NOT {any})") } else { any }
+            }
+            Expr::Compare { field, op, value } => {
+                let expr = self.scalar(field);
+                let expr = self.collate(expr, field.ty());
+                let p = self.value(field, value);
+                let op = match op {
+                    CmpOp::Ne => "<>",
+                    other => other.as_str(),
+                };
+                format!("({expr} {op} {p})")
+            }
+            Expr::In { field, values, negated } if field.is_multi() => {
+                let mut cond = |c: &mut Self, v: &str| {
+                    let ps: Vec<String> = values.iter().map(|x| c.value(field, x)).collect();
+                    format!("{v} IN ({})", ps.join(", "))
+                };
+                let any = self.exists(field, &mut cond);
+                if *negated { format!("(NOT {any})") } else { any }
+            }
+            Expr::In { field, values, negated } => {
+                let expr = self.scalar(field);
+                let ps: Vec<String> = values.iter().map(|x| self.value(field, x)).collect();
+                let not = if *negated { "NOT " } else { "" };
+                format!("({expr} {not}IN ({}))", ps.join(", "))
+            }
+            Expr::Like { field, pattern, case_insensitive, negated } if field.is_multi() => {
+                let mut cond = |c: &mut Self, v: &str| c.like(v, pattern, *case_insensitive);
+                let any = self.exists(field, &mut cond);
+                if *negated { format!("(NOT {any})") } else { any }
+            }
+            Expr::Like { field, pattern, case_insensitive, negated } => {
+                let expr = self.scalar(field);
+                let like = self.like(&expr, pattern, *case_insensitive);
+                if *negated { format!("(NOT ({like}))") } else { format!("({like})") }
+            }
+            Expr::IsNull { field, negated } if field.is_multi() => {
+                let any = self.exists(field, &mut |_, v| format!("{v} IS NOT NULL"));
+                if *negated { any } else { format!("(NOT {any})") }
+            }
+            Expr::IsNull { field, negated } => {
+                let expr = self.scalar(field);
+                format!("({expr} IS {}NULL)", if *negated { "NOT " } else { "" })
+            }
+        }
+    }
+
+    fn visibility(&mut self, visibility: &Visibility) -> String {
+        match visibility {
+            Visibility::All => "1 = 1".into(),
+            Visibility::Only { namespaces, models } => {
+                let mut any = Vec::new();
+                if !models.is_empty() {
+                    let ps: Vec<String> =
+                        models.iter().map(|m| self.bind(Param::Text(m.as_str().to_owned()))).collect();
+                    any.push(format!("m.name IN ({})", ps.join(", ")));
+                }
+                if !namespaces.is_empty() {
+                    let ns = self.scalar(&Field::Namespace);
+                    let ps: Vec<String> = namespaces.iter().map(|n| self.bind(Param::Text(n.clone()))).collect();
+                    any.push(format!("{ns} IN ({})", ps.join(", ")));
+                }
+                if any.is_empty() { "1 = 0".into() } else { format!("({})", any.join(" OR ")) }
+            }
+        }
+    }
+
+    /// Rows after `cursor` in the order `keys` (each `(expr, descending)`, nulls last), then the
+    /// tie-breakers (model name ascending, version descending).
+    fn after(&mut self, search: &Search, keys: &[(String, bool, Type)], cursor: &Keyset) -> Result<String> {
+        if cursor.values.len() != keys.len() {
+            return Err(Error::invalid("page_token", "is not a token of this search"));
+        }
+        let mut alternatives = Vec::new();
+        let mut equal_so_far: Vec<String> = Vec::new();
+        for ((expr, descending, ty), value) in keys.iter().zip(&cursor.values) {
+            let expr = self.collate(expr.clone(), *ty);
+            match value {
+                Some(v) => {
+                    let p = self.key_param(v, *ty)?;
+                    let op = if *descending { "<" } else { ">" };
+                    let mut alt = equal_so_far.clone();
+                    alt.push(format!("({expr} {op} {p} OR {expr} IS NULL)"));
+                    alternatives.push(alt.join(" AND "));
+                    let p = self.key_param(v, *ty)?;
+                    equal_so_far.push(format!("{expr} = {p}"));
+                }
+                // Nulls come last: nothing non-null follows a null.
+                None => equal_so_far.push(format!("{expr} IS NULL")),
+            }
+        }
+        let name = self.collate("m.name".into(), Type::Text);
+        let n1 = self.bind(Param::Text(cursor.model.clone()));
+        let tie = match search.target {
+            Target::Models => format!("{name} > {n1}::text"),
+            Target::Versions => {
+                let n2 = self.bind(Param::Text(cursor.model.clone()));
+                let v = self.bind(Param::Int(i64::try_from(cursor.version).unwrap_or(i64::MAX)));
+                format!("({name} > {n1}::text OR (m.name = {n2}::text AND v.version < {v}))")
+            }
+        };
+        let mut last = equal_so_far;
+        last.push(tie);
+        alternatives.push(last.join(" AND "));
+        let sql = format!("({})", alternatives.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" OR "));
+        Ok(if self.dialect == Dialect::Sqlite { sql.replace("::text", "") } else { sql })
+    }
+
+    fn key_param(&mut self, v: &Value, ty: Type) -> Result<String> {
+        let bad = || Error::invalid("page_token", "is not a token of this search");
+        let p = match (v, ty) {
+            (Value::Text(s), Type::Text) => Param::Text(s.clone()),
+            (Value::Number(n), Type::Number) => Param::Number(*n),
+            (Value::Time(t), Type::Time) => Param::Time(*t),
+            _ => return Err(bad()),
+        };
+        let p = self.bind(p);
+        Ok(match (self.dialect, ty) {
+            (Dialect::Postgres, Type::Text) => format!("{p}::text"),
+            (Dialect::Postgres, Type::Number) => format!("{p}::float8"),
+            _ => p,
+        })
+    }
+}
+
+/// Compiles `search` for `dialect`, limited to what `visibility` allows and continuing after
+/// `after` (a cursor of this same search).
+pub fn compile(
+    search: &Search,
+    dialect: Dialect,
+    visibility: &Visibility,
+    after: Option<&Keyset>,
+) -> Result<Compiled> {
+    let mut c = Compiler { dialect, target: search.target, params: Vec::new() };
+    let mut clauses = vec!["m.deleted_at IS NULL".to_owned(), c.visibility(visibility)];
+    if let Some(model) = &search.model {
+        let p = c.bind(Param::Text(model.as_str().to_owned()));
+        clauses.push(format!("m.name = {p}"));
+    }
+    if let Some(filter) = &search.filter {
+        clauses.push(c.expr(filter));
+    }
+    // Order keys as SQL: numbers as float8/REAL so every numeric cursor value is a float.
+    let mut keys = Vec::new();
+    for k in &search.order {
+        let expr = c.scalar(&k.field);
+        keys.push((expr, k.descending, k.field.ty()));
+    }
+    if let Some(cursor) = after {
+        clauses.push(c.after(search, &keys, cursor)?);
+    }
+    let mut order: Vec<String> = keys
+        .iter()
+        .map(|(expr, desc, ty)| {
+            let expr = c.collate(expr.clone(), *ty);
+            format!("{expr} {} NULLS LAST", if *desc { "DESC" } else { "ASC" })
+        })
+        .collect();
+    order.push(format!("{} ASC", c.collate("m.name".into(), Type::Text)));
+    if search.target == Target::Versions {
+        order.push("v.version DESC".into());
+    }
+    let selected = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (expr, _, ty))| match (dialect, ty) {
+            (Dialect::Postgres, Type::Number) => format!("({expr})::float8 AS k{i}"),
+            (Dialect::Sqlite, Type::Number) => format!("CAST({expr} AS REAL) AS k{i}"),
+            _ => format!("{expr} AS k{i}"),
+        })
+        .collect();
+    Ok(Compiled {
+        where_sql: clauses.join(" AND "),
+        order_sql: order.join(", "),
+        keys: selected,
+        key_types: keys.iter().map(|k| k.2).collect(),
+        params: c.params,
+    })
+}
+
+/// A `LIKE` pattern as a `GLOB` pattern: `%` → `*`, `_` → `?`, `\x` → `x` literally, and GLOB's
+/// own specials made literal.
+fn glob(like: &str) -> String {
+    let mut out = String::new();
+    let mut chars = like.chars();
+    let literal = |c: char, out: &mut String| match c {
+        '*' | '?' | '[' => {
+            out.push('[');
+            out.push(c);
+            out.push(']');
+        }
+        c => out.push(c),
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            '\\' => literal(chars.next().unwrap_or('\\'), &mut out),
+            c => literal(c, &mut out),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindery_core::filter::Search;
+
+    #[test]
+    fn values_are_parameters_never_sql_text() {
+        let evil = "x'; DROP TABLE models; --";
+        let quoted = evil.replace('\'', "''");
+        let filter = format!("name = '{quoted}' OR tags.`k'` LIKE '%{quoted}' OR binding IN ('{quoted}')");
+        let search = Search::parse(Target::Versions, &filter, "metrics.auc DESC", None).unwrap();
+        for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+            let c = compile(&search, dialect, &Visibility::All, None).unwrap();
+            assert!(!c.where_sql.contains("DROP") && !c.where_sql.contains("k'"), "{}", c.where_sql);
+            assert!(c.params.contains(&Param::Text(evil.to_owned())));
+            assert_eq!(c.keys.len(), 1);
+        }
+    }
+
+    #[test]
+    fn like_becomes_glob_on_sqlite() {
+        assert_eq!(glob("a%b_c"), "a*b?c");
+        assert_eq!(glob("50\\%*"), "50%[*]");
+    }
+
+    #[test]
+    fn a_cursor_of_another_shape_is_refused() {
+        let search = Search::parse(Target::Versions, "", "metrics.auc", None).unwrap();
+        let wrong = Keyset { values: vec![], model: "m".into(), version: 1 };
+        assert!(compile(&search, Dialect::Postgres, &Visibility::All, Some(&wrong)).is_err());
+        let typed = Keyset { values: vec![Some(Value::Text("x".into()))], model: "m".into(), version: 1 };
+        assert!(compile(&search, Dialect::Sqlite, &Visibility::All, Some(&typed)).is_err());
+    }
+}

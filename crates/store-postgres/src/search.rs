@@ -1,0 +1,103 @@
+//! Searches (issue 14): the filter compiled by `bindery-filter-sql` for PostgreSQL, run as one
+//! parameterised statement; the next page continues after the last row's order keys.
+
+use std::time::SystemTime;
+
+use bindery_core::filter::{Keyset, Search, Type, Value};
+use bindery_core::{Model, ModelVersion, Page, PageRequest, Visibility};
+use bindery_filter_sql::{Compiled, Dialect, Param, compile};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::StoreResult;
+use crate::{PgStore, rows};
+
+fn params(compiled: &Compiled) -> Vec<&(dyn ToSql + Sync)> {
+    compiled
+        .params
+        .iter()
+        .map(|p| match p {
+            Param::Text(s) => s as &(dyn ToSql + Sync),
+            Param::Number(n) => n,
+            Param::Int(i) => i,
+            Param::Time(t) => t,
+        })
+        .collect()
+}
+
+fn keyset(row: &Row, types: &[Type], model: &str, version: u64) -> StoreResult<Keyset> {
+    let mut values = Vec::with_capacity(types.len());
+    for (i, ty) in types.iter().enumerate() {
+        let col = format!("k{i}");
+        values.push(match ty {
+            Type::Text => row.try_get::<_, Option<String>>(col.as_str())?.map(Value::Text),
+            Type::Number => row.try_get::<_, Option<f64>>(col.as_str())?.map(Value::Number),
+            Type::Time => row.try_get::<_, Option<SystemTime>>(col.as_str())?.map(Value::Time),
+        });
+    }
+    Ok(Keyset { values, model: model.to_owned(), version })
+}
+
+fn select_keys(compiled: &Compiled) -> String {
+    compiled.keys.iter().map(|k| format!(", {k}")).collect()
+}
+
+pub(crate) async fn models(
+    store: &PgStore,
+    search: &Search,
+    visibility: &Visibility,
+    page: &PageRequest,
+) -> StoreResult<Page<(Model, Keyset)>> {
+    let after = Keyset::from_cursor(page.after.as_ref())?;
+    let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
+    let sql = format!(
+        "SELECT {}{} FROM models m WHERE {} ORDER BY {} LIMIT {}",
+        rows::MODEL_COLUMNS,
+        select_keys(&compiled),
+        compiled.where_sql,
+        compiled.order_sql,
+        u64::from(page.size) + 1
+    );
+    let client = store.client().await?;
+    let found = client.query(&sql, &params(&compiled)).await?;
+    let items = found
+        .iter()
+        .map(|row| {
+            let model = rows::model(row)?;
+            let keys = keyset(row, &compiled.key_types, model.name.as_str(), 0)?;
+            Ok((model, keys))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+}
+
+pub(crate) async fn versions(
+    store: &PgStore,
+    search: &Search,
+    visibility: &Visibility,
+    page: &PageRequest,
+) -> StoreResult<Page<(ModelVersion, Keyset)>> {
+    let after = Keyset::from_cursor(page.after.as_ref())?;
+    let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
+    // Listings leave manifests out (GetVersion has them).
+    let columns = rows::VERSION_COLUMNS
+        .replace("v.artifact_verification,", "v.artifact_verification - 'files' AS artifact_verification,");
+    let sql = format!(
+        "SELECT {columns}{} FROM versions v JOIN models m ON m.id = v.model_id WHERE {} ORDER BY {} LIMIT {}",
+        select_keys(&compiled),
+        compiled.where_sql,
+        compiled.order_sql,
+        u64::from(page.size) + 1
+    );
+    let client = store.client().await?;
+    let found = client.query(&sql, &params(&compiled)).await?;
+    let items = found
+        .iter()
+        .map(|row| {
+            let version = rows::version(row)?;
+            let keys = keyset(row, &compiled.key_types, version.model_name.as_str(), version.version)?;
+            Ok((version, keys))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+}

@@ -1,0 +1,98 @@
+//! Searches (issue 14) on the embedded store: the filter compiled by `bindery-filter-sql` for
+//! SQLite, run as one parameterised statement, as on PostgreSQL.
+
+use bindery_core::filter::{Keyset, Search, Type, Value};
+use bindery_core::{Model, ModelVersion, Page, PageRequest, Result, Visibility};
+use bindery_filter_sql::{Compiled, Dialect, Param, compile};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, Row, params_from_iter};
+
+use crate::models::{MODEL_COLUMNS, model, model_row};
+use crate::ops::{Sql, time};
+use crate::versions::{VERSION_COLUMNS, version_from};
+
+fn params(compiled: &Compiled) -> Vec<SqlValue> {
+    compiled
+        .params
+        .iter()
+        .map(|p| match p {
+            Param::Text(s) => SqlValue::Text(s.clone()),
+            Param::Number(n) => SqlValue::Real(*n),
+            Param::Int(i) => SqlValue::Integer(*i),
+            Param::Time(t) => SqlValue::Integer(bindery_core::unix_micros(*t)),
+        })
+        .collect()
+}
+
+fn keyset(row: &Row<'_>, types: &[Type], model: &str, version: u64) -> Result<Keyset> {
+    let mut values = Vec::with_capacity(types.len());
+    for (i, ty) in types.iter().enumerate() {
+        let col = format!("k{i}");
+        values.push(match ty {
+            Type::Text => row.get::<_, Option<String>>(col.as_str()).sql()?.map(Value::Text),
+            Type::Number => row.get::<_, Option<f64>>(col.as_str()).sql()?.map(Value::Number),
+            Type::Time => row.get::<_, Option<i64>>(col.as_str()).sql()?.map(|m| Value::Time(time(m))),
+        });
+    }
+    Ok(Keyset { values, model: model.to_owned(), version })
+}
+
+fn select_keys(compiled: &Compiled) -> String {
+    compiled.keys.iter().map(|k| format!(", {k}")).collect()
+}
+
+pub(crate) fn models(
+    conn: &Connection,
+    search: &Search,
+    visibility: &Visibility,
+    page: &PageRequest,
+) -> Result<Page<(Model, Keyset)>> {
+    let after = Keyset::from_cursor(page.after.as_ref())?;
+    let compiled = compile(search, Dialect::Sqlite, visibility, after.as_ref())?;
+    let sql = format!(
+        "SELECT {MODEL_COLUMNS}{} FROM models m WHERE {} ORDER BY {} LIMIT {}",
+        select_keys(&compiled),
+        compiled.where_sql,
+        compiled.order_sql,
+        u64::from(page.size) + 1
+    );
+    let mut stmt = conn.prepare(&sql).sql()?;
+    let mut found = stmt.query(params_from_iter(params(&compiled))).sql()?;
+    let mut items = Vec::new();
+    while let Some(row) = found.next().sql()? {
+        let m = model(model_row(row).sql()?)?;
+        let keys = keyset(row, &compiled.key_types, m.name.as_str(), 0)?;
+        items.push((m, keys));
+    }
+    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+}
+
+pub(crate) fn versions(
+    conn: &Connection,
+    search: &Search,
+    visibility: &Visibility,
+    page: &PageRequest,
+) -> Result<Page<(ModelVersion, Keyset)>> {
+    let after = Keyset::from_cursor(page.after.as_ref())?;
+    let compiled = compile(search, Dialect::Sqlite, visibility, after.as_ref())?;
+    let columns = VERSION_COLUMNS.replace(
+        "v.artifact_verification,",
+        "json_remove(v.artifact_verification, '$.files') AS artifact_verification,",
+    );
+    let sql = format!(
+        "SELECT {columns}{} FROM versions v JOIN models m ON m.id = v.model_id WHERE {} ORDER BY {} LIMIT {}",
+        select_keys(&compiled),
+        compiled.where_sql,
+        compiled.order_sql,
+        u64::from(page.size) + 1
+    );
+    let mut stmt = conn.prepare(&sql).sql()?;
+    let mut found = stmt.query(params_from_iter(params(&compiled))).sql()?;
+    let mut items = Vec::new();
+    while let Some(row) = found.next().sql()? {
+        let v = version_from(conn, row)?;
+        let keys = keyset(row, &compiled.key_types, v.model_name.as_str(), v.version)?;
+        items.push((v, keys));
+    }
+    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+}
