@@ -88,7 +88,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
         .list_versions(v1::ListVersionsRequest {
             model_name: "fraud/detector".into(),
             page_size: 1,
-            page_token: String::new(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -99,6 +99,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
             model_name: "fraud/detector".into(),
             page_size: 1,
             page_token: listed.next_page_token,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -270,7 +271,7 @@ pub(crate) async fn list_models_paginates_in_name_order(backend: Backend) {
     let mut pages = 0;
     loop {
         let page = registry
-            .list_models(v1::ListModelsRequest { page_size: 2, page_token: token })
+            .list_models(v1::ListModelsRequest { page_size: 2, page_token: token, ..Default::default() })
             .await
             .unwrap()
             .into_inner();
@@ -285,7 +286,13 @@ pub(crate) async fn list_models_paginates_in_name_order(backend: Backend) {
     assert_eq!(names, ["alpha", "charlie", "delta", "echo", "team/beta"]);
     assert_eq!(pages, 3);
     assert_status(
-        registry.list_models(v1::ListModelsRequest { page_size: 2, page_token: "not-a-token".into() }).await,
+        registry
+            .list_models(v1::ListModelsRequest {
+                page_size: 2,
+                page_token: "not-a-token".into(),
+                ..Default::default()
+            })
+            .await,
         Code::InvalidArgument,
         &["page_token"],
     );

@@ -231,7 +231,12 @@ pub(crate) async fn list_answers_stay_under_the_message_limit(backend: Backend) 
     }
     let (mut token, mut pages, mut seen) = (String::new(), 0, 0);
     loop {
-        let request = v1::ListVersionsRequest { model_name: "m".into(), page_size: 1_000, page_token: token };
+        let request = v1::ListVersionsRequest {
+            model_name: "m".into(),
+            page_size: 1_000,
+            page_token: token,
+            ..Default::default()
+        };
         let page = r.list_versions(request).await.unwrap().into_inner();
         pages += 1;
         seen += page.versions.len();

@@ -119,7 +119,7 @@ pub(crate) async fn invalid_arguments_name_the_field(backend: Backend) {
 
     // Pagination and updates.
     assert_status(
-        registry.list_models(v1::ListModelsRequest { page_size: 1_001, page_token: String::new() }).await,
+        registry.list_models(v1::ListModelsRequest { page_size: 1_001, ..Default::default() }).await,
         Code::InvalidArgument,
         &["page_size", "1000"],
     );

@@ -110,7 +110,8 @@ impl Compiler {
                 if pg {
                     "(CASE WHEN strpos(m.name, '/') > 0 THEN split_part(m.name, '/', 1) END)".into()
                 } else {
-                    "(CASE WHEN instr(m.name, '/') > 0 THEN substr(m.name, 1, instr(m.name, '/') - 1) END)".into()
+                    "(CASE WHEN instr(m.name, '/') > 0 THEN substr(m.name, 1, instr(m.name, '/') - 1) END)"
+                        .into()
                 }
             }
             Field::Version => "v.version".into(),
@@ -141,7 +142,11 @@ impl Compiler {
 
     /// Text compares byte-wise on both stores.
     fn collate(&self, expr: String, ty: Type) -> String {
-        if self.dialect == Dialect::Postgres && ty == Type::Text { format!("({expr}) COLLATE \"C\"") } else { expr }
+        if self.dialect == Dialect::Postgres && ty == Type::Text {
+            format!("({expr}) COLLATE \"C\"")
+        } else {
+            expr
+        }
     }
 
     fn like(&mut self, expr: &str, pattern: &str, case_insensitive: bool) -> String {
@@ -283,7 +288,8 @@ impl Compiler {
                 }
                 if !namespaces.is_empty() {
                     let ns = self.scalar(&Field::Namespace);
-                    let ps: Vec<String> = namespaces.iter().map(|n| self.bind(Param::Text(n.clone()))).collect();
+                    let ps: Vec<String> =
+                        namespaces.iter().map(|n| self.bind(Param::Text(n.clone()))).collect();
                     any.push(format!("{ns} IN ({})", ps.join(", ")));
                 }
                 if any.is_empty() { "1 = 0".into() } else { format!("({})", any.join(" OR ")) }
@@ -328,7 +334,8 @@ impl Compiler {
         let mut last = equal_so_far;
         last.push(tie);
         alternatives.push(last.join(" AND "));
-        let sql = format!("({})", alternatives.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" OR "));
+        let sql =
+            format!("({})", alternatives.iter().map(|a| format!("({a})")).collect::<Vec<_>>().join(" OR "));
         Ok(if self.dialect == Dialect::Sqlite { sql.replace("::text", "") } else { sql })
     }
 

@@ -4,6 +4,7 @@
 mod access;
 mod auth;
 mod promotion;
+mod search;
 
 use std::sync::Arc;
 
@@ -118,6 +119,9 @@ impl RegistryService for Primary {
         let caller = self.caller(&request, "ListModels").await?;
         caller.require_any()?;
         let r = request.into_inner();
+        if !r.filter.is_empty() || !r.order_by.is_empty() {
+            return search::models(self, &caller, r).await;
+        }
         let page = PageRequest::parse("models", r.page_size, &r.page_token).map_err(status_from_error)?;
         let mut page = self.store.list_models(page).await.map_err(status_from_error)?;
         page.items.retain(|m| caller.can_view(&m.name));
@@ -188,7 +192,11 @@ impl RegistryService for Primary {
         request: Request<v1::ListVersionsRequest>,
     ) -> RpcResult<v1::ListVersionsResponse> {
         let caller = self.caller(&request, "ListVersions").await?;
-        let (model, page): (ModelName, PageRequest) = decode(request.into_inner())?;
+        let r = request.into_inner();
+        if !r.filter.is_empty() || !r.order_by.is_empty() || r.model_name.is_empty() {
+            return search::versions(self, &caller, r).await;
+        }
+        let (model, page): (ModelName, PageRequest) = decode(r)?;
         caller.require(Role::Viewer, &model)?;
         let (versions, next_page_token) = self
             .store

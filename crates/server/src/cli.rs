@@ -505,7 +505,7 @@ async fn model(c: &mut Client, cmd: ModelCommand) -> anyhow::Result<String> {
             model_line(&c.registry.get_model(c.request(req)?).await.map_err(status)?.into_inner())
         }
         ModelCommand::List { page_size } => {
-            let req = v1::ListModelsRequest { page_size, page_token: String::new() };
+            let req = v1::ListModelsRequest { page_size, ..Default::default() };
             let r = c.registry.list_models(c.request(req)?).await.map_err(status)?.into_inner();
             r.models.iter().map(model_line).collect::<Vec<_>>().join("\n")
         }
@@ -532,7 +532,7 @@ async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> 
             version_line(&c.registry.get_version(c.request(req)?).await.map_err(status)?.into_inner())
         }
         VersionCommand::List { model, page_size } => {
-            let req = v1::ListVersionsRequest { model_name: model, page_size, page_token: String::new() };
+            let req = v1::ListVersionsRequest { model_name: model, page_size, ..Default::default() };
             let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
             r.versions.iter().map(version_line).collect::<Vec<_>>().join("\n")
         }

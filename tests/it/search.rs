@@ -1,0 +1,391 @@
+//! Search (issue 14) on both stores: the seed question in one call, ordering and keyset paging,
+//! typed errors with positions, read permissions, and the stores' SQL agreeing with core's
+//! reference evaluator on random data and random filters.
+
+use std::collections::BTreeSet;
+
+use bindery_core::filter::{self, Row, Search, Target};
+use bindery_core::{PageRequest, Visibility};
+use bindery_proto::v1;
+use tonic::Code;
+
+use crate::access::{create_token, grant, with};
+use crate::helpers::*;
+
+async fn version_with(
+    r: &mut Registry,
+    token: Option<&str>,
+    model: &str,
+    run: &str,
+    metrics: &[(&str, f64)],
+    tags: &[(&str, &str)],
+) -> u64 {
+    let mut req = register_request(model, run);
+    req.metrics = metrics.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+    req.tags = tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let request = match token {
+        Some(t) => with(req, Some(t)),
+        None => tonic::Request::new(req),
+    };
+    r.register_version(request).await.unwrap().into_inner().version.unwrap().version
+}
+
+fn list(filter: &str, order_by: &str, page_size: u32, page_token: &str) -> v1::ListVersionsRequest {
+    v1::ListVersionsRequest {
+        model_name: String::new(),
+        page_size,
+        page_token: page_token.into(),
+        filter: filter.into(),
+        order_by: order_by.into(),
+    }
+}
+
+fn keys(versions: &[v1::ModelVersion]) -> Vec<String> {
+    versions.iter().map(|v| format!("{}@{}", v.model_name, v.version)).collect()
+}
+
+/// "All production models with accuracy > 0.95", in one call, with their bindings; orders,
+/// pages, errors and permissions.
+pub(crate) async fn the_seed_question_in_one_call(backend: Backend) {
+    let (registry, admin) = TestRegistry::start_secured(backend).await.unwrap();
+    let mut r = registry.registry().await.unwrap();
+    for (model, accuracies) in
+        [("fraud/detector", [0.97, 0.93]), ("fraud/scorer", [0.91, 0.96]), ("ads/ranker", [0.99, 0.98])]
+    {
+        let req = v1::CreateModelRequest { name: model.into(), owner: "ml".into(), ..Default::default() };
+        r.create_model(with(req, Some(&admin))).await.unwrap();
+        for (i, acc) in accuracies.iter().enumerate() {
+            let tags: &[(&str, &str)] = if i == 0 { &[("team.name", "risk")] } else { &[] };
+            version_with(&mut r, Some(&admin), model, &format!("r{i}"), &[("accuracy", *acc)], tags).await;
+        }
+    }
+    for (model, version) in [("fraud/detector", 1), ("fraud/scorer", 1), ("ads/ranker", 2)] {
+        crate::access::set_binding(&mut r, &admin, model, "production", version).await.unwrap();
+    }
+    crate::access::set_binding(&mut r, &admin, "fraud/scorer", "canary", 2).await.unwrap();
+
+    let seed = "metrics.accuracy > 0.95 AND binding = 'production'";
+    let found = r.list_versions(with(list(seed, "", 0, ""), Some(&admin))).await.unwrap().into_inner();
+    assert_eq!(keys(&found.versions), vec!["ads/ranker@2", "fraud/detector@1"]);
+    assert_eq!(found.versions[0].bindings, vec!["production".to_owned()], "bindings are filled in");
+    assert!(found.next_page_token.is_empty());
+
+    // Ordered by a metric, a page at a time; the token is bound to the search.
+    let order = "metrics.accuracy DESC";
+    let mut token = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let page =
+            r.list_versions(with(list("", order, 2, &token), Some(&admin))).await.unwrap().into_inner();
+        seen.extend(keys(&page.versions));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+        assert_status(
+            r.list_versions(with(list("version = 1", order, 2, &token), Some(&admin))).await,
+            Code::InvalidArgument,
+            &["page_token"],
+        );
+    }
+    assert_eq!(
+        seen,
+        [
+            "ads/ranker@1",
+            "ads/ranker@2",
+            "fraud/detector@1",
+            "fraud/scorer@2",
+            "fraud/detector@2",
+            "fraud/scorer@1"
+        ]
+    );
+
+    // Models: those with a production binding in the fraud namespace; backticked keys.
+    let models = r
+        .list_models(with(
+            v1::ListModelsRequest {
+                filter: "namespace = 'fraud' AND binding = 'production'".into(),
+                order_by: "name DESC".into(),
+                ..Default::default()
+            },
+            Some(&admin),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        models.models.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(),
+        ["fraud/scorer", "fraud/detector"]
+    );
+    let tagged = r
+        .list_versions(with(
+            list("tags.`team.name` = 'risk' AND name LIKE 'fraud/%'", "", 0, ""),
+            Some(&admin),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(keys(&tagged.versions), ["fraud/detector@1", "fraud/scorer@1"]);
+
+    // Typed errors with positions.
+    assert_status(
+        r.list_versions(with(list("metrics.accuracy > 'abc'", "", 0, ""), Some(&admin))).await,
+        Code::InvalidArgument,
+        &["filter", "at 20", "a number"],
+    );
+    assert_status(
+        r.list_models(with(
+            v1::ListModelsRequest { filter: "metrics.a > 1".into(), ..Default::default() },
+            Some(&admin),
+        ))
+        .await,
+        Code::InvalidArgument,
+        &["not of models"],
+    );
+    assert_status(
+        r.list_versions(with(list("", "binding", 0, ""), Some(&admin))).await,
+        Code::InvalidArgument,
+        &["order_by"],
+    );
+
+    // A viewer of one namespace sees only it; naming another model is denied.
+    let viewer = create_token(&mut r, &admin, "vera").await;
+    grant(&mut r, &admin, "vera", v1::Role::Viewer, "fraud/").await;
+    let mine = r.list_versions(with(list(seed, "", 0, ""), Some(&viewer))).await.unwrap().into_inner();
+    assert_eq!(keys(&mine.versions), vec!["fraud/detector@1"]);
+    let all = r.list_versions(with(list("", "", 1_000, ""), Some(&viewer))).await.unwrap().into_inner();
+    assert!(all.versions.iter().all(|v| v.model_name.starts_with("fraud/")) && all.versions.len() == 4);
+    let mut other = list("", "", 0, "");
+    other.model_name = "ads/ranker".into();
+    assert_status(r.list_versions(with(other, Some(&viewer))).await, Code::PermissionDenied, &["'vera'"]);
+    let nobody = create_token(&mut r, &admin, "nobody").await;
+    assert_status(
+        r.list_versions(with(list("", "", 0, ""), Some(&nobody))).await,
+        Code::PermissionDenied,
+        &["no role"],
+    );
+}
+
+/// A tiny deterministic generator (no RNG crate in the tests).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next() as usize) % items.len()]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+fn random_predicate(g: &mut Lcg) -> String {
+    let number = |g: &mut Lcg| format!("{}", (g.next() % 5) as f64 / 4.0);
+    let text = |g: &mut Lcg| format!("'{}'", g.pick(&["a", "b", "A", "a%", "b_c", "", "c"]));
+    match g.next() % 14 {
+        0 => format!(
+            "metrics.{} {} {}",
+            g.pick(&["m1", "m2"]),
+            g.pick(&["=", "!=", "<", "<=", ">", ">="]),
+            number(g)
+        ),
+        1 => format!("tags.{} {} {}", g.pick(&["t1", "`t.2`"]), g.pick(&["=", "!=", "<", ">="]), text(g)),
+        2 => format!(
+            "tags.t1 {} {}",
+            g.pick(&["LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"]),
+            g.pick(&["'a%'", "'%b%'", "'_'", "'A%'"])
+        ),
+        3 => {
+            format!("binding {} {}", g.pick(&["=", "!="]), g.pick(&["'production'", "'staging'", "'canary'"]))
+        }
+        4 => format!("binding {}IN ('production', 'canary')", g.pick(&["", "NOT "])),
+        5 => format!("metrics.{} IS {}NULL", g.pick(&["m1", "m2"]), g.pick(&["", "NOT "])),
+        6 => format!("version {} {}", g.pick(&["=", "<", ">=", "!="]), 1 + g.next() % 4),
+        7 => format!(
+            "name {} {}",
+            g.pick(&["=", "!=", "LIKE", "<"]),
+            g.pick(&["'ns1/m0'", "'ns1/%'", "'ns2/m1'", "'m2'"])
+        ),
+        8 => format!("namespace {}", g.pick(&["= 'ns1'", "IS NULL", "IS NOT NULL", "!= 'ns2'"])),
+        9 => format!(
+            "lineage.dataset {}",
+            g.pick(&["= 's3://d/0'", "= 's3://d/1@v1'", "LIKE 's3://d/%'", "IS NULL", "!= 's3://d/0'"])
+        ),
+        10 => format!("lineage.parent {}", g.pick(&["= 'ns1/m0@1'", "IS NOT NULL", "!= 'ns1/m0@1'"])),
+        11 => format!("status {}", g.pick(&["= 'READY'", "!= 'ARCHIVED'", "IN ('ARCHIVED')"])),
+        12 => format!("params.p {}", g.pick(&["= 'x'", "IS NULL", "> 'w'", "IN ('x', 'y')"])),
+        _ => format!("metrics.m1 {}IN ({}, {})", g.pick(&["", "NOT "]), number(g), number(g)),
+    }
+}
+
+fn random_filter(g: &mut Lcg, depth: u32) -> String {
+    if depth == 0 || g.chance(35) {
+        return random_predicate(g);
+    }
+    match g.next() % 3 {
+        0 => format!("({} AND {})", random_filter(g, depth - 1), random_filter(g, depth - 1)),
+        1 => format!("({} OR {})", random_filter(g, depth - 1), random_filter(g, depth - 1)),
+        _ => format!("NOT ({})", random_filter(g, depth - 1)),
+    }
+}
+
+/// On random data and 300 random filters, each store's SQL keeps exactly the rows core's
+/// reference evaluator keeps, and paging through a random order visits every row once, in order.
+pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
+    let registry = TestRegistry::start(backend).await.unwrap();
+    let mut r = registry.registry().await.unwrap();
+    let mut g = Lcg(0x5eed);
+    let names = ["ns1/m0", "ns1/m1", "ns2/m1", "m2"];
+    for name in names {
+        create_model(&mut r, name).await;
+        for v in 1..=5u64 {
+            let mut req = register_request(name, &format!("r{v}"));
+            req.metrics.clear();
+            for m in ["m1", "m2"] {
+                if g.chance(70) {
+                    req.metrics.insert(m.into(), (g.next() % 5) as f64 / 4.0);
+                }
+            }
+            req.tags.clear();
+            for t in ["t1", "t.2"] {
+                if g.chance(70) {
+                    req.tags.insert(t.into(), (*g.pick(&["a", "b", "A", "ab", "b_c", "", "c"])).into());
+                }
+            }
+            req.params = if g.chance(50) {
+                [("p".to_owned(), (*g.pick(&["x", "y", "z"])).to_owned())].into()
+            } else {
+                Default::default()
+            };
+            let lineage = req.lineage.get_or_insert_with(Default::default);
+            lineage.datasets = (0..g.next() % 3)
+                .map(|i| v1::DatasetRef {
+                    uri: format!("s3://d/{i}"),
+                    version: if g.chance(50) { "v1".into() } else { String::new() },
+                })
+                .collect();
+            lineage.parent_versions = if name != "ns1/m0" && g.chance(40) {
+                vec![v1::VersionRef { model_name: "ns1/m0".into(), version: 1 }]
+            } else {
+                vec![]
+            };
+            r.register_version(req).await.unwrap();
+        }
+        for binding in ["production", "staging", "canary"] {
+            if g.chance(60) {
+                bind(&mut r, name, binding, 1 + g.next() % 5, None).await.unwrap();
+            }
+        }
+        if g.chance(50) {
+            let archive = v1::ArchiveVersionRequest { model_name: name.into(), version: 1 + g.next() % 5 };
+            let _ = r.archive_version(archive).await; // bound versions refuse; that is fine
+        }
+    }
+
+    // Everything, as the store has it, for the reference evaluator.
+    let store = registry.store().unwrap();
+    let everything = PageRequest { size: 1_000, after: None };
+    let models = store.list_models(everything.clone()).await.unwrap().items;
+    let mut rows = Vec::new();
+    for m in &models {
+        let versions = store.list_versions(&m.name, everything.clone()).await.unwrap().items;
+        let model_bindings: Vec<String> = store
+            .list_bindings(&m.name)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|b| b.name.as_str().to_owned())
+            .collect();
+        rows.push((m.clone(), versions, model_bindings));
+    }
+
+    let total: usize = rows.iter().map(|(_, v, _)| v.len()).sum();
+    let mut informative = 0;
+    for _ in 0..300 {
+        let text = random_filter(&mut g, 3);
+        let search =
+            Search::parse(Target::Versions, &text, "", None).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let got: BTreeSet<(String, u64)> = store
+            .search_versions(&search, &Visibility::All, everything.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+            .items
+            .into_iter()
+            .map(|(v, _)| (v.model_name.as_str().to_owned(), v.version))
+            .collect();
+        let expr = search.filter.clone().unwrap();
+        let mut want = BTreeSet::new();
+        for (m, versions, _) in &rows {
+            for v in versions {
+                let row = Row { model: m, version: Some(v), bindings: &v.bindings };
+                if filter::evaluate(&expr, &row) == Some(true) {
+                    want.insert((m.name.as_str().to_owned(), v.version));
+                }
+            }
+        }
+        informative += usize::from(!want.is_empty() && want.len() < total);
+        assert_eq!(got, want, "filter {text}");
+    }
+    assert!(informative > 150, "only {informative} of 300 random filters split the {total} rows");
+    // Models, with the filters that apply to them.
+    for text in [
+        "binding = 'production'",
+        "NOT binding IN ('staging', 'canary')",
+        "namespace = 'ns1' OR name LIKE 'm%'",
+        "binding IS NULL",
+    ] {
+        let search = Search::parse(Target::Models, text, "", None).unwrap();
+        let got: Vec<String> = store
+            .search_models(&search, &Visibility::All, everything.clone())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|(m, _)| m.name.as_str().to_owned())
+            .collect();
+        let expr = search.filter.clone().unwrap();
+        let want: Vec<String> = rows
+            .iter()
+            .filter(|(m, _, b)| {
+                filter::evaluate(&expr, &Row { model: m, version: None, bindings: b }) == Some(true)
+            })
+            .map(|(m, _, _)| m.name.as_str().to_owned())
+            .collect();
+        assert_eq!(got, want, "models {text}");
+    }
+
+    // Paging through random orders: every row once, and each page continues the order.
+    for order in [
+        "metrics.m1 DESC, metrics.m2",
+        "tags.t1, version DESC",
+        "created_at DESC",
+        "namespace, metrics.m2 DESC",
+    ] {
+        let search = Search::parse(Target::Versions, "", order, None).unwrap();
+        let all: Vec<(String, u64)> = store
+            .search_versions(&search, &Visibility::All, everything.clone())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|(v, _)| (v.model_name.as_str().to_owned(), v.version))
+            .collect();
+        assert_eq!(all.len(), 20, "{order}");
+        let mut paged = Vec::new();
+        let mut page = PageRequest { size: 3, after: None };
+        loop {
+            let found = store.search_versions(&search, &Visibility::All, page.clone()).await.unwrap();
+            paged.extend(found.items.into_iter().map(|(v, _)| (v.model_name.as_str().to_owned(), v.version)));
+            match found.next {
+                Some(next) => page.after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(paged, all, "paging {order}");
+    }
+}
