@@ -388,4 +388,26 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
         }
         assert_eq!(paged, all, "paging {order}");
     }
+
+    // The same from a terminal.
+    let cli = |argv: &[&str]| {
+        use clap::Parser;
+        let endpoint = registry.endpoint();
+        let mut full = vec!["bindery", "--server", endpoint.as_str(), "--actor", "vera"];
+        full.extend_from_slice(argv);
+        let cli = bindery_server::cli::ClientCli::try_parse_from(full).unwrap();
+        bindery_server::cli::run(cli.args, cli.command)
+    };
+    let out = cli(&["search", "models", "namespace = 'ns1'"]).await.unwrap();
+    assert_eq!(
+        out.lines().map(|l| l.split_whitespace().next().unwrap()).collect::<Vec<_>>(),
+        ["ns1/m0", "ns1/m1"]
+    );
+    let out = cli(&["search", "versions", "version >= 2", "--order-by", "version DESC", "--limit", "5"])
+        .await
+        .unwrap();
+    assert_eq!(out.lines().count(), 5, "{out}");
+    assert!(out.lines().take(4).all(|l| l.contains(" v5 ")) && out.contains("m2 v4"), "{out}");
+    let err = cli(&["search", "versions", "metrics.m1 > 'x'"]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("InvalidArgument: filter: at 14"), "{err:#}");
 }

@@ -207,6 +207,9 @@ pub enum ClientCommand {
         #[arg(long)]
         off: bool,
     },
+    /// Search versions or models with the filter language.
+    #[command(subcommand)]
+    Search(crate::cli_search::SearchCommand),
     /// Promotion policies (the gates of a binding): set, show, list, delete.
     #[command(subcommand)]
     Policy(crate::cli_promotion::PolicyCommand),
@@ -438,6 +441,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
         ClientCommand::Protect { binding, scope, off } => {
             crate::cli_access::protect(&mut c, binding, scope, off).await?
         }
+        ClientCommand::Search(cmd) => crate::cli_search::search(&mut c, cmd).await?,
         ClientCommand::Policy(cmd) => crate::cli_promotion::policy(&mut c, cmd).await?,
         ClientCommand::Promote { model, binding, version, reason, expected_generation, dry_run } => {
             crate::cli_promotion::promote(
@@ -471,7 +475,7 @@ fn binding_line(b: &v1::Binding, revision: u64) -> String {
     )
 }
 
-fn model_line(m: &v1::Model) -> String {
+pub(crate) fn model_line(m: &v1::Model) -> String {
     let tags: BTreeMap<_, _> = m.tags.iter().collect();
     format!(
         "{}  latest v{}  owner={:?}  tags={tags:?}  {:?}  (revision {})",
@@ -479,7 +483,7 @@ fn model_line(m: &v1::Model) -> String {
     )
 }
 
-fn version_line(v: &v1::ModelVersion) -> String {
+pub(crate) fn version_line(v: &v1::ModelVersion) -> String {
     let status = v1::VersionStatus::try_from(v.status).map_or("?", |s| s.as_str_name());
     let artifact = v.artifact.clone().unwrap_or_default();
     format!(

@@ -4,6 +4,7 @@ mod artifacts;
 pub mod cli;
 mod cli_access;
 mod cli_promotion;
+mod cli_search;
 pub mod common;
 pub mod config;
 pub mod config_file;
