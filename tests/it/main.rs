@@ -78,7 +78,7 @@ store_suite! {
         the_cli_walks_the_readme_example,
         pending_requests_expire,
     ],
-    search: [the_seed_question_in_one_call, sql_agrees_with_the_reference_evaluator],
+    search: [the_seed_question_in_one_call, sql_agrees_with_the_reference_evaluator, lineage_and_copies],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
         a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,

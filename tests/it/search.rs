@@ -411,3 +411,123 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
     let err = cli(&["search", "versions", "metrics.m1 > 'x'"]).await.unwrap_err();
     assert!(format!("{err:#}").contains("InvalidArgument: filter: at 14"), "{err:#}");
 }
+
+/// GetLineage walks parents, children and shared datasets; CopyVersion makes a child in another
+/// namespace on the same artifact; both respect read permissions.
+pub(crate) async fn lineage_and_copies(backend: Backend) {
+    let (registry, admin) = TestRegistry::start_secured(backend).await.unwrap();
+    let mut r = registry.registry().await.unwrap();
+    for model in ["fraud/base", "fraud/detector", "ads/ranker", "ads/copy"] {
+        r.create_model(with(
+            v1::CreateModelRequest { name: model.into(), ..Default::default() },
+            Some(&admin),
+        ))
+        .await
+        .unwrap();
+    }
+    let register = |model: &str, run: &str, parent: Option<(&str, u64)>, dataset: &str| {
+        let mut req = register_request(model, run);
+        let lineage = req.lineage.get_or_insert_with(Default::default);
+        lineage.datasets = vec![v1::DatasetRef { uri: dataset.into(), version: "1".into() }];
+        lineage.parent_versions = parent
+            .map(|(m, v)| vec![v1::VersionRef { model_name: m.into(), version: v }])
+            .unwrap_or_default();
+        with(req, Some(&admin))
+    };
+    r.register_version(register("fraud/base", "b1", None, "s3://data/x")).await.unwrap();
+    r.register_version(register("fraud/detector", "d1", Some(("fraud/base", 1)), "s3://data/x"))
+        .await
+        .unwrap();
+    r.register_version(register("fraud/detector", "d2", Some(("fraud/detector", 1)), "s3://data/y"))
+        .await
+        .unwrap();
+    r.register_version(register("ads/ranker", "r1", Some(("fraud/base", 1)), "s3://data/x")).await.unwrap();
+
+    // Copy fraud/detector v2 into another namespace: same artifact, metrics, parent = source.
+    let copy = |token: &str, version: u64| {
+        with(
+            v1::CopyVersionRequest {
+                source_model_name: "fraud/detector".into(),
+                source_version: version,
+                target_model_name: "ads/copy".into(),
+                request_id: "copy-1".into(),
+                description: String::new(),
+            },
+            Some(token),
+        )
+    };
+    let copied = r.copy_version(copy(&admin, 2)).await.unwrap().into_inner();
+    let copied_version = copied.version.unwrap();
+    let source = r
+        .get_version(with(
+            v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 2 },
+            Some(&admin),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(copied.created);
+    assert_eq!(copied_version.artifact.as_ref().unwrap().uri, source.artifact.as_ref().unwrap().uri);
+    assert_eq!(copied_version.metrics, source.metrics);
+    let parents = &copied_version.lineage.as_ref().unwrap().parent_versions;
+    assert_eq!((parents[0].model_name.as_str(), parents[0].version), ("fraud/detector", 2));
+    let again = r.copy_version(copy(&admin, 2)).await.unwrap().into_inner();
+    assert!(!again.created, "a retry with the same request_id is idempotent");
+    assert_status(r.copy_version(copy(&admin, 9)).await, Code::NotFound, &["9"]);
+
+    let lineage = |token: &str, depth: u32| {
+        with(
+            v1::GetLineageRequest {
+                model_name: "fraud/detector".into(),
+                version: 1,
+                direction: v1::LineageDirection::Both as i32,
+                depth,
+            },
+            Some(token),
+        )
+    };
+    let graph = r.get_lineage(lineage(&admin, 0)).await.unwrap().into_inner();
+    let nodes: Vec<(String, i32)> =
+        graph.nodes.iter().map(|n| (format!("{}@{}", n.model_name, n.version), n.distance)).collect();
+    assert_eq!(
+        nodes,
+        [
+            ("ads/copy@1".to_owned(), 2),
+            ("fraud/base@1".to_owned(), -1),
+            ("fraud/detector@1".to_owned(), 0),
+            ("fraud/detector@2".to_owned(), 1)
+        ]
+    );
+    let edges: Vec<String> = graph
+        .edges
+        .iter()
+        .map(|e| {
+            let (p, c) = (e.parent.as_ref().unwrap(), e.child.as_ref().unwrap());
+            format!("{}@{} -> {}@{}", p.model_name, p.version, c.model_name, c.version)
+        })
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            "fraud/base@1 -> fraud/detector@1",
+            "fraud/detector@1 -> fraud/detector@2",
+            "fraud/detector@2 -> ads/copy@1"
+        ]
+    );
+    let shared: Vec<String> =
+        graph.datasets[0].shared_with.iter().map(|v| format!("{}@{}", v.model_name, v.version)).collect();
+    assert_eq!(
+        (graph.datasets[0].uri.as_str(), shared),
+        ("s3://data/x", vec!["ads/ranker@1".to_owned(), "fraud/base@1".to_owned()])
+    );
+    assert!(!graph.truncated);
+
+    // A viewer of fraud/ sees none of ads/; a copy needs CONTRIBUTOR on the target.
+    let vera = create_token(&mut r, &admin, "vera").await;
+    grant(&mut r, &admin, "vera", v1::Role::Viewer, "fraud/").await;
+    let hers = r.get_lineage(lineage(&vera, 3)).await.unwrap().into_inner();
+    assert!(hers.nodes.iter().all(|n| n.model_name.starts_with("fraud/")), "{hers:?}");
+    assert!(hers.datasets[0].shared_with.iter().all(|v| v.model_name.starts_with("fraud/")));
+    assert_status(r.copy_version(copy(&vera, 2)).await, Code::PermissionDenied, &["CONTRIBUTOR", "ads/copy"]);
+    assert_status(r.get_lineage(lineage(&admin, 11)).await, Code::InvalidArgument, &["depth"]);
+}

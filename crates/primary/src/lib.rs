@@ -3,6 +3,7 @@
 
 mod access;
 mod auth;
+mod lineage;
 mod promotion;
 mod search;
 
@@ -74,6 +75,33 @@ impl Primary {
             method,
         )
         .await
+    }
+}
+
+impl Primary {
+    /// Registers `version` for `caller` (RegisterVersion and CopyVersion): a retry is answered
+    /// from the store; else the artifact is verified, then the version is written.
+    async fn register(
+        &self,
+        caller: &Caller,
+        mut version: bindery_core::NewVersion,
+    ) -> RpcResult<v1::RegisterVersionResponse> {
+        // A retry of an earlier registration gets the original version without touching the
+        // object store (the object may have moved since, or the store may be briefly down).
+        if let Some(request_id) = &version.request_id {
+            let found = self.store.find_registration(&version.model, request_id).await;
+            if let Some((existing, payload)) = found.map_err(status_from_error)? {
+                version.check_retry(&payload, existing.version).map_err(status_from_error)?;
+                let retry = Registered { revision: existing.revision, version: existing, created: false };
+                return Ok(Response::new(retry.into()));
+            }
+        }
+        // Verify (or complete an upload session) before the transaction: a version never points
+        // at nothing, and nothing is registered when the object store says no.
+        self.artifacts.prepare(self.store.as_ref(), &mut version).await.map_err(status_from_error)?;
+        let registered =
+            self.store.register_version(&caller.ctx, version).await.map_err(status_from_error)?;
+        Ok(Response::new(registered.into()))
     }
 }
 
@@ -159,24 +187,26 @@ impl RegistryService for Primary {
         request: Request<v1::RegisterVersionRequest>,
     ) -> RpcResult<v1::RegisterVersionResponse> {
         let caller = self.caller(&request, "RegisterVersion").await?;
-        let mut version: bindery_core::NewVersion = decode(request.into_inner())?;
+        let version: bindery_core::NewVersion = decode(request.into_inner())?;
         caller.require(Role::Contributor, &version.model)?;
-        // A retry of an earlier registration gets the original version without touching the
-        // object store (the object may have moved since, or the store may be briefly down).
-        if let Some(request_id) = &version.request_id {
-            let found = self.store.find_registration(&version.model, request_id).await;
-            if let Some((existing, payload)) = found.map_err(status_from_error)? {
-                version.check_retry(&payload, existing.version).map_err(status_from_error)?;
-                let retry = Registered { revision: existing.revision, version: existing, created: false };
-                return Ok(Response::new(retry.into()));
-            }
-        }
-        // Verify (or complete an upload session) before the transaction: a version never points
-        // at nothing, and nothing is registered when the object store says no.
-        self.artifacts.prepare(self.store.as_ref(), &mut version).await.map_err(status_from_error)?;
-        let registered =
-            self.store.register_version(&caller.ctx, version).await.map_err(status_from_error)?;
-        Ok(Response::new(registered.into()))
+        self.register(&caller, version).await
+    }
+
+    async fn get_lineage(
+        &self,
+        request: Request<v1::GetLineageRequest>,
+    ) -> RpcResult<v1::GetLineageResponse> {
+        let caller = self.caller(&request, "GetLineage").await?;
+        lineage::get_lineage(self, &caller, request.into_inner()).await
+    }
+
+    async fn copy_version(
+        &self,
+        request: Request<v1::CopyVersionRequest>,
+    ) -> RpcResult<v1::RegisterVersionResponse> {
+        let caller = self.caller(&request, "CopyVersion").await?;
+        let version = lineage::copy_request(self, &caller, request.into_inner()).await?;
+        self.register(&caller, version).await
     }
 
     async fn get_version(&self, request: Request<v1::GetVersionRequest>) -> RpcResult<v1::ModelVersion> {

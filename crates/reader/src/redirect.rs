@@ -91,4 +91,6 @@ redirect_all! {
     evaluate_promotion(EvaluatePromotionRequest) -> EvaluatePromotionResponse;
     get_promotion_request(GetPromotionRequestRequest) -> PromotionRequest;
     list_promotion_requests(ListPromotionRequestsRequest) -> ListPromotionRequestsResponse;
+    get_lineage(GetLineageRequest) -> GetLineageResponse;
+    copy_version(CopyVersionRequest) -> RegisterVersionResponse;
 }

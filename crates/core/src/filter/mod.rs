@@ -270,6 +270,18 @@ impl Search {
         Ok(Self { target, filter: parsed, order, model, fingerprint })
     }
 
+    /// A search built in code (not parsed), e.g. the children of a version for lineage.
+    pub fn of(target: Target, filter: Expr) -> Self {
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{target:?}\n{filter:?}").as_bytes());
+        Self {
+            target,
+            filter: Some(filter),
+            order: Vec::new(),
+            model: None,
+            fingerprint: crate::hex(&digest[..8]),
+        }
+    }
+
     /// The page token kind: bound to this filter, order and model.
     pub fn page_kind(&self) -> String {
         format!("search-{}-{}", self.target.noun(), self.fingerprint)
