@@ -410,6 +410,11 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
     assert!(out.lines().take(4).all(|l| l.contains(" v5 ")) && out.contains("m2 v4"), "{out}");
     let err = cli(&["search", "versions", "metrics.m1 > 'x'"]).await.unwrap_err();
     assert!(format!("{err:#}").contains("InvalidArgument: filter: at 14"), "{err:#}");
+    let out = cli(&["version", "copy", "ns1/m0", "2", "m2", "--request-id", "c1"]).await.unwrap();
+    assert!(out.starts_with("ns1/m0@2 copied as m2@6 (revision "), "{out}");
+    let out = cli(&["lineage", "m2", "6", "--direction", "up"]).await.unwrap();
+    assert!(out.contains(" -1  ns1/m0@2") && out.contains("edge  ns1/m0@2 -> m2@6"), "{out}");
+    assert!(cli(&["lineage", "m2", "6", "--direction", "sideways"]).await.is_err());
 }
 
 /// GetLineage walks parents, children and shared datasets; CopyVersion makes a child in another

@@ -131,6 +131,14 @@ pub enum VersionCommand {
     },
     /// Archive a version (fails while it is bound).
     Archive { model: String, version: u64 },
+    /// A new version of TARGET on the same artifact, with SOURCE@VERSION as its lineage parent.
+    Copy {
+        source: String,
+        version: u64,
+        target: String,
+        #[arg(long, default_value = "")]
+        request_id: String,
+    },
     /// Soft-delete a version (fails while it is bound); its managed objects are collected later.
     Delete { model: String, version: u64 },
 }
@@ -206,6 +214,17 @@ pub enum ClientCommand {
         scope: String,
         #[arg(long)]
         off: bool,
+    },
+    /// Parents, children and shared datasets of a version.
+    Lineage {
+        model: String,
+        version: u64,
+        /// up, down or both.
+        #[arg(long, default_value = "both")]
+        direction: String,
+        /// Steps each way (default 3, at most 10).
+        #[arg(long, default_value_t = 0)]
+        depth: u32,
     },
     /// Search versions or models with the filter language.
     #[command(subcommand)]
@@ -441,6 +460,9 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
         ClientCommand::Protect { binding, scope, off } => {
             crate::cli_access::protect(&mut c, binding, scope, off).await?
         }
+        ClientCommand::Lineage { model, version, direction, depth } => {
+            crate::cli_search::lineage(&mut c, model, version, &direction, depth).await?
+        }
         ClientCommand::Search(cmd) => crate::cli_search::search(&mut c, cmd).await?,
         ClientCommand::Policy(cmd) => crate::cli_promotion::policy(&mut c, cmd).await?,
         ClientCommand::Promote { model, binding, version, reason, expected_generation, dry_run } => {
@@ -539,6 +561,9 @@ async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> 
             let req = v1::ListVersionsRequest { model_name: model, page_size, ..Default::default() };
             let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
             r.versions.iter().map(version_line).collect::<Vec<_>>().join("\n")
+        }
+        VersionCommand::Copy { source, version, target, request_id } => {
+            crate::cli_search::copy(c, (source, version, target), request_id).await?
         }
         VersionCommand::Archive { model, version } => {
             let req = v1::ArchiveVersionRequest { model_name: model, version };

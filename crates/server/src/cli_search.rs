@@ -1,5 +1,5 @@
-//! `bindery search versions|models FILTER`: the filter language from a terminal (README
-//! "Search"), a page at a time up to `--limit`.
+//! `bindery search versions|models FILTER` (the filter language from a terminal, a page at a time
+//! up to `--limit`), `bindery lineage MODEL VERSION` and `bindery version copy`.
 
 use bindery_proto::v1;
 use clap::Subcommand;
@@ -77,4 +77,69 @@ pub(crate) async fn search(c: &mut Client, cmd: SearchCommand) -> anyhow::Result
     }
     lines.truncate(limit);
     Ok(lines.join("\n"))
+}
+
+/// `bindery lineage MODEL VERSION`: the graph as indented lines, parents above, children below.
+pub(crate) async fn lineage(
+    c: &mut Client,
+    model: String,
+    version: u64,
+    direction: &str,
+    depth: u32,
+) -> anyhow::Result<String> {
+    let direction = match direction {
+        "up" | "upstream" => v1::LineageDirection::Upstream,
+        "down" | "downstream" => v1::LineageDirection::Downstream,
+        "both" => v1::LineageDirection::Both,
+        other => anyhow::bail!("--direction {other:?}: one of up, down, both"),
+    };
+    let req = v1::GetLineageRequest { model_name: model, version, direction: direction as i32, depth };
+    let r = c.registry.get_lineage(c.request(req)?).await.map_err(status)?.into_inner();
+    let mut nodes = r.nodes;
+    nodes.sort_by_key(|n| (n.distance, n.model_name.clone(), n.version));
+    let mut out: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            let bindings =
+                if n.bindings.is_empty() { String::new() } else { format!("  [{}]", n.bindings.join(", ")) };
+            format!("{:>+3}  {}@{}{bindings}", n.distance, n.model_name, n.version)
+        })
+        .collect();
+    for e in &r.edges {
+        let (p, ch) = (e.parent.clone().unwrap_or_default(), e.child.clone().unwrap_or_default());
+        out.push(format!("edge  {}@{} -> {}@{}", p.model_name, p.version, ch.model_name, ch.version));
+    }
+    for d in &r.datasets {
+        let shared: Vec<String> =
+            d.shared_with.iter().map(|v| format!("{}@{}", v.model_name, v.version)).collect();
+        out.push(format!(
+            "dataset  {}@{}  shared with: {}",
+            d.uri,
+            d.version,
+            if shared.is_empty() { "-".to_owned() } else { shared.join(", ") }
+        ));
+    }
+    if r.truncated {
+        out.push("(truncated: the walk reached its bound)".to_owned());
+    }
+    Ok(out.join("\n"))
+}
+
+/// `bindery version copy SOURCE VERSION TARGET`.
+pub(crate) async fn copy(
+    c: &mut Client,
+    (source, version, target): (String, u64, String),
+    request_id: String,
+) -> anyhow::Result<String> {
+    let req = v1::CopyVersionRequest {
+        source_model_name: source.clone(),
+        source_version: version,
+        target_model_name: target,
+        request_id,
+        description: String::new(),
+    };
+    let r = c.registry.copy_version(c.request(req)?).await.map_err(status)?.into_inner();
+    let v = r.version.unwrap_or_default();
+    let how = if r.created { "copied" } else { "already copied (idempotent retry)" };
+    Ok(format!("{source}@{version} {how} as {}@{} (revision {})", v.model_name, v.version, r.revision))
 }
