@@ -204,7 +204,7 @@ fn random_predicate(g: &mut Lcg) -> String {
             format!("binding {} {}", g.pick(&["=", "!="]), g.pick(&["'production'", "'staging'", "'canary'"]))
         }
         4 => format!("binding {}IN ('production', 'canary')", g.pick(&["", "NOT "])),
-        5 => format!("metrics.{} IS {}NULL", g.pick(&["m1", "m2"]), g.pick(&["", "NOT "])),
+        5 => format!("metrics.{} IS {}NULL", g.pick(&["m1", "m2", "m3"]), g.pick(&["", "NOT "])),
         6 => format!("version {} {}", g.pick(&["=", "<", ">=", "!="]), 1 + g.next() % 4),
         7 => format!(
             "name {} {}",
@@ -279,6 +279,20 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
         for binding in ["production", "staging", "canary"] {
             if g.chance(60) {
                 bind(&mut r, name, binding, 1 + g.next() % 5, None).await.unwrap();
+            }
+        }
+        // Edits after registration (the indexes follow them too).
+        for v in 1..=5u64 {
+            if g.chance(40) {
+                let mut update =
+                    v1::UpdateVersionRequest { model_name: name.into(), version: v, ..Default::default() };
+                update.add_metrics.insert("m3".into(), (g.next() % 5) as f64 / 4.0);
+                if g.chance(50) {
+                    update.set_tags.insert("t1".into(), (*g.pick(&["a", "b", "z"])).into());
+                } else {
+                    update.remove_tags.push("t1".into());
+                }
+                r.update_version(update).await.unwrap();
             }
         }
         if g.chance(50) {

@@ -218,8 +218,82 @@ impl Compiler {
         }
     }
 
+    /// On PostgreSQL, a version's metrics, params, tags and datasets are searched through their
+    /// indexed side tables (`version_metrics`, …): each comparison an `EXISTS`, which is exact
+    /// because the filter is in negation normal form (see `Expr::negation_normal_form`).
+    fn indexed(&self, field: &Field) -> bool {
+        self.dialect == Dialect::Postgres
+            && self.target == Target::Versions
+            && matches!(field, Field::Metric(_) | Field::Param(_) | Field::Tag(_) | Field::LineageDataset)
+    }
+
+    fn indexed_atom(&mut self, e: &Expr) -> String {
+        let field = match e {
+            Expr::Compare { field, .. }
+            | Expr::In { field, .. }
+            | Expr::Like { field, .. }
+            | Expr::IsNull { field, .. } => field,
+            _ => return "1 = 0".into(),
+        };
+        let (table, key, column) = match field {
+            Field::Metric(k) => ("version_metrics", Some(k), "x.value"),
+            Field::Param(k) => ("version_params", Some(k), "x.value"),
+            Field::Tag(k) => ("version_tags", Some(k), "x.value"),
+            _ => ("version_datasets", None, "x.ref"),
+        };
+        let key = match key {
+            Some(k) => {
+                let p = self.bind(Param::Text(k.clone()));
+                format!(" AND x.key = {p}::text")
+            }
+            None => String::new(),
+        };
+        let head =
+            format!("SELECT 1 FROM {table} x WHERE x.model_id = v.model_id AND x.version = v.version{key}");
+        let multi = field.is_multi();
+        let (cond, none) = match e {
+            Expr::Compare { op, value, .. } => {
+                let p = self.value(field, value);
+                match (multi, op) {
+                    (true, CmpOp::Ne) => (format!("{column} = {p}"), true),
+                    (true, _) => (format!("{column} = {p}"), false),
+                    (false, CmpOp::Ne) => (format!("{column} <> {p}"), false),
+                    (false, op) => (format!("{column} {} {p}", op.as_str()), false),
+                }
+            }
+            Expr::In { values, negated, .. } => {
+                let ps: Vec<String> = values.iter().map(|x| self.value(field, x)).collect();
+                match (multi, negated) {
+                    (true, n) => (format!("{column} IN ({})", ps.join(", ")), *n),
+                    (false, true) => (format!("{column} NOT IN ({})", ps.join(", ")), false),
+                    (false, false) => (format!("{column} IN ({})", ps.join(", ")), false),
+                }
+            }
+            Expr::Like { pattern, case_insensitive, negated, .. } => {
+                let like = self.like(column, pattern, *case_insensitive);
+                match (multi, negated) {
+                    (true, n) => (like, *n),
+                    (false, true) => (format!("NOT ({like})"), false),
+                    (false, false) => (like, false),
+                }
+            }
+            Expr::IsNull { negated, .. } => ("TRUE".to_owned(), !negated),
+            _ => ("FALSE".to_owned(), false),
+        };
+        let exists = format!("EXISTS ({head} AND {cond})");
+        if none { format!("(NOT {exists})") } else { exists }
+    }
+
     fn expr(&mut self, e: &Expr) -> String {
         match e {
+            Expr::Compare { field, .. }
+            | Expr::In { field, .. }
+            | Expr::Like { field, .. }
+            | Expr::IsNull { field, .. }
+                if self.indexed(field) =>
+            {
+                self.indexed_atom(e)
+            }
             Expr::And(a, b) => format!("({} AND {})", self.expr(a), self.expr(b)),
             Expr::Or(a, b) => format!("({} OR {})", self.expr(a), self.expr(b)),
             Expr::Not(a) => format!("(NOT {})", self.expr(a)),
@@ -371,7 +445,7 @@ pub fn compile(
         clauses.push(format!("m.name = {p}"));
     }
     if let Some(filter) = &search.filter {
-        clauses.push(c.expr(filter));
+        clauses.push(c.expr(&filter.clone().negation_normal_form()));
     }
     // Order keys as SQL: numbers as float8/REAL so every numeric cursor value is a float.
     let mut keys = Vec::new();

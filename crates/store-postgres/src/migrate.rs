@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (4, "audit_head", include_str!("../migrations/0004_audit_head.sql")),
     (5, "gc_tombstones", include_str!("../migrations/0005_gc_tombstones.sql")),
     (6, "promotions", include_str!("../migrations/0006_promotions.sql")),
+    (7, "search_index", include_str!("../migrations/0007_search_index.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

@@ -229,6 +229,48 @@ pub enum Expr {
     },
 }
 
+impl CmpOp {
+    /// The comparison that is true exactly when this one is false (and unknown when it is).
+    pub fn negated(self) -> Self {
+        match self {
+            Self::Eq => Self::Ne,
+            Self::Ne => Self::Eq,
+            Self::Lt => Self::Ge,
+            Self::Le => Self::Gt,
+            Self::Gt => Self::Le,
+            Self::Ge => Self::Lt,
+        }
+    }
+}
+
+impl Expr {
+    /// The same filter with every `NOT` pushed into the comparisons (De Morgan, and each
+    /// comparison flipped), which holds in three-valued logic. The result is monotone in its
+    /// comparisons, so a store may treat "unknown" (a missing key) as false in each of them —
+    /// e.g. as an `EXISTS` over an index — and keep exactly the rows the filter keeps.
+    #[must_use]
+    pub fn negation_normal_form(self) -> Self {
+        self.push(false)
+    }
+
+    fn push(self, negate: bool) -> Self {
+        match (self, negate) {
+            (Self::Not(inner), n) => inner.push(!n),
+            (Self::And(a, b), false) => Self::And(Box::new(a.push(false)), Box::new(b.push(false))),
+            (Self::Or(a, b), false) => Self::Or(Box::new(a.push(false)), Box::new(b.push(false))),
+            (Self::And(a, b), true) => Self::Or(Box::new(a.push(true)), Box::new(b.push(true))),
+            (Self::Or(a, b), true) => Self::And(Box::new(a.push(true)), Box::new(b.push(true))),
+            (e, false) => e,
+            (Self::Compare { field, op, value }, true) => Self::Compare { field, op: op.negated(), value },
+            (Self::In { field, values, negated }, true) => Self::In { field, values, negated: !negated },
+            (Self::Like { field, pattern, case_insensitive, negated }, true) => {
+                Self::Like { field, pattern, case_insensitive, negated: !negated }
+            }
+            (Self::IsNull { field, negated }, true) => Self::IsNull { field, negated: !negated },
+        }
+    }
+}
+
 /// One `order_by` key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderKey {

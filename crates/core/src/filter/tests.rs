@@ -136,6 +136,33 @@ fn orders_parse_with_bounds_and_tokens_are_bound_to_the_search() {
 }
 
 #[test]
+fn negation_normal_form_keeps_exactly_the_same_rows() {
+    let m = model("fraud/detector");
+    let versions = [version(&m, 1, Some(0.5)), version(&m, 2, None), version(&m, 3, Some(0.97))];
+    let bound = ["production".to_owned()];
+    for filter in [
+        "NOT (metrics.auc > 0.9 OR binding = 'production')",
+        "NOT (NOT metrics.auc <= 0.5 AND NOT version IN (1, 2))",
+        "NOT (tags.x LIKE 'a%' OR metrics.auc IS NULL) OR NOT binding != 'production'",
+        "NOT NOT NOT (metrics.auc = 0.5)",
+    ] {
+        let expr = parse_filter(Target::Versions, filter).unwrap().unwrap();
+        let nnf = expr.clone().negation_normal_form();
+        assert!(!format!("{nnf:?}").contains("Not("), "{nnf:?}");
+        for v in &versions {
+            let row =
+                Row { model: &m, version: Some(v), bindings: if v.version == 3 { &bound } else { &[] } };
+            assert_eq!(
+                evaluate(&expr, &row) == Some(true),
+                evaluate(&nnf, &row) == Some(true),
+                "{filter} on v{}",
+                v.version
+            );
+        }
+    }
+}
+
+#[test]
 fn like_follows_sql() {
     assert!(eval::like("abc", "a%", false));
     assert!(eval::like("abc", "_b_", false));
