@@ -63,6 +63,16 @@ pub(crate) fn model(row: &Row) -> StoreResult<Model> {
 }
 
 /// Columns read by [`version`], for `FROM versions v JOIN models m ON m.id = v.model_id`.
+/// [`VERSION_COLUMNS`] for listings: without the manifest (`files`, up to 2 MiB per version;
+/// GetVersion has it). Rows registered before verification existed hold JSON `null` there.
+pub(crate) fn listed_version_columns() -> String {
+    VERSION_COLUMNS.replace(
+        "v.artifact_verification,",
+        "CASE WHEN jsonb_typeof(v.artifact_verification) = 'object' THEN v.artifact_verification - 'files' \
+         ELSE v.artifact_verification END AS artifact_verification,",
+    )
+}
+
 pub(crate) const VERSION_COLUMNS: &str = "m.name AS model_name, v.version, v.status, \
      v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification, v.params, v.metrics, \
      v.tags, v.lineage, v.signature_inputs, v.signature_outputs, v.description, v.created_at, \

@@ -80,8 +80,7 @@ pub(crate) async fn versions(
     let after = Keyset::from_cursor(page.after.as_ref())?;
     let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
     // Listings leave manifests out (GetVersion has them).
-    let columns = rows::VERSION_COLUMNS
-        .replace("v.artifact_verification,", "v.artifact_verification - 'files' AS artifact_verification,");
+    let columns = rows::listed_version_columns();
     let sql = format!(
         "SELECT {columns}{} FROM versions v JOIN models m ON m.id = v.model_id WHERE {} ORDER BY {} LIMIT {}",
         select_keys(&compiled),

@@ -205,10 +205,7 @@ pub(crate) async fn list(
         "SELECT {} FROM versions v JOIN models m ON m.id = v.model_id
          WHERE v.model_id = $1 AND ($2::bigint IS NULL OR v.version < $2)
          ORDER BY v.version DESC LIMIT $3",
-        rows::VERSION_COLUMNS.replace(
-            "v.artifact_verification,",
-            "v.artifact_verification - 'files' AS artifact_verification,",
-        )
+        rows::listed_version_columns()
     );
     let stmt = client.prepare_cached(&sql).await?;
     let after = page.after_number().map(rows::i).transpose()?;
