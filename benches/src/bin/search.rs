@@ -94,8 +94,9 @@ const SEARCHES: &[(&str, &str, &str, bool)] = &[
     ("broad, by time", "", "created_at DESC", false),
 ];
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+/// The `per_mille`-th of `sorted` (nearest rank).
+fn percentile(sorted: &[Duration], per_mille: usize) -> f64 {
+    let i = (sorted.len().saturating_sub(1) * per_mille).div_ceil(1_000);
     sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1_000.0)
 }
 
@@ -163,7 +164,7 @@ async fn main() -> anyhow::Result<()> {
             rows = found.items.len();
         }
         times.sort();
-        let (p50, p95) = (percentile(&times, 0.5), percentile(&times, 0.95));
+        let (p50, p95) = (percentile(&times, 500), percentile(&times, 950));
         #[allow(clippy::print_stdout)]
         {
             println!("{label}: {filter:?} order {order:?}: {rows} rows, p50 {p50:.2} ms, p95 {p95:.2} ms");

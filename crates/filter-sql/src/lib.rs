@@ -228,12 +228,12 @@ impl Compiler {
     }
 
     fn indexed_atom(&mut self, e: &Expr) -> String {
-        let field = match e {
-            Expr::Compare { field, .. }
-            | Expr::In { field, .. }
-            | Expr::Like { field, .. }
-            | Expr::IsNull { field, .. } => field,
-            _ => return "1 = 0".into(),
+        let (Expr::Compare { field, .. }
+        | Expr::In { field, .. }
+        | Expr::Like { field, .. }
+        | Expr::IsNull { field, .. }) = e
+        else {
+            return "1 = 0".into();
         };
         let (table, key, column) = match field {
             Field::Metric(k) => ("version_metrics", Some(k), "x.value"),
