@@ -16,7 +16,37 @@ def sh(cmd):
         return "?"
 
 
+def search_section(rows):
+    """The search-at-scale section (also printed alone by `report.py --search FILE`)."""
+    found = [r for r in rows if r["label"] == "search"]
+    if not found:
+        return []
+    out = []
+    w = out.append
+    total = found[0]["versions"]
+    w("## Search at scale")
+    w("")
+    w(f"`search`: a fresh database with {total:,} versions over {total // 100:,} models, each version with "
+      "10 metrics (uniform in [0, 1)), 10 tags (100 values each), 2 dataset refs (of 1,000) and a `production` "
+      "binding per model (`staging` on half). Each search runs through the PostgreSQL store as the primary runs "
+      "it (first page of 100 unless noted), 3 warm-up runs, then 30 timed; `EXPLAIN` of each is in "
+      "`target/bench/search-explain.txt`. Goal: p95 < 10 ms for selective filters and first pages of broad ones.")
+    w("")
+    w("| search | filter | order | rows | p50 ms | p95 ms | < 10 ms |")
+    w("|---|---|---|---|---|---|---|")
+    for r in found:
+        ok = "yes" if r["p95_ms"] < 10 else "**no**"
+        filt = r["filter"].replace("|", "\\|") or "(none)"
+        w(f"| {r['name']} | `{filt}` | {r['order'] or 'default'} | {r['rows']} | {r['p50_ms']} | {r['p95_ms']} | {ok} |")
+    w("")
+    return out
+
+
 def main():
+    if sys.argv[1] == "--search":
+        rows = [json.loads(line) for line in open(sys.argv[2]) if line.strip()]
+        print("\n".join(search_section(rows)))
+        return
     path, took, quick, h2load_note = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
     rows = [json.loads(line) for line in open(path) if line.strip()]
     by = lambda label: [r for r in rows if r["label"] == label]  # noqa: E731
@@ -134,6 +164,8 @@ def main():
         w(f"| {r['bindings']:,} | {r['cold_start_s']} | {r['rss_kib'] / 1024:.1f} | {r['peak_kib'] / 1024:.1f} | {r['bytes_per_binding']} |")
     w("")
 
+    out.extend(search_section(rows))
+
     # Writes ------------------------------------------------------------------------------------
     w("## Write path on the primary")
     w("")
@@ -237,6 +269,7 @@ def main():
     w("target/release/fanout --watchers 1000,10000 --rounds 5")
     w("target/release/scale --bindings 10000,100000,1000000")
     w("target/release/writes --calls 500 --writers 16 --duration 10")
+    w("target/release/search --models 10000 --versions 100 --runs 30")
     w("cargo bench -p bindery-benches --bench hot")
     w("```")
     print("\n".join(out))

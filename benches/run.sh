@@ -15,9 +15,9 @@ export CARGO_TERM_COLOR=never
 
 quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then
-  dur=3; warm=1; writes=200; watchers=1000,2000; scale=10000,100000; wcalls=100; wdur=3
+  dur=3; warm=1; writes=200; watchers=1000,2000; scale=10000,100000; wcalls=100; wdur=3; search_models=1000
 else
-  dur=10; warm=2; writes=1000; watchers=1000,10000; scale=10000,100000,1000000; wcalls=500; wdur=10
+  dur=10; warm=2; writes=1000; watchers=1000,10000; scale=10000,100000,1000000; wcalls=500; wdur=10; search_models=10000
 fi
 
 echo "benches/run.sh: building release binaries"
@@ -109,6 +109,8 @@ echo "benches/run.sh: watch fan-out ($watchers watchers)"
 "$bin/fanout" --watchers "$watchers" --rounds 5 | record
 echo "benches/run.sh: reader cold start and memory ($scale bindings)"
 "$bin/scale" --bindings "$scale" | record
+echo "benches/run.sh: search at scale ($search_models models x 100 versions)"
+"$bin/search" --models "$search_models" --versions 100 --runs 30 | record
 echo "benches/run.sh: write path"
 "$bin/writes" --calls "$wcalls" --writers 16 --duration "$wdur" | record
 

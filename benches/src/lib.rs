@@ -189,6 +189,9 @@ pub async fn seed(
         )
         .await
         .context("seeding models")?;
+    // These versions are for resolving, not searching: skip the search index trigger (its side
+    // tables stay empty), which would otherwise run once per seeded row.
+    client.batch_execute("ALTER TABLE versions DISABLE TRIGGER versions_search_index").await?;
     let versions = client
         .execute(
             "INSERT INTO versions (model_id, version, status, request_payload, artifact_uri, artifact_sha256,
@@ -203,6 +206,7 @@ pub async fn seed(
         )
         .await
         .context("seeding versions")?;
+    client.batch_execute("ALTER TABLE versions ENABLE TRIGGER versions_search_index").await?;
     let bindings = client
         .execute(
             "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)

@@ -449,18 +449,24 @@ pub fn compile(
     }
     // Order keys as SQL: numbers as float8/REAL so every numeric cursor value is a float.
     let mut keys = Vec::new();
+    let mut optional = Vec::new();
     for k in &search.order {
         let expr = c.scalar(&k.field);
         keys.push((expr, k.descending, k.field.ty()));
+        optional.push(k.field.is_optional());
     }
     if let Some(cursor) = after {
         clauses.push(c.after(search, &keys, cursor)?);
     }
+    // Nulls last; said only for keys a row may lack, so an index on a column that is never null
+    // (created_at, …) can serve the order as it is.
     let mut order: Vec<String> = keys
         .iter()
-        .map(|(expr, desc, ty)| {
+        .zip(&optional)
+        .map(|((expr, desc, ty), optional)| {
             let expr = c.collate(expr.clone(), *ty);
-            format!("{expr} {} NULLS LAST", if *desc { "DESC" } else { "ASC" })
+            let nulls = if *optional { " NULLS LAST" } else { "" };
+            format!("{expr} {}{nulls}", if *desc { "DESC" } else { "ASC" })
         })
         .collect();
     order.push(format!("{} ASC", c.collate("m.name".into(), Type::Text)));

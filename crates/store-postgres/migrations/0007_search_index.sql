@@ -1,7 +1,7 @@
 -- Bindery schema, version 7: what search filters on, indexed (issue 14). Metrics, tags, params
 -- and dataset refs of each version get typed side tables keyed by (key, value), kept in step with
 -- `versions` by a trigger (so every write path, and this backfill, maintains them the same way);
--- bindings get an index by name. The JSON columns stay the source of truth.
+-- bindings get an index by name, versions indexes by time. The JSON columns stay the source of truth.
 
 CREATE TABLE version_metrics (
     model_id bigint           NOT NULL,
@@ -44,6 +44,9 @@ CREATE TABLE version_datasets (
 CREATE INDEX version_datasets_search_idx ON version_datasets (ref);
 
 CREATE INDEX bindings_name_idx ON bindings (name, model_id, version);
+-- Searches ordered by time read these in order instead of sorting every match.
+CREATE INDEX versions_created_at_idx ON versions (created_at);
+CREATE INDEX versions_updated_at_idx ON versions (updated_at);
 
 CREATE FUNCTION bindery_index_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -38,8 +38,34 @@ fn keyset(row: &Row, types: &[Type], model: &str, version: u64) -> StoreResult<K
     Ok(Keyset { values, model: model.to_owned(), version })
 }
 
-fn select_keys(compiled: &Compiled) -> String {
-    compiled.keys.iter().map(|k| format!(", {k}")).collect()
+/// Runs `search` over `from` (selecting `columns` and the order keys) and decodes each row with
+/// `decode` into the item, its model name and version (0 for models).
+async fn run<T>(
+    store: &PgStore,
+    (search, visibility, page): (&Search, &Visibility, &PageRequest),
+    columns: &str,
+    from: &str,
+    decode: impl Fn(&Row) -> StoreResult<(T, String, u64)>,
+) -> StoreResult<Page<(T, Keyset)>> {
+    let after = Keyset::from_cursor(page.after.as_ref())?;
+    let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
+    let keys: String = compiled.keys.iter().map(|k| format!(", {k}")).collect();
+    let sql = format!(
+        "SELECT {columns}{keys} FROM {from} WHERE {} ORDER BY {} LIMIT {}",
+        compiled.where_sql,
+        compiled.order_sql,
+        u64::from(page.size) + 1
+    );
+    let client = store.client().await?;
+    let found = client.query(&sql, &params(&compiled)).await?;
+    let items = found
+        .iter()
+        .map(|row| {
+            let (item, model, version) = decode(row)?;
+            Ok((item, keyset(row, &compiled.key_types, &model, version)?))
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
 }
 
 pub(crate) async fn models(
@@ -48,27 +74,12 @@ pub(crate) async fn models(
     visibility: &Visibility,
     page: &PageRequest,
 ) -> StoreResult<Page<(Model, Keyset)>> {
-    let after = Keyset::from_cursor(page.after.as_ref())?;
-    let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
-    let sql = format!(
-        "SELECT {}{} FROM models m WHERE {} ORDER BY {} LIMIT {}",
-        rows::MODEL_COLUMNS,
-        select_keys(&compiled),
-        compiled.where_sql,
-        compiled.order_sql,
-        u64::from(page.size) + 1
-    );
-    let client = store.client().await?;
-    let found = client.query(&sql, &params(&compiled)).await?;
-    let items = found
-        .iter()
-        .map(|row| {
-            let model = rows::model(row)?;
-            let keys = keyset(row, &compiled.key_types, model.name.as_str(), 0)?;
-            Ok((model, keys))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+    run(store, (search, visibility, page), rows::MODEL_COLUMNS, "models m", |row| {
+        let model = rows::model(row)?;
+        let name = model.name.as_str().to_owned();
+        Ok((model, name, 0))
+    })
+    .await
 }
 
 pub(crate) async fn versions(
@@ -77,26 +88,11 @@ pub(crate) async fn versions(
     visibility: &Visibility,
     page: &PageRequest,
 ) -> StoreResult<Page<(ModelVersion, Keyset)>> {
-    let after = Keyset::from_cursor(page.after.as_ref())?;
-    let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
-    // Listings leave manifests out (GetVersion has them).
     let columns = rows::listed_version_columns();
-    let sql = format!(
-        "SELECT {columns}{} FROM versions v JOIN models m ON m.id = v.model_id WHERE {} ORDER BY {} LIMIT {}",
-        select_keys(&compiled),
-        compiled.where_sql,
-        compiled.order_sql,
-        u64::from(page.size) + 1
-    );
-    let client = store.client().await?;
-    let found = client.query(&sql, &params(&compiled)).await?;
-    let items = found
-        .iter()
-        .map(|row| {
-            let version = rows::version(row)?;
-            let keys = keyset(row, &compiled.key_types, version.model_name.as_str(), version.version)?;
-            Ok((version, keys))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
-    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+    run(store, (search, visibility, page), &columns, "versions v JOIN models m ON m.id = v.model_id", |row| {
+        let version = rows::version(row)?;
+        let (name, number) = (version.model_name.as_str().to_owned(), version.version);
+        Ok((version, name, number))
+    })
+    .await
 }

@@ -37,8 +37,32 @@ fn keyset(row: &Row<'_>, types: &[Type], model: &str, version: u64) -> Result<Ke
     Ok(Keyset { values, model: model.to_owned(), version })
 }
 
-fn select_keys(compiled: &Compiled) -> String {
-    compiled.keys.iter().map(|k| format!(", {k}")).collect()
+/// Runs `search` over `from` (selecting `columns` and the order keys) and decodes each row with
+/// `decode` into the item, its model name and version (0 for models).
+fn run<T>(
+    conn: &Connection,
+    (search, visibility, page): (&Search, &Visibility, &PageRequest),
+    columns: &str,
+    from: &str,
+    decode: impl Fn(&Row<'_>) -> Result<(T, String, u64)>,
+) -> Result<Page<(T, Keyset)>> {
+    let after = Keyset::from_cursor(page.after.as_ref())?;
+    let compiled = compile(search, Dialect::Sqlite, visibility, after.as_ref())?;
+    let keys: String = compiled.keys.iter().map(|k| format!(", {k}")).collect();
+    let sql = format!(
+        "SELECT {columns}{keys} FROM {from} WHERE {} ORDER BY {} LIMIT {}",
+        compiled.where_sql,
+        compiled.order_sql,
+        u64::from(page.size) + 1
+    );
+    let mut stmt = conn.prepare(&sql).sql()?;
+    let mut found = stmt.query(params_from_iter(params(&compiled))).sql()?;
+    let mut items = Vec::new();
+    while let Some(row) = found.next().sql()? {
+        let (item, model, version) = decode(row)?;
+        items.push((item, keyset(row, &compiled.key_types, &model, version)?));
+    }
+    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
 }
 
 pub(crate) fn models(
@@ -47,24 +71,11 @@ pub(crate) fn models(
     visibility: &Visibility,
     page: &PageRequest,
 ) -> Result<Page<(Model, Keyset)>> {
-    let after = Keyset::from_cursor(page.after.as_ref())?;
-    let compiled = compile(search, Dialect::Sqlite, visibility, after.as_ref())?;
-    let sql = format!(
-        "SELECT {MODEL_COLUMNS}{} FROM models m WHERE {} ORDER BY {} LIMIT {}",
-        select_keys(&compiled),
-        compiled.where_sql,
-        compiled.order_sql,
-        u64::from(page.size) + 1
-    );
-    let mut stmt = conn.prepare(&sql).sql()?;
-    let mut found = stmt.query(params_from_iter(params(&compiled))).sql()?;
-    let mut items = Vec::new();
-    while let Some(row) = found.next().sql()? {
+    run(conn, (search, visibility, page), MODEL_COLUMNS, "models m", |row| {
         let m = model(model_row(row).sql()?)?;
-        let keys = keyset(row, &compiled.key_types, m.name.as_str(), 0)?;
-        items.push((m, keys));
-    }
-    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+        let name = m.name.as_str().to_owned();
+        Ok((m, name, 0))
+    })
 }
 
 pub(crate) fn versions(
@@ -73,26 +84,14 @@ pub(crate) fn versions(
     visibility: &Visibility,
     page: &PageRequest,
 ) -> Result<Page<(ModelVersion, Keyset)>> {
-    let after = Keyset::from_cursor(page.after.as_ref())?;
-    let compiled = compile(search, Dialect::Sqlite, visibility, after.as_ref())?;
+    // Listings leave manifests out (GetVersion has them).
     let columns = VERSION_COLUMNS.replace(
         "v.artifact_verification,",
         "json_remove(v.artifact_verification, '$.files') AS artifact_verification,",
     );
-    let sql = format!(
-        "SELECT {columns}{} FROM versions v JOIN models m ON m.id = v.model_id WHERE {} ORDER BY {} LIMIT {}",
-        select_keys(&compiled),
-        compiled.where_sql,
-        compiled.order_sql,
-        u64::from(page.size) + 1
-    );
-    let mut stmt = conn.prepare(&sql).sql()?;
-    let mut found = stmt.query(params_from_iter(params(&compiled))).sql()?;
-    let mut items = Vec::new();
-    while let Some(row) = found.next().sql()? {
+    run(conn, (search, visibility, page), &columns, "versions v JOIN models m ON m.id = v.model_id", |row| {
         let v = version_from(conn, row)?;
-        let keys = keyset(row, &compiled.key_types, v.model_name.as_str(), v.version)?;
-        items.push((v, keys));
-    }
-    Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
+        let (name, number) = (v.model_name.as_str().to_owned(), v.version);
+        Ok((v, name, number))
+    })
 }
