@@ -1,7 +1,8 @@
 -- Bindery schema, version 7: what search filters on, indexed (issue 14). Metrics, tags, params
 -- and dataset refs of each version get typed side tables keyed by (key, value), kept in step with
 -- `versions` by a trigger (so every write path, and this backfill, maintains them the same way);
--- bindings get an index by name, versions indexes by time. The JSON columns stay the source of truth.
+-- bindings get an index by name, versions indexes by time. The side tables' search indexes
+-- cover the version key, so a filter is answered from the index alone. The JSON columns stay the source of truth.
 
 CREATE TABLE version_metrics (
     model_id bigint           NOT NULL,
@@ -11,7 +12,7 @@ CREATE TABLE version_metrics (
     PRIMARY KEY (model_id, version, key),
     FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version) ON DELETE CASCADE
 );
-CREATE INDEX version_metrics_search_idx ON version_metrics (key, value);
+CREATE INDEX version_metrics_search_idx ON version_metrics (key, value) INCLUDE (model_id, version);
 
 CREATE TABLE version_tags (
     model_id bigint           NOT NULL,
@@ -21,7 +22,7 @@ CREATE TABLE version_tags (
     PRIMARY KEY (model_id, version, key),
     FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version) ON DELETE CASCADE
 );
-CREATE INDEX version_tags_search_idx ON version_tags (key, value);
+CREATE INDEX version_tags_search_idx ON version_tags (key, value) INCLUDE (model_id, version);
 
 CREATE TABLE version_params (
     model_id bigint           NOT NULL,
@@ -31,7 +32,7 @@ CREATE TABLE version_params (
     PRIMARY KEY (model_id, version, key),
     FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version) ON DELETE CASCADE
 );
-CREATE INDEX version_params_search_idx ON version_params (key, value);
+CREATE INDEX version_params_search_idx ON version_params (key, value) INCLUDE (model_id, version);
 
 -- Each dataset as `uri` and, when it has a version, `uri@version`.
 CREATE TABLE version_datasets (
@@ -41,7 +42,7 @@ CREATE TABLE version_datasets (
     PRIMARY KEY (model_id, version, ref),
     FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version) ON DELETE CASCADE
 );
-CREATE INDEX version_datasets_search_idx ON version_datasets (ref);
+CREATE INDEX version_datasets_search_idx ON version_datasets (ref) INCLUDE (model_id, version);
 
 CREATE INDEX bindings_name_idx ON bindings (name, model_id, version);
 -- Searches ordered by time read these in order instead of sorting every match.
