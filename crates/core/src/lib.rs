@@ -49,8 +49,8 @@ pub use model::{
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};
 pub use promotion::{
-    NewPromotion, PromotionAct, PromotionFilter, PromotionOutcome, PromotionPolicy, PromotionPolicyRecord,
-    PromotionRequest, PromotionState,
+    NewPromotion, PromotionAct, PromotionFilter, PromotionPolicy, PromotionPolicyRecord, PromotionRequest,
+    PromotionState,
 };
 pub use store::Store;
 pub use token::{

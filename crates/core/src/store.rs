@@ -17,9 +17,9 @@ use crate::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel, NewToken,
     NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, PromotionAct, PromotionFilter,
-    PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord,
-    Registered, Resolved, Result, RollbackBinding, Scope, SetBinding, SetBindings, Subject, Token,
-    TokenEntry, UploadSession, VersionKey, VersionUpdate, WriteContext, gates::GateResult,
+    PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord, Registered,
+    Resolved, Result, RollbackBinding, Scope, SetBinding, SetBindings, Subject, Token, TokenEntry,
+    UploadSession, VersionKey, VersionUpdate, WriteContext, gates::GateResult,
 };
 
 #[async_trait]
@@ -182,8 +182,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         binding: Option<&BindingName>,
     ) -> Result<Vec<PromotionPolicyRecord>>;
-    /// Requests, approves, rejects or cancels a promotion as one write, under the model lock.
-    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionOutcome>;
+    /// Requests, approves, rejects or cancels a promotion as one write, under the model lock;
+    /// returns the request as saved (APPLIED, with `applied_revision`, when this call moved the
+    /// binding).
+    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionRequest>;
     /// The policy gating `binding` and its gate table for `version`, recording nothing.
     async fn evaluate_promotion(
         &self,

@@ -50,14 +50,10 @@ struct Compiler {
     params: Vec<Param>,
 }
 
-fn micros(t: SystemTime) -> i64 {
-    bindery_core::unix_micros(t)
-}
-
 impl Compiler {
     fn bind(&mut self, p: Param) -> String {
         let p = match (self.dialect, p) {
-            (Dialect::Sqlite, Param::Time(t)) => Param::Int(micros(t)),
+            (Dialect::Sqlite, Param::Time(t)) => Param::Int(bindery_core::unix_micros(t)),
             (_, p) => p,
         };
         self.params.push(p);

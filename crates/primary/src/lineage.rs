@@ -146,7 +146,7 @@ pub(crate) async fn get_lineage(
         .map(|(v, distance)| v1::LineageNode {
             model_name: v.model_name.as_str().to_owned(),
             version: v.version,
-            status: v1::ModelVersion::from(v.clone()).status,
+            status: v1::VersionStatus::from(v.status).into(),
             bindings: v.bindings,
             distance,
         })

@@ -35,10 +35,7 @@ pub(crate) async fn get_policy(
     } else {
         let model = name("model_name", r.model_name)?;
         caller.require(Role::Viewer, &model)?;
-        let policies: Vec<PromotionPolicy> = stored.iter().map(|s| s.policy.clone()).collect();
-        let applicable =
-            bindery_core::promotion::applicable(&policies, &model, &binding).map(|a| a.scope.clone());
-        stored.into_iter().find(|s| Some(&s.policy.scope) == applicable.as_ref())
+        bindery_core::promotion::applicable(&stored, &model, &binding).cloned()
     };
     let found = found.ok_or_else(|| {
         Status::not_found(format!(
@@ -176,7 +173,6 @@ pub(crate) async fn check_rollback(
     req: &bindery_core::RollbackBinding,
 ) -> Result<(), Status> {
     let policies = p.store.list_promotion_policies(Some(&req.name)).await.map_err(status_from_error)?;
-    let policies: Vec<PromotionPolicy> = policies.into_iter().map(|r| r.policy).collect();
     if bindery_core::promotion::applicable(&policies, &req.model, &req.name).is_none() {
         return Ok(());
     }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use bindery_core::gates::{BeatOn, Comparison, Gate, GateResult};
 use bindery_core::promotion::{DEFAULT_REQUEST_TTL, MAX_GATES};
 use bindery_core::{
-    BindingName, Error, ModelName, NewPromotion, PageRequest, PromotionFilter, PromotionOutcome,
-    PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Result, Scope, validate,
+    BindingName, Error, ModelName, NewPromotion, PageRequest, PromotionFilter, PromotionPolicy,
+    PromotionPolicyRecord, PromotionRequest, PromotionState, Result, Scope, validate,
 };
 
 use crate::{to_timestamp, v1};
@@ -191,13 +191,12 @@ impl From<PromotionRequest> for v1::PromotionRequest {
     }
 }
 
-impl From<PromotionOutcome> for v1::PromotionResponse {
-    fn from(o: PromotionOutcome) -> Self {
-        Self {
-            applied: o.applied_revision.is_some(),
-            revision: o.applied_revision.unwrap_or_default(),
-            request: Some(o.request.into()),
-        }
+/// A promotion call's answer: applied exactly when the request is (a call on an applied request
+/// is refused, so an APPLIED answer means this call moved the binding).
+impl From<PromotionRequest> for v1::PromotionResponse {
+    fn from(r: PromotionRequest) -> Self {
+        let applied = r.state == PromotionState::Applied;
+        Self { applied, revision: if applied { r.applied_revision } else { 0 }, request: Some(r.into()) }
     }
 }
 

@@ -311,7 +311,7 @@ pub struct PrimaryConfig {
 }
 
 /// The default promotion request TTL: 7 days.
-pub const PROMOTION_TTL_SECS: u64 = 7 * 24 * 3_600;
+pub const PROMOTION_TTL_SECS: u64 = bindery_core::promotion::DEFAULT_REQUEST_TTL_SECS;
 
 /// `--promotion-ttl-secs`, checked: 60 s to 90 days.
 pub fn promotion_ttl(secs: u64) -> anyhow::Result<Duration> {

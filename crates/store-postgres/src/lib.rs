@@ -28,10 +28,9 @@ use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
     NewToken, NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, PromotionAct,
-    PromotionFilter, PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection,
-    ProtectionRecord, Registered, Resolved, Result, RollbackBinding, Scope, SetBindings, Store, Subject,
-    Token, TokenEntry, UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext,
-    gates::GateResult,
+    PromotionFilter, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord,
+    Registered, Resolved, Result, RollbackBinding, Scope, SetBindings, Store, Subject, Token, TokenEntry,
+    UploadSession, VersionKey, VersionStatus, VersionUpdate, WriteContext, gates::GateResult,
 };
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tracing::Instrument;
@@ -461,7 +460,7 @@ impl Store for PgStore {
         self.read("list_promotion_policies", || promotions::list_policies(self, binding)).await
     }
 
-    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionOutcome> {
+    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionRequest> {
         self.run("promote", || promotions::promote(self, ctx, act)).await
     }
 

@@ -7,8 +7,7 @@ use bindery_core::gates::{Gate, GateResult};
 use bindery_core::promotion::{self, Gathered, Step};
 use bindery_core::{
     BindingAction, BindingName, Cursor, Error, ModelName, Page, PageRequest, PromotionAct, PromotionFilter,
-    PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Scope,
-    WriteContext,
+    PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Scope, WriteContext,
 };
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
@@ -111,12 +110,9 @@ pub(crate) async fn gate_policy(
     model: &ModelName,
     binding: &BindingName,
 ) -> StoreResult<Option<PromotionPolicy>> {
-    let all: Vec<PromotionPolicy> = policies(client, Some(binding))
-        .await?
-        .iter()
-        .map(|r| policy_record(r).map(|p| p.policy))
-        .collect::<StoreResult<_>>()?;
-    Ok(promotion::applicable(&all, model, binding).cloned())
+    let all =
+        policies(client, Some(binding)).await?.iter().map(policy_record).collect::<StoreResult<Vec<_>>>()?;
+    Ok(promotion::applicable(&all, model, binding).map(|r| r.policy.clone()))
 }
 
 /// Everything the gates of `policy` look at for `version`, read in the caller's transaction.
@@ -176,7 +172,7 @@ pub(crate) async fn promote(
     store: &PgStore,
     ctx: &WriteContext,
     act: &PromotionAct,
-) -> StoreResult<PromotionOutcome> {
+) -> StoreResult<PromotionRequest> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
     let now = SystemTime::now();
@@ -213,7 +209,6 @@ pub(crate) async fn promote(
         request.id = rows::u(tx.query_one(&stmt, &params).await?.try_get(0)?)?;
     }
     write::record_audit_only(&tx, ctx, request.audit(act.action())).await?;
-    let mut applied_revision = None;
     if step == Step::Apply {
         let before = bindings::current(&tx, model_id, &request.binding).await?;
         let artifact = bindings::bindable(&tx, model_id, &request.model, request.version).await?;
@@ -225,11 +220,10 @@ pub(crate) async fn promote(
         let revision = rows::u(revision)?;
         request.applied(&ctx.actor, revision, now);
         write::record_audit_only(&tx, ctx, request.audit("promotion.apply")).await?;
-        applied_revision = Some(revision);
     }
     save(&tx, &request).await?;
     tx.commit().await?;
-    Ok(PromotionOutcome { request, applied_revision })
+    Ok(request)
 }
 
 /// The request `id` read after taking its model's lock (so concurrent decisions on it queue).

@@ -27,10 +27,10 @@ use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
     ModelVersion, NewModel, NewToken, NewVersion, Notification, ObjectInfo, ObjectLocation, Page,
-    PageRequest, Policy, PromotionAct, PromotionFilter, PromotionOutcome, PromotionPolicy,
-    PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord, Registered, Resolved, Result,
-    RollbackBinding, Scope, SetBindings, Snapshot, Store, Subject, Token, TokenEntry, UploadSession,
-    VersionKey, VersionStatus, VersionUpdate, WriteContext, gates::GateResult,
+    PageRequest, Policy, PromotionAct, PromotionFilter, PromotionPolicy, PromotionPolicyRecord,
+    PromotionRequest, Protection, ProtectionRecord, Registered, Resolved, Result, RollbackBinding, Scope,
+    SetBindings, Snapshot, Store, Subject, Token, TokenEntry, UploadSession, VersionKey, VersionStatus,
+    VersionUpdate, WriteContext, gates::GateResult,
 };
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -371,7 +371,7 @@ impl Store for SqliteStore {
         self.call(move |c| promotions::list_policies(c, binding.as_ref())).await
     }
 
-    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionOutcome> {
+    async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionRequest> {
         let (ctx, act) = (ctx.clone(), act.clone());
         self.write(move |c| promotions::promote(c, &ctx, &act)).await
     }

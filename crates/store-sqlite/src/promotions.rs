@@ -7,8 +7,8 @@ use bindery_core::gates::{Gate, GateResult};
 use bindery_core::promotion::{self, Gathered, Step};
 use bindery_core::{
     BindingAction, BindingName, Change, Cursor, Error, ModelName, Page, PageRequest, PromotionAct,
-    PromotionFilter, PromotionOutcome, PromotionPolicy, PromotionPolicyRecord, PromotionRequest,
-    PromotionState, Result, Scope, WriteContext,
+    PromotionFilter, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Result, Scope,
+    WriteContext,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -126,9 +126,8 @@ pub(crate) fn gate_policy(
     model: &ModelName,
     binding: &BindingName,
 ) -> Result<Option<PromotionPolicy>> {
-    let all: Vec<PromotionPolicy> =
-        list_policies(conn, Some(binding))?.into_iter().map(|r| r.policy).collect();
-    Ok(promotion::applicable(&all, model, binding).cloned())
+    let all = list_policies(conn, Some(binding))?;
+    Ok(promotion::applicable(&all, model, binding).map(|r| r.policy.clone()))
 }
 
 /// Everything the gates of `policy` look at for `version`.
@@ -207,7 +206,7 @@ pub(crate) fn promote(
     conn: &mut Connection,
     ctx: &WriteContext,
     act: &PromotionAct,
-) -> Result<(PromotionOutcome, Option<Change>)> {
+) -> Result<(PromotionRequest, Option<Change>)> {
     // BEGIN IMMEDIATE: the whole store's write lock, so concurrent decisions queue.
     let tx = immediate(conn)?;
     let now = SystemTime::now();
@@ -244,23 +243,22 @@ pub(crate) fn promote(
             .sql()?)?;
     }
     audit(&tx, ctx, request.audit(act.action()))?;
-    let mut applied = None;
+    let mut published = None;
     if step == Step::Apply {
         let before = bindings::current(&tx, model_id, &request.binding)?;
         let artifact = bindings::bindable(&tx, model_id, &request.model, request.version)?;
         let change = Rebind { name: &request.binding, before, after: Some((request.version, artifact)) };
         let reason = request.history_reason();
-        let (revision, change) =
+        let (revision, moved) =
             bindings::rebind(&tx, ctx, (model_id, &request.model), &[change], BindingAction::Set, &reason)?;
         let revision = u(revision)?;
         request.applied(&ctx.actor, revision, now);
         audit(&tx, ctx, request.audit("promotion.apply"))?;
-        applied = Some((revision, change));
+        published = Some(moved);
     }
     save(&tx, &request)?;
     tx.commit().sql()?;
-    let (applied_revision, change) = applied.unzip();
-    Ok((PromotionOutcome { request, applied_revision }, change))
+    Ok((request, published))
 }
 
 pub(crate) fn evaluate(

@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 
 pub use eval::{Row, evaluate};
 pub use parse::{parse_filter, parse_order};
-pub use time::{format_rfc3339, parse_rfc3339};
+pub use time::parse_rfc3339;
 
 use crate::{Error, Result};
 
@@ -327,11 +327,6 @@ impl Search {
     /// The page token kind: bound to this filter, order and model.
     pub fn page_kind(&self) -> String {
         format!("search-{}-{}", self.target.noun(), self.fingerprint)
-    }
-
-    /// Whether a plain listing answers it (no filter, the default order, one model or none).
-    pub fn is_plain(&self) -> bool {
-        self.filter.is_none() && self.order.is_empty()
     }
 }
 

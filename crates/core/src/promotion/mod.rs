@@ -21,6 +21,8 @@ pub const MAX_APPROVALS: u32 = 10;
 pub const MAX_SOAK: Duration = Duration::from_secs(366 * 24 * 3_600);
 /// Requests wait at most this long for their approvals unless the server says otherwise.
 pub const DEFAULT_REQUEST_TTL: Duration = Duration::from_secs(7 * 24 * 3_600);
+/// [`DEFAULT_REQUEST_TTL`] in seconds (the server flag's default).
+pub const DEFAULT_REQUEST_TTL_SECS: u64 = DEFAULT_REQUEST_TTL.as_secs();
 
 /// The gates a binding name must pass at a scope. The most specific policy naming a binding
 /// decides for a model ([`applicable`]).
@@ -152,17 +154,29 @@ pub struct PromotionPolicyRecord {
     pub updated_by: String,
 }
 
-/// The policy gating `binding` on `model`: the most specific of `policies` (those naming the
-/// binding) whose scope covers the model.
-pub fn applicable<'a>(
-    policies: &'a [PromotionPolicy],
+impl AsRef<PromotionPolicy> for PromotionPolicy {
+    fn as_ref(&self) -> &PromotionPolicy {
+        self
+    }
+}
+
+impl AsRef<PromotionPolicy> for PromotionPolicyRecord {
+    fn as_ref(&self) -> &PromotionPolicy {
+        &self.policy
+    }
+}
+
+/// The policy gating `binding` on `model`: the most specific of `policies` (policies or stored
+/// records) naming the binding whose scope covers the model.
+pub fn applicable<'a, T: AsRef<PromotionPolicy>>(
+    policies: &'a [T],
     model: &ModelName,
     binding: &BindingName,
-) -> Option<&'a PromotionPolicy> {
+) -> Option<&'a T> {
     policies
         .iter()
-        .filter(|p| p.binding == *binding && p.scope.covers_model(model))
-        .max_by_key(|p| p.scope.specificity())
+        .filter(|p| p.as_ref().binding == *binding && p.as_ref().scope.covers_model(model))
+        .max_by_key(|p| p.as_ref().scope.specificity())
 }
 
 /// What the gates look at, loaded by the store under its write lock.
@@ -291,12 +305,6 @@ impl PromotionState {
             Self::Expired => "EXPIRED",
             Self::Cancelled => "CANCELLED",
         }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pending, Self::Applied, Self::Rejected, Self::Superseded, Self::Expired, Self::Cancelled]
-            .into_iter()
-            .find(|st| st.as_str() == s)
     }
 }
 
@@ -526,14 +534,6 @@ pub enum Step {
     /// Move the binding to the request's version (compare-and-set on its expected generation),
     /// then mark it [`PromotionRequest::applied`] and save it, in the same transaction.
     Apply,
-}
-
-/// The result of a promotion call: the request as saved, and the revision of the binding move
-/// when it applied.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PromotionOutcome {
-    pub request: PromotionRequest,
-    pub applied_revision: Option<u64>,
 }
 
 fn check_candidate(model: &ModelName, facts: &Facts<'_>) -> Result<()> {
