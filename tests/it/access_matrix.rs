@@ -84,6 +84,14 @@ enum Call {
     ListModelAuditEvents,
     ListAllAuditEvents,
     VerifyAuditLog,
+    GetLineage,
+    CopyVersion,
+    SetCard,
+    GetCard,
+    ListCardHistory,
+    AddAnnotation,
+    ListAnnotations,
+    RemoveAnnotation,
     // The read side.
     Resolve,
     ResolveMany,
@@ -129,6 +137,14 @@ const MATRIX: &[(Call, Need)] = {
         (Call::ListModelAuditEvents, Need::Team(Viewer)),
         (Call::ListAllAuditEvents, Need::Global(Admin)),
         (Call::VerifyAuditLog, Need::Global(Admin)),
+        (Call::GetLineage, Need::Team(Viewer)),
+        (Call::CopyVersion, Need::Team(Contributor)),
+        (Call::SetCard, Need::Team(Contributor)),
+        (Call::GetCard, Need::Team(Viewer)),
+        (Call::ListCardHistory, Need::Team(Viewer)),
+        (Call::AddAnnotation, Need::Team(Contributor)),
+        (Call::ListAnnotations, Need::Team(Viewer)),
+        (Call::RemoveAnnotation, Need::Team(Contributor)),
         (Call::Resolve, Need::Team(Viewer)),
         (Call::ResolveMany, Need::Team(Viewer)),
         (Call::WatchModel, Need::Team(Viewer)),
@@ -300,6 +316,49 @@ async fn make(c: &mut Clients, call: Call, token: Option<&str>, who: &str) -> Re
             r.list_audit_events(with(v1::ListAuditEventsRequest::default(), t)).await.map(drop)
         }
         Call::VerifyAuditLog => r.verify_audit_log(with(v1::VerifyAuditLogRequest {}, t)).await.map(drop),
+        Call::GetLineage => {
+            let req = v1::GetLineageRequest { model_name: m(), version: 1, ..Default::default() };
+            r.get_lineage(with(req, t)).await.map(drop)
+        }
+        Call::CopyVersion => {
+            let req = v1::CopyVersionRequest {
+                source_model_name: m(),
+                source_version: 1,
+                target_model_name: "team/locked".into(),
+                ..Default::default()
+            };
+            r.copy_version(with(req, t)).await.map(drop)
+        }
+        Call::SetCard => {
+            let req =
+                v1::SetCardRequest { model_name: m(), markdown: format!("by {who}"), ..Default::default() };
+            r.set_card(with(req, t)).await.map(drop)
+        }
+        Call::GetCard => {
+            r.get_card(with(v1::GetCardRequest { model_name: m(), version: 1 }, t)).await.map(drop)
+        }
+        Call::ListCardHistory => {
+            let req = v1::ListCardHistoryRequest { model_name: m(), ..Default::default() };
+            r.list_card_history(with(req, t)).await.map(drop)
+        }
+        Call::AddAnnotation => {
+            let req = v1::AddAnnotationRequest {
+                model_name: m(),
+                version: 1,
+                kind: v1::AnnotationKind::Docs as i32,
+                url: format!("https://docs.example/{who}"),
+                title: String::new(),
+            };
+            r.add_annotation(with(req, t)).await.map(drop)
+        }
+        Call::ListAnnotations => {
+            let req = v1::ListAnnotationsRequest { model_name: m(), version: 1 };
+            r.list_annotations(with(req, t)).await.map(drop)
+        }
+        Call::RemoveAnnotation => {
+            let req = v1::RemoveAnnotationRequest { model_name: m(), version: 1, id: 1 };
+            r.remove_annotation(with(req, t)).await.map(drop)
+        }
         Call::Resolve => {
             let req =
                 v1::ResolveRequest { model_name: m(), binding: "production".into(), ..Default::default() };

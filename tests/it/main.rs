@@ -79,6 +79,7 @@ store_suite! {
         pending_requests_expire,
     ],
     search: [the_seed_question_in_one_call, sql_agrees_with_the_reference_evaluator, lineage_and_copies],
+    annotations: [cards_and_annotations],
     resolving: [
         a_write_of_two_bindings_is_never_seen_half_applied,
         a_thousand_watchers_each_get_every_change_once_in_order_and_can_resume,
@@ -87,6 +88,7 @@ store_suite! {
 
 mod access;
 mod access_matrix;
+mod annotations;
 mod artifact_allowed;
 mod artifact_errors;
 mod artifact_retries;

@@ -2,8 +2,9 @@
 //! typed errors with positions, read permissions, and the stores' SQL agreeing with core's
 //! reference evaluator on random data and random filters.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use bindery_core::annotation::Annotated;
 use bindery_core::filter::{self, Row, Search, Target};
 use bindery_core::{PageRequest, Visibility};
 use bindery_proto::v1;
@@ -187,7 +188,7 @@ impl Lcg {
 fn random_predicate(g: &mut Lcg) -> String {
     let number = |g: &mut Lcg| format!("{}", (g.next() % 5) as f64 / 4.0);
     let text = |g: &mut Lcg| format!("'{}'", g.pick(&["a", "b", "A", "a%", "b_c", "", "c"]));
-    match g.next() % 14 {
+    match g.next() % 16 {
         0 => format!(
             "metrics.{} {} {}",
             g.pick(&["m1", "m2"]),
@@ -219,6 +220,11 @@ fn random_predicate(g: &mut Lcg) -> String {
         10 => format!("lineage.parent {}", g.pick(&["= 'ns1/m0@1'", "IS NOT NULL", "!= 'ns1/m0@1'"])),
         11 => format!("status {}", g.pick(&["= 'READY'", "!= 'ARCHIVED'", "IN ('ARCHIVED')"])),
         12 => format!("params.p {}", g.pick(&["= 'x'", "IS NULL", "> 'w'", "IN ('x', 'y')"])),
+        13 => format!("card {}", g.pick(&["IS NULL", "IS NOT NULL", "ILIKE '%FAIR%'", "= 'plain'", "> 'p'"])),
+        14 => format!(
+            "annotations.kind {}",
+            g.pick(&["= 'bias_audit'", "!= 'docs'", "IN ('docs', 'other')", "IS NULL", "IS NOT NULL"])
+        ),
         _ => format!("metrics.m1 {}IN ({}, {})", g.pick(&["", "NOT "]), number(g), number(g)),
     }
 }
@@ -295,6 +301,40 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
                 r.update_version(update).await.unwrap();
             }
         }
+        // Cards (some cleared again) and annotations, on the model (version 0) and its versions.
+        for v in 0..=5u64 {
+            if g.chance(50) {
+                let markdown = (*g.pick(&["# Fairness review", "plain", "quick"])).to_owned();
+                let set = v1::SetCardRequest {
+                    model_name: name.into(),
+                    version: v,
+                    markdown,
+                    expected_edition: None,
+                };
+                r.set_card(set).await.unwrap();
+                if g.chance(25) {
+                    let clear =
+                        v1::SetCardRequest { model_name: name.into(), version: v, ..Default::default() };
+                    r.set_card(clear).await.unwrap();
+                }
+            }
+            for (i, kind) in
+                [v1::AnnotationKind::BiasAudit, v1::AnnotationKind::Docs, v1::AnnotationKind::Other]
+                    .into_iter()
+                    .enumerate()
+            {
+                if g.chance(30) {
+                    let add = v1::AddAnnotationRequest {
+                        model_name: name.into(),
+                        version: v,
+                        kind: kind as i32,
+                        url: format!("https://wiki.example/{name}/{v}/{i}"),
+                        title: String::new(),
+                    };
+                    r.add_annotation(add).await.unwrap();
+                }
+            }
+        }
         if g.chance(50) {
             let archive = v1::ArchiveVersionRequest { model_name: name.into(), version: 1 + g.next() % 5 };
             let _ = r.archive_version(archive).await; // bound versions refuse; that is fine
@@ -306,6 +346,8 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
     let everything = PageRequest { size: 1_000, after: None };
     let models = store.list_models(everything.clone()).await.unwrap().items;
     let mut rows = Vec::new();
+    // Each row's card and annotation kinds, by (model, version); version 0 is the model's own.
+    let mut notes: BTreeMap<(String, u64), (Option<String>, Vec<String>)> = BTreeMap::new();
     for m in &models {
         let versions = store.list_versions(&m.name, everything.clone()).await.unwrap().items;
         let model_bindings: Vec<String> = store
@@ -315,8 +357,21 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
             .into_iter()
             .map(|b| b.name.as_str().to_owned())
             .collect();
+        for v in std::iter::once(0).chain(versions.iter().map(|v| v.version)) {
+            let of = Annotated::new(m.name.clone(), v);
+            let card = store.get_card(&of).await.unwrap().map(|c| c.markdown);
+            let kinds = store
+                .list_annotations(&of)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.kind.as_str().to_owned())
+                .collect();
+            notes.insert((m.name.as_str().to_owned(), v), (card, kinds));
+        }
         rows.push((m.clone(), versions, model_bindings));
     }
+    let notes_of = |m: &bindery_core::Model, version: u64| &notes[&(m.name.as_str().to_owned(), version)];
 
     let total: usize = rows.iter().map(|(_, v, _)| v.len()).sum();
     let mut informative = 0;
@@ -336,7 +391,12 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
         let mut want = BTreeSet::new();
         for (m, versions, _) in &rows {
             for v in versions {
-                let row = Row { model: m, version: Some(v), bindings: &v.bindings };
+                let (card, kinds) = notes_of(m, v.version);
+                let row = Row {
+                    card: card.as_deref(),
+                    annotation_kinds: kinds,
+                    ..Row::new(m, Some(v), &v.bindings)
+                };
                 if filter::evaluate(&expr, &row) == Some(true) {
                     want.insert((m.name.as_str().to_owned(), v.version));
                 }
@@ -352,6 +412,8 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
         "NOT binding IN ('staging', 'canary')",
         "namespace = 'ns1' OR name LIKE 'm%'",
         "binding IS NULL",
+        "card IS NOT NULL OR annotations.kind = 'docs'",
+        "NOT card ILIKE '%fair%' AND annotations.kind IS NULL",
     ] {
         let search = Search::parse(Target::Models, text, "", None).unwrap();
         let got: Vec<String> = store
@@ -366,7 +428,9 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
         let want: Vec<String> = rows
             .iter()
             .filter(|(m, _, b)| {
-                filter::evaluate(&expr, &Row { model: m, version: None, bindings: b }) == Some(true)
+                let (card, kinds) = notes_of(m, 0);
+                let row = Row { card: card.as_deref(), annotation_kinds: kinds, ..Row::new(m, None, b) };
+                filter::evaluate(&expr, &row) == Some(true)
             })
             .map(|(m, _, _)| m.name.as_str().to_owned())
             .collect();

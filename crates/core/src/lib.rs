@@ -4,6 +4,7 @@
 
 mod access;
 mod access_state;
+pub mod annotation;
 mod artifact;
 mod audit;
 mod error;

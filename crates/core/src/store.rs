@@ -19,7 +19,9 @@ use crate::{
     NewVersion, ObjectInfo, ObjectLocation, Page, PageRequest, Policy, PromotionAct, PromotionFilter,
     PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Protection, ProtectionRecord, Registered,
     Resolved, Result, RollbackBinding, Scope, SetBinding, SetBindings, Subject, Token, TokenEntry,
-    UploadSession, VersionKey, VersionUpdate, WriteContext, gates::GateResult,
+    UploadSession, VersionKey, VersionUpdate, WriteContext,
+    annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation},
+    gates::GateResult,
 };
 
 #[async_trait]
@@ -201,6 +203,22 @@ pub trait Store: Send + Sync + 'static {
         filter: &PromotionFilter,
         page: PageRequest,
     ) -> Result<Page<PromotionRequest>>;
+
+    // Model cards and annotations (issue 14; the rules are `crate::annotation`'s), on a model or
+    // one version. Audited; no revision bump (read nodes serve nothing of them). A model that is
+    // not live, or a version it does not have, is `NotFound`; a deleted version's are frozen.
+    /// Writes the next edition under the model lock (nothing when the text is the card's
+    /// already); returns the newest edition, if there is one.
+    async fn set_card(&self, ctx: &WriteContext, edit: &CardEdit) -> Result<Option<Card>>;
+    /// The newest edition (empty markdown: the card was cleared), if there is one.
+    async fn get_card(&self, of: &Annotated) -> Result<Option<Card>>;
+    /// Every edition, newest first.
+    async fn card_history(&self, of: &Annotated, page: PageRequest) -> Result<Page<Card>>;
+    async fn add_annotation(&self, ctx: &WriteContext, new: &NewAnnotation) -> Result<Annotation>;
+    /// Oldest first (at most `annotation::MAX_ANNOTATIONS`).
+    async fn list_annotations(&self, of: &Annotated) -> Result<Vec<Annotation>>;
+    /// `NotFound` when the target has no such annotation.
+    async fn remove_annotation(&self, ctx: &WriteContext, of: &Annotated, id: u64) -> Result<()>;
 
     // The audit trail (hash-chained; see `audit.rs`).
     /// Newest first.

@@ -6,7 +6,9 @@
 //!
 //! Both stores share the schema shape: `models m` (name, description, owner, tags, created_*,
 //! updated_*, deleted_at), `versions v` (model_id, version, status, params, metrics, tags,
-//! lineage, description, created_*, updated_*), `bindings b` (model_id, name, version). JSON
+//! lineage, description, created_*, updated_*), `bindings b` (model_id, name, version), `cards`
+//! (model_id, version, edition, markdown) and `annotations` (model_id, version, kind), where
+//! version 0 is the model's own. JSON
 //! columns are `jsonb` on PostgreSQL and JSON text on SQLite; times are `timestamptz` on
 //! PostgreSQL and microseconds on SQLite.
 
@@ -131,8 +133,16 @@ impl Compiler {
                     format!("NULLIF(json_extract(v.lineage, '$.{key}'), '')")
                 }
             }
+            Field::Card => {
+                let owner = self.annotated("c");
+                format!(
+                    "(SELECT NULLIF(c.markdown, '') FROM cards c WHERE {owner} ORDER BY c.edition DESC LIMIT 1)"
+                )
+            }
             // Many-valued fields never reach here (the parser refuses to order by them).
-            Field::Binding | Field::LineageDataset | Field::LineageParent => "NULL".into(),
+            Field::Binding | Field::LineageDataset | Field::LineageParent | Field::AnnotationKind => {
+                "NULL".into()
+            }
         }
     }
 
@@ -171,6 +181,15 @@ impl Compiler {
         }
     }
 
+    /// The condition tying a card or annotation row (aliased `alias`) to the row searched: the
+    /// version's own (`version` = its number), or the model's own (`version` = 0).
+    fn annotated(&self, alias: &str) -> String {
+        match self.target {
+            Target::Versions => format!("{alias}.model_id = v.model_id AND {alias}.version = v.version"),
+            Target::Models => format!("{alias}.model_id = m.id AND {alias}.version = 0"),
+        }
+    }
+
     /// `EXISTS` over a many-valued field's values, each tested by `cond` (given the value's SQL).
     fn exists(&mut self, field: &Field, cond: &mut dyn FnMut(&mut Self, &str) -> String) -> String {
         let pg = self.dialect == Dialect::Postgres;
@@ -181,6 +200,10 @@ impl Compiler {
                     Target::Models => "b.model_id = m.id",
                 };
                 format!("EXISTS (SELECT 1 FROM bindings b WHERE {owner} AND {})", cond(self, "b.name"))
+            }
+            Field::AnnotationKind => {
+                let owner = self.annotated("a");
+                format!("EXISTS (SELECT 1 FROM annotations a WHERE {owner} AND {})", cond(self, "a.kind"))
             }
             Field::LineageDataset => {
                 let (from, uri, ver) = if pg {

@@ -2,6 +2,7 @@
 //! domain types (`TryFrom`), call the [`Store`], encode the answer (`From`).
 
 mod access;
+mod annotations;
 mod auth;
 mod lineage;
 mod promotion;
@@ -207,6 +208,45 @@ impl RegistryService for Primary {
         let caller = self.caller(&request, "CopyVersion").await?;
         let version = lineage::copy_request(self, &caller, request.into_inner()).await?;
         self.register(&caller, version).await
+    }
+
+    async fn set_card(&self, request: Request<v1::SetCardRequest>) -> RpcResult<v1::Card> {
+        let caller = self.caller(&request, "SetCard").await?;
+        annotations::set_card(self, &caller, request.into_inner()).await
+    }
+
+    async fn get_card(&self, request: Request<v1::GetCardRequest>) -> RpcResult<v1::Card> {
+        let caller = self.caller(&request, "GetCard").await?;
+        annotations::get_card(self, &caller, request.into_inner()).await
+    }
+
+    async fn list_card_history(
+        &self,
+        request: Request<v1::ListCardHistoryRequest>,
+    ) -> RpcResult<v1::ListCardHistoryResponse> {
+        let caller = self.caller(&request, "ListCardHistory").await?;
+        annotations::card_history(self, &caller, request.into_inner()).await
+    }
+
+    async fn add_annotation(&self, request: Request<v1::AddAnnotationRequest>) -> RpcResult<v1::Annotation> {
+        let caller = self.caller(&request, "AddAnnotation").await?;
+        annotations::add(self, &caller, request.into_inner()).await
+    }
+
+    async fn list_annotations(
+        &self,
+        request: Request<v1::ListAnnotationsRequest>,
+    ) -> RpcResult<v1::ListAnnotationsResponse> {
+        let caller = self.caller(&request, "ListAnnotations").await?;
+        annotations::list(self, &caller, request.into_inner()).await
+    }
+
+    async fn remove_annotation(
+        &self,
+        request: Request<v1::RemoveAnnotationRequest>,
+    ) -> RpcResult<v1::RemoveAnnotationResponse> {
+        let caller = self.caller(&request, "RemoveAnnotation").await?;
+        annotations::remove(self, &caller, request.into_inner()).await
     }
 
     async fn get_version(&self, request: Request<v1::GetVersionRequest>) -> RpcResult<v1::ModelVersion> {

@@ -12,6 +12,7 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bindery_descriptor.bin"));
 
 mod access;
+pub mod annotations;
 pub mod auth;
 mod convert;
 pub mod promotion;

@@ -93,4 +93,10 @@ redirect_all! {
     list_promotion_requests(ListPromotionRequestsRequest) -> ListPromotionRequestsResponse;
     get_lineage(GetLineageRequest) -> GetLineageResponse;
     copy_version(CopyVersionRequest) -> RegisterVersionResponse;
+    set_card(SetCardRequest) -> Card;
+    get_card(GetCardRequest) -> Card;
+    list_card_history(ListCardHistoryRequest) -> ListCardHistoryResponse;
+    add_annotation(AddAnnotationRequest) -> Annotation;
+    list_annotations(ListAnnotationsRequest) -> ListAnnotationsResponse;
+    remove_annotation(RemoveAnnotationRequest) -> RemoveAnnotationResponse;
 }

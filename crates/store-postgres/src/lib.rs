@@ -5,6 +5,7 @@
 //! revisions commit in order. See `write.rs` for the change-log/audit/NOTIFY half of every write.
 
 mod access;
+mod annotations;
 mod audit;
 mod bindings;
 mod error;
@@ -24,6 +25,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
@@ -458,6 +460,30 @@ impl Store for PgStore {
         binding: Option<&BindingName>,
     ) -> Result<Vec<PromotionPolicyRecord>> {
         self.read("list_promotion_policies", || promotions::list_policies(self, binding)).await
+    }
+
+    async fn set_card(&self, ctx: &WriteContext, edit: &CardEdit) -> Result<Option<Card>> {
+        self.run("set_card", || annotations::set_card(self, ctx, edit)).await
+    }
+
+    async fn get_card(&self, of: &Annotated) -> Result<Option<Card>> {
+        self.read("get_card", || annotations::get_card(self, of)).await
+    }
+
+    async fn card_history(&self, of: &Annotated, page: PageRequest) -> Result<Page<Card>> {
+        self.read("card_history", || annotations::card_history(self, of, &page)).await
+    }
+
+    async fn add_annotation(&self, ctx: &WriteContext, new: &NewAnnotation) -> Result<Annotation> {
+        self.run("add_annotation", || annotations::add(self, ctx, new)).await
+    }
+
+    async fn list_annotations(&self, of: &Annotated) -> Result<Vec<Annotation>> {
+        self.read("list_annotations", || annotations::list(self, of)).await
+    }
+
+    async fn remove_annotation(&self, ctx: &WriteContext, of: &Annotated, id: u64) -> Result<()> {
+        self.run("remove_annotation", || annotations::remove(self, ctx, of, id)).await
     }
 
     async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionRequest> {

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (5, "gc_tombstones", include_str!("../migrations/0005_gc_tombstones.sql")),
     (6, "promotions", include_str!("../migrations/0006_promotions.sql")),
     (7, "search_index", include_str!("../migrations/0007_search_index.sql")),
+    (8, "annotations", include_str!("../migrations/0008_annotations.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

@@ -7,6 +7,7 @@
 //! LISTEN/NOTIFY + `changes` table, so the reader's cache and apply loop are reused as they are.
 
 mod access;
+mod annotations;
 mod audit;
 mod bindings;
 mod feed;
@@ -23,6 +24,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
+use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
@@ -342,6 +344,36 @@ impl Store for SqliteStore {
     ) -> Result<Page<(ModelVersion, bindery_core::filter::Keyset)>> {
         let (search, visibility) = (search.clone(), visibility.clone());
         self.call(move |c| search::versions(c, &search, &visibility, &page)).await
+    }
+
+    async fn set_card(&self, ctx: &WriteContext, edit: &CardEdit) -> Result<Option<Card>> {
+        let (ctx, edit) = (ctx.clone(), edit.clone());
+        self.call(move |c| annotations::set_card(c, &ctx, &edit)).await
+    }
+
+    async fn get_card(&self, of: &Annotated) -> Result<Option<Card>> {
+        let of = of.clone();
+        self.call(move |c| annotations::get_card(c, &of)).await
+    }
+
+    async fn card_history(&self, of: &Annotated, page: PageRequest) -> Result<Page<Card>> {
+        let of = of.clone();
+        self.call(move |c| annotations::card_history(c, &of, &page)).await
+    }
+
+    async fn add_annotation(&self, ctx: &WriteContext, new: &NewAnnotation) -> Result<Annotation> {
+        let (ctx, new) = (ctx.clone(), new.clone());
+        self.call(move |c| annotations::add(c, &ctx, &new)).await
+    }
+
+    async fn list_annotations(&self, of: &Annotated) -> Result<Vec<Annotation>> {
+        let of = of.clone();
+        self.call(move |c| annotations::list(c, &of)).await
+    }
+
+    async fn remove_annotation(&self, ctx: &WriteContext, of: &Annotated, id: u64) -> Result<()> {
+        let (ctx, of) = (ctx.clone(), of.clone());
+        self.call(move |c| annotations::remove(c, &ctx, &of, id)).await
     }
 
     async fn set_promotion_policy(

@@ -134,6 +134,13 @@ pub(crate) fn append_audit(
     Ok(())
 }
 
+/// An audit row for a write read nodes serve nothing of (policies, promotion requests that do
+/// not move a binding, cards, annotations): it sits at the current revision.
+pub(crate) fn append_audit_only(tx: &Transaction<'_>, ctx: &WriteContext, audit: Audit) -> Result<()> {
+    let revision = i(crate::bindings::revision(tx)?)?;
+    append_audit(tx, revision, ctx, audit)
+}
+
 /// Appends the change-log and audit rows; returns the change for the in-process feed. `model` is
 /// empty for access changes.
 pub(crate) fn record(
@@ -164,6 +171,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_access.sql")),
     (4, include_str!("../migrations/0004_gc_tombstones.sql")),
     (5, include_str!("../migrations/0005_promotions.sql")),
+    (6, include_str!("../migrations/0006_annotations.sql")),
 ];
 
 /// Ensures the schema exists (embedded: the store migrates itself on open).

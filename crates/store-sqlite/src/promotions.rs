@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::bindings::{self, Rebind, bindings_of};
 use crate::models::live_model;
-use crate::ops::{Sql, append_audit, corrupt, from_json, i, immediate, micros, now, time, to_json, u};
+use crate::ops::{Sql, append_audit_only, corrupt, from_json, i, immediate, micros, now, time, to_json, u};
 use crate::versions::find_version;
 
 const POLICY_COLUMNS: &str = "binding, scope, gates, updated_at, updated_by";
@@ -35,12 +35,6 @@ fn policy_record((binding, scope, gates, at, by): PolicyRow) -> Result<Promotion
         updated_at: time(at),
         updated_by: by,
     })
-}
-
-/// Audit-only writes (policies, requests that do not move a binding) sit at the current revision.
-fn audit(tx: &Transaction<'_>, ctx: &WriteContext, entry: bindery_core::AuditEntry) -> Result<()> {
-    let revision = i(bindings::revision(tx)?)?;
-    append_audit(tx, revision, ctx, entry)
 }
 
 pub(crate) fn set_policy(
@@ -74,7 +68,7 @@ pub(crate) fn set_policy(
         )
         .sql()?,
     )?;
-    audit(&tx, ctx, policy.audit_set(before.as_deref()))?;
+    append_audit_only(&tx, ctx, policy.audit_set(before.as_deref()))?;
     tx.commit().sql()?;
     Ok(record)
 }
@@ -98,7 +92,7 @@ pub(crate) fn delete_policy(
         .sql()?
         .ok_or_else(|| Error::NotFound(format!("no promotion policy for binding '{binding}' at {scope}")))?;
     let deleted = policy_record(row)?;
-    audit(&tx, ctx, deleted.policy.audit_deleted())?;
+    append_audit_only(&tx, ctx, deleted.policy.audit_deleted())?;
     tx.commit().sql()?;
     Ok(())
 }
@@ -242,7 +236,7 @@ pub(crate) fn promote(
             )
             .sql()?)?;
     }
-    audit(&tx, ctx, request.audit(act.action()))?;
+    append_audit_only(&tx, ctx, request.audit(act.action()))?;
     let mut published = None;
     if step == Step::Apply {
         let before = bindings::current(&tx, model_id, &request.binding)?;
@@ -253,7 +247,7 @@ pub(crate) fn promote(
             bindings::rebind(&tx, ctx, (model_id, &request.model), &[change], BindingAction::Set, &reason)?;
         let revision = u(revision)?;
         request.applied(&ctx.actor, revision, now);
-        audit(&tx, ctx, request.audit("promotion.apply"))?;
+        append_audit_only(&tx, ctx, request.audit("promotion.apply"))?;
         published = Some(moved);
     }
     save(&tx, &request)?;

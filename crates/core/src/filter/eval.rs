@@ -16,6 +16,17 @@ pub struct Row<'a> {
     pub version: Option<&'a ModelVersion>,
     /// Bindings pointing at the version (on models: every binding the model has).
     pub bindings: &'a [String],
+    /// The row's own card (the version's, or the model's on models), if it has one.
+    pub card: Option<&'a str>,
+    /// The kinds of the row's own annotations.
+    pub annotation_kinds: &'a [String],
+}
+
+impl<'a> Row<'a> {
+    /// A row with no card and no annotations.
+    pub fn new(model: &'a Model, version: Option<&'a ModelVersion>, bindings: &'a [String]) -> Self {
+        Self { model, version, bindings, card: None, annotation_kinds: &[] }
+    }
 }
 
 /// Whether `expr` keeps `row`: `Some(true)` keeps it; `None` is SQL's unknown.
@@ -131,6 +142,8 @@ fn values(field: &Field, row: &Row<'_>) -> Vec<Value> {
                     .collect()
             })
             .unwrap_or_default(),
+        Field::Card => row.card.filter(|c| !c.is_empty()).map(text).unwrap_or_default(),
+        Field::AnnotationKind => row.annotation_kinds.iter().map(|k| Value::Text(k.clone())).collect(),
     }
 }
 

@@ -14,6 +14,7 @@
 //! field     := name | namespace | version | status | description | owner | created_at
 //!            | updated_at | created_by | binding | metrics.<key> | params.<key> | tags.<key>
 //!            | lineage.dataset | lineage.code_ref | lineage.run_id | lineage.parent
+//!            | card | annotations.kind
 //! ```
 //! Keys with other characters are quoted with backticks: ``tags.`team.name` = 'risk'``.
 
@@ -83,6 +84,10 @@ pub enum Field {
     LineageRunId,
     /// A parent version, as `model@version`.
     LineageParent,
+    /// The card's markdown (the version's on versions, the model's on models); null when none.
+    Card,
+    /// The kind of an annotation (the version's on versions, the model's on models).
+    AnnotationKind,
 }
 
 /// What a field's values are.
@@ -104,7 +109,12 @@ impl Field {
 
     /// Fields with many values per row (`binding`, datasets, parents) match when any does.
     pub fn is_multi(&self) -> bool {
-        matches!(self, Self::Binding | Self::LineageDataset | Self::LineageParent)
+        matches!(self, Self::Binding | Self::LineageDataset | Self::LineageParent | Self::AnnotationKind)
+    }
+
+    /// Whether an `order_by` may name it: one-valued fields other than the card's long text.
+    pub fn orders(&self) -> bool {
+        !self.is_multi() && *self != Self::Card
     }
 
     /// Whether `IS NULL` makes sense: keys a row may lack, and many-valued fields (none).
@@ -117,6 +127,7 @@ impl Field {
                 | Self::Tag(_)
                 | Self::LineageCodeRef
                 | Self::LineageRunId
+                | Self::Card
         ) || self.is_multi()
     }
 
@@ -134,6 +145,8 @@ impl Field {
                     | Self::CreatedBy
                     | Self::Tag(_)
                     | Self::Binding
+                    | Self::Card
+                    | Self::AnnotationKind
             ),
         }
     }
@@ -165,6 +178,8 @@ impl Field {
             Self::LineageCodeRef => "lineage.code_ref".into(),
             Self::LineageRunId => "lineage.run_id".into(),
             Self::LineageParent => "lineage.parent".into(),
+            Self::Card => "card".into(),
+            Self::AnnotationKind => "annotations.kind".into(),
         }
     }
 }

@@ -285,7 +285,8 @@ impl Parser<'_> {
                 format!(
                     "unknown field `{}`; fields are name, namespace, version, status, description, owner, \
                      created_at, updated_at, created_by, binding, metrics.<key>, params.<key>, tags.<key>, \
-                     lineage.dataset, lineage.code_ref, lineage.run_id, lineage.parent",
+                     lineage.dataset, lineage.code_ref, lineage.run_id, lineage.parent, card, \
+                     annotations.kind",
                     segments.join(".")
                 ),
             )
@@ -302,6 +303,7 @@ impl Parser<'_> {
                 "updated_at" => Field::UpdatedAt,
                 "created_by" => Field::CreatedBy,
                 "binding" => Field::Binding,
+                "card" => Field::Card,
                 _ => return Err(unknown()),
             },
             [prefix, key] => {
@@ -319,6 +321,7 @@ impl Parser<'_> {
                         "parent" => Field::LineageParent,
                         _ => return Err(unknown()),
                     },
+                    "annotations" if key == "kind" => Field::AnnotationKind,
                     _ => return Err(unknown()),
                 }
             }
@@ -362,6 +365,16 @@ impl Parser<'_> {
                         self.field,
                         t.at,
                         format!("{s:?} is not a status: READY, ARCHIVED or DELETED"),
+                    ));
+                }
+                if *field == Field::AnnotationKind && crate::annotation::AnnotationKind::parse(s).is_none() {
+                    return Err(err(
+                        self.field,
+                        t.at,
+                        format!(
+                            "{s:?} is not an annotation kind: {}",
+                            crate::annotation::AnnotationKind::names()
+                        ),
                     ));
                 }
                 Ok(Value::Text(s.clone()))
@@ -478,6 +491,9 @@ pub fn parse_order(target: Target, text: &str) -> Result<Vec<OrderKey>> {
                 at,
                 format!("`{}` has many values per row; it cannot order", field.spelling()),
             ));
+        }
+        if !field.orders() {
+            return Err(err("order_by", at, format!("`{}` is free text; it cannot order", field.spelling())));
         }
         let descending = if p.eat_word("DESC") {
             true

@@ -62,7 +62,7 @@ fn the_seed_question_and_the_grammar_evaluate_as_sql_would() {
     let m = model("fraud/detector");
     let v = version(&m, 3, Some(0.96));
     let bound = ["production".to_owned()];
-    let row = Row { model: &m, version: Some(&v), bindings: &bound };
+    let row = Row::new(&m, Some(&v), &bound);
     for (filter, want) in [
         ("metrics.auc > 0.95 AND binding = 'production'", Some(true)),
         ("metrics.auc > 0.95 AND binding = \"staging\"", Some(false)),
@@ -89,6 +89,39 @@ fn the_seed_question_and_the_grammar_evaluate_as_sql_would() {
     ] {
         assert_eq!(keeps(filter, &row), want, "{filter}");
     }
+}
+
+#[test]
+fn cards_and_annotation_kinds_are_fields_of_both_targets() {
+    let m = model("fraud/detector");
+    let v = version(&m, 3, Some(0.96));
+    let kinds = ["bias_audit".to_owned(), "docs".to_owned()];
+    let annotated = Row {
+        card: Some("# Fraud\nFairness reviewed."),
+        annotation_kinds: &kinds,
+        ..Row::new(&m, Some(&v), &[])
+    };
+    let bare = Row::new(&m, Some(&v), &[]);
+    for (filter, on_annotated, on_bare) in [
+        ("card IS NOT NULL", Some(true), Some(false)),
+        ("card IS NULL", Some(false), Some(true)),
+        ("card ILIKE '%fairness%'", Some(true), None),
+        ("annotations.kind = 'bias_audit'", Some(true), Some(false)),
+        ("annotations.kind IN ('fairness_report', 'docs')", Some(true), Some(false)),
+        ("annotations.kind != 'bias_audit'", Some(false), Some(true)),
+        ("annotations.kind IS NULL", Some(false), Some(true)),
+    ] {
+        assert_eq!(keeps(filter, &annotated), on_annotated, "{filter} on the annotated row");
+        assert_eq!(keeps(filter, &bare), on_bare, "{filter} on the bare row");
+    }
+    // An empty card is no card.
+    assert_eq!(keeps("card IS NULL", &Row { card: Some(""), ..bare }), Some(true));
+    assert!(parse_filter(Target::Models, "card IS NOT NULL AND annotations.kind = 'docs'").is_ok());
+    let e = parse_filter(Target::Versions, "annotations.kind = 'audit'").unwrap_err().to_string();
+    assert!(e.contains("not an annotation kind") && e.contains("bias_audit"), "{e}");
+    assert!(parse_filter(Target::Versions, "annotations.url = 'x'").is_err());
+    let e = parse_order(Target::Versions, "card").unwrap_err().to_string();
+    assert!(e.contains("free text"), "{e}");
 }
 
 #[test]
@@ -150,8 +183,7 @@ fn negation_normal_form_keeps_exactly_the_same_rows() {
         let nnf = expr.clone().negation_normal_form();
         assert!(!format!("{nnf:?}").contains("Not("), "{nnf:?}");
         for v in &versions {
-            let row =
-                Row { model: &m, version: Some(v), bindings: if v.version == 3 { &bound } else { &[] } };
+            let row = Row::new(&m, Some(v), if v.version == 3 { &bound } else { &[] });
             assert_eq!(
                 evaluate(&expr, &row) == Some(true),
                 evaluate(&nnf, &row) == Some(true),
