@@ -28,11 +28,14 @@ fn main() -> anyhow::Result<()> {
     std::fs::write(out_dir.join("bindery_descriptor.bin"), fds.encode_to_vec())
         .context("writing descriptor set")?;
 
+    // `prost::Name` on every message: the CLI renders answers as proto JSON by their full name.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
         .btree_map(".")
-        .compile_fds(fds)
+        .compile_fds_with_config(fds, config)
         .context("generating Rust code")?;
     Ok(())
 }

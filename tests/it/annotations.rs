@@ -223,4 +223,66 @@ pub(crate) async fn cards_and_annotations(backend: Backend) {
     ] {
         assert!(trail.contains(&want), "{want:?} not in {trail:?}");
     }
+
+    // The same from a terminal, as lines and as JSON.
+    let card_file = std::env::temp_dir().join(format!("bindery-card-{}-{}.md", std::process::id(), audit.id));
+    std::fs::write(&card_file, "# Scorer\n\nOwner: risk team.\n").unwrap();
+    let card_path = card_file.to_str().unwrap();
+    let cli = |argv: &[&str]| {
+        use clap::Parser;
+        let endpoint = registry.endpoint();
+        let mut full = vec!["bindery", "--server", endpoint.as_str(), "--token", admin.as_str()];
+        full.extend_from_slice(argv);
+        let cli = bindery_server::cli::ClientCli::try_parse_from(full).unwrap();
+        bindery_server::cli::run(cli.args, cli.command)
+    };
+    let out =
+        cli(&["card", "set", "fraud/scorer", "--file", card_path, "--expected-edition", "0"]).await.unwrap();
+    assert!(out.starts_with("card of fraud/scorer: edition   1  28 bytes  by admin"), "{out}");
+    assert_eq!(cli(&["card", "show", "fraud/scorer"]).await.unwrap(), "# Scorer\n\nOwner: risk team.\n");
+    let err = cli(&["card", "set", "fraud/scorer", "--file", card_path, "--expected-edition", "0"]).await;
+    assert!(format!("{:#}", err.unwrap_err()).contains("Aborted"));
+    let out = cli(&[
+        "annotation",
+        "add",
+        "fraud/scorer",
+        "--version",
+        "1",
+        "--kind",
+        "fairness_report",
+        "--url",
+        "https://wiki.example/fairness/scorer",
+        "--title",
+        "Fairness, Q4",
+    ])
+    .await
+    .unwrap();
+    assert!(
+        out.contains("fairness_report  https://wiki.example/fairness/scorer  \"Fairness, Q4\"  by admin"),
+        "{out}"
+    );
+    assert!(
+        cli(&["annotation", "add", "fraud/scorer", "--kind", "audit", "--url", "https://x"]).await.is_err()
+    );
+
+    let json = |out: String| -> serde_json::Value {
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let listed =
+        json(cli(&["annotation", "list", "fraud/scorer", "--version", "1", "--json"]).await.unwrap());
+    assert_eq!(listed[0]["kind"], "ANNOTATION_KIND_FAIRNESS_REPORT", "{listed}");
+    assert_eq!(listed[0]["version"], 1);
+    let history = json(cli(&["--json", "card", "history", "fraud/scorer"]).await.unwrap());
+    assert_eq!(history.as_array().map(Vec::len), Some(1));
+    assert!(history[0]["updated_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{history}");
+    let found =
+        json(cli(&["search", "versions", "annotations.kind = 'fairness_report'", "--json"]).await.unwrap());
+    assert_eq!(
+        (found[0]["model_name"].as_str(), found[0]["version"].as_u64()),
+        (Some("fraud/scorer"), Some(1))
+    );
+    let model = json(cli(&["model", "get", "fraud/scorer", "--json"]).await.unwrap());
+    assert_eq!(model["name"], "fraud/scorer");
+    assert!(cli(&["--json", "search", "versions", "card > 1"]).await.is_err(), "errors stay errors");
+    let _ = std::fs::remove_file(&card_file);
 }

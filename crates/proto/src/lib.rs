@@ -15,6 +15,7 @@ mod access;
 pub mod annotations;
 pub mod auth;
 mod convert;
+pub mod json;
 pub mod promotion;
 mod resolve_many;
 mod status;

@@ -10,6 +10,8 @@ use bindery_proto::v1;
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
 use clap::{Args, Parser, Subcommand};
+
+pub use crate::output::Output;
 use tonic::transport::Channel;
 
 /// Where to connect and as whom.
@@ -28,6 +30,10 @@ pub struct ClientArgs {
     pub actor: Option<String>,
     #[command(flatten)]
     pub tls: crate::tls::ClientTlsArgs,
+    /// Print the registry's answer as JSON (proto field names, enums by name, RFC 3339 times)
+    /// instead of lines, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// The token file under the user's config directory.
@@ -226,6 +232,13 @@ pub enum ClientCommand {
         #[arg(long, default_value_t = 0)]
         depth: u32,
     },
+    /// Model cards (markdown, with history) of a model or a version: set, show, history.
+    #[command(subcommand)]
+    Card(crate::cli_annotations::CardCommand),
+    /// Typed links (bias audits, fairness reports, docs, …) on a model or a version: add, list,
+    /// remove.
+    #[command(subcommand)]
+    Annotation(crate::cli_annotations::AnnotationCommand),
     /// Search versions or models with the filter language.
     #[command(subcommand)]
     Search(crate::cli_search::SearchCommand),
@@ -343,8 +356,13 @@ pub struct ClientCli {
     pub command: ClientCommand,
 }
 
-/// Runs one client command and returns what it prints.
+/// Runs one client command and returns what it prints (lines, or JSON with `--json`).
 pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<String> {
+    let json = args.json;
+    execute(args, command).await?.render(json)
+}
+
+async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Output> {
     // The first admin is made against the database, not a server.
     if let ClientCommand::Token(crate::cli_access::TokenCommand::Create {
         principal,
@@ -384,7 +402,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
             let req =
                 v1::SetBindingRequest { model_name: model, binding, version, expected_generation, reason };
             let r = c.registry.set_binding(c.request(req)?).await.map_err(status)?.into_inner();
-            binding_line(&r.binding.unwrap_or_default(), r.revision)
+            Output::of(&r, binding_line(&r.binding.clone().unwrap_or_default(), r.revision))
         }
         ClientCommand::Unbind { model, binding, expected_generation, reason } => {
             let req = v1::DeleteBindingRequest {
@@ -394,7 +412,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
                 reason,
             };
             let r = c.registry.delete_binding(c.request(req)?).await.map_err(status)?.into_inner();
-            format!("{model} {binding} deleted (revision {})", r.revision)
+            Output::of(&r, format!("{model} {binding} deleted (revision {})", r.revision))
         }
         ClientCommand::Rollback { model, binding, to_generation, reason } => {
             let req = v1::RollbackBindingRequest {
@@ -405,7 +423,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
                 reason,
             };
             let r = c.registry.rollback_binding(c.request(req)?).await.map_err(status)?.into_inner();
-            binding_line(&r.binding.unwrap_or_default(), r.revision)
+            Output::of(&r, binding_line(&r.binding.clone().unwrap_or_default(), r.revision))
         }
         ClientCommand::History { model, binding } => {
             let req = v1::ListBindingHistoryRequest {
@@ -416,23 +434,19 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
             };
             let r = c.registry.list_binding_history(c.request(req)?).await.map_err(status)?.into_inner();
             let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("v{v}"));
-            r.entries
-                .into_iter()
-                .map(|e| {
-                    let action = v1::BindingAction::try_from(e.action).map_or("?", |a| a.as_str_name());
-                    format!(
-                        "gen {:>4}  rev {:>6}  {:<24} {} -> {}  by {}  {}",
-                        e.generation,
-                        e.revision,
-                        action.trim_start_matches("BINDING_ACTION_"),
-                        show(e.before_version),
-                        show(e.after_version),
-                        e.actor,
-                        e.reason
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
+            Output::list(&r.entries, |e| {
+                let action = v1::BindingAction::try_from(e.action).map_or("?", |a| a.as_str_name());
+                format!(
+                    "gen {:>4}  rev {:>6}  {:<24} {} -> {}  by {}  {}",
+                    e.generation,
+                    e.revision,
+                    action.trim_start_matches("BINDING_ACTION_"),
+                    show(e.before_version),
+                    show(e.after_version),
+                    e.actor,
+                    e.reason
+                )
+            })
         }
         ClientCommand::Resolve { model, binding, min_revision, presign } => {
             let req = v1::ResolveRequest { model_name: model, binding, min_revision, presign };
@@ -452,7 +466,7 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
                 let url = d.request.as_ref().map_or("", |r| r.url.as_str());
                 out.push_str(&format!("\n  {}  {}", d.path, url));
             }
-            out
+            Output::of(&r, out)
         }
         ClientCommand::Upload { model, path, meta } => upload(&mut c, model, &path, meta).await?,
         ClientCommand::Token(cmd) => crate::cli_access::token(&mut c, cmd).await?,
@@ -460,6 +474,8 @@ pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Str
         ClientCommand::Protect { binding, scope, off } => {
             crate::cli_access::protect(&mut c, binding, scope, off).await?
         }
+        ClientCommand::Card(cmd) => crate::cli_annotations::card(&mut c, cmd).await?,
+        ClientCommand::Annotation(cmd) => crate::cli_annotations::annotation(&mut c, cmd).await?,
         ClientCommand::Lineage { model, version, direction, depth } => {
             crate::cli_search::lineage(&mut c, model, version, &direction, depth).await?
         }
@@ -520,65 +536,69 @@ pub(crate) fn version_line(v: &v1::ModelVersion) -> String {
     )
 }
 
-async fn model(c: &mut Client, cmd: ModelCommand) -> anyhow::Result<String> {
+async fn model(c: &mut Client, cmd: ModelCommand) -> anyhow::Result<Output> {
     Ok(match cmd {
         ModelCommand::Create { name, description, owner, tags } => {
             let req = v1::CreateModelRequest { name, description, owner, tags: tags.into_iter().collect() };
-            model_line(&c.registry.create_model(c.request(req)?).await.map_err(status)?.into_inner())
+            let m = c.registry.create_model(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&m, model_line(&m))
         }
         ModelCommand::Get { name } => {
             let req = v1::GetModelRequest { name };
-            model_line(&c.registry.get_model(c.request(req)?).await.map_err(status)?.into_inner())
+            let m = c.registry.get_model(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&m, model_line(&m))
         }
         ModelCommand::List { page_size } => {
             let req = v1::ListModelsRequest { page_size, ..Default::default() };
             let r = c.registry.list_models(c.request(req)?).await.map_err(status)?.into_inner();
-            r.models.iter().map(model_line).collect::<Vec<_>>().join("\n")
+            Output::list(&r.models, model_line)
         }
         ModelCommand::Delete { name } => {
             let req = v1::DeleteModelRequest { name: name.clone() };
             let r = c.registry.delete_model(c.request(req)?).await.map_err(status)?.into_inner();
-            format!("{name} deleted (revision {})", r.revision)
+            Output::of(&r, format!("{name} deleted (revision {})", r.revision))
         }
     })
 }
 
-async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<String> {
+async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Result<Output> {
     Ok(match cmd {
         VersionCommand::Register { model, uri, sha256, size_bytes, meta } => {
             let artifact = v1::Artifact { uri, sha256, size_bytes, ..Default::default() };
             let req = meta.request(model, artifact, String::new());
             let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
-            let v = r.version.unwrap_or_default();
+            let v = r.version.clone().unwrap_or_default();
             let what = if r.created { "registered" } else { "already registered (idempotent retry)" };
-            format!("{} (revision {}): {what}", version_line(&v), r.revision)
+            Output::of(&r, format!("{} (revision {}): {what}", version_line(&v), r.revision))
         }
         VersionCommand::Get { model, version } => {
             let req = v1::GetVersionRequest { model_name: model, version };
-            version_line(&c.registry.get_version(c.request(req)?).await.map_err(status)?.into_inner())
+            let v = c.registry.get_version(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&v, version_line(&v))
         }
         VersionCommand::List { model, page_size } => {
             let req = v1::ListVersionsRequest { model_name: model, page_size, ..Default::default() };
             let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
-            r.versions.iter().map(version_line).collect::<Vec<_>>().join("\n")
+            Output::list(&r.versions, version_line)
         }
         VersionCommand::Copy { source, version, target, request_id } => {
             crate::cli_search::copy(c, (source, version, target), request_id).await?
         }
         VersionCommand::Archive { model, version } => {
             let req = v1::ArchiveVersionRequest { model_name: model, version };
-            version_line(&c.registry.archive_version(c.request(req)?).await.map_err(status)?.into_inner())
+            let v = c.registry.archive_version(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&v, version_line(&v))
         }
         VersionCommand::Delete { model, version } => {
             let req = v1::DeleteVersionRequest { model_name: model.clone(), version };
             let r = c.registry.delete_version(c.request(req)?).await.map_err(status)?.into_inner();
-            format!("{model} v{version} deleted (revision {})", r.revision)
+            Output::of(&r, format!("{model} v{version} deleted (revision {})", r.revision))
         }
     })
 }
 
 /// `bindery upload`: hash the files, open an upload session, PUT to its presigned URLs, register.
-async fn upload(c: &mut Client, model: String, path: &Path, meta: VersionMeta) -> anyhow::Result<String> {
+async fn upload(c: &mut Client, model: String, path: &Path, meta: VersionMeta) -> anyhow::Result<Output> {
     let files = local_files(path)?;
     let mut specs = Vec::with_capacity(files.len());
     for (name, path) in &files {
@@ -614,13 +634,14 @@ async fn upload(c: &mut Client, model: String, path: &Path, meta: VersionMeta) -
     }
     let req = meta.request(model, v1::Artifact::default(), session.id);
     let r = c.registry.register_version(c.request(req)?).await.map_err(status)?.into_inner();
-    let v = r.version.unwrap_or_default();
-    Ok(format!(
+    let v = r.version.clone().unwrap_or_default();
+    let text = format!(
         "{} (revision {}): uploaded {} file(s) and registered",
         version_line(&v),
         r.revision,
         files.len()
-    ))
+    );
+    Ok(Output::of(&r, text))
 }
 
 /// `(path relative to the upload root, local path)` of a file, or of every file under a directory.
@@ -663,7 +684,7 @@ async fn download(
     version: Option<u64>,
     binding: Option<String>,
     to: &Path,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     // A binding is resolved to its version first; the URLs then come a page at a time (a
     // prefix artifact may hold 10,000 files, more than one answer carries).
     let (label, version) = match (version, binding) {
@@ -689,6 +710,7 @@ async fn download(
     }
     let transfer = Transfer::new()?;
     let mut lines = Vec::with_capacity(urls.len());
+    let mut written = Vec::with_capacity(urls.len());
     for d in &urls {
         if d.path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
             return Err(anyhow!("refusing to write unsafe path {:?}", d.path));
@@ -708,6 +730,13 @@ async fn download(
             ));
         }
         lines.push(format!("  {}  {} bytes  sha256={sha256}", dest.display(), d.size_bytes));
+        written.push(serde_json::json!({
+            "path": d.path,
+            "written_to": dest.display().to_string(),
+            "size_bytes": d.size_bytes,
+            "sha256": sha256,
+        }));
     }
-    Ok(format!("{label}: downloaded {} file(s)\n{}", urls.len(), lines.join("\n")))
+    let json = serde_json::json!({ "model_name": model, "version": version, "files": written });
+    Ok(Output::value(json, format!("{label}: downloaded {} file(s)\n{}", urls.len(), lines.join("\n"))))
 }

@@ -11,7 +11,7 @@ use bindery_core::Store;
 use bindery_proto::{to_timestamp, v1};
 use clap::Subcommand;
 
-use crate::cli::{Client, status};
+use crate::cli::{Client, Output, status};
 use crate::config::DatabaseUrl;
 
 #[derive(Debug, Subcommand)]
@@ -126,7 +126,7 @@ pub async fn bootstrap(
     description: &str,
     database_url: Option<DatabaseUrl>,
     data_dir: Option<PathBuf>,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     let store: Arc<dyn Store> = match (database_url, data_dir) {
         (Some(url), None) => {
             let database = crate::config::DatabaseArgs {
@@ -156,27 +156,32 @@ pub async fn bootstrap(
         _ => bail!("--bootstrap needs --database-url (a primary's PostgreSQL) or --data-dir (bindery dev)"),
     };
     let (token, secret) = bindery_primary::bootstrap_admin(store.as_ref(), principal, description).await?;
-    Ok(format!(
-        "{}\n{secret}\n(admin token for '{}' with a global ADMIN grant; the secret is shown only now: \
-         export BINDERY_TOKEN={secret})",
-        token.id, token.principal
+    let json = serde_json::json!({ "id": token.id, "principal": token.principal, "secret": secret });
+    Ok(Output::value(
+        json,
+        format!(
+            "{}\n{secret}\n(admin token for '{}' with a global ADMIN grant; the secret is shown only now: \
+             export BINDERY_TOKEN={secret})",
+            token.id, token.principal
+        ),
     ))
 }
 
-pub(crate) async fn token(c: &mut Client, cmd: TokenCommand) -> anyhow::Result<String> {
+pub(crate) async fn token(c: &mut Client, cmd: TokenCommand) -> anyhow::Result<Output> {
     Ok(match cmd {
         TokenCommand::Create { principal, description, expires_in_days, .. } => {
             let expires_at = expires_in_days
                 .map(|d| to_timestamp(SystemTime::now() + Duration::from_secs(d.saturating_mul(86_400))));
             let req = v1::CreateTokenRequest { principal, description, expires_at };
             let r = c.registry.create_token(c.request(req)?).await.map_err(status)?.into_inner();
-            let t = r.token.unwrap_or_default();
-            format!(
+            let t = r.token.clone().unwrap_or_default();
+            let text = format!(
                 "{}\n{}\n(the secret is shown only now; revision {})",
                 token_line(&t),
                 r.secret,
                 r.revision
-            )
+            );
+            Output::of(&r, text)
         }
         TokenCommand::List { principal, include_revoked } => {
             let req = v1::ListTokensRequest {
@@ -186,35 +191,38 @@ pub(crate) async fn token(c: &mut Client, cmd: TokenCommand) -> anyhow::Result<S
                 page_token: String::new(),
             };
             let r = c.registry.list_tokens(c.request(req)?).await.map_err(status)?.into_inner();
-            r.tokens.iter().map(token_line).collect::<Vec<_>>().join("\n")
+            Output::list(&r.tokens, token_line)
         }
         TokenCommand::Revoke { id } => {
             let req = v1::RevokeTokenRequest { id: id.clone() };
             let r = c.registry.revoke_token(c.request(req)?).await.map_err(status)?.into_inner();
-            format!("{id} revoked (revision {})", r.revision)
+            Output::of(&r, format!("{id} revoked (revision {})", r.revision))
         }
     })
 }
 
-pub(crate) async fn grant(c: &mut Client, cmd: GrantCommand) -> anyhow::Result<String> {
+pub(crate) async fn grant(c: &mut Client, cmd: GrantCommand) -> anyhow::Result<Output> {
     let line =
         |g: &v1::Grant| format!("{}  {}  {}  by {}", g.subject, role_name(g.role), g.scope, g.created_by);
     Ok(match cmd {
         GrantCommand::Add { subject, role: r, scope } => {
             let req = v1::CreateGrantRequest { subject, role: role(&r)?, scope };
             let r = c.registry.create_grant(c.request(req)?).await.map_err(status)?.into_inner();
-            format!("granted {} (revision {})", line(&r.grant.unwrap_or_default()), r.revision)
+            Output::of(
+                &r,
+                format!("granted {} (revision {})", line(&r.grant.clone().unwrap_or_default()), r.revision),
+            )
         }
         GrantCommand::List { subject } => {
             let req = v1::ListGrantsRequest { subject, page_size: 1_000, page_token: String::new() };
             let r = c.registry.list_grants(c.request(req)?).await.map_err(status)?.into_inner();
-            r.grants.iter().map(line).collect::<Vec<_>>().join("\n")
+            Output::list(&r.grants, line)
         }
         GrantCommand::Remove { subject, role: r, scope } => {
             let req =
                 v1::DeleteGrantRequest { subject: subject.clone(), role: role(&r)?, scope: scope.clone() };
             let resp = c.registry.delete_grant(c.request(req)?).await.map_err(status)?.into_inner();
-            format!("removed {subject} {r} at {scope} (revision {})", resp.revision)
+            Output::of(&resp, format!("removed {subject} {r} at {scope} (revision {})", resp.revision))
         }
     })
 }
@@ -224,16 +232,16 @@ pub(crate) async fn protect(
     binding: String,
     scope: String,
     off: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     let req = v1::SetBindingProtectionRequest { binding, scope, protected: !off };
     let r = c.registry.set_binding_protection(c.request(req)?).await.map_err(status)?.into_inner();
-    let p = r.protection.unwrap_or_default();
+    let p = r.protection.clone().unwrap_or_default();
     let state =
         if p.protected { "protected (APPROVER needed)" } else { "unprotected (CONTRIBUTOR may move it)" };
-    Ok(format!("{} at {}: {state} (revision {})", p.binding, p.scope, r.revision))
+    Ok(Output::of(&r, format!("{} at {}: {state} (revision {})", p.binding, p.scope, r.revision)))
 }
 
-pub(crate) async fn whoami(c: &mut Client, scopes: Vec<String>) -> anyhow::Result<String> {
+pub(crate) async fn whoami(c: &mut Client, scopes: Vec<String>) -> anyhow::Result<Output> {
     let r = c.registry.who_am_i(c.request(v1::WhoAmIRequest { scopes })?).await.map_err(status)?.into_inner();
     let mut out = format!("{} (authenticated by {})", r.principal, r.authenticated_by);
     if !r.groups.is_empty() {
@@ -243,10 +251,10 @@ pub(crate) async fn whoami(c: &mut Client, scopes: Vec<String>) -> anyhow::Resul
         let role = if s.role == 0 { "no role" } else { role_name(s.role) };
         out.push_str(&format!("\n  {}: {role}", s.scope));
     }
-    Ok(out)
+    Ok(Output::of(&r, out))
 }
 
-pub(crate) async fn audit(c: &mut Client, cmd: AuditCommand) -> anyhow::Result<String> {
+pub(crate) async fn audit(c: &mut Client, cmd: AuditCommand) -> anyhow::Result<Output> {
     match cmd {
         AuditCommand::List { model, namespace, actor, action, limit } => {
             let req = v1::ListAuditEventsRequest {
@@ -258,21 +266,17 @@ pub(crate) async fn audit(c: &mut Client, cmd: AuditCommand) -> anyhow::Result<S
                 ..Default::default()
             };
             let r = c.registry.list_audit_events(c.request(req)?).await.map_err(status)?.into_inner();
-            Ok(r.events
-                .iter()
-                .map(|e| {
-                    format!(
-                        "#{:<6} rev {:<6} {}  {:<22} {:<40} by {}",
-                        e.id,
-                        e.revision,
-                        when(e.time.as_ref()),
-                        e.action,
-                        e.target,
-                        e.actor
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n"))
+            Ok(Output::list(&r.events, |e| {
+                format!(
+                    "#{:<6} rev {:<6} {}  {:<22} {:<40} by {}",
+                    e.id,
+                    e.revision,
+                    when(e.time.as_ref()),
+                    e.action,
+                    e.target,
+                    e.actor
+                )
+            }))
         }
         AuditCommand::Verify => {
             let r = c
@@ -281,10 +285,13 @@ pub(crate) async fn audit(c: &mut Client, cmd: AuditCommand) -> anyhow::Result<S
                 .await
                 .map_err(status)?
                 .into_inner();
-            match r.first_break {
-                None => Ok(format!(
-                    "audit chain intact: {} rows checked ({} from before the chain), head {}",
-                    r.rows_checked, r.unchained_rows, r.head_hash
+            match &r.first_break {
+                None => Ok(Output::of(
+                    &r,
+                    format!(
+                        "audit chain intact: {} rows checked ({} from before the chain), head {}",
+                        r.rows_checked, r.unchained_rows, r.head_hash
+                    ),
                 )),
                 Some(b) => bail!(
                     "audit chain BROKEN at row {} (revision {}): {}\n  expected hash {}\n  found hash    {}",

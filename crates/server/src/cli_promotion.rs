@@ -7,7 +7,7 @@ use bindery_proto::promotion::gate_from_wire;
 use bindery_proto::v1;
 use clap::Subcommand;
 
-use crate::cli::{Client, status};
+use crate::cli::{Client, Output, status};
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -103,8 +103,8 @@ fn request_line(r: &v1::PromotionRequest) -> String {
 }
 
 /// A request's answer: its line, its gate table, and what happened to the binding.
-fn outcome(o: v1::PromotionResponse, approving: bool) -> anyhow::Result<String> {
-    let request = o.request.ok_or_else(|| anyhow!("the registry answered without the request"))?;
+fn outcome(o: &v1::PromotionResponse, approving: bool) -> anyhow::Result<Output> {
+    let request = o.request.clone().ok_or_else(|| anyhow!("the registry answered without the request"))?;
     let blocked = request.gates.iter().any(|g| !g.passed && !g.awaits_approval);
     let mut out = request_line(&request);
     out.push('\n');
@@ -118,10 +118,10 @@ fn outcome(o: v1::PromotionResponse, approving: bool) -> anyhow::Result<String> 
         // People approved, but an automated gate fails now: say so with a failing exit.
         bail!("{out}\nnot applied: a gate fails now (the approval is recorded; approve again to retry)");
     }
-    Ok(out)
+    Ok(Output::of(o, out))
 }
 
-pub(crate) async fn policy(c: &mut Client, cmd: PolicyCommand) -> anyhow::Result<String> {
+pub(crate) async fn policy(c: &mut Client, cmd: PolicyCommand) -> anyhow::Result<Output> {
     Ok(match cmd {
         PolicyCommand::Set { binding, scope, gates } => {
             let gates = gates
@@ -130,22 +130,22 @@ pub(crate) async fn policy(c: &mut Client, cmd: PolicyCommand) -> anyhow::Result
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let req = v1::SetPromotionPolicyRequest { binding, scope, gates };
             let r = c.registry.set_promotion_policy(c.request(req)?).await.map_err(status)?.into_inner();
-            policy_lines(r.policy.unwrap_or_default())
+            Output::of(&r, policy_lines(r.policy.clone().unwrap_or_default()))
         }
         PolicyCommand::Show { binding, scope, model } => {
             let req = v1::GetPromotionPolicyRequest { binding, scope, model_name: model };
             let r = c.registry.get_promotion_policy(c.request(req)?).await.map_err(status)?.into_inner();
-            policy_lines(r.policy.unwrap_or_default())
+            Output::of(&r, policy_lines(r.policy.clone().unwrap_or_default()))
         }
         PolicyCommand::List { binding } => {
             let req = v1::ListPromotionPoliciesRequest { binding };
             let r = c.registry.list_promotion_policies(c.request(req)?).await.map_err(status)?.into_inner();
-            r.policies.into_iter().map(policy_lines).collect::<Vec<_>>().join("\n")
+            Output::list(&r.policies, |p| policy_lines(p.clone()))
         }
         PolicyCommand::Delete { binding, scope } => {
             let req = v1::DeletePromotionPolicyRequest { binding: binding.clone(), scope: scope.clone() };
-            c.registry.delete_promotion_policy(c.request(req)?).await.map_err(status)?;
-            format!("{binding} at {scope} is no longer gated")
+            let r = c.registry.delete_promotion_policy(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&r, format!("{binding} at {scope} is no longer gated"))
         }
     })
 }
@@ -157,7 +157,7 @@ pub(crate) async fn promote(
     reason: String,
     expected_generation: Option<u64>,
     dry_run: bool,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     if dry_run {
         let req =
             v1::EvaluatePromotionRequest { model_name: model.clone(), binding: binding.clone(), version };
@@ -168,26 +168,27 @@ pub(crate) async fn promote(
             (true, true, true) => "passes its automated gates; needs approval",
             (true, true, false) => "passes every gate",
         };
-        return Ok(format!("{model} {binding} -> v{version}: {verdict}\n{}", gate_table(r.gates)));
+        let text = format!("{model} {binding} -> v{version}: {verdict}\n{}", gate_table(r.gates.clone()));
+        return Ok(Output::of(&r, text));
     }
     let req =
         v1::RequestPromotionRequest { model_name: model, binding, version, reason, expected_generation };
-    outcome(c.registry.request_promotion(c.request(req)?).await.map_err(status)?.into_inner(), false)
+    outcome(&c.registry.request_promotion(c.request(req)?).await.map_err(status)?.into_inner(), false)
 }
 
-pub(crate) async fn approve(c: &mut Client, id: u64, comment: String) -> anyhow::Result<String> {
+pub(crate) async fn approve(c: &mut Client, id: u64, comment: String) -> anyhow::Result<Output> {
     let req = v1::ApprovePromotionRequest { id, comment };
-    outcome(c.registry.approve_promotion(c.request(req)?).await.map_err(status)?.into_inner(), true)
+    outcome(&c.registry.approve_promotion(c.request(req)?).await.map_err(status)?.into_inner(), true)
 }
 
-pub(crate) async fn reject(c: &mut Client, id: u64, comment: String) -> anyhow::Result<String> {
+pub(crate) async fn reject(c: &mut Client, id: u64, comment: String) -> anyhow::Result<Output> {
     let req = v1::RejectPromotionRequest { id, comment };
-    outcome(c.registry.reject_promotion(c.request(req)?).await.map_err(status)?.into_inner(), false)
+    outcome(&c.registry.reject_promotion(c.request(req)?).await.map_err(status)?.into_inner(), false)
 }
 
-pub(crate) async fn cancel(c: &mut Client, id: u64) -> anyhow::Result<String> {
+pub(crate) async fn cancel(c: &mut Client, id: u64) -> anyhow::Result<Output> {
     let req = v1::CancelPromotionRequest { id };
-    outcome(c.registry.cancel_promotion(c.request(req)?).await.map_err(status)?.into_inner(), false)
+    outcome(&c.registry.cancel_promotion(c.request(req)?).await.map_err(status)?.into_inner(), false)
 }
 
 pub(crate) async fn requests(
@@ -195,7 +196,7 @@ pub(crate) async fn requests(
     model: String,
     binding: String,
     state: String,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     let state = if state.is_empty() {
         v1::PromotionState::Unspecified
     } else {
@@ -207,7 +208,7 @@ pub(crate) async fn requests(
             },
         )?
     };
-    let mut lines = Vec::new();
+    let mut requests = Vec::new();
     let mut page_token = String::new();
     loop {
         let req = v1::ListPromotionRequestsRequest {
@@ -218,11 +219,11 @@ pub(crate) async fn requests(
             page_token,
         };
         let r = c.registry.list_promotion_requests(c.request(req)?).await.map_err(status)?.into_inner();
-        lines.extend(r.requests.iter().map(request_line));
+        requests.extend(r.requests);
         if r.next_page_token.is_empty() {
             break;
         }
         page_token = r.next_page_token;
     }
-    Ok(lines.join("\n"))
+    Ok(Output::list(&requests, request_line))
 }

@@ -4,7 +4,7 @@
 use bindery_proto::v1;
 use clap::Subcommand;
 
-use crate::cli::{Client, model_line, status, version_line};
+use crate::cli::{Client, Output, model_line, status, version_line};
 
 #[derive(Debug, Subcommand)]
 pub enum SearchCommand {
@@ -38,45 +38,52 @@ fn page_size(limit: usize, have: usize) -> u32 {
     u32::try_from(limit.saturating_sub(have).clamp(1, 1_000)).unwrap_or(1_000)
 }
 
-pub(crate) async fn search(c: &mut Client, cmd: SearchCommand) -> anyhow::Result<String> {
-    let mut lines = Vec::new();
+pub(crate) async fn search(c: &mut Client, cmd: SearchCommand) -> anyhow::Result<Output> {
     let mut page_token = String::new();
     let limit = match &cmd {
         SearchCommand::Versions { limit, .. } | SearchCommand::Models { limit, .. } => *limit,
     };
     match cmd {
-        SearchCommand::Versions { filter, order_by, model, .. } => loop {
-            let req = v1::ListVersionsRequest {
-                model_name: model.clone(),
-                page_size: page_size(limit, lines.len()),
-                page_token,
-                filter: filter.clone(),
-                order_by: order_by.clone(),
-            };
-            let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
-            lines.extend(r.versions.iter().map(version_line));
-            if r.next_page_token.is_empty() || lines.len() >= limit {
-                break;
+        SearchCommand::Versions { filter, order_by, model, .. } => {
+            let mut found = Vec::new();
+            loop {
+                let req = v1::ListVersionsRequest {
+                    model_name: model.clone(),
+                    page_size: page_size(limit, found.len()),
+                    page_token,
+                    filter: filter.clone(),
+                    order_by: order_by.clone(),
+                };
+                let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
+                found.extend(r.versions);
+                if r.next_page_token.is_empty() || found.len() >= limit {
+                    break;
+                }
+                page_token = r.next_page_token;
             }
-            page_token = r.next_page_token;
-        },
-        SearchCommand::Models { filter, order_by, .. } => loop {
-            let req = v1::ListModelsRequest {
-                page_size: page_size(limit, lines.len()),
-                page_token,
-                filter: filter.clone(),
-                order_by: order_by.clone(),
-            };
-            let r = c.registry.list_models(c.request(req)?).await.map_err(status)?.into_inner();
-            lines.extend(r.models.iter().map(model_line));
-            if r.next_page_token.is_empty() || lines.len() >= limit {
-                break;
+            found.truncate(limit);
+            Ok(Output::list(&found, version_line))
+        }
+        SearchCommand::Models { filter, order_by, .. } => {
+            let mut found = Vec::new();
+            loop {
+                let req = v1::ListModelsRequest {
+                    page_size: page_size(limit, found.len()),
+                    page_token,
+                    filter: filter.clone(),
+                    order_by: order_by.clone(),
+                };
+                let r = c.registry.list_models(c.request(req)?).await.map_err(status)?.into_inner();
+                found.extend(r.models);
+                if r.next_page_token.is_empty() || found.len() >= limit {
+                    break;
+                }
+                page_token = r.next_page_token;
             }
-            page_token = r.next_page_token;
-        },
+            found.truncate(limit);
+            Ok(Output::list(&found, model_line))
+        }
     }
-    lines.truncate(limit);
-    Ok(lines.join("\n"))
 }
 
 /// `bindery lineage MODEL VERSION`: the graph as indented lines, parents above, children below.
@@ -86,7 +93,7 @@ pub(crate) async fn lineage(
     version: u64,
     direction: &str,
     depth: u32,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     let direction = match direction {
         "up" | "upstream" => v1::LineageDirection::Upstream,
         "down" | "downstream" => v1::LineageDirection::Downstream,
@@ -95,7 +102,7 @@ pub(crate) async fn lineage(
     };
     let req = v1::GetLineageRequest { model_name: model, version, direction: direction as i32, depth };
     let r = c.registry.get_lineage(c.request(req)?).await.map_err(status)?.into_inner();
-    let mut nodes = r.nodes;
+    let mut nodes = r.nodes.clone();
     nodes.sort_by_key(|n| (n.distance, n.model_name.clone(), n.version));
     let mut out: Vec<String> = nodes
         .iter()
@@ -122,7 +129,7 @@ pub(crate) async fn lineage(
     if r.truncated {
         out.push("(truncated: the walk reached its bound)".to_owned());
     }
-    Ok(out.join("\n"))
+    Ok(Output::of(&r, out.join("\n")))
 }
 
 /// `bindery version copy SOURCE VERSION TARGET`.
@@ -130,7 +137,7 @@ pub(crate) async fn copy(
     c: &mut Client,
     (source, version, target): (String, u64, String),
     request_id: String,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Output> {
     let req = v1::CopyVersionRequest {
         source_model_name: source.clone(),
         source_version: version,
@@ -139,7 +146,10 @@ pub(crate) async fn copy(
         description: String::new(),
     };
     let r = c.registry.copy_version(c.request(req)?).await.map_err(status)?.into_inner();
-    let v = r.version.unwrap_or_default();
+    let v = r.version.clone().unwrap_or_default();
     let how = if r.created { "copied" } else { "already copied (idempotent retry)" };
-    Ok(format!("{source}@{version} {how} as {}@{} (revision {})", v.model_name, v.version, r.revision))
+    Ok(Output::of(
+        &r,
+        format!("{source}@{version} {how} as {}@{} (revision {})", v.model_name, v.version, r.revision),
+    ))
 }

@@ -3,6 +3,7 @@
 mod artifacts;
 pub mod cli;
 mod cli_access;
+mod cli_annotations;
 mod cli_promotion;
 mod cli_search;
 pub mod common;
@@ -10,6 +11,7 @@ pub mod config;
 pub mod config_file;
 mod dev;
 pub mod metrics;
+pub mod output;
 mod primary;
 mod reader;
 pub mod telemetry;
