@@ -223,11 +223,17 @@ proptest! {
         Just("name"), Just("metrics.auc"), Just("tags.`a.b`"), Just("AND"), Just("OR"), Just("NOT"),
         Just("("), Just(")"), Just("="), Just(">="), Just("IN"), Just("LIKE"), Just("IS"), Just("NULL"),
         Just("'x'"), Just("1"), Just("-2.5e3"), Just(","), Just("binding"), Just("created_at"),
-        Just("'2026-11-30'"), Just("`"), Just("'")
+        Just("'2026-11-30'"), Just("`"), Just("'"), Just("card"), Just("annotations.kind"),
+        Just("'bias_audit'"), Just("ILIKE"), Just("'%a_'")
     ], 0..16)) {
         let text = parts.join(" ");
-        if let Err(e) = parse_filter(Target::Versions, &text) {
-            prop_assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+        for target in [Target::Versions, Target::Models] {
+            if let Err(e) = parse_filter(target, &text) {
+                prop_assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            }
+            if let Err(e) = parse_order(target, &text) {
+                prop_assert!(matches!(e, Error::InvalidArgument(_)), "{e:?}");
+            }
         }
     }
 }
