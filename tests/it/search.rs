@@ -2,6 +2,7 @@
 //! typed errors with positions, read permissions, and the stores' SQL agreeing with core's
 //! reference evaluator on random data and random filters.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bindery_core::annotation::Annotated;
@@ -226,6 +227,19 @@ fn random_predicate(g: &mut Lcg) -> String {
             g.pick(&["= 'bias_audit'", "!= 'docs'", "IN ('docs', 'other')", "IS NULL", "IS NOT NULL"])
         ),
         _ => format!("metrics.m1 {}IN ({}, {})", g.pick(&["", "NOT "]), number(g), number(g)),
+    }
+}
+
+/// SQL's order with nulls last.
+fn nulls_last<T: PartialOrd>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+            if descending { o.reverse() } else { o }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
     }
 }
 
@@ -465,6 +479,34 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
             }
         }
         assert_eq!(paged, all, "paging {order}");
+        // And the order is the reference's, sorted in memory (PostgreSQL reads a metric or tag
+        // ordered first from its side table's index, then the rows lacking it).
+        let versions: Vec<&bindery_core::ModelVersion> = rows.iter().flat_map(|(_, vs, _)| vs).collect();
+        let reference =
+            |cmp: &dyn Fn(&bindery_core::ModelVersion, &bindery_core::ModelVersion) -> Ordering| {
+                let mut sorted = versions.clone();
+                sorted.sort_by(|a, b| {
+                    cmp(a, b)
+                        .then(a.model_name.as_str().cmp(b.model_name.as_str()))
+                        .then(b.version.cmp(&a.version))
+                });
+                sorted.into_iter().map(|v| (v.model_name.as_str().to_owned(), v.version)).collect::<Vec<_>>()
+            };
+        let metric = |v: &bindery_core::ModelVersion, k: &str| v.metrics.get(k).copied();
+        let want = match order {
+            "metrics.m1 DESC, metrics.m2" => reference(&|a, b| {
+                nulls_last(metric(a, "m1"), metric(b, "m1"), true).then(nulls_last(
+                    metric(a, "m2"),
+                    metric(b, "m2"),
+                    false,
+                ))
+            }),
+            "tags.t1, version DESC" => reference(&|a, b| {
+                nulls_last(a.tags.get("t1"), b.tags.get("t1"), false).then(b.version.cmp(&a.version))
+            }),
+            _ => all.clone(),
+        };
+        assert_eq!(all, want, "order {order}");
     }
 
     // The same from a terminal.

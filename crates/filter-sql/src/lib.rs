@@ -34,10 +34,24 @@ pub enum Param {
     Time(SystemTime),
 }
 
-/// A compiled search. Select `keys` (aliased `k0`, `k1`, …) next to the row so the store can
-/// build the next page's [`Keyset`] from the last row; their types are `key_types`.
+/// A compiled search: statements to run in order, each with `LIMIT` what the page still needs,
+/// until the page is full. Their rows, one statement's after the other's, are the search's
+/// order. Usually one statement; on PostgreSQL, a version search ordered first by a metric, tag
+/// or param is two: the rows having that key, read from its side table's index in the key's
+/// order (so the first page reads about a page of index entries, not every match), then the
+/// rows lacking it (which sort last).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Compiled {
+    pub statements: Vec<Statement>,
+}
+
+/// One statement: `SELECT <row columns>, <keys> FROM <from_sql> WHERE <where_sql> ORDER BY
+/// <order_sql> LIMIT n`. Select `keys` (aliased `k0`, `k1`, …) next to the row so the store can
+/// build the next page's [`Keyset`] from the last row; their types are `key_types`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    /// `models m`, or versions with their model (`v`, `m`), possibly driven from a side table.
+    pub from_sql: String,
     /// Always starts with the row being live (`m.deleted_at IS NULL`).
     pub where_sql: String,
     pub order_sql: String,
@@ -449,6 +463,28 @@ impl Compiler {
     }
 }
 
+/// Which rows a statement reads, and from where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drive<'a> {
+    /// Every row, from the row tables.
+    All,
+    /// Versions having the first order key (a metric, tag or param: its side table and key),
+    /// read from the side table.
+    Having(&'static str, &'a str),
+    /// Versions lacking it.
+    Lacking(&'static str, &'a str),
+}
+
+/// The side table holding a key of versions.
+fn side_table(field: &Field) -> Option<(&'static str, &str)> {
+    match field {
+        Field::Metric(k) => Some(("version_metrics", k)),
+        Field::Tag(k) => Some(("version_tags", k)),
+        Field::Param(k) => Some(("version_params", k)),
+        _ => None,
+    }
+}
+
 /// Compiles `search` for `dialect`, limited to what `visibility` allows and continuing after
 /// `after` (a cursor of this same search).
 pub fn compile(
@@ -457,8 +493,51 @@ pub fn compile(
     visibility: &Visibility,
     after: Option<&Keyset>,
 ) -> Result<Compiled> {
+    let side = search.order.first().and_then(|k| side_table(&k.field));
+    let split = side.filter(|_| dialect == Dialect::Postgres && search.target == Target::Versions);
+    let Some((table, key)) = split else {
+        return Ok(Compiled { statements: vec![statement(search, dialect, visibility, after, Drive::All)?] });
+    };
+    let mut statements = Vec::new();
+    // After a row lacking the key, no row having it follows.
+    if !after.is_some_and(|c| c.values.first() == Some(&None)) {
+        statements.push(statement(search, dialect, visibility, after, Drive::Having(table, key))?);
+    }
+    statements.push(statement(search, dialect, visibility, after, Drive::Lacking(table, key))?);
+    Ok(Compiled { statements })
+}
+
+fn statement(
+    search: &Search,
+    dialect: Dialect,
+    visibility: &Visibility,
+    after: Option<&Keyset>,
+    drive: Drive<'_>,
+) -> Result<Statement> {
     let mut c = Compiler { dialect, target: search.target, params: Vec::new() };
+    let mut from = match search.target {
+        Target::Models => "models m".to_owned(),
+        Target::Versions => "versions v JOIN models m ON m.id = v.model_id".to_owned(),
+    };
     let mut clauses = vec!["m.deleted_at IS NULL".to_owned(), c.visibility(visibility)];
+    match drive {
+        Drive::All => {}
+        Drive::Having(table, key) | Drive::Lacking(table, key) => {
+            let k = c.bind(Param::Text(key.to_owned()));
+            if matches!(drive, Drive::Having(..)) {
+                from = format!(
+                    "{table} o JOIN versions v ON v.model_id = o.model_id AND v.version = o.version \
+                     JOIN models m ON m.id = v.model_id"
+                );
+                clauses.push(format!("o.key = {k}::text"));
+            } else {
+                clauses.push(format!(
+                    "NOT EXISTS (SELECT 1 FROM {table} o WHERE o.model_id = v.model_id \
+                     AND o.version = v.version AND o.key = {k}::text)"
+                ));
+            }
+        }
+    }
     if let Some(model) = &search.model {
         let p = c.bind(Param::Text(model.as_str().to_owned()));
         clauses.push(format!("m.name = {p}"));
@@ -469,7 +548,13 @@ pub fn compile(
     // Order keys as SQL: numbers as float8/REAL so every numeric cursor value is a float.
     let mut keys = Vec::new();
     let mut optional = Vec::new();
-    for k in &search.order {
+    for (i, k) in search.order.iter().enumerate() {
+        if i == 0 && matches!(drive, Drive::Having(..)) {
+            // The side table's value, never null here: the index's own order.
+            keys.push(("o.value".to_owned(), k.descending, k.field.ty()));
+            optional.push(false);
+            continue;
+        }
         let expr = c.scalar(&k.field);
         keys.push((expr, k.descending, k.field.ty()));
         optional.push(k.field.is_optional());
@@ -501,7 +586,8 @@ pub fn compile(
             _ => format!("{expr} AS k{i}"),
         })
         .collect();
-    Ok(Compiled {
+    Ok(Statement {
+        from_sql: from,
         where_sql: clauses.join(" AND "),
         order_sql: order.join(", "),
         keys: selected,
@@ -546,11 +632,37 @@ mod tests {
         let filter = format!("name = '{quoted}' OR tags.`k'` LIKE '%{quoted}' OR binding IN ('{quoted}')");
         let search = Search::parse(Target::Versions, &filter, "metrics.auc DESC", None).unwrap();
         for dialect in [Dialect::Postgres, Dialect::Sqlite] {
-            let c = compile(&search, dialect, &Visibility::All, None).unwrap();
-            assert!(!c.where_sql.contains("DROP") && !c.where_sql.contains("k'"), "{}", c.where_sql);
-            assert!(c.params.contains(&Param::Text(evil.to_owned())));
-            assert_eq!(c.keys.len(), 1);
+            for c in compile(&search, dialect, &Visibility::All, None).unwrap().statements {
+                assert!(!c.where_sql.contains("DROP") && !c.where_sql.contains("k'"), "{}", c.where_sql);
+                assert!(c.params.contains(&Param::Text(evil.to_owned())));
+                assert_eq!(c.keys.len(), 1);
+            }
         }
+    }
+
+    #[test]
+    fn a_side_table_key_first_in_the_order_drives_the_search_on_postgres() {
+        let search =
+            Search::parse(Target::Versions, "binding = 'production'", "metrics.auc DESC", None).unwrap();
+        let pg = compile(&search, Dialect::Postgres, &Visibility::All, None).unwrap().statements;
+        assert_eq!(pg.len(), 2);
+        assert!(pg[0].from_sql.starts_with("version_metrics o JOIN versions v"), "{}", pg[0].from_sql);
+        assert!(pg[0].order_sql.starts_with("o.value DESC, "), "{}", pg[0].order_sql);
+        assert!(
+            pg[1].where_sql.contains("NOT EXISTS (SELECT 1 FROM version_metrics o"),
+            "{}",
+            pg[1].where_sql
+        );
+        // A page that ended among the rows lacking the key continues there only.
+        let cursor = Keyset { values: vec![None], model: "m".into(), version: 3 };
+        assert_eq!(
+            compile(&search, Dialect::Postgres, &Visibility::All, Some(&cursor)).unwrap().statements.len(),
+            1
+        );
+        // SQLite, other orders and models: one statement.
+        assert_eq!(compile(&search, Dialect::Sqlite, &Visibility::All, None).unwrap().statements.len(), 1);
+        let by_time = Search::parse(Target::Versions, "", "created_at DESC, metrics.auc", None).unwrap();
+        assert_eq!(compile(&by_time, Dialect::Postgres, &Visibility::All, None).unwrap().statements.len(), 1);
     }
 
     #[test]

@@ -5,14 +5,14 @@ use std::time::SystemTime;
 
 use bindery_core::filter::{Keyset, Search, Type, Value};
 use bindery_core::{Model, ModelVersion, Page, PageRequest, Visibility};
-use bindery_filter_sql::{Compiled, Dialect, Param, compile};
+use bindery_filter_sql::{Dialect, Param, Statement, compile};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::error::StoreResult;
 use crate::{PgStore, rows};
 
-fn params(compiled: &Compiled) -> Vec<&(dyn ToSql + Sync)> {
+fn params(compiled: &Statement) -> Vec<&(dyn ToSql + Sync)> {
     compiled
         .params
         .iter()
@@ -38,33 +38,37 @@ fn keyset(row: &Row, types: &[Type], model: &str, version: u64) -> StoreResult<K
     Ok(Keyset { values, model: model.to_owned(), version })
 }
 
-/// Runs `search` over `from` (selecting `columns` and the order keys) and decodes each row with
-/// `decode` into the item, its model name and version (0 for models).
+/// Runs `search` (selecting `columns` and the order keys), its statements in turn until the
+/// page is full, and decodes each row with `decode` into the item, its model name and version
+/// (0 for models).
 async fn run<T>(
     store: &PgStore,
     (search, visibility, page): (&Search, &Visibility, &PageRequest),
     columns: &str,
-    from: &str,
     decode: impl Fn(&Row) -> StoreResult<(T, String, u64)>,
 ) -> StoreResult<Page<(T, Keyset)>> {
     let after = Keyset::from_cursor(page.after.as_ref())?;
     let compiled = compile(search, Dialect::Postgres, visibility, after.as_ref())?;
-    let keys: String = compiled.keys.iter().map(|k| format!(", {k}")).collect();
-    let sql = format!(
-        "SELECT {columns}{keys} FROM {from} WHERE {} ORDER BY {} LIMIT {}",
-        compiled.where_sql,
-        compiled.order_sql,
-        u64::from(page.size) + 1
-    );
+    let wanted = usize::try_from(page.size).unwrap_or(usize::MAX).saturating_add(1);
     let client = store.client().await?;
-    let found = client.query(&sql, &params(&compiled)).await?;
-    let items = found
-        .iter()
-        .map(|row| {
-            let (item, model, version) = decode(row)?;
-            Ok((item, keyset(row, &compiled.key_types, &model, version)?))
-        })
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut items = Vec::new();
+    for statement in &compiled.statements {
+        if items.len() >= wanted {
+            break;
+        }
+        let keys: String = statement.keys.iter().map(|k| format!(", {k}")).collect();
+        let sql = format!(
+            "SELECT {columns}{keys} FROM {} WHERE {} ORDER BY {} LIMIT {}",
+            statement.from_sql,
+            statement.where_sql,
+            statement.order_sql,
+            wanted - items.len()
+        );
+        for row in client.query(&sql, &params(statement)).await? {
+            let (item, model, version) = decode(&row)?;
+            items.push((item, keyset(&row, &statement.key_types, &model, version)?));
+        }
+    }
     Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
 }
 
@@ -74,7 +78,7 @@ pub(crate) async fn models(
     visibility: &Visibility,
     page: &PageRequest,
 ) -> StoreResult<Page<(Model, Keyset)>> {
-    run(store, (search, visibility, page), rows::MODEL_COLUMNS, "models m", |row| {
+    run(store, (search, visibility, page), rows::MODEL_COLUMNS, |row| {
         let model = rows::model(row)?;
         let name = model.name.as_str().to_owned();
         Ok((model, name, 0))
@@ -89,7 +93,7 @@ pub(crate) async fn versions(
     page: &PageRequest,
 ) -> StoreResult<Page<(ModelVersion, Keyset)>> {
     let columns = rows::listed_version_columns();
-    run(store, (search, visibility, page), &columns, "versions v JOIN models m ON m.id = v.model_id", |row| {
+    run(store, (search, visibility, page), &columns, |row| {
         let version = rows::version(row)?;
         let (name, number) = (version.model_name.as_str().to_owned(), version.version);
         Ok((version, name, number))

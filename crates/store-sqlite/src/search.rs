@@ -3,7 +3,7 @@
 
 use bindery_core::filter::{Keyset, Search, Type, Value};
 use bindery_core::{Model, ModelVersion, Page, PageRequest, Result, Visibility};
-use bindery_filter_sql::{Compiled, Dialect, Param, compile};
+use bindery_filter_sql::{Dialect, Param, Statement, compile};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params_from_iter};
 
@@ -11,7 +11,7 @@ use crate::models::{MODEL_COLUMNS, model, model_row};
 use crate::ops::{Sql, time};
 use crate::versions::{VERSION_COLUMNS, version_from};
 
-fn params(compiled: &Compiled) -> Vec<SqlValue> {
+fn params(compiled: &Statement) -> Vec<SqlValue> {
     compiled
         .params
         .iter()
@@ -37,30 +37,37 @@ fn keyset(row: &Row<'_>, types: &[Type], model: &str, version: u64) -> Result<Ke
     Ok(Keyset { values, model: model.to_owned(), version })
 }
 
-/// Runs `search` over `from` (selecting `columns` and the order keys) and decodes each row with
-/// `decode` into the item, its model name and version (0 for models).
+/// Runs `search` (selecting `columns` and the order keys), its statements in turn until the
+/// page is full, and decodes each row with `decode` into the item, its model name and version
+/// (0 for models).
 fn run<T>(
     conn: &Connection,
     (search, visibility, page): (&Search, &Visibility, &PageRequest),
     columns: &str,
-    from: &str,
     decode: impl Fn(&Row<'_>) -> Result<(T, String, u64)>,
 ) -> Result<Page<(T, Keyset)>> {
     let after = Keyset::from_cursor(page.after.as_ref())?;
     let compiled = compile(search, Dialect::Sqlite, visibility, after.as_ref())?;
-    let keys: String = compiled.keys.iter().map(|k| format!(", {k}")).collect();
-    let sql = format!(
-        "SELECT {columns}{keys} FROM {from} WHERE {} ORDER BY {} LIMIT {}",
-        compiled.where_sql,
-        compiled.order_sql,
-        u64::from(page.size) + 1
-    );
-    let mut stmt = conn.prepare(&sql).sql()?;
-    let mut found = stmt.query(params_from_iter(params(&compiled))).sql()?;
+    let wanted = usize::try_from(page.size).unwrap_or(usize::MAX).saturating_add(1);
     let mut items = Vec::new();
-    while let Some(row) = found.next().sql()? {
-        let (item, model, version) = decode(row)?;
-        items.push((item, keyset(row, &compiled.key_types, &model, version)?));
+    for statement in &compiled.statements {
+        if items.len() >= wanted {
+            break;
+        }
+        let keys: String = statement.keys.iter().map(|k| format!(", {k}")).collect();
+        let sql = format!(
+            "SELECT {columns}{keys} FROM {} WHERE {} ORDER BY {} LIMIT {}",
+            statement.from_sql,
+            statement.where_sql,
+            statement.order_sql,
+            wanted - items.len()
+        );
+        let mut stmt = conn.prepare(&sql).sql()?;
+        let mut found = stmt.query(params_from_iter(params(statement))).sql()?;
+        while let Some(row) = found.next().sql()? {
+            let (item, model, version) = decode(row)?;
+            items.push((item, keyset(row, &statement.key_types, &model, version)?));
+        }
     }
     Ok(Page::from_rows(items, page.size, |(_, k)| k.to_cursor()))
 }
@@ -71,7 +78,7 @@ pub(crate) fn models(
     visibility: &Visibility,
     page: &PageRequest,
 ) -> Result<Page<(Model, Keyset)>> {
-    run(conn, (search, visibility, page), MODEL_COLUMNS, "models m", |row| {
+    run(conn, (search, visibility, page), MODEL_COLUMNS, |row| {
         let m = model(model_row(row).sql()?)?;
         let name = m.name.as_str().to_owned();
         Ok((m, name, 0))
@@ -89,7 +96,7 @@ pub(crate) fn versions(
         "v.artifact_verification,",
         "json_remove(v.artifact_verification, '$.files') AS artifact_verification,",
     );
-    run(conn, (search, visibility, page), &columns, "versions v JOIN models m ON m.id = v.model_id", |row| {
+    run(conn, (search, visibility, page), &columns, |row| {
         let v = version_from(conn, row)?;
         let (name, number) = (v.model_name.as_str().to_owned(), v.version);
         Ok((v, name, number))
