@@ -183,5 +183,13 @@ async fn main() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all("target/bench")?;
     std::fs::write("target/bench/search-explain.txt", explain)?;
+    if std::env::var_os("BINDERY_BENCH_KEEP_DB").is_some() {
+        // For trying plans by hand: `psql -h 127.0.0.1 -U postgres <name>`; drop it afterwards.
+        #[allow(clippy::print_stdout)]
+        {
+            println!("kept database {}", db.name);
+        }
+        std::mem::forget(db);
+    }
     Ok(())
 }
