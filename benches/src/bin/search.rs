@@ -21,6 +21,10 @@ struct Args {
     versions: i64,
     #[arg(long, default_value_t = 30)]
     runs: usize,
+    /// Measure on a database an earlier run kept (`BINDERY_BENCH_KEEP_DB=1`) instead of seeding
+    /// a new one.
+    #[arg(long)]
+    reuse: Option<String>,
 }
 
 /// The migration's backfill: the side tables filled from `versions`, set-based, exactly as an
@@ -105,15 +109,20 @@ fn percentile(sorted: &[Duration], per_mille: usize) -> f64 {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let db = TestDb::create().await?;
+    let db = match &args.reuse {
+        Some(name) => TestDb::existing(name),
+        None => TestDb::create().await?,
+    };
     let pg = bindery_store_postgres::parse_config(&db.url, Duration::from_secs(10))?;
     let mut conn = bindery_store_postgres::connect(&pg).await?;
     bindery_store_postgres::migrate(&mut conn).await?;
     let seeded = Instant::now();
-    seed(&conn, args.models, args.versions).await?;
+    if args.reuse.is_none() {
+        seed(&conn, args.models, args.versions).await?;
+    }
     let total = args.models * args.versions;
     #[allow(clippy::print_stdout)]
-    {
+    if args.reuse.is_none() {
         println!(
             "seeded {total} versions over {} models in {:.0} s",
             args.models,
@@ -121,6 +130,8 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let store = bindery_store_postgres::PgStore::new(pg, &bindery_store_postgres::PoolOptions::default())?;
+    // The plans as the store runs searches: without parallel workers.
+    conn.batch_execute("SET max_parallel_workers_per_gather = 0").await?;
     let mut explain = String::new();
     for (label, filter, order, second) in SEARCHES {
         let search = Search::parse(Target::Versions, filter, order, None)?;

@@ -100,6 +100,13 @@ impl TestDb {
         Ok(Self { url: with_database(server, &name), name, server_url: server.to_owned() })
     }
 
+    /// A database that already exists on [`server_url`] (e.g. one a benchmark kept); dropped
+    /// like any other when this goes out of scope.
+    pub fn existing(name: &str) -> Self {
+        let server = server_url();
+        Self { url: with_database(&server, name), name: name.to_owned(), server_url: server }
+    }
+
     /// A client connected to this database, for asserting on rows directly.
     pub async fn client(&self) -> anyhow::Result<tokio_postgres::Client> {
         admin_client(&self.url).await
