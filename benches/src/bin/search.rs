@@ -147,10 +147,7 @@ async fn main() -> anyhow::Result<()> {
         let compiled = compile(&search, Dialect::Postgres, &Visibility::All, keyset.as_ref())?;
         explain.push_str(&format!("## {label}: {filter} {order}\n\n"));
         for (i, statement) in compiled.statements.iter().enumerate() {
-            let sql = format!(
-                "EXPLAIN SELECT v.model_id, v.version FROM {} WHERE {} ORDER BY {} LIMIT 101",
-                statement.from_sql, statement.where_sql, statement.order_sql
-            );
+            let sql = format!("EXPLAIN {}", statement.sql("v.model_id, v.version", 101));
             let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = statement
                 .params
                 .iter()

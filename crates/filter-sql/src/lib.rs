@@ -463,6 +463,18 @@ impl Compiler {
     }
 }
 
+impl Statement {
+    /// The statement selecting `columns` (the row's own) and the order keys, at most `limit`
+    /// rows.
+    pub fn sql(&self, columns: &str, limit: usize) -> String {
+        let keys: String = self.keys.iter().map(|k| format!(", {k}")).collect();
+        format!(
+            "SELECT {columns}{keys} FROM {} WHERE {} ORDER BY {} LIMIT {limit}",
+            self.from_sql, self.where_sql, self.order_sql
+        )
+    }
+}
+
 /// Which rows a statement reads, and from where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Drive<'a> {

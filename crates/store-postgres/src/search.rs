@@ -61,14 +61,7 @@ async fn run<T>(
         if items.len() >= wanted {
             break;
         }
-        let keys: String = statement.keys.iter().map(|k| format!(", {k}")).collect();
-        let sql = format!(
-            "SELECT {columns}{keys} FROM {} WHERE {} ORDER BY {} LIMIT {}",
-            statement.from_sql,
-            statement.where_sql,
-            statement.order_sql,
-            wanted - items.len()
-        );
+        let sql = statement.sql(columns, wanted - items.len());
         for row in tx.query(&sql, &params(statement)).await? {
             let (item, model, version) = decode(&row)?;
             items.push((item, keyset(&row, &statement.key_types, &model, version)?));

@@ -54,14 +54,7 @@ fn run<T>(
         if items.len() >= wanted {
             break;
         }
-        let keys: String = statement.keys.iter().map(|k| format!(", {k}")).collect();
-        let sql = format!(
-            "SELECT {columns}{keys} FROM {} WHERE {} ORDER BY {} LIMIT {}",
-            statement.from_sql,
-            statement.where_sql,
-            statement.order_sql,
-            wanted - items.len()
-        );
+        let sql = statement.sql(columns, wanted - items.len());
         let mut stmt = conn.prepare(&sql).sql()?;
         let mut found = stmt.query(params_from_iter(params(statement))).sql()?;
         while let Some(row) = found.next().sql()? {
