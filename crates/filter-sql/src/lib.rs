@@ -505,7 +505,8 @@ pub fn compile(
     visibility: &Visibility,
     after: Option<&Keyset>,
 ) -> Result<Compiled> {
-    let side = search.order.first().and_then(|k| side_table(&k.field));
+    let first = search.order.first().map(|k| &k.field);
+    let side = first.and_then(side_table);
     let split = side.filter(|_| dialect == Dialect::Postgres && search.target == Target::Versions);
     let Some((table, key)) = split else {
         return Ok(Compiled { statements: vec![statement(search, dialect, visibility, after, Drive::All)?] });
@@ -515,8 +516,27 @@ pub fn compile(
     if !after.is_some_and(|c| c.values.first() == Some(&None)) {
         statements.push(statement(search, dialect, visibility, after, Drive::Having(table, key))?);
     }
-    statements.push(statement(search, dialect, visibility, after, Drive::Lacking(table, key))?);
+    // A filter that keeps no row lacking the key needs no statement for them (which would scan
+    // every version to find none).
+    let requires = |f: &Field| search.filter.clone().is_some_and(|e| requires(&e.negation_normal_form(), f));
+    if !first.is_some_and(requires) {
+        statements.push(statement(search, dialect, visibility, after, Drive::Lacking(table, key))?);
+    }
     Ok(Compiled { statements })
+}
+
+/// Whether `expr` (in negation normal form) keeps no row lacking the one-valued `field`: a
+/// comparison with a missing key is unknown, and unknown is not kept.
+fn requires(expr: &Expr, field: &Field) -> bool {
+    match expr {
+        Expr::And(a, b) => requires(a, field) || requires(b, field),
+        Expr::Or(a, b) => requires(a, field) && requires(b, field),
+        Expr::Not(_) => false,
+        Expr::Compare { field: f, .. } | Expr::In { field: f, .. } | Expr::Like { field: f, .. } => {
+            f == field
+        }
+        Expr::IsNull { field: f, negated } => f == field && *negated,
+    }
 }
 
 fn statement(
@@ -671,6 +691,26 @@ mod tests {
             compile(&search, Dialect::Postgres, &Visibility::All, Some(&cursor)).unwrap().statements.len(),
             1
         );
+        // A filter that needs the key: no statement for the rows lacking it.
+        for filter in [
+            "metrics.auc > 0.5",
+            "metrics.auc IS NOT NULL AND name = 'x'",
+            "NOT metrics.auc = 1 OR (metrics.auc < 0 AND version = 1)",
+        ] {
+            let needs = Search::parse(Target::Versions, filter, "metrics.auc DESC", None).unwrap();
+            let statements = compile(&needs, Dialect::Postgres, &Visibility::All, None).unwrap().statements;
+            assert_eq!(statements.len(), 1, "{filter}");
+            assert!(statements[0].from_sql.starts_with("version_metrics o"));
+        }
+        for filter in ["metrics.auc IS NULL OR name = 'x'", "NOT metrics.auc IS NOT NULL", "metrics.f1 > 0.5"]
+        {
+            let maybe = Search::parse(Target::Versions, filter, "metrics.auc DESC", None).unwrap();
+            assert_eq!(
+                compile(&maybe, Dialect::Postgres, &Visibility::All, None).unwrap().statements.len(),
+                2,
+                "{filter}"
+            );
+        }
         // SQLite, other orders and models: one statement.
         assert_eq!(compile(&search, Dialect::Sqlite, &Visibility::All, None).unwrap().statements.len(), 1);
         let by_time = Search::parse(Target::Versions, "", "created_at DESC, metrics.auc", None).unwrap();
