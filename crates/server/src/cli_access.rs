@@ -13,6 +13,7 @@ use clap::Subcommand;
 
 use crate::cli::{Client, Output, status};
 use crate::config::DatabaseUrl;
+use crate::output::when;
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
@@ -101,10 +102,6 @@ fn role(s: &str) -> anyhow::Result<i32> {
 
 fn role_name(r: i32) -> &'static str {
     v1::Role::try_from(r).map_or("?", |r| r.as_str_name().trim_start_matches("ROLE_"))
-}
-
-fn when(t: Option<&prost_types::Timestamp>) -> String {
-    t.map_or_else(|| "-".to_owned(), |t| format!("{}", t.seconds))
 }
 
 fn token_line(t: &v1::Token) -> String {

@@ -11,6 +11,7 @@ use bindery_proto::v1;
 use clap::Subcommand;
 
 use crate::cli::{Client, Output, status};
+use crate::output::when;
 
 #[derive(Debug, Subcommand)]
 pub enum CardCommand {
@@ -81,10 +82,9 @@ fn target(model: &str, version: u64) -> String {
 }
 
 fn edition_line(c: &v1::Card) -> String {
-    let when = c.updated_at.as_ref().map_or(0, |t| t.seconds);
     let what =
         if c.markdown.is_empty() { "cleared".to_owned() } else { format!("{} bytes", c.markdown.len()) };
-    format!("edition {:>3}  {what}  by {} at {when}", c.edition, c.updated_by)
+    format!("edition {:>3}  {what}  by {} at {}", c.edition, c.updated_by, when(c.updated_at.as_ref()))
 }
 
 fn annotation_line(a: &v1::Annotation) -> String {

@@ -41,3 +41,8 @@ impl Output {
         Ok(serde_json::to_string_pretty(&value)?)
     }
 }
+
+/// A time as people read it: RFC 3339 in UTC, `-` when absent.
+pub(crate) fn when(t: Option<&prost_types::Timestamp>) -> String {
+    t.map_or_else(|| "-".to_owned(), ToString::to_string)
+}
