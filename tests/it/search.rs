@@ -230,6 +230,21 @@ fn random_predicate(g: &mut Lcg) -> String {
     }
 }
 
+/// Every version `search` finds, as (model, version), a page of `size` at a time.
+async fn page_through(store: &dyn bindery_core::Store, search: &Search, size: u32) -> Vec<(String, u64)> {
+    let mut found = Vec::new();
+    let mut page = PageRequest { size, after: None };
+    loop {
+        let answer = store.search_versions(search, &Visibility::All, page.clone()).await.unwrap();
+        found.extend(answer.items.into_iter().map(|(v, _)| (v.model_name.as_str().to_owned(), v.version)));
+        match answer.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    found
+}
+
 /// SQL's order with nulls last.
 fn nulls_last<T: PartialOrd>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
     match (a, b) {
@@ -468,17 +483,7 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
             .map(|(v, _)| (v.model_name.as_str().to_owned(), v.version))
             .collect();
         assert_eq!(all.len(), 20, "{order}");
-        let mut paged = Vec::new();
-        let mut page = PageRequest { size: 3, after: None };
-        loop {
-            let found = store.search_versions(&search, &Visibility::All, page.clone()).await.unwrap();
-            paged.extend(found.items.into_iter().map(|(v, _)| (v.model_name.as_str().to_owned(), v.version)));
-            match found.next {
-                Some(next) => page.after = Some(next),
-                None => break,
-            }
-        }
-        assert_eq!(paged, all, "paging {order}");
+        assert_eq!(page_through(store.as_ref(), &search, 3).await, all, "paging {order}");
         // And the order is the reference's, sorted in memory (PostgreSQL reads a metric or tag
         // ordered first from its side table's index, then the rows lacking it).
         let versions: Vec<&bindery_core::ModelVersion> = rows.iter().flat_map(|(_, vs, _)| vs).collect();
@@ -511,16 +516,7 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
     // A filter that needs the ordering key (PostgreSQL then runs no statement for rows lacking
     // it), paged.
     let search = Search::parse(Target::Versions, "metrics.m1 >= 0.25", "metrics.m1 DESC", None).unwrap();
-    let mut paged = Vec::new();
-    let mut page = PageRequest { size: 2, after: None };
-    loop {
-        let found = store.search_versions(&search, &Visibility::All, page.clone()).await.unwrap();
-        paged.extend(found.items.into_iter().map(|(v, _)| (v.model_name.as_str().to_owned(), v.version)));
-        match found.next {
-            Some(next) => page.after = Some(next),
-            None => break,
-        }
-    }
+    let paged = page_through(store.as_ref(), &search, 2).await;
     let mut want: Vec<&bindery_core::ModelVersion> = rows
         .iter()
         .flat_map(|(_, vs, _)| vs)

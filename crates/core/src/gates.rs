@@ -411,6 +411,16 @@ fn required(b: &BeatOn, base: f64) -> f64 {
     }
 }
 
+/// The README's example, for tests: soak 24 h in staging, auc >= 0.90, beat production on auc
+/// by 0.005, one approval.
+#[cfg(test)]
+pub(crate) fn example_gates() -> Vec<Gate> {
+    ["soak staging 24h", "metrics.auc >= 0.9", "beat self on auc by 0.005", "approvals 1"]
+        .into_iter()
+        .map(|spec| Gate::parse_spec(spec).unwrap_or_else(|e| panic!("{spec}: {e}")))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,24 +433,7 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
     }
 
-    /// The README's example: soak 24 h in staging, auc >= 0.90, beat production on auc by 0.005,
-    /// one approval.
-    fn example() -> Vec<Gate> {
-        vec![
-            Gate::Soak { binding: name("staging"), duration: Duration::from_secs(24 * 3_600) },
-            Gate::MetricThreshold { metric: "auc".into(), op: Comparison::AtLeast, value: 0.90 },
-            Gate::BeatBound {
-                reference: None,
-                on: vec![BeatOn {
-                    metric: "auc".into(),
-                    greater_is_better: true,
-                    min_absolute_change: 0.005,
-                    min_relative_change: 0.0,
-                }],
-            },
-            Gate::Approvals { count: 1 },
-        ]
-    }
+    use super::example_gates as example;
 
     fn inputs<'a>(
         candidate: &'a BTreeMap<String, f64>,

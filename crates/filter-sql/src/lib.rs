@@ -505,22 +505,26 @@ pub fn compile(
     visibility: &Visibility,
     after: Option<&Keyset>,
 ) -> Result<Compiled> {
+    // Every statement and the split decision read the same negation normal form.
+    let filter = search.filter.clone().map(Expr::negation_normal_form);
+    let filter = filter.as_ref();
     let first = search.order.first().map(|k| &k.field);
     let side = first.and_then(side_table);
     let split = side.filter(|_| dialect == Dialect::Postgres && search.target == Target::Versions);
     let Some((table, key)) = split else {
-        return Ok(Compiled { statements: vec![statement(search, dialect, visibility, after, Drive::All)?] });
+        return Ok(Compiled {
+            statements: vec![statement(search, filter, dialect, visibility, after, Drive::All)?],
+        });
     };
     let mut statements = Vec::new();
     // After a row lacking the key, no row having it follows.
     if !after.is_some_and(|c| c.values.first() == Some(&None)) {
-        statements.push(statement(search, dialect, visibility, after, Drive::Having(table, key))?);
+        statements.push(statement(search, filter, dialect, visibility, after, Drive::Having(table, key))?);
     }
     // A filter that keeps no row lacking the key needs no statement for them (which would scan
     // every version to find none).
-    let requires = |f: &Field| search.filter.clone().is_some_and(|e| requires(&e.negation_normal_form(), f));
-    if !first.is_some_and(requires) {
-        statements.push(statement(search, dialect, visibility, after, Drive::Lacking(table, key))?);
+    if !first.is_some_and(|f| filter.is_some_and(|e| requires(e, f))) {
+        statements.push(statement(search, filter, dialect, visibility, after, Drive::Lacking(table, key))?);
     }
     Ok(Compiled { statements })
 }
@@ -539,8 +543,10 @@ fn requires(expr: &Expr, field: &Field) -> bool {
     }
 }
 
+/// One statement of `search`, whose filter in negation normal form is `filter`.
 fn statement(
     search: &Search,
+    filter: Option<&Expr>,
     dialect: Dialect,
     visibility: &Visibility,
     after: Option<&Keyset>,
@@ -574,8 +580,8 @@ fn statement(
         let p = c.bind(Param::Text(model.as_str().to_owned()));
         clauses.push(format!("m.name = {p}"));
     }
-    if let Some(filter) = &search.filter {
-        clauses.push(c.expr(&filter.clone().negation_normal_form()));
+    if let Some(filter) = filter {
+        clauses.push(c.expr(filter));
     }
     // Order keys as SQL: numbers as float8/REAL so every numeric cursor value is a float.
     let mut keys = Vec::new();

@@ -48,10 +48,10 @@ fn show_gate(g: Option<v1::Gate>) -> String {
     g.and_then(|g| gate_from_wire("gate", g).ok()).map_or_else(|| "?".to_owned(), |g| g.to_string())
 }
 
-fn policy_lines(p: v1::PromotionPolicy) -> String {
+fn policy_lines(p: &v1::PromotionPolicy) -> String {
     let mut out = format!("{} at {}  (by {})", p.binding, p.scope, p.updated_by);
-    for g in p.gates {
-        out.push_str(&format!("\n  {}", show_gate(Some(g))));
+    for g in &p.gates {
+        out.push_str(&format!("\n  {}", show_gate(Some(g.clone()))));
     }
     out
 }
@@ -130,17 +130,17 @@ pub(crate) async fn policy(c: &mut Client, cmd: PolicyCommand) -> anyhow::Result
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let req = v1::SetPromotionPolicyRequest { binding, scope, gates };
             let r = c.registry.set_promotion_policy(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::of(&r, policy_lines(r.policy.clone().unwrap_or_default()))
+            Output::of(&r, policy_lines(&r.policy.clone().unwrap_or_default()))
         }
         PolicyCommand::Show { binding, scope, model } => {
             let req = v1::GetPromotionPolicyRequest { binding, scope, model_name: model };
             let r = c.registry.get_promotion_policy(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::of(&r, policy_lines(r.policy.clone().unwrap_or_default()))
+            Output::of(&r, policy_lines(&r.policy.clone().unwrap_or_default()))
         }
         PolicyCommand::List { binding } => {
             let req = v1::ListPromotionPoliciesRequest { binding };
             let r = c.registry.list_promotion_policies(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::list(&r.policies, |p| policy_lines(p.clone()))
+            Output::list(&r.policies, policy_lines)
         }
         PolicyCommand::Delete { binding, scope } => {
             let req = v1::DeletePromotionPolicyRequest { binding: binding.clone(), scope: scope.clone() };

@@ -1,5 +1,5 @@
 use super::*;
-use crate::gates::{BeatOn, Comparison};
+use crate::gates::{Comparison, example_gates};
 use crate::{Artifact, Lineage, Signature};
 
 fn name(s: &str) -> BindingName {
@@ -48,20 +48,7 @@ fn policy() -> PromotionPolicy {
     PromotionPolicy {
         binding: name("production"),
         scope: Scope::Namespace("fraud".into()),
-        gates: vec![
-            Gate::Soak { binding: name("staging"), duration: Duration::from_secs(86_400) },
-            Gate::MetricThreshold { metric: "auc".into(), op: Comparison::AtLeast, value: 0.90 },
-            Gate::BeatBound {
-                reference: None,
-                on: vec![BeatOn {
-                    metric: "auc".into(),
-                    greater_is_better: true,
-                    min_absolute_change: 0.005,
-                    min_relative_change: 0.0,
-                }],
-            },
-            Gate::Approvals { count: 1 },
-        ],
+        gates: example_gates(),
     }
 }
 
