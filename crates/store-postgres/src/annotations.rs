@@ -46,15 +46,7 @@ async fn target(
 ) -> StoreResult<(i64, i64, Option<VersionStatus>)> {
     let model_id = match model_id {
         Some(id) => id,
-        None => {
-            let stmt =
-                client.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
-            let row = client
-                .query_opt(&stmt, &[&of.model.as_str()])
-                .await?
-                .ok_or_else(|| Error::model_not_found(&of.model))?;
-            row.try_get(0)?
-        }
+        None => models::live_id(client, &of.model).await?,
     };
     let Some(version) = of.version else {
         return Ok((model_id, 0, None));

@@ -363,18 +363,9 @@ pub(crate) async fn rollback(
     Ok(BindingWrite { binding, revision: rows::u(revision)? })
 }
 
-async fn model_id(client: &deadpool_postgres::Client, model: &ModelName) -> StoreResult<i64> {
-    let stmt = client.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
-    Ok(client
-        .query_opt(&stmt, &[&model.as_str()])
-        .await?
-        .ok_or_else(|| Error::model_not_found(model))?
-        .try_get(0)?)
-}
-
 pub(crate) async fn list(store: &PgStore, model: &ModelName) -> StoreResult<Vec<Binding>> {
     let client = store.client().await?;
-    let id = model_id(&client, model).await?;
+    let id = models::live_id(&client, model).await?;
     let sql = format!(
         "SELECT {} FROM bindings b JOIN models m ON m.id = b.model_id WHERE b.model_id = $1 ORDER BY b.name",
         rows::BINDING_COLUMNS
@@ -390,7 +381,7 @@ pub(crate) async fn history(
     page: &PageRequest,
 ) -> StoreResult<Page<BindingHistoryEntry>> {
     let client = store.client().await?;
-    let id = model_id(&client, model).await?;
+    let id = models::live_id(&client, model).await?;
     let sql = format!(
         "SELECT {} FROM binding_history h JOIN models m ON m.id = h.model_id
          WHERE h.model_id = $1 AND h.name = $2 AND ($3::bigint IS NULL OR h.generation < $3)

@@ -23,6 +23,17 @@ pub(crate) async fn lock(tx: &deadpool_postgres::Transaction<'_>, name: &ModelNa
     Ok(row.try_get(0)?)
 }
 
+/// A live model's id (no lock), or `NotFound`.
+pub(crate) async fn live_id(
+    client: &impl deadpool_postgres::GenericClient,
+    name: &ModelName,
+) -> StoreResult<i64> {
+    let stmt = client.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
+    let row =
+        client.query_opt(&stmt, &[&name.as_str()]).await?.ok_or_else(|| Error::model_not_found(name))?;
+    Ok(row.try_get(0)?)
+}
+
 fn json(model: &Model) -> serde_json::Value {
     serde_json::to_value(model).unwrap_or_default()
 }

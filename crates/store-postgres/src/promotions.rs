@@ -252,12 +252,7 @@ pub(crate) async fn evaluate(
     let mut client = store.client().await?;
     // A read-only transaction, so the gates see one snapshot.
     let tx = client.build_transaction().read_only(true).start().await?;
-    let stmt = tx.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
-    let model_id: i64 = tx
-        .query_opt(&stmt, &[&model.as_str()])
-        .await?
-        .ok_or_else(|| Error::model_not_found(model))?
-        .try_get(0)?;
+    let model_id = models::live_id(&tx, model).await?;
     let policy = gate_policy(&tx, model, binding).await?;
     let gathered = gather(&tx, model_id, model, policy, version).await?;
     let results =

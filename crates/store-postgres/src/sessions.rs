@@ -55,12 +55,7 @@ async fn audit(
 pub(crate) async fn create(store: &PgStore, ctx: &WriteContext, s: &UploadSession) -> StoreResult<()> {
     let mut client = store.client().await?;
     let tx = client.transaction().await?;
-    let stmt = tx.prepare_cached("SELECT id FROM models WHERE name = $1 AND deleted_at IS NULL").await?;
-    let model_id: i64 = tx
-        .query_opt(&stmt, &[&s.model.as_str()])
-        .await?
-        .ok_or_else(|| Error::model_not_found(&s.model))?
-        .try_get(0)?;
+    let model_id = crate::models::live_id(&tx, &s.model).await?;
     let stmt = tx
         .prepare_cached(
             "INSERT INTO upload_sessions (id, model_id, bucket, prefix, files, state, created_at, created_by,
