@@ -16,16 +16,16 @@ const MODELS: usize = 2_500;
 const BINDINGS: usize = 4;
 
 fn target(model: usize, version: u64) -> BindingTarget {
-    BindingTarget {
+    BindingTarget::single(
         version,
-        artifact: Artifact {
+        Artifact {
             uri: format!("s3://bench-models/bench/m{model}/{version}/model.onnx"),
             sha256: "ab".repeat(32),
             size_bytes: 104_857_600,
             format: "onnx".into(),
             ..Artifact::default()
         },
-    }
+    )
 }
 
 fn model(i: usize) -> ModelName {

@@ -158,7 +158,8 @@ pub fn seeded_answer() -> bindery_proto::v1::ResolveResponse {
         generation: 1,
         revision: 1,
         artifact_format: "onnx".into(),
-        download_urls: Vec::new(),
+        role: "stable".into(),
+        ..Default::default()
     }
 }
 

@@ -47,6 +47,7 @@ pub(crate) async fn set_binding(
         version,
         expected_generation: None,
         reason: "test".into(),
+        ..Default::default()
     };
     registry.set_binding(with(req, Some(token))).await.map(tonic::Response::into_inner)
 }
@@ -149,6 +150,7 @@ pub(crate) async fn contributors_move_aliases_and_approvers_move_stages(backend:
         binding: "production".into(),
         min_revision,
         presign: false,
+        ..Default::default()
     };
     assert_status(resolver.resolve(resolve(revision)).await, Code::Unauthenticated, &["authorization"]);
     let resolved = resolver.resolve(with(resolve(revision), Some(&approver))).await.unwrap().into_inner();
@@ -179,6 +181,7 @@ pub(crate) async fn a_revoked_token_fails_on_the_read_side_within_a_second(backe
                 binding: "production".into(),
                 min_revision,
                 presign: false,
+                ..Default::default()
             },
             Some(&created.secret),
         )
@@ -400,6 +403,7 @@ mod jwt {
                     binding: "champion".into(),
                     min_revision: bound.revision,
                     presign: false,
+                    ..Default::default()
                 },
                 Some(token),
             )

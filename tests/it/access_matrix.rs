@@ -168,6 +168,7 @@ async fn make(c: &mut Clients, call: Call, token: Option<&str>, who: &str) -> Re
         version: 2,
         expected_generation: None,
         reason: "matrix".into(),
+        ..Default::default()
     };
     let r = &mut c.registry;
     match call {
@@ -229,8 +230,12 @@ async fn make(c: &mut Clients, call: Call, token: Option<&str>, who: &str) -> Re
         Call::SetAlias => r.set_binding(with(bind("champion", m()), t)).await.map(drop),
         Call::SetStage => r.set_binding(with(bind("production", m()), t)).await.map(drop),
         Call::SetBindingsWithAStage => {
-            let a =
-                |b: &str| v1::BindingAssignment { binding: b.into(), version: 1, expected_generation: None };
+            let a = |b: &str| v1::BindingAssignment {
+                binding: b.into(),
+                version: 1,
+                expected_generation: None,
+                ..Default::default()
+            };
             let req = v1::SetBindingsRequest {
                 model_name: m(),
                 bindings: vec![a("champion"), a("staging")],

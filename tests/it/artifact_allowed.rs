@@ -83,6 +83,7 @@ pub(crate) async fn presigning_refuses_versions_outside_the_allowed_locations(ba
         binding: "production".into(),
         min_revision: bound.revision,
         presign: true,
+        ..Default::default()
     };
     assert_status(resolver.resolve(resolve).await, Code::InvalidArgument, &[uri, "outside the locations"]);
 }

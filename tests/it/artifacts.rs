@@ -340,6 +340,7 @@ pub async fn upload_session_single_part_register_and_download(backend: Backend) 
             binding: "production".into(),
             min_revision: bound.revision,
             presign: true,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -54,6 +54,7 @@ pub(crate) async fn racing_set_binding_with_same_expected_generation_exactly_one
                 binding: "production".into(),
                 min_revision: response.revision,
                 presign: false,
+                ..Default::default()
             })
             .await
             .unwrap()
@@ -146,6 +147,7 @@ pub(crate) async fn history_and_rollback(backend: Backend) {
             binding: "production".into(),
             min_revision: rolled.revision,
             presign: false,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -169,6 +169,7 @@ async fn kill_9_during_a_write_burst_loses_no_acknowledged_write() {
                 binding: b.name.clone(),
                 min_revision: b.revision,
                 presign: false,
+                ..Default::default()
             })
             .await
             .unwrap()

@@ -8,6 +8,7 @@ use tonic::{Code, Request, Status};
 pub use bindery_test_util::{Backend, TestDb, TestPrimary, TestRegistry};
 
 pub type Registry = RegistryServiceClient<Channel>;
+pub type Resolver = v1::resolver_service_client::ResolverServiceClient<Channel>;
 
 pub fn artifact(uri: &str) -> v1::Artifact {
     v1::Artifact {
@@ -73,6 +74,7 @@ pub async fn bind(
             version,
             expected_generation,
             reason: format!("bind {binding} to {version}"),
+            ..Default::default()
         })
         .await
         .map(tonic::Response::into_inner)

@@ -143,6 +143,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
             binding: "production".into(),
             min_revision: bound.revision,
             presign: false,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -158,6 +159,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
         binding: "production".into(),
         min_revision: resolved.revision + 5,
         presign: false,
+        ..Default::default()
     });
     ahead.set_timeout(std::time::Duration::from_millis(500));
     assert_status(resolver.resolve(ahead).await, Code::Unavailable, &["behind"]);
@@ -208,6 +210,7 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
                 // Read-your-writes: the read side may be a node that has not applied it yet.
                 min_revision: unbound.revision,
                 presign: false,
+                ..Default::default()
             })
             .await,
         Code::NotFound,

@@ -44,6 +44,12 @@ store_suite! {
         lineage_parents_must_exist,
     ],
     bindings: [racing_set_binding_with_same_expected_generation_exactly_one_wins, compare_and_set_rules, history_and_rollback],
+    splits: [
+        splits_route_sticky_and_roll_back_whole,
+        bad_splits_are_refused_naming_the_field,
+        sides_gaining_weight_pass_the_gates,
+        the_cli_sets_and_resolves_a_split,
+    ],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],
     artifact_allowed: [
@@ -110,6 +116,7 @@ mod revisions;
 mod search;
 mod shutdown;
 mod size_bounds;
+mod splits;
 mod tls;
 mod tracing;
 mod upload_bounds;

@@ -131,6 +131,7 @@ async fn metrics_show_calls_codes_latency_and_reader_state() {
             binding: "production".into(),
             min_revision: bound.revision,
             presign: false,
+            ..Default::default()
         };
         resolver.resolve(request).await.unwrap();
     }

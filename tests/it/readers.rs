@@ -89,6 +89,7 @@ async fn resolve(
         binding: binding.into(),
         min_revision,
         presign: false,
+        ..Default::default()
     };
     client.resolve(request).await.map(tonic::Response::into_inner)
 }
@@ -155,6 +156,7 @@ async fn set_binding_propagates_to_three_readers_with_read_your_writes() {
         binding: "production".into(),
         min_revision: ahead,
         presign: false,
+        ..Default::default()
     });
     request.set_timeout(Duration::from_millis(300));
     let started = Instant::now();
@@ -175,6 +177,7 @@ async fn set_binding_propagates_to_three_readers_with_read_your_writes() {
                     binding: format!("shard-{i}"),
                     version: 6 + i,
                     expected_generation: None,
+                    ..Default::default()
                 })
                 .collect(),
             reason: "sharded rollout".into(),
@@ -459,6 +462,7 @@ async fn random_writes_drops_duplicates_and_reconnects_always_converge() {
                                 binding: format!("m{i}"),
                                 version: rng.below(3) + 1,
                                 expected_generation: None,
+                                ..Default::default()
                             })
                             .collect(),
                         reason: format!("step {step}"),

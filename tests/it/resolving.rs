@@ -54,7 +54,12 @@ pub(crate) async fn a_write_of_two_bindings_is_never_seen_half_applied(backend: 
     let pair = |version: u64| v1::SetBindingsRequest {
         model_name: "pair".into(),
         bindings: ["blue", "green"]
-            .map(|b| v1::BindingAssignment { binding: b.into(), version, expected_generation: None })
+            .map(|b| v1::BindingAssignment {
+                binding: b.into(),
+                version,
+                expected_generation: None,
+                ..Default::default()
+            })
             .to_vec(),
         reason: "move both".into(),
     };
@@ -75,6 +80,7 @@ pub(crate) async fn a_write_of_two_bindings_is_never_seen_half_applied(backend: 
                         binding: b.into(),
                         min_revision: 0,
                         presign: false,
+                        ..Default::default()
                     })
                     .to_vec(),
             };

@@ -68,6 +68,7 @@ async fn sigterm_drains_in_flight_resolves_after_turning_not_serving() {
             binding: "production".into(),
             min_revision: bound.revision + 1,
             presign: false,
+            ..Default::default()
         };
         calls.push(tokio::spawn(async move { client.resolve(request).await }));
     }

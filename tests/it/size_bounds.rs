@@ -84,6 +84,7 @@ pub(crate) async fn a_large_watch_reset_comes_in_parts(backend: Backend) {
                 binding: format!("b{batch}-{i}"),
                 version: 1,
                 expected_generation: None,
+                ..Default::default()
             })
             .collect();
         let req = v1::SetBindingsRequest { model_name: "m".into(), bindings, reason: String::new() };
@@ -154,6 +155,7 @@ pub(crate) async fn download_urls_come_a_page_at_a_time(backend: Backend) {
         binding: "production".into(),
         min_revision: bound.revision,
         presign: true,
+        ..Default::default()
     };
     let mut resolver = f.registry.resolver().await.unwrap();
     assert_status(
@@ -179,7 +181,12 @@ pub(crate) async fn a_manifest_travels_once_per_version(backend: Backend) {
     };
     r.register_version(request).await.unwrap();
     let bindings = (0..10)
-        .map(|i| v1::BindingAssignment { binding: format!("b{i}"), version: 1, expected_generation: None })
+        .map(|i| v1::BindingAssignment {
+            binding: format!("b{i}"),
+            version: 1,
+            expected_generation: None,
+            ..Default::default()
+        })
         .collect();
     let written = r
         .set_bindings(v1::SetBindingsRequest { model_name: "m".into(), bindings, reason: String::new() })
@@ -202,6 +209,7 @@ pub(crate) async fn a_manifest_travels_once_per_version(backend: Backend) {
         binding: "b7".into(),
         min_revision: written.revision,
         presign: true,
+        ..Default::default()
     };
     let answer = resolver.resolve(resolve).await.unwrap().into_inner();
     assert_eq!(answer.download_urls.len(), 3);

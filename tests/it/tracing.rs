@@ -142,6 +142,7 @@ async fn a_callers_trace_continues_through_primary_reader_and_database() {
         binding: "production".into(),
         min_revision: written.revision,
         presign: false,
+        ..Default::default()
     };
     reader.resolver().await.unwrap().resolve(with_traceparent(resolve, trace, read_parent)).await.unwrap();
 

@@ -101,6 +101,7 @@ async fn run(readers_n: usize, writes: usize) -> anyhow::Result<(Summary, Summar
                 version,
                 expected_generation: None,
                 reason: String::new(),
+                ..Default::default()
             })
             .await?
             .into_inner();

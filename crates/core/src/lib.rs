@@ -17,6 +17,7 @@ mod page;
 pub mod promotion;
 mod store;
 mod token;
+pub mod traffic;
 pub mod validate;
 
 #[cfg(test)]
@@ -45,7 +46,8 @@ pub use model::{
     Artifact, Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,
     BindingWrite, BindingsWrite, DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion,
     NewModel, NewVersion, Registered, Resolved, RollbackBinding, SetBinding, SetBindings, Signature,
-    VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, check_generation, validate_reason,
+    VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, check_generation, plan_target,
+    stored_traffic, validate_reason,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::traffic::{MemberArtifact, Traffic, TrafficRecord};
 use crate::validate::{self, MAX_DESCRIPTION_BYTES, MAX_SHORT_TEXT_BYTES, MAX_URI_BYTES};
 use crate::{ArtifactFile, BindingName, Error, ModelName, Result};
 
@@ -534,7 +535,11 @@ impl VersionUpdate {
 pub struct Binding {
     pub model_name: ModelName,
     pub name: BindingName,
+    /// The single version bound, or the first side of a split.
     pub version: u64,
+    /// A split or shadows (issue 15); `None` for a plain binding to `version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
     pub generation: u64,
     #[serde(with = "unix_micros")]
     pub updated_at: SystemTime,
@@ -547,6 +552,8 @@ pub struct SetBinding {
     pub model: ModelName,
     pub name: BindingName,
     pub version: u64,
+    /// A split or shadows (validated); `version` is then its primary.
+    pub traffic: Option<Traffic>,
     /// Compare-and-set: `Some(0)` means the binding must not exist yet.
     pub expected_generation: Option<u64>,
     pub reason: String,
@@ -565,7 +572,34 @@ pub struct SetBindings {
 pub struct BindingAssignment {
     pub name: BindingName,
     pub version: u64,
+    /// A split or shadows (validated); `version` is then its primary.
+    pub traffic: Option<Traffic>,
     pub expected_generation: Option<u64>,
+}
+
+impl BindingAssignment {
+    /// The requested target as traffic (one side for a plain version).
+    pub fn target(&self) -> Traffic {
+        self.traffic.clone().unwrap_or_else(|| Traffic::single(self.version))
+    }
+}
+
+/// What a binding write stores for a requested target, given the binding's current one (`None`
+/// when the binding is absent): `None` when the binding already has that target (nothing to
+/// write), else the target with its buckets assigned so that as few routing keys move as the
+/// weights allow.
+pub fn plan_target(requested: &Traffic, current: Option<&Traffic>) -> Option<Traffic> {
+    if current.is_some_and(|c| c.same_declaration(requested)) {
+        return None;
+    }
+    let mut next = requested.clone();
+    next.allocate(current);
+    Some(next)
+}
+
+/// The traffic column of a stored target: `None` for a plain single version.
+pub fn stored_traffic(target: &Traffic) -> Option<&Traffic> {
+    target.as_single().is_none().then_some(target)
 }
 
 impl SetBindings {
@@ -593,6 +627,7 @@ impl From<SetBinding> for SetBindings {
             bindings: vec![BindingAssignment {
                 name: s.name,
                 version: s.version,
+                traffic: s.traffic,
                 expected_generation: s.expected_generation,
             }],
             reason: s.reason,
@@ -690,6 +725,11 @@ pub struct BindingHistoryEntry {
     pub action: BindingAction,
     pub before_version: Option<u64>,
     pub after_version: Option<u64>,
+    /// The whole targets before and after, when either was a split or had shadows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_traffic: Option<Traffic>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_traffic: Option<Traffic>,
     pub revision: u64,
     pub actor: String,
     pub reason: String,
@@ -710,8 +750,49 @@ pub struct BindingChange {
 /// The resolved target of a binding, as resolvers cache it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingTarget {
+    /// The single version, or the split's first side.
     pub version: u64,
     pub artifact: Artifact,
+    /// A split or shadows, with the artifacts of its other versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<Traffic>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<MemberArtifact>,
+}
+
+impl BindingTarget {
+    pub fn single(version: u64, artifact: Artifact) -> Self {
+        Self { version, artifact, traffic: None, others: Vec::new() }
+    }
+
+    /// A stored target: the primary version and artifact, and the row's traffic record.
+    pub fn from_record(version: u64, artifact: Artifact, record: Option<TrafficRecord>) -> Self {
+        match record {
+            Some(r) => Self { version, artifact, traffic: Some(r.traffic), others: r.others },
+            None => Self::single(version, artifact),
+        }
+    }
+
+    /// The row's traffic record (`None` for a plain single version).
+    pub fn record(&self) -> Option<TrafficRecord> {
+        self.traffic.as_ref().map(|t| TrafficRecord { traffic: t.clone(), others: self.others.clone() })
+    }
+
+    /// Every version of the target (the primary, then the others).
+    pub fn members(&self) -> Vec<u64> {
+        match &self.traffic {
+            Some(t) => t.members().collect(),
+            None => vec![self.version],
+        }
+    }
+
+    /// The artifact of one of the target's versions.
+    pub fn artifact_of(&self, version: u64) -> Option<&Artifact> {
+        if version == self.version {
+            return Some(&self.artifact);
+        }
+        self.others.iter().find(|o| o.version == version).map(|o| &o.artifact)
+    }
 }
 
 /// The answer to "model M, binding B": a version, its artifact, and the revision it was read at.
@@ -719,8 +800,7 @@ pub struct BindingTarget {
 pub struct Resolved {
     pub model_name: ModelName,
     pub binding: BindingName,
-    pub version: u64,
-    pub artifact: Artifact,
+    pub target: BindingTarget,
     pub generation: u64,
     pub revision: u64,
 }

@@ -209,11 +209,15 @@ impl Compiler {
         let pg = self.dialect == Dialect::Postgres;
         match field {
             Field::Binding => {
-                let owner = match self.target {
-                    Target::Versions => "b.model_id = v.model_id AND b.version = v.version",
-                    Target::Models => "b.model_id = m.id",
+                // A version is bound by every binding that uses it: as its single version, a side
+                // of its split or a shadow.
+                let (table, owner) = match self.target {
+                    Target::Versions => {
+                        ("binding_versions", "b.model_id = v.model_id AND b.version = v.version")
+                    }
+                    Target::Models => ("bindings", "b.model_id = m.id"),
                 };
-                format!("EXISTS (SELECT 1 FROM bindings b WHERE {owner} AND {})", cond(self, "b.name"))
+                format!("EXISTS (SELECT 1 FROM {table} b WHERE {owner} AND {})", cond(self, "b.name"))
             }
             Field::AnnotationKind => {
                 let owner = self.annotated("a");

@@ -18,7 +18,7 @@ use bindery_proto::auth::AuthMode;
 use bindery_proto::v1::{
     self, registry_service_server::RegistryService, resolver_service_server::ResolverService,
 };
-use bindery_proto::{ResolveManyPlan, status_from_error};
+use bindery_proto::{ResolveManyPlan, status_from_error, traffic};
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -602,7 +602,7 @@ impl ResolverService for Primary {
     async fn resolve(&self, request: Request<v1::ResolveRequest>) -> RpcResult<v1::ResolveResponse> {
         let caller = self.caller(&request, "Resolve").await?;
         let r = request.into_inner();
-        let (min_revision, presign) = (r.min_revision, r.presign);
+        let (min_revision, presign, routing_key) = (r.min_revision, r.presign, r.routing_key.clone());
         let (model, binding): (ModelName, bindery_core::BindingName) = decode(r)?;
         caller.require(Role::Viewer, &model)?;
         let resolved = self.store.resolve(&model, &binding).await.map_err(status_from_error)?;
@@ -613,13 +613,11 @@ impl ResolverService for Primary {
                 min_revision - resolved.revision
             )));
         }
-        let urls = if presign {
-            self.artifacts.all_download_urls(&resolved.artifact).await.map_err(status_from_error)?
-        } else {
-            Vec::new()
-        };
-        let mut response = v1::ResolveResponse::from(resolved);
-        response.download_urls = urls.into_iter().map(Into::into).collect();
+        let (mut response, artifact) = traffic::resolved(&resolved, &routing_key);
+        if presign {
+            let urls = self.artifacts.all_download_urls(artifact).await.map_err(status_from_error)?;
+            response.download_urls = urls.into_iter().map(Into::into).collect();
+        }
         Ok(Response::new(response))
     }
 
@@ -644,7 +642,9 @@ impl ResolverService for Primary {
             .zip(&plan.keys)
             .map(|(r, (model, _))| caller.policy.require_model(&caller.who, Role::Viewer, model).and(r))
             .collect();
-        Ok(Response::new(plan.answer(found, revision, |_, _, resolved| resolved.into())))
+        Ok(Response::new(
+            plan.answer(found, revision, |_, _, key, resolved| traffic::resolved(&resolved, key).0),
+        ))
     }
 
     type WatchBindingsStream = tokio_stream::Empty<Result<v1::WatchBindingsResponse, Status>>;

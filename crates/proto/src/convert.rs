@@ -173,10 +173,12 @@ impl TryFrom<v1::SetBindingRequest> for SetBinding {
     type Error = Error;
     fn try_from(r: v1::SetBindingRequest) -> Result<Self, Error> {
         validate_reason(&r.reason)?;
+        let (version, traffic) = crate::traffic::decode_target("", r.version, r.traffic)?;
         Ok(Self {
             model: ModelName::parse("model_name", r.model_name)?,
             name: BindingName::parse("binding", r.binding)?,
-            version: validate::version_number("version", r.version)?,
+            version,
+            traffic,
             expected_generation: r.expected_generation,
             reason: r.reason,
         })
@@ -192,9 +194,12 @@ impl TryFrom<v1::SetBindingsRequest> for SetBindings {
             .into_iter()
             .enumerate()
             .map(|(i, b)| {
+                let (version, traffic) =
+                    crate::traffic::decode_target(&format!("bindings[{i}]."), b.version, b.traffic)?;
                 Ok(BindingAssignment {
                     name: BindingName::parse(&format!("bindings[{i}].binding"), b.binding)?,
-                    version: validate::version_number(&format!("bindings[{i}].version"), b.version)?,
+                    version,
+                    traffic,
                     expected_generation: b.expected_generation,
                 })
             })
@@ -259,6 +264,7 @@ impl TryFrom<v1::ListBindingHistoryRequest> for (ModelName, BindingName, PageReq
 impl TryFrom<v1::ResolveRequest> for (ModelName, BindingName) {
     type Error = Error;
     fn try_from(r: v1::ResolveRequest) -> Result<Self, Error> {
+        core::traffic::validate_routing_key(&r.routing_key)?;
         Ok((ModelName::parse("model_name", r.model_name)?, BindingName::parse("binding", r.binding)?))
     }
 }
@@ -377,6 +383,7 @@ impl From<core::Binding> for v1::Binding {
             model_name: b.model_name.into_string(),
             name: b.name.as_str().to_owned(),
             version: b.version,
+            traffic: b.traffic.as_ref().map(crate::traffic::encode),
             generation: b.generation,
             updated_at: Some(to_timestamp(b.updated_at)),
             updated_by: b.updated_by,
@@ -412,6 +419,9 @@ impl From<&core::BindingChange> for v1::BindingState {
             state.sha256.clone_from(&target.artifact.sha256);
             state.size_bytes = target.artifact.size_bytes;
             state.artifact_format.clone_from(&target.artifact.format);
+            if let Some(traffic) = &target.traffic {
+                (state.sides, state.shadows) = crate::traffic::members(traffic, |v| target.artifact_of(v));
+            }
         }
         state
     }
@@ -436,6 +446,8 @@ impl From<core::BindingHistoryEntry> for v1::BindingHistoryEntry {
             action: v1::BindingAction::from(e.action).into(),
             before_version: e.before_version,
             after_version: e.after_version,
+            before_traffic: e.before_traffic.as_ref().map(crate::traffic::encode),
+            after_traffic: e.after_traffic.as_ref().map(crate::traffic::encode),
             revision: e.revision,
             actor: e.actor,
             reason: e.reason,
@@ -447,23 +459,6 @@ impl From<core::BindingHistoryEntry> for v1::BindingHistoryEntry {
 impl From<core::Registered> for v1::RegisterVersionResponse {
     fn from(r: core::Registered) -> Self {
         Self { version: Some(r.version.into()), revision: r.revision, created: r.created }
-    }
-}
-
-impl From<core::Resolved> for v1::ResolveResponse {
-    fn from(r: core::Resolved) -> Self {
-        Self {
-            model_name: r.model_name.into_string(),
-            binding: r.binding.as_str().to_owned(),
-            version: r.version,
-            artifact_uri: r.artifact.uri,
-            sha256: r.artifact.sha256,
-            size_bytes: r.artifact.size_bytes,
-            generation: r.generation,
-            revision: r.revision,
-            artifact_format: r.artifact.format,
-            download_urls: Vec::new(),
-        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod json;
 pub mod promotion;
 mod resolve_many;
 mod status;
+pub mod traffic;
 
 pub use access::{from_timestamp, role_from_wire, role_to_wire, token_request};
 pub use convert::to_timestamp;

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use bindery_core::traffic::{MemberArtifact, TrafficRecord};
 use bindery_core::{
     AccessState, Artifact, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, Error, ModelName,
     Snapshot,
@@ -30,9 +31,40 @@ use tokio::sync::{broadcast, watch};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub generation: u64,
+    /// The single version, or the split's first side.
     pub version: u64,
     /// Shared by the bindings of one version loaded together (a manifest is held once).
     pub artifact: Arc<Artifact>,
+    /// A split or shadows, with the other versions' artifacts (behind a pointer: most bindings
+    /// have none, and pay 8 bytes for it).
+    pub traffic: Option<Arc<TrafficRecord>>,
+}
+
+impl Target {
+    /// The artifact of one of the target's versions.
+    pub fn artifact_of(&self, version: u64) -> Option<&Artifact> {
+        if version == self.version {
+            return Some(&self.artifact);
+        }
+        self.traffic.as_ref()?.others.iter().find(|o| o.version == version).map(|o| &o.artifact)
+    }
+
+    /// The target as watchers are sent it: no manifests.
+    fn watched(&self) -> BindingTarget {
+        BindingTarget {
+            version: self.version,
+            artifact: self.artifact.without_manifest(),
+            traffic: self.traffic.as_ref().map(|t| t.traffic.clone()),
+            others: self.traffic.as_ref().map_or_else(Vec::new, |t| without_manifests(&t.others)),
+        }
+    }
+}
+
+fn without_manifests(others: &[MemberArtifact]) -> Vec<MemberArtifact> {
+    others
+        .iter()
+        .map(|o| MemberArtifact { version: o.version, artifact: o.artifact.without_manifest() })
+        .collect()
 }
 
 /// foldhash (randomly seeded per process) instead of SipHash: lookups and snapshot loads hash
@@ -291,13 +323,7 @@ impl Cache {
         let mut shared = SharedArtifacts::with_hasher(Hasher::default());
         for b in snapshot.bindings {
             let Some(target) = b.target else { continue };
-            let target = Target::from_change(
-                b.generation,
-                target.version,
-                Cow::Owned(target.artifact),
-                &b.model_name,
-                &mut shared,
-            );
+            let target = Target::from_change(b.generation, Cow::Owned(target), &b.model_name, &mut shared);
             let entry = grouped.entry(b.model_name).or_default();
             entry.bindings.insert(b.binding, Arc::new(target));
             count += 1;
@@ -362,8 +388,7 @@ impl Cache {
                             b.binding.clone(),
                             Arc::new(Target::from_change(
                                 b.generation,
-                                target.version,
-                                Cow::Borrowed(&target.artifact),
+                                Cow::Borrowed(target),
                                 model,
                                 &mut shared,
                             )),
@@ -399,6 +424,8 @@ impl Cache {
                     target: b.target.as_ref().map(|t| BindingTarget {
                         version: t.version,
                         artifact: t.artifact.without_manifest(),
+                        traffic: t.traffic.clone(),
+                        others: without_manifests(&t.others),
                     }),
                 })
                 .collect();
@@ -487,10 +514,7 @@ fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
                     model_name: entry.key().clone(),
                     binding: name.clone(),
                     generation: target.generation,
-                    target: Some(BindingTarget {
-                        version: target.version,
-                        artifact: target.artifact.without_manifest(),
-                    }),
+                    target: Some(target.watched()),
                 });
             }
         }
@@ -507,17 +531,23 @@ impl Target {
     /// when it carries a manifest (copied only for the first of them).
     fn from_change(
         generation: u64,
-        version: u64,
-        artifact: Cow<'_, Artifact>,
+        target: Cow<'_, BindingTarget>,
         model: &ModelName,
         shared: &mut SharedArtifacts,
     ) -> Self {
+        let (version, artifact, traffic, others) = match target {
+            Cow::Owned(t) => (t.version, Cow::Owned(t.artifact), t.traffic, Cow::Owned(t.others)),
+            Cow::Borrowed(t) => {
+                (t.version, Cow::Borrowed(&t.artifact), t.traffic.clone(), Cow::Borrowed(&t.others))
+            }
+        };
         let artifact = if artifact.files.is_empty() {
             Arc::new(artifact.into_owned())
         } else {
             shared.entry((model.clone(), version)).or_insert_with(|| Arc::new(artifact.into_owned())).clone()
         };
-        Self { generation, version, artifact }
+        let traffic = traffic.map(|traffic| Arc::new(TrafficRecord { traffic, others: others.into_owned() }));
+        Self { generation, version, artifact, traffic }
     }
 }
 
@@ -552,9 +582,11 @@ mod tests {
                         model_name: name(model),
                         binding: binding(b),
                         generation: revision,
-                        target: v.map(|version| BindingTarget {
-                            version,
-                            artifact: Artifact { uri: format!("s3://b/{version}"), ..Default::default() },
+                        target: v.map(|version| {
+                            BindingTarget::single(
+                                version,
+                                Artifact { uri: format!("s3://b/{version}"), ..Default::default() },
+                            )
                         }),
                     })
                     .collect(),

@@ -351,7 +351,7 @@ mod tests {
                 binding: BindingName::parse("b", format!("b{}", revision % 3))
                     .unwrap_or_else(|e| panic!("{e}")),
                 generation: revision,
-                target: Some(BindingTarget { version: revision, artifact: Artifact::default() }),
+                target: Some(BindingTarget::single(revision, Artifact::default())),
             }])
         };
         Change { revision, model: Some(model()), effect }

@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bindery_artifacts::Artifacts;
-use bindery_core::{BindingName, Credential, ModelName, Principal, Role, Scope};
+use bindery_core::{Artifact, BindingName, Credential, ModelName, Principal, Role, Scope};
 use bindery_proto::auth::{AuthMode, credential, jwt_not_configured};
 use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_server::ResolverService;
-use bindery_proto::{ResolveManyPlan, status_from_error, to_timestamp};
+use bindery_proto::{ResolveManyPlan, status_from_error, to_timestamp, traffic};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -228,19 +228,22 @@ fn deadline<T>(request: &Request<T>) -> Option<Duration> {
     })
 }
 
-fn response(model: &ModelName, binding: &BindingName, target: &Target, revision: u64) -> v1::ResolveResponse {
-    v1::ResolveResponse {
-        model_name: model.as_str().to_owned(),
-        binding: binding.as_str().to_owned(),
-        version: target.version,
-        artifact_uri: target.artifact.uri.clone(),
-        sha256: target.artifact.sha256.clone(),
-        size_bytes: target.artifact.size_bytes,
+/// The answer for `target` (with `routing_key`, empty for none), and the artifact answered.
+fn response<'a>(
+    model: &ModelName,
+    binding: &BindingName,
+    target: &'a Target,
+    revision: u64,
+    routing_key: &str,
+) -> (v1::ResolveResponse, &'a Artifact) {
+    let found = traffic::Found {
         generation: target.generation,
         revision,
-        artifact_format: target.artifact.format.clone(),
-        download_urls: Vec::new(),
-    }
+        version: target.version,
+        artifact: &target.artifact,
+        traffic: target.traffic.as_ref().map(|t| &t.traffic),
+    };
+    traffic::resolve_response(model, binding, found, |v| target.artifact_of(v), routing_key)
 }
 
 /// What one watch message may weigh: well under the 4 MiB a gRPC message carries.
@@ -292,14 +295,14 @@ impl ResolverService for ReaderService {
         self.wait_for(request.get_ref().min_revision, deadline(&request)).await?;
         let who = self.principal(credential).await?;
         let r = request.into_inner();
-        let presign = r.presign;
+        let (presign, routing_key) = (r.presign, r.routing_key.clone());
         let (model, binding) = <(ModelName, BindingName)>::try_from(r).map_err(status_from_error)?;
         self.require_viewer(who.as_deref(), &model).map_err(status_from_error)?;
         let (target, revision) = self.cache.resolve(&model, &binding);
         let target = target.map_err(status_from_error)?;
-        let mut answer = response(&model, &binding, &target, revision);
+        let (mut answer, artifact) = response(&model, &binding, &target, revision, &routing_key);
         if presign {
-            let urls = self.artifacts.all_download_urls(&target.artifact).await.map_err(status_from_error)?;
+            let urls = self.artifacts.all_download_urls(artifact).await.map_err(status_from_error)?;
             answer.download_urls = urls.into_iter().map(Into::into).collect();
         }
         Ok(Response::new(answer))
@@ -322,11 +325,9 @@ impl ResolverService for ReaderService {
             .zip(&plan.keys)
             .map(|(r, (model, _))| self.require_viewer(who.as_deref(), model).and(r))
             .collect();
-        Ok(Response::new(
-            plan.answer(found, revision, |model, binding, target| {
-                response(model, binding, &target, revision)
-            }),
-        ))
+        Ok(Response::new(plan.answer(found, revision, |model, binding, routing_key, target| {
+            response(model, binding, &target, revision, routing_key).0
+        })))
     }
 
     type WatchBindingsStream = ReceiverStream<Result<v1::WatchBindingsResponse, Status>>;

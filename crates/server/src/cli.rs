@@ -157,11 +157,19 @@ pub enum ClientCommand {
     /// Versions: register, get, list, archive.
     #[command(subcommand)]
     Version(VersionCommand),
-    /// Point a binding (stage or alias) at a version.
+    /// Point a binding (stage or alias) at a version, or split it between versions.
     Bind {
         model: String,
         binding: String,
-        version: u64,
+        /// The version (leave out with --split).
+        version: Option<u64>,
+        /// A split of traffic: `VERSION=PERCENT[:ROLE],...`, e.g. `7=90,8=10:canary` (percentages
+        /// with up to two decimals, summing to 100; roles default to stable, canary, canary-2...).
+        #[arg(long)]
+        split: Option<String>,
+        /// A shadow the caller mirrors requests to: `VERSION=PERCENT` (repeatable).
+        #[arg(long)]
+        shadow: Vec<String>,
         /// Compare-and-set: the generation you last saw (0 = must not exist).
         #[arg(long)]
         expected_generation: Option<u64>,
@@ -194,6 +202,9 @@ pub enum ClientCommand {
         binding: String,
         #[arg(long, default_value_t = 0)]
         min_revision: u64,
+        /// Sticky routing on a split: the side this key (a user or session id) lands on.
+        #[arg(long, default_value = "")]
+        routing_key: String,
         /// Also print presigned download URLs.
         #[arg(long)]
         presign: bool,
@@ -398,9 +409,20 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
     let out = match command {
         ClientCommand::Model(cmd) => model(&mut c, cmd).await?,
         ClientCommand::Version(cmd) => version(&mut c, cmd).await?,
-        ClientCommand::Bind { model, binding, version, expected_generation, reason } => {
-            let req =
-                v1::SetBindingRequest { model_name: model, binding, version, expected_generation, reason };
+        ClientCommand::Bind { model, binding, version, split, shadow, expected_generation, reason } => {
+            let traffic = crate::cli_traffic::parse(split.as_deref(), &shadow)?;
+            if version.is_none() && traffic.is_none() {
+                anyhow::bail!("give a VERSION, or a --split (and/or --shadow)");
+            }
+            let version = version.unwrap_or_default();
+            let req = v1::SetBindingRequest {
+                model_name: model,
+                binding,
+                version,
+                expected_generation,
+                reason,
+                traffic,
+            };
             let r = c.registry.set_binding(c.request(req)?).await.map_err(status)?.into_inner();
             Output::of(&r, binding_line(&r.binding.clone().unwrap_or_default(), r.revision))
         }
@@ -433,7 +455,11 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
                 page_token: String::new(),
             };
             let r = c.registry.list_binding_history(c.request(req)?).await.map_err(status)?.into_inner();
-            let show = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("v{v}"));
+            let show = |v: Option<u64>, t: Option<&v1::Traffic>| match (v, t) {
+                (_, Some(t)) => format!("[{}]", crate::cli_traffic::describe(t)),
+                (Some(v), None) => format!("v{v}"),
+                (None, None) => "-".to_owned(),
+            };
             Output::list(&r.entries, |e| {
                 let action = v1::BindingAction::try_from(e.action).map_or("?", |a| a.as_str_name());
                 format!(
@@ -441,27 +467,30 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
                     e.generation,
                     e.revision,
                     action.trim_start_matches("BINDING_ACTION_"),
-                    show(e.before_version),
-                    show(e.after_version),
+                    show(e.before_version, e.before_traffic.as_ref()),
+                    show(e.after_version, e.after_traffic.as_ref()),
                     e.actor,
                     e.reason
                 )
             })
         }
-        ClientCommand::Resolve { model, binding, min_revision, presign } => {
-            let req = v1::ResolveRequest { model_name: model, binding, min_revision, presign };
+        ClientCommand::Resolve { model, binding, min_revision, routing_key, presign } => {
+            let req = v1::ResolveRequest { model_name: model, binding, min_revision, presign, routing_key };
             let r = c.resolver.resolve(c.request(req)?).await.map_err(status)?.into_inner();
+            let bucket = r.bucket.map_or_else(String::new, |b| format!(", bucket {b}"));
             let mut out = format!(
-                "{} {} -> v{}  {}  sha256={}  size={}  (generation {}, revision {})",
+                "{} {} -> v{} ({}{bucket})  {}  sha256={}  size={}  (generation {}, revision {})",
                 r.model_name,
                 r.binding,
                 r.version,
+                r.role,
                 r.artifact_uri,
                 r.sha256,
                 r.size_bytes,
                 r.generation,
                 r.revision
             );
+            out.push_str(&crate::cli_traffic::members(&r));
             for d in &r.download_urls {
                 let url = d.request.as_ref().map_or("", |r| r.url.as_str());
                 out.push_str(&format!("\n  {}  {}", d.path, url));
@@ -507,10 +536,8 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
 }
 
 fn binding_line(b: &v1::Binding, revision: u64) -> String {
-    format!(
-        "{} {} -> v{} (generation {}, revision {revision})",
-        b.model_name, b.name, b.version, b.generation
-    )
+    let target = b.traffic.as_ref().map_or_else(|| format!("v{}", b.version), crate::cli_traffic::describe);
+    format!("{} {} -> {target} (generation {}, revision {revision})", b.model_name, b.name, b.generation)
 }
 
 pub(crate) fn model_line(m: &v1::Model) -> String {

@@ -6,6 +6,7 @@ mod cli_access;
 mod cli_annotations;
 mod cli_promotion;
 mod cli_search;
+mod cli_traffic;
 pub mod common;
 pub mod config;
 pub mod config_file;

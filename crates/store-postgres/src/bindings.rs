@@ -9,6 +9,7 @@ use bindery_core::{
 use std::time::SystemTime;
 
 use bindery_core::promotion;
+use bindery_core::traffic::{MemberArtifact, Traffic, traffic_from_json, traffic_to_json};
 use deadpool_postgres::Transaction;
 use serde_json::json;
 
@@ -20,6 +21,14 @@ use crate::{PgStore, models, promotions, rows};
 pub(crate) struct Current {
     version: u64,
     generation: u64,
+    traffic: Option<Traffic>,
+}
+
+impl Current {
+    /// The whole target, as traffic (one side for a plain version).
+    fn target(&self) -> Traffic {
+        self.traffic.clone().unwrap_or_else(|| Traffic::single(self.version))
+    }
 }
 
 pub(crate) async fn current(
@@ -28,7 +37,7 @@ pub(crate) async fn current(
     name: &BindingName,
 ) -> StoreResult<Option<Current>> {
     let stmt = tx
-        .prepare_cached("SELECT version, generation FROM bindings WHERE model_id = $1 AND name = $2")
+        .prepare_cached("SELECT version, generation, traffic FROM bindings WHERE model_id = $1 AND name = $2")
         .await?;
     tx.query_opt(&stmt, &[&model_id, &name.as_str()])
         .await?
@@ -36,6 +45,7 @@ pub(crate) async fn current(
             Ok(Current {
                 version: rows::u(r.try_get("version")?)?,
                 generation: rows::u(r.try_get("generation")?)?,
+                traffic: rows::traffic_record(&r, "traffic")?.map(|t| t.traffic),
             })
         })
         .transpose()
@@ -77,12 +87,31 @@ pub(crate) async fn bindable(
     rows::artifact(&row)
 }
 
+/// A target whose every version may be bound (exists and is READY), with their artifacts.
+pub(crate) async fn bindable_target(
+    tx: &Transaction<'_>,
+    model_id: i64,
+    model: &ModelName,
+    target: &Traffic,
+) -> StoreResult<BindingTarget> {
+    let primary = target.primary();
+    let artifact = bindable(tx, model_id, model, primary).await?;
+    let Some(traffic) = bindery_core::stored_traffic(target) else {
+        return Ok(BindingTarget::single(primary, artifact));
+    };
+    let mut others = Vec::new();
+    for version in traffic.members().filter(|v| *v != primary) {
+        others.push(MemberArtifact { version, artifact: bindable(tx, model_id, model, version).await? });
+    }
+    Ok(BindingTarget { version: primary, artifact, traffic: Some(traffic.clone()), others })
+}
+
 /// One change of one binding within a write.
 pub(crate) struct Rebind<'a> {
     pub name: &'a BindingName,
     pub before: Option<Current>,
     /// `None` deletes the binding.
-    pub after: Option<(u64, Artifact)>,
+    pub after: Option<BindingTarget>,
 }
 
 /// Commits binding changes of one model as one write: one revision, a history row and new
@@ -126,19 +155,39 @@ pub(crate) async fn rebind(
         };
         let generation_i = rows::i(generation)?;
         match &change.after {
-            Some((version, _)) => {
+            Some(target) => {
                 let stmt = tx
                     .prepare_cached(
-                        "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
-                         VALUES ($1, $2, $3, $4, now(), $5, $6)
+                        "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision, traffic)
+                         VALUES ($1, $2, $3, $4, now(), $5, $6, $7)
                          ON CONFLICT (model_id, name) DO UPDATE SET version = EXCLUDED.version,
                              generation = EXCLUDED.generation, updated_at = EXCLUDED.updated_at,
-                             updated_by = EXCLUDED.updated_by, revision = EXCLUDED.revision",
+                             updated_by = EXCLUDED.updated_by, revision = EXCLUDED.revision,
+                             traffic = EXCLUDED.traffic",
                     )
                     .await?;
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
-                    [&model_id, &name.as_str(), &rows::i(*version)?, &generation_i, &ctx.actor, &revision];
+                let record = target.record().map(|r| r.to_json());
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] = [
+                    &model_id,
+                    &name.as_str(),
+                    &rows::i(target.version)?,
+                    &generation_i,
+                    &ctx.actor,
+                    &revision,
+                    &record,
+                ];
                 tx.execute(&stmt, &params).await?;
+                let stmt = tx
+                    .prepare_cached("DELETE FROM binding_versions WHERE model_id = $1 AND name = $2")
+                    .await?;
+                tx.execute(&stmt, &[&model_id, &name.as_str()]).await?;
+                let members = target.members().into_iter().map(rows::i).collect::<StoreResult<Vec<i64>>>()?;
+                let stmt = tx
+                    .prepare_cached(
+                        "INSERT INTO binding_versions (model_id, name, version) SELECT $1, $2, unnest($3::bigint[])",
+                    )
+                    .await?;
+                tx.execute(&stmt, &[&model_id, &name.as_str(), &members]).await?;
             }
             None => {
                 let stmt =
@@ -147,12 +196,14 @@ pub(crate) async fn rebind(
             }
         }
         let before_version = change.before.as_ref().map(|c| rows::i(c.version)).transpose()?;
-        let after_version = change.after.as_ref().map(|(v, _)| rows::i(*v)).transpose()?;
+        let after_version = change.after.as_ref().map(|t| rows::i(t.version)).transpose()?;
+        let before_traffic = traffic_to_json(change.before.as_ref().and_then(|c| c.traffic.as_ref()));
+        let after_traffic = traffic_to_json(change.after.as_ref().and_then(|t| t.traffic.as_ref()));
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO binding_history (model_id, name, generation, action, before_version, after_version,
-                     revision, actor, reason, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())",
+                     revision, actor, reason, created_at, before_traffic, after_traffic)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10, $11)",
             )
             .await?;
         tx.execute(
@@ -167,20 +218,22 @@ pub(crate) async fn rebind(
                 &revision,
                 &ctx.actor,
                 &reason,
+                &before_traffic,
+                &after_traffic,
             ],
         )
         .await?;
         if let Some(v) = before_version {
-            before_audit.insert(name.to_string(), json!({ "version": v, "generation": generation - 1 }));
+            before_audit.insert(name.to_string(), audit_state(v, generation - 1, before_traffic));
         }
         if let Some(v) = after_version {
-            after_audit.insert(name.to_string(), json!({ "version": v, "generation": generation }));
+            after_audit.insert(name.to_string(), audit_state(v, generation, after_traffic));
         }
         payload.push(BindingChange {
             model_name: model.clone(),
             binding: name.clone(),
             generation,
-            target: change.after.clone().map(|(version, artifact)| BindingTarget { version, artifact }),
+            target: change.after.clone(),
         });
     }
     let audit_action = match action {
@@ -224,6 +277,15 @@ pub(crate) async fn rebind(
     Ok(revision)
 }
 
+/// A binding's state in an audit row: its version and generation, and its traffic when it has one.
+fn audit_state(version: i64, generation: u64, traffic: Option<serde_json::Value>) -> serde_json::Value {
+    let mut state = json!({ "version": version, "generation": generation });
+    if let (Some(obj), Some(traffic)) = (state.as_object_mut(), traffic) {
+        obj.insert("traffic".into(), traffic);
+    }
+    state
+}
+
 fn with_reason(mut state: serde_json::Value, reason: &str) -> serde_json::Value {
     if let Some(obj) = state.as_object_mut() {
         obj.insert("reason".into(), json!(reason));
@@ -253,19 +315,23 @@ pub(crate) async fn set(
     for assignment in &req.bindings {
         let before = current(&tx, model_id, &assignment.name).await?;
         check_generation(assignment.expected_generation, before.as_ref(), &req.model, &assignment.name)?;
-        let artifact = bindable(&tx, model_id, &req.model, assignment.version).await?;
+        let before_target = before.as_ref().map(Current::target);
         // Already bound there: nothing to record for this binding (e.g. a retried request).
-        if before.as_ref().is_some_and(|c| c.version == assignment.version) {
+        let Some(next) = bindery_core::plan_target(&assignment.target(), before_target.as_ref()) else {
             continue;
-        }
+        };
+        let target = bindable_target(&tx, model_id, &req.model, &next).await?;
         let policy = promotions::gate_policy(&tx, &req.model, &assignment.name).await?;
         if policy.is_some() {
-            let gathered = promotions::gather(&tx, model_id, &req.model, policy, assignment.version).await?;
-            if let Some(policy) = &gathered.policy {
-                promotion::check_direct(policy, &req.model, &gathered.facts(SystemTime::now()))?;
+            // Every version gaining traffic passes the gates; shadows serve no user.
+            for version in next.gaining(before_target.as_ref()) {
+                let gathered = promotions::gather(&tx, model_id, &req.model, policy.clone(), version).await?;
+                if let Some(policy) = &gathered.policy {
+                    promotion::check_direct(policy, &req.model, &gathered.facts(SystemTime::now()))?;
+                }
             }
         }
-        changes.push(Rebind { name: &assignment.name, before, after: Some((assignment.version, artifact)) });
+        changes.push(Rebind { name: &assignment.name, before, after: Some(target) });
     }
     let requested = |b: &Binding| req.bindings.iter().any(|a| a.name == b.name);
     if changes.is_empty() {
@@ -309,7 +375,10 @@ pub(crate) async fn rollback(
     let target = match req.to_generation {
         Some(generation) => {
             let stmt = tx
-                .prepare_cached("SELECT after_version FROM binding_history WHERE model_id = $1 AND name = $2 AND generation = $3")
+                .prepare_cached(
+                    "SELECT after_version, after_traffic FROM binding_history
+                     WHERE model_id = $1 AND name = $2 AND generation = $3",
+                )
                 .await?;
             let row = tx
                 .query_opt(&stmt, &[&model_id, &name.as_str(), &rows::i(generation)?])
@@ -319,7 +388,7 @@ pub(crate) async fn rollback(
                         "binding '{name}' of model '{model}' has no generation {generation} in its history"
                     ))
                 })?;
-            row.try_get::<_, Option<i64>>(0)?.ok_or_else(|| {
+            history_target(&row, "after")?.ok_or_else(|| {
                 Error::FailedPrecondition(format!(
                     "generation {generation} of binding '{name}' of model '{model}' deleted the binding; \
                      there is no target to roll back to"
@@ -329,7 +398,7 @@ pub(crate) async fn rollback(
         None => {
             let stmt = tx
                 .prepare_cached(
-                    "SELECT before_version FROM binding_history WHERE model_id = $1 AND name = $2
+                    "SELECT before_version, before_traffic FROM binding_history WHERE model_id = $1 AND name = $2
                      ORDER BY generation DESC LIMIT 1",
                 )
                 .await?;
@@ -337,22 +406,23 @@ pub(crate) async fn rollback(
                 .query_opt(&stmt, &[&model_id, &name.as_str()])
                 .await?
                 .ok_or_else(|| Error::binding_not_found(model, name))?;
-            row.try_get::<_, Option<i64>>(0)?.ok_or_else(|| {
+            history_target(&row, "before")?.ok_or_else(|| {
                 Error::FailedPrecondition(format!(
                     "binding '{name}' of model '{model}' had no target before its latest change; nothing to roll back to"
                 ))
             })?
         }
     };
-    let target = rows::u(target)?;
-    if before.as_ref().is_some_and(|c| c.version == target) {
+    if before.as_ref().is_some_and(|c| c.target().same_declaration(&target)) {
         return Err(Error::FailedPrecondition(format!(
-            "binding '{name}' of model '{model}' is already bound to version {target}; nothing to roll back"
+            "binding '{name}' of model '{model}' is already bound to {}; nothing to roll back",
+            describe(&target)
         ))
         .into());
     }
-    let artifact = bindable(&tx, model_id, model, target).await?;
-    let change = Rebind { name, before, after: Some((target, artifact)) };
+    // The earlier target exactly as it was, buckets included: every routing key goes back.
+    let target = bindable_target(&tx, model_id, model, &target).await?;
+    let change = Rebind { name, before, after: Some(target) };
     let revision = rebind(&tx, ctx, model_id, model, &[change], BindingAction::Rollback, &req.reason).await?;
     let binding = load(&tx, model_id)
         .await?
@@ -361,6 +431,23 @@ pub(crate) async fn rollback(
         .ok_or_else(|| corrupt("rolled back binding missing"))?;
     tx.commit().await?;
     Ok(BindingWrite { binding, revision: rows::u(revision)? })
+}
+
+/// A history row's before or after target (`prefix`), `None` where the binding did not exist.
+fn history_target(row: &tokio_postgres::Row, prefix: &str) -> StoreResult<Option<Traffic>> {
+    let Some(version) = row.try_get::<_, Option<i64>>(format!("{prefix}_version").as_str())? else {
+        return Ok(None);
+    };
+    let version = rows::u(version)?;
+    let traffic = traffic_from_json(row.try_get(format!("{prefix}_traffic").as_str())?)?;
+    Ok(Some(traffic.unwrap_or_else(|| Traffic::single(version))))
+}
+
+fn describe(target: &Traffic) -> String {
+    match target.as_single() {
+        Some(v) => format!("version {v}"),
+        None => "that split".to_owned(),
+    }
 }
 
 pub(crate) async fn list(store: &PgStore, model: &ModelName) -> StoreResult<Vec<Binding>> {
@@ -397,7 +484,8 @@ pub(crate) async fn history(
 }
 
 /// One statement, so the binding, the artifact and the revision come from one snapshot.
-const RESOLVE: &str = "SELECT b.version, b.generation, v.artifact_uri, v.artifact_sha256, v.artifact_size,
+const RESOLVE: &str =
+    "SELECT b.version, b.generation, b.traffic, v.artifact_uri, v.artifact_sha256, v.artifact_size,
         v.artifact_format, v.artifact_verification, (SELECT revision FROM registry_state) AS revision
     FROM models m
     JOIN bindings b ON b.model_id = m.id
@@ -413,7 +501,7 @@ pub(crate) async fn resolve(store: &PgStore, model: &ModelName, name: &BindingNa
 /// answered in the keys' order; a missing model or binding is named per key.
 const RESOLVE_MANY: &str = "WITH k AS (
         SELECT * FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(model, binding, ord))
-    SELECT k.ord, m.id IS NOT NULL AS model_exists, b.version, b.generation, v.artifact_uri,
+    SELECT k.ord, m.id IS NOT NULL AS model_exists, b.version, b.generation, b.traffic, v.artifact_uri,
         v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification,
         (SELECT revision FROM registry_state) AS revision
     FROM k
@@ -450,8 +538,7 @@ pub(crate) async fn resolve_many(
             Ok(Resolved {
                 model_name: model.clone(),
                 binding: name.clone(),
-                version: rows::u(row.try_get("version")?)?,
-                artifact: rows::artifact(row)?,
+                target: rows::binding_target(row)?,
                 generation: rows::u(row.try_get("generation")?)?,
                 revision,
             })
@@ -479,8 +566,7 @@ async fn resolve_on(
     Ok(Resolved {
         model_name: model.clone(),
         binding: name.clone(),
-        version: rows::u(row.try_get("version")?)?,
-        artifact: rows::artifact(&row)?,
+        target: rows::binding_target(&row)?,
         generation: rows::u(row.try_get("generation")?)?,
         revision: rows::u(row.try_get("revision")?)?,
     })

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bindery_core::{
-    BindingChange, BindingName, BindingTarget, Change, ChangeFeed, Error, FeedConnection, ModelName,
-    Notification, Result, Snapshot, decode_log,
+    BindingChange, BindingName, Change, ChangeFeed, Error, FeedConnection, ModelName, Notification, Result,
+    Snapshot, decode_log,
 };
 use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -119,7 +119,8 @@ const SNAPSHOT_MODELS: &str = "SELECT id, name FROM models WHERE deleted_at IS N
 /// Bindings carry their model's id, not its name: the names come once per model from
 /// [`SNAPSHOT_MODELS`] (a deleted model has no bindings), which spares Postgres a join and the
 /// reader a name check per binding.
-const SNAPSHOT_BINDINGS: &str = "SELECT b.model_id, b.name AS binding_name, b.generation, b.version,
+const SNAPSHOT_BINDINGS: &str =
+    "SELECT b.model_id, b.name AS binding_name, b.generation, b.version, b.traffic,
         v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification
     FROM bindings b
     JOIN versions v ON v.model_id = b.model_id AND v.version = b.version";
@@ -170,10 +171,7 @@ fn snapshot_binding(
         model_name,
         binding: BindingName::parse("binding", row.try_get::<_, String>("binding_name")?).map_err(corrupt)?,
         generation: rows::u(row.try_get("generation")?)?,
-        target: Some(BindingTarget {
-            version: rows::u(row.try_get("version")?)?,
-            artifact: rows::artifact(row)?,
-        }),
+        target: Some(rows::binding_target(row)?),
     })
 }
 

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (6, "promotions", include_str!("../migrations/0006_promotions.sql")),
     (7, "search_index", include_str!("../migrations/0007_search_index.sql")),
     (8, "annotations", include_str!("../migrations/0008_annotations.sql")),
+    (9, "traffic", include_str!("../migrations/0009_traffic.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

@@ -6,8 +6,9 @@ use std::time::SystemTime;
 use bindery_core::gates::{Gate, GateResult};
 use bindery_core::promotion::{self, Gathered, Step};
 use bindery_core::{
-    BindingAction, BindingName, Cursor, Error, ModelName, Page, PageRequest, PromotionAct, PromotionFilter,
-    PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Scope, WriteContext,
+    BindingAction, BindingName, BindingTarget, Cursor, Error, ModelName, Page, PageRequest, PromotionAct,
+    PromotionFilter, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Scope,
+    WriteContext,
 };
 use deadpool_postgres::{GenericClient, Transaction};
 use tokio_postgres::Row;
@@ -212,7 +213,8 @@ pub(crate) async fn promote(
     if step == Step::Apply {
         let before = bindings::current(&tx, model_id, &request.binding).await?;
         let artifact = bindings::bindable(&tx, model_id, &request.model, request.version).await?;
-        let change = Rebind { name: &request.binding, before, after: Some((request.version, artifact)) };
+        let after = Some(BindingTarget::single(request.version, artifact));
+        let change = Rebind { name: &request.binding, before, after };
         let reason = request.history_reason();
         let revision =
             bindings::rebind(&tx, ctx, model_id, &request.model, &[change], BindingAction::Set, &reason)

@@ -2,9 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use bindery_core::traffic::{TrafficRecord, traffic_from_json};
 use bindery_core::{
-    Artifact, Binding, BindingAction, BindingHistoryEntry, BindingName, Error, Lineage, Model, ModelName,
-    ModelVersion, Signature, VersionStatus,
+    Artifact, Binding, BindingAction, BindingHistoryEntry, BindingName, BindingTarget, Error, Lineage, Model,
+    ModelName, ModelVersion, Signature, VersionStatus,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
@@ -77,7 +78,7 @@ pub(crate) const VERSION_COLUMNS: &str = "m.name AS model_name, v.version, v.sta
      v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification, v.params, v.metrics, \
      v.tags, v.lineage, v.signature_inputs, v.signature_outputs, v.description, v.created_at, \
      v.created_by, v.updated_at, v.updated_by, COALESCE(v.request_id, '') AS request_id, v.revision, \
-     ARRAY(SELECT b.name FROM bindings b WHERE b.model_id = v.model_id AND b.version = v.version \
+     ARRAY(SELECT b.name FROM binding_versions b WHERE b.model_id = v.model_id AND b.version = v.version \
            ORDER BY b.name) AS bindings";
 
 pub(crate) fn version(row: &Row) -> StoreResult<ModelVersion> {
@@ -108,13 +109,14 @@ pub(crate) fn version(row: &Row) -> StoreResult<ModelVersion> {
 
 /// Columns read by [`binding`], for `FROM bindings b JOIN models m ON m.id = b.model_id`.
 pub(crate) const BINDING_COLUMNS: &str = "m.name AS model_name, b.name AS binding_name, b.version, \
-     b.generation, b.updated_at, b.updated_by, b.revision";
+     b.generation, b.updated_at, b.updated_by, b.revision, b.traffic";
 
 pub(crate) fn binding(row: &Row) -> StoreResult<Binding> {
     Ok(Binding {
         model_name: model_name(row, "model_name")?,
         name: binding_name(row, "binding_name")?,
         version: u(row.try_get("version")?)?,
+        traffic: traffic_record(row, "traffic")?.map(|r| r.traffic),
         generation: u(row.try_get("generation")?)?,
         updated_at: row.try_get("updated_at")?,
         updated_by: row.try_get("updated_by")?,
@@ -124,7 +126,8 @@ pub(crate) fn binding(row: &Row) -> StoreResult<Binding> {
 
 /// Columns read by [`history_entry`], for `FROM binding_history h JOIN models m ON m.id = h.model_id`.
 pub(crate) const HISTORY_COLUMNS: &str = "m.name AS model_name, h.name AS binding_name, h.generation, \
-     h.action, h.before_version, h.after_version, h.revision, h.actor, h.reason, h.created_at";
+     h.action, h.before_version, h.after_version, h.revision, h.actor, h.reason, h.created_at, \
+     h.before_traffic, h.after_traffic";
 
 pub(crate) fn history_entry(row: &Row) -> StoreResult<BindingHistoryEntry> {
     let action: String = row.try_get("action")?;
@@ -137,9 +140,25 @@ pub(crate) fn history_entry(row: &Row) -> StoreResult<BindingHistoryEntry> {
         action: BindingAction::parse(&action).ok_or_else(|| corrupt(format!("binding action {action:?}")))?,
         before_version: opt("before_version")?,
         after_version: opt("after_version")?,
+        before_traffic: traffic_from_json(row.try_get("before_traffic")?)?,
+        after_traffic: traffic_from_json(row.try_get("after_traffic")?)?,
         revision: u(row.try_get("revision")?)?,
         actor: row.try_get("actor")?,
         reason: row.try_get("reason")?,
         time: row.try_get("created_at")?,
     })
+}
+
+/// A binding row's `traffic` column.
+pub(crate) fn traffic_record(row: &Row, column: &str) -> StoreResult<Option<TrafficRecord>> {
+    Ok(row.try_get::<_, Option<serde_json::Value>>(column)?.map(TrafficRecord::from_json).transpose()?)
+}
+
+/// A resolved target: `version`, the artifact columns and `traffic`.
+pub(crate) fn binding_target(row: &Row) -> StoreResult<BindingTarget> {
+    Ok(BindingTarget::from_record(
+        u(row.try_get("version")?)?,
+        artifact(row)?,
+        traffic_record(row, "traffic")?,
+    ))
 }

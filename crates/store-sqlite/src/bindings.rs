@@ -1,6 +1,7 @@
 //! Bindings on the embedded store: set (compare-and-set), delete, rollback, list, history, resolve.
 
 use bindery_core::promotion;
+use bindery_core::traffic::{MemberArtifact, Traffic, TrafficRecord, traffic_from_json, traffic_to_json};
 use bindery_core::{
     Artifact, Binding, BindingAction, BindingChange, BindingHistoryEntry, BindingName, BindingTarget,
     BindingWrite, BindingsPayload, BindingsWrite, Change, Cursor, DeleteBinding, Error, ModelName, Page,
@@ -12,15 +13,17 @@ use serde_json::{Value, json};
 
 use crate::models::live_model;
 use crate::ops::{
-    Audit, Sql, binding_name, bump, corrupt, i, immediate, model_name, now, record, time, u, value,
+    Audit, Sql, binding_name, bump, corrupt, from_json, i, immediate, model_name, now, record, time, u, value,
 };
 use crate::promotions;
 use crate::versions::{ArtifactRow, artifact, to_artifact};
 
 pub(crate) const BINDING_COLUMNS: &str = "m.name AS model_name, b.name AS binding_name, b.version, b.generation, \
-     b.updated_at, b.updated_by, b.revision";
+     b.updated_at, b.updated_by, b.revision, b.traffic";
 
-pub(crate) fn binding_from(row: &Row<'_>) -> rusqlite::Result<(String, String, i64, i64, i64, String, i64)> {
+type BindingRow = (String, String, i64, i64, i64, String, i64, Option<String>);
+
+pub(crate) fn binding_from(row: &Row<'_>) -> rusqlite::Result<BindingRow> {
     Ok((
         row.get("model_name")?,
         row.get("binding_name")?,
@@ -29,24 +32,27 @@ pub(crate) fn binding_from(row: &Row<'_>) -> rusqlite::Result<(String, String, i
         row.get("updated_at")?,
         row.get("updated_by")?,
         row.get("revision")?,
+        row.get("traffic")?,
     ))
 }
 
+/// A binding row's `traffic` column.
+pub(crate) fn traffic_record(text: Option<&str>) -> Result<Option<TrafficRecord>> {
+    text.map(|t| TrafficRecord::from_json(from_json(t)?)).transpose()
+}
+
+fn history_traffic(text: Option<&str>) -> Result<Option<Traffic>> {
+    traffic_from_json(text.map(from_json).transpose()?)
+}
+
 pub(crate) fn binding(
-    (model, name, version, generation, updated_at, updated_by, revision): (
-        String,
-        String,
-        i64,
-        i64,
-        i64,
-        String,
-        i64,
-    ),
+    (model, name, version, generation, updated_at, updated_by, revision, traffic): BindingRow,
 ) -> Result<Binding> {
     Ok(Binding {
         model_name: model_name(model)?,
         name: binding_name(name)?,
         version: u(version)?,
+        traffic: traffic_record(traffic.as_deref())?.map(|r| r.traffic),
         generation: u(generation)?,
         updated_at: time(updated_at),
         updated_by,
@@ -63,17 +69,41 @@ pub(crate) fn bindings_of(conn: &Connection, model_id: i64) -> Result<Vec<Bindin
     rows.into_iter().map(binding).collect()
 }
 
-/// `(version, generation)` of a binding that exists.
-pub(crate) fn current(conn: &Connection, model_id: i64, name: &BindingName) -> Result<Option<(u64, u64)>> {
-    let row: Option<(i64, i64)> = conn
+/// A binding that exists: its whole target and generation.
+pub(crate) struct Current {
+    pub target: Traffic,
+    pub generation: u64,
+}
+
+impl Current {
+    fn version(&self) -> u64 {
+        self.target.primary()
+    }
+
+    fn traffic(&self) -> Option<&Traffic> {
+        bindery_core::stored_traffic(&self.target)
+    }
+}
+
+pub(crate) fn current(conn: &Connection, model_id: i64, name: &BindingName) -> Result<Option<Current>> {
+    let row: Option<(i64, i64, Option<String>)> = conn
         .query_row(
-            "SELECT version, generation FROM bindings WHERE model_id = ?1 AND name = ?2",
+            "SELECT version, generation, traffic FROM bindings WHERE model_id = ?1 AND name = ?2",
             params![model_id, name.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()
         .sql()?;
-    row.map(|(v, g)| Ok((u(v)?, u(g)?))).transpose()
+    row.map(|(v, g, t)| {
+        let target =
+            traffic_record(t.as_deref())?.map_or_else(|| Ok(Traffic::single(u(v)?)), |r| Ok(r.traffic))?;
+        Ok(Current { target, generation: u(g)? })
+    })
+    .transpose()
+}
+
+fn generation_of(current: Option<&Current>) -> u64 {
+    current.map_or(0, |c| c.generation)
 }
 
 pub(crate) fn bindable(
@@ -100,10 +130,31 @@ pub(crate) fn bindable(
     to_artifact(artifact)
 }
 
+/// A target whose every version may be bound (exists and is READY), with their artifacts.
+pub(crate) fn bindable_target(
+    conn: &Connection,
+    model_id: i64,
+    model: &ModelName,
+    target: &Traffic,
+) -> Result<BindingTarget> {
+    let primary = target.primary();
+    let artifact = bindable(conn, model_id, model, primary)?;
+    let Some(traffic) = bindery_core::stored_traffic(target) else {
+        return Ok(BindingTarget::single(primary, artifact));
+    };
+    let others = traffic
+        .members()
+        .filter(|v| *v != primary)
+        .map(|version| Ok(MemberArtifact { version, artifact: bindable(conn, model_id, model, version)? }))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BindingTarget { version: primary, artifact, traffic: Some(traffic.clone()), others })
+}
+
 pub(crate) struct Rebind<'a> {
     pub name: &'a BindingName,
-    pub before: Option<(u64, u64)>,
-    pub after: Option<(u64, Artifact)>,
+    pub before: Option<Current>,
+    /// `None` deletes the binding.
+    pub after: Option<BindingTarget>,
 }
 
 pub(crate) fn rebind(
@@ -126,8 +177,8 @@ pub(crate) fn rebind(
             name,
             &format!("binding moved by {} ({reason})", ctx.actor),
         )?;
-        let generation = match change.before {
-            Some((_, g)) => g + 1,
+        let generation = match &change.before {
+            Some(c) => c.generation + 1,
             None => {
                 let max: i64 = tx
                     .query_row(
@@ -140,16 +191,30 @@ pub(crate) fn rebind(
             }
         };
         match &change.after {
-            Some((version, _)) => {
+            Some(target) => {
+                let record = target.record().map(|r| r.to_json().to_string());
                 tx.execute(
-                    "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO bindings (model_id, name, version, generation, updated_at, updated_by, revision, traffic)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (model_id, name) DO UPDATE SET version = excluded.version,
                          generation = excluded.generation, updated_at = excluded.updated_at,
-                         updated_by = excluded.updated_by, revision = excluded.revision",
-                    params![model_id, name.as_str(), i(*version)?, i(generation)?, at, ctx.actor, revision],
+                         updated_by = excluded.updated_by, revision = excluded.revision,
+                         traffic = excluded.traffic",
+                    params![model_id, name.as_str(), i(target.version)?, i(generation)?, at, ctx.actor, revision, record],
                 )
                 .sql()?;
+                tx.execute(
+                    "DELETE FROM binding_versions WHERE model_id = ?1 AND name = ?2",
+                    params![model_id, name.as_str()],
+                )
+                .sql()?;
+                for version in target.members() {
+                    tx.execute(
+                        "INSERT INTO binding_versions (model_id, name, version) VALUES (?1, ?2, ?3)",
+                        params![model_id, name.as_str(), i(version)?],
+                    )
+                    .sql()?;
+                }
             }
             None => {
                 tx.execute(
@@ -159,32 +224,41 @@ pub(crate) fn rebind(
                 .sql()?;
             }
         }
-        let before_version = change.before.map(|(v, _)| i(v)).transpose()?;
-        let after_version = change.after.as_ref().map(|(v, _)| i(*v)).transpose()?;
+        let before_version = change.before.as_ref().map(|c| i(c.version())).transpose()?;
+        let after_version = change.after.as_ref().map(|t| i(t.version)).transpose()?;
+        let before_traffic = traffic_to_json(change.before.as_ref().and_then(Current::traffic));
+        let after_traffic = traffic_to_json(change.after.as_ref().and_then(|t| t.traffic.as_ref()));
         tx.execute(
             "INSERT INTO binding_history (model_id, name, generation, action, before_version, after_version, revision,
-                 actor, reason, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![model_id, name.as_str(), i(generation)?, action.as_str(), before_version, after_version, revision, ctx.actor, reason, at],
+                 actor, reason, created_at, before_traffic, after_traffic)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                model_id,
+                name.as_str(),
+                i(generation)?,
+                action.as_str(),
+                before_version,
+                after_version,
+                revision,
+                ctx.actor,
+                reason,
+                at,
+                before_traffic.as_ref().map(ToString::to_string),
+                after_traffic.as_ref().map(ToString::to_string)
+            ],
         )
         .sql()?;
         if let Some(v) = before_version {
-            before_audit.insert(
-                name.to_string(),
-                json!({ "version": v, "generation": generation - 1, "reason": reason }),
-            );
+            before_audit.insert(name.to_string(), audit_state(v, generation - 1, before_traffic, reason));
         }
         if let Some(v) = after_version {
-            after_audit.insert(
-                name.to_string(),
-                json!({ "version": v, "generation": generation, "reason": reason }),
-            );
+            after_audit.insert(name.to_string(), audit_state(v, generation, after_traffic, reason));
         }
         payload.push(BindingChange {
             model_name: model.clone(),
             binding: name.clone(),
             generation,
-            target: change.after.clone().map(|(version, artifact)| BindingTarget { version, artifact }),
+            target: change.after.clone(),
         });
     }
     let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).collect();
@@ -217,6 +291,19 @@ pub(crate) fn rebind(
     Ok((revision, change))
 }
 
+/// A binding's state in an audit row: its version and generation, its traffic when it has one,
+/// and the write's reason.
+fn audit_state(version: i64, generation: u64, traffic: Option<Value>, reason: &str) -> Value {
+    let mut state = json!({ "version": version, "generation": generation });
+    if let (Some(obj), Some(traffic)) = (state.as_object_mut(), traffic) {
+        obj.insert("traffic".into(), traffic);
+    }
+    if let Some(obj) = state.as_object_mut() {
+        obj.insert("reason".into(), json!(reason));
+    }
+    state
+}
+
 pub(crate) fn set_bindings(
     conn: &mut Connection,
     ctx: &WriteContext,
@@ -227,19 +314,28 @@ pub(crate) fn set_bindings(
     let mut changes = Vec::with_capacity(req.bindings.len());
     for a in &req.bindings {
         let before = current(&tx, model_id, &a.name)?;
-        check_generation(a.expected_generation, before.map_or(0, |(_, g)| g), &req.model, &a.name)?;
-        let artifact = bindable(&tx, model_id, &req.model, a.version)?;
-        if before.is_some_and(|(v, _)| v == a.version) {
+        check_generation(a.expected_generation, generation_of(before.as_ref()), &req.model, &a.name)?;
+        let before_target = before.as_ref().map(|c| &c.target);
+        // Already bound there: nothing to record for this binding (e.g. a retried request).
+        let Some(next) = bindery_core::plan_target(&a.target(), before_target) else {
             continue;
-        }
+        };
+        let target = bindable_target(&tx, model_id, &req.model, &next)?;
         let policy = promotions::gate_policy(&tx, &req.model, &a.name)?;
         if policy.is_some() {
-            let gathered = promotions::gather(&tx, model_id, &req.model, policy, a.version)?;
-            if let Some(policy) = &gathered.policy {
-                promotion::check_direct(policy, &req.model, &gathered.facts(std::time::SystemTime::now()))?;
+            // Every version gaining traffic passes the gates; shadows serve no user.
+            for version in next.gaining(before_target) {
+                let gathered = promotions::gather(&tx, model_id, &req.model, policy.clone(), version)?;
+                if let Some(policy) = &gathered.policy {
+                    promotion::check_direct(
+                        policy,
+                        &req.model,
+                        &gathered.facts(std::time::SystemTime::now()),
+                    )?;
+                }
             }
         }
-        changes.push(Rebind { name: &a.name, before, after: Some((a.version, artifact)) });
+        changes.push(Rebind { name: &a.name, before, after: Some(target) });
     }
     let requested = |b: &Binding| req.bindings.iter().any(|a| a.name == b.name);
     if changes.is_empty() {
@@ -262,7 +358,7 @@ pub(crate) fn delete_binding(
     let tx = immediate(conn)?;
     let (model_id, _) = live_model(&tx, &req.model)?;
     let before = current(&tx, model_id, &req.name)?;
-    check_generation(req.expected_generation, before.map_or(0, |(_, g)| g), &req.model, &req.name)?;
+    check_generation(req.expected_generation, generation_of(before.as_ref()), &req.model, &req.name)?;
     if before.is_none() {
         return Err(Error::binding_not_found(&req.model, &req.name));
     }
@@ -282,50 +378,59 @@ pub(crate) fn rollback_binding(
     let (model, name) = (&req.model, &req.name);
     let (model_id, _) = live_model(&tx, model)?;
     let before = current(&tx, model_id, name)?;
-    check_generation(req.expected_generation, before.map_or(0, |(_, g)| g), model, name)?;
-    let target: Option<i64> = match req.to_generation {
-        Some(generation) => tx
-            .query_row(
-                "SELECT after_version FROM binding_history WHERE model_id = ?1 AND name = ?2 AND generation = ?3",
-                params![model_id, name.as_str(), i(generation)?],
-                |r| r.get(0),
-            )
-            .optional()
-            .sql()?
-            .ok_or_else(|| {
-                Error::NotFound(format!("binding '{name}' of model '{model}' has no generation {generation} in its history"))
-            })
-            .and_then(|v: Option<i64>| {
-                v.map(Some).ok_or_else(|| {
-                    Error::FailedPrecondition(format!(
-                        "generation {generation} of binding '{name}' of model '{model}' deleted the binding; \
-                         there is no target to roll back to"
+    check_generation(req.expected_generation, generation_of(before.as_ref()), model, name)?;
+    type Side = (Option<i64>, Option<String>);
+    let target: Side = match req.to_generation {
+        Some(generation) => {
+            let (version, traffic): Side = tx
+                .query_row(
+                    "SELECT after_version, after_traffic FROM binding_history
+                     WHERE model_id = ?1 AND name = ?2 AND generation = ?3",
+                    params![model_id, name.as_str(), i(generation)?],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .sql()?
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "binding '{name}' of model '{model}' has no generation {generation} in its history"
                     ))
-                })
-            })?,
+                })?;
+            if version.is_none() {
+                return Err(Error::FailedPrecondition(format!(
+                    "generation {generation} of binding '{name}' of model '{model}' deleted the binding; \
+                     there is no target to roll back to"
+                )));
+            }
+            (version, traffic)
+        }
         None => tx
             .query_row(
-                "SELECT before_version FROM binding_history WHERE model_id = ?1 AND name = ?2
+                "SELECT before_version, before_traffic FROM binding_history WHERE model_id = ?1 AND name = ?2
                  ORDER BY generation DESC LIMIT 1",
                 params![model_id, name.as_str()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .sql()?
             .ok_or_else(|| Error::binding_not_found(model, name))?,
     };
-    let target = u(target.ok_or_else(|| {
+    let (version, traffic) = target;
+    let version = u(version.ok_or_else(|| {
         Error::FailedPrecondition(format!(
             "binding '{name}' of model '{model}' had no target before its latest change; nothing to roll back to"
         ))
     })?)?;
-    if before.is_some_and(|(v, _)| v == target) {
+    let target = history_traffic(traffic.as_deref())?.unwrap_or_else(|| Traffic::single(version));
+    if before.as_ref().is_some_and(|c| c.target.same_declaration(&target)) {
+        let what = target.as_single().map_or_else(|| "that split".to_owned(), |v| format!("version {v}"));
         return Err(Error::FailedPrecondition(format!(
-            "binding '{name}' of model '{model}' is already bound to version {target}; nothing to roll back"
+            "binding '{name}' of model '{model}' is already bound to {what}; nothing to roll back"
         )));
     }
-    let artifact = bindable(&tx, model_id, model, target)?;
-    let change = Rebind { name, before, after: Some((target, artifact)) };
+    // The earlier target exactly as it was, buckets included: every routing key goes back.
+    let target = bindable_target(&tx, model_id, model, &target)?;
+    let change = Rebind { name, before, after: Some(target) };
     let (revision, change) =
         rebind(&tx, ctx, (model_id, model), &[change], BindingAction::Rollback, &req.reason)?;
     let binding = bindings_of(&tx, model_id)?
@@ -350,23 +455,35 @@ pub(crate) fn binding_history(
     let (model_id, _) = live_model(conn, model)?;
     let mut stmt = conn
         .prepare_cached(
-            "SELECT generation, action, before_version, after_version, revision, actor, reason, created_at
+            "SELECT generation, action, before_version, after_version, revision, actor, reason, created_at,
+                    before_traffic, after_traffic
              FROM binding_history WHERE model_id = ?1 AND name = ?2 AND (?3 IS NULL OR generation < ?3)
              ORDER BY generation DESC LIMIT ?4",
         )
         .sql()?;
     let after = page.after_number().map(i).transpose()?;
-    type HistoryRow = (i64, String, Option<i64>, Option<i64>, i64, String, String, i64);
+    type Traffics = (Option<String>, Option<String>);
+    type HistoryRow = (i64, String, Option<i64>, Option<i64>, i64, String, String, i64, Traffics);
     let rows = stmt
         .query_map(params![model_id, name.as_str(), after, i64::from(page.size) + 1], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+                (r.get(8)?, r.get(9)?),
+            ))
         })
         .sql()?
         .collect::<rusqlite::Result<Vec<HistoryRow>>>()
         .sql()?;
     let entries = rows
         .into_iter()
-        .map(|(generation, action, before, after, revision, actor, reason, at)| {
+        .map(|(generation, action, before, after, revision, actor, reason, at, (before_t, after_t))| {
             Ok(BindingHistoryEntry {
                 model_name: model.clone(),
                 binding: name.clone(),
@@ -374,6 +491,8 @@ pub(crate) fn binding_history(
                 action: BindingAction::parse(&action).ok_or_else(|| corrupt(format!("action {action:?}")))?,
                 before_version: before.map(u).transpose()?,
                 after_version: after.map(u).transpose()?,
+                before_traffic: history_traffic(before_t.as_deref())?,
+                after_traffic: history_traffic(after_t.as_deref())?,
                 revision: u(revision)?,
                 actor,
                 reason,
@@ -389,27 +508,30 @@ pub(crate) fn revision(conn: &Connection) -> Result<u64> {
 }
 
 pub(crate) fn resolve(conn: &Connection, model: &ModelName, name: &BindingName) -> Result<Resolved> {
-    let row: Option<(i64, i64, ArtifactRow)> = conn
+    let row: Option<(i64, i64, ArtifactRow, Option<String>)> = conn
         .query_row(
             "SELECT b.version, b.generation, v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format,
-                    v.artifact_verification
+                    v.artifact_verification, b.traffic
              FROM models m JOIN bindings b ON b.model_id = m.id
              JOIN versions v ON v.model_id = b.model_id AND v.version = b.version
              WHERE m.name = ?1 AND m.deleted_at IS NULL AND b.name = ?2",
             params![model.as_str(), name.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?, artifact(r)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, artifact(r)?, r.get("traffic")?)),
         )
         .optional()
         .sql()?;
-    let Some((version, generation, artifact)) = row else {
+    let Some((version, generation, artifact, traffic)) = row else {
         live_model(conn, model)?;
         return Err(Error::binding_not_found(model, name));
     };
     Ok(Resolved {
         model_name: model.clone(),
         binding: name.clone(),
-        version: u(version)?,
-        artifact: to_artifact(artifact)?,
+        target: BindingTarget::from_record(
+            u(version)?,
+            to_artifact(artifact)?,
+            traffic_record(traffic.as_deref())?,
+        ),
         generation: u(generation)?,
         revision: revision(conn)?,
     })

@@ -3,7 +3,7 @@
 use bindery_core::{BindingChange, BindingTarget, Change, Result, Snapshot, decode_log};
 use rusqlite::{Connection, params};
 
-use crate::bindings::revision;
+use crate::bindings::{revision, traffic_record};
 use crate::ops::{Sql, binding_name, i, model_name, u};
 use crate::versions::{artifact, to_artifact};
 
@@ -23,7 +23,7 @@ pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
     let mut stmt = tx
         .prepare_cached(
             "SELECT m.name AS model_name, b.name AS binding_name, b.generation, b.version, v.artifact_uri,
-                    v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification
+                    v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification, b.traffic
              FROM bindings b JOIN models m ON m.id = b.model_id
              JOIN versions v ON v.model_id = b.model_id AND v.version = b.version",
         )
@@ -36,6 +36,7 @@ pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
                 artifact(r)?,
+                r.get::<_, Option<String>>("traffic")?,
             ))
         })
         .sql()?
@@ -43,12 +44,16 @@ pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
         .sql()?;
     let bindings = rows
         .into_iter()
-        .map(|(model, name, generation, version, artifact)| {
+        .map(|(model, name, generation, version, artifact, traffic)| {
             Ok(BindingChange {
                 model_name: model_name(model)?,
                 binding: binding_name(name)?,
                 generation: u(generation)?,
-                target: Some(BindingTarget { version: u(version)?, artifact: to_artifact(artifact)? }),
+                target: Some(BindingTarget::from_record(
+                    u(version)?,
+                    to_artifact(artifact)?,
+                    traffic_record(traffic.as_deref())?,
+                )),
             })
         })
         .collect::<Result<Vec<_>>>()?;

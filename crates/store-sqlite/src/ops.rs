@@ -172,6 +172,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_gc_tombstones.sql")),
     (5, include_str!("../migrations/0005_promotions.sql")),
     (6, include_str!("../migrations/0006_annotations.sql")),
+    (7, include_str!("../migrations/0007_traffic.sql")),
 ];
 
 /// Ensures the schema exists (embedded: the store migrates itself on open).

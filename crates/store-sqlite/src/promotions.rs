@@ -241,7 +241,8 @@ pub(crate) fn promote(
     if step == Step::Apply {
         let before = bindings::current(&tx, model_id, &request.binding)?;
         let artifact = bindings::bindable(&tx, model_id, &request.model, request.version)?;
-        let change = Rebind { name: &request.binding, before, after: Some((request.version, artifact)) };
+        let after = Some(bindery_core::BindingTarget::single(request.version, artifact));
+        let change = Rebind { name: &request.binding, before, after };
         let reason = request.history_reason();
         let (revision, moved) =
             bindings::rebind(&tx, ctx, (model_id, &request.model), &[change], BindingAction::Set, &reason)?;

@@ -43,7 +43,9 @@ pub(crate) fn version_from(conn: &Connection, row: &Row<'_>) -> Result<ModelVers
     let number: i64 = row.get("version").map_err(get)?;
     let model_id: i64 = row.get("model_id").map_err(get)?;
     let mut stmt = conn
-        .prepare_cached("SELECT name FROM bindings WHERE model_id = ?1 AND version = ?2 ORDER BY name")
+        .prepare_cached(
+            "SELECT name FROM binding_versions WHERE model_id = ?1 AND version = ?2 ORDER BY name",
+        )
         .sql()?;
     let bindings = stmt
         .query_map([model_id, number], |r| r.get(0))

@@ -41,6 +41,7 @@ fn binding(n: &str, v: u64, generation: u64, since: SystemTime) -> Binding {
         updated_at: since,
         updated_by: "ci".into(),
         revision: 1,
+        traffic: None,
     }
 }
 

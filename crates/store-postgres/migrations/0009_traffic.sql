@@ -1,0 +1,17 @@
+-- Splits and shadows (issue 15). A binding's `version` stays its primary (the single version, or
+-- the split's first side); `traffic` holds the whole target and the other members' artifacts.
+ALTER TABLE bindings ADD COLUMN traffic jsonb;
+ALTER TABLE binding_history ADD COLUMN before_traffic jsonb, ADD COLUMN after_traffic jsonb;
+
+-- Every version a binding uses (sides and shadows): what "bound by" means for archive, delete,
+-- ModelVersion.bindings and the `binding` search field.
+CREATE TABLE binding_versions (
+    model_id bigint           NOT NULL,
+    name     text COLLATE "C" NOT NULL,
+    version  bigint           NOT NULL,
+    PRIMARY KEY (model_id, name, version),
+    FOREIGN KEY (model_id, name) REFERENCES bindings (model_id, name) ON DELETE CASCADE,
+    FOREIGN KEY (model_id, version) REFERENCES versions (model_id, version)
+);
+CREATE INDEX binding_versions_version_idx ON binding_versions (model_id, version);
+INSERT INTO binding_versions (model_id, name, version) SELECT model_id, name, version FROM bindings;
