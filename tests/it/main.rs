@@ -49,6 +49,7 @@ store_suite! {
         bad_splits_are_refused_naming_the_field,
         sides_gaining_weight_pass_the_gates,
         the_cli_sets_and_resolves_a_split,
+        shadows_alone_need_only_contributor_when_protected,
     ],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],

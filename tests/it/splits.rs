@@ -6,6 +6,7 @@
 use bindery_proto::v1;
 use tonic::Code;
 
+use crate::access::{create_token, grant, with};
 use crate::helpers::*;
 
 fn side(version: u64, weight: u32, role: &str) -> v1::TrafficSide {
@@ -125,6 +126,12 @@ pub(crate) async fn splits_route_sticky_and_roll_back_whole(backend: Backend) {
     // The primary answers from the store (on SQLite, `bindery dev` is both sides).
     let mut write_side = std::ops::Deref::deref(&registry).resolver().await.unwrap();
     assert_eq!(sides_of(&mut write_side, model, &keys, set.revision).await, at_90);
+    if let Some(db) = registry.postgres() {
+        // A second read node, loaded from its own snapshot, answers the same.
+        let second = bindery_test_util::TestReader::start(&db.url).await.unwrap();
+        let mut second = second.resolver().await.unwrap();
+        assert_eq!(sides_of(&mut second, model, &keys, set.revision).await, at_90);
+    }
     for (key, (version, role)) in keys.iter().zip(&at_90) {
         assert_eq!(*version, expected(model, &t90, key), "{key}");
         assert_eq!(role, if *version == 1 { "stable" } else { "canary" });
@@ -397,4 +404,53 @@ async fn bindery(registry: &TestRegistry, argv: &[&str]) -> anyhow::Result<Strin
     full.extend_from_slice(argv);
     let cli = bindery_server::cli::ClientCli::try_parse_from(full)?;
     bindery_server::cli::run(cli.args, cli.command).await
+}
+
+/// On a protected binding, moving traffic needs APPROVER; adding, changing or removing shadows
+/// alone needs only CONTRIBUTOR (shadows answer no user).
+pub(crate) async fn shadows_alone_need_only_contributor_when_protected(backend: Backend) {
+    let (registry, admin) = TestRegistry::start_secured(backend).await.unwrap();
+    let mut r = registry.registry().await.unwrap();
+    let carol = create_token(&mut r, &admin, "carol").await;
+    grant(&mut r, &admin, "carol", v1::Role::Contributor, "fraud/").await;
+    let model = "fraud/detector";
+    r.create_model(with(v1::CreateModelRequest { name: model.into(), ..Default::default() }, Some(&admin)))
+        .await
+        .unwrap();
+    for i in 1..=3 {
+        r.register_version(with(register_request(model, &format!("r{i}")), Some(&admin))).await.unwrap();
+    }
+    let set = |t: v1::Traffic, token: &str| {
+        with(
+            v1::SetBindingRequest {
+                model_name: model.into(),
+                binding: "production".into(),
+                traffic: Some(t),
+                ..Default::default()
+            },
+            Some(token),
+        )
+    };
+    let base = traffic(&[(1, 9_000), (2, 1_000)], &[]);
+    r.set_binding(set(base, &admin)).await.unwrap();
+    // `production` is protected by default: carol may not move traffic...
+    assert_status(
+        r.set_binding(set(traffic(&[(1, 8_000), (2, 2_000)], &[]), &carol)).await,
+        Code::PermissionDenied,
+        &["'production' is protected"],
+    );
+    // ...but may add a shadow, change it, and remove it.
+    let added = r.set_binding(set(traffic(&[(1, 9_000), (2, 1_000)], &[(3, 100)]), &carol)).await.unwrap();
+    assert_eq!(added.get_ref().binding.as_ref().unwrap().updated_by, "carol");
+    r.set_binding(set(traffic(&[(1, 9_000), (2, 1_000)], &[(3, 5_000)]), &carol)).await.unwrap();
+    r.set_binding(set(traffic(&[(1, 9_000), (2, 1_000)], &[]), &carol)).await.unwrap();
+    // Not alongside any other change, and not with a stale generation.
+    assert_status(
+        r.set_binding(set(traffic(&[(1, 9_500), (2, 500)], &[(3, 100)]), &carol)).await,
+        Code::PermissionDenied,
+        &["APPROVER"],
+    );
+    let mut stale = set(traffic(&[(1, 9_000), (2, 1_000)], &[(3, 100)]), &carol);
+    stale.get_mut().expected_generation = Some(1);
+    assert_status(r.set_binding(stale).await, Code::PermissionDenied, &["APPROVER"]);
 }
