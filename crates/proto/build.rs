@@ -10,6 +10,7 @@ const FILES: &[&str] = &[
     "bindery/v1/types.proto",
     "bindery/v1/access.proto",
     "bindery/v1/annotations.proto",
+    "bindery/v1/rollout.proto",
     "bindery/v1/promotion.proto",
     "bindery/v1/lineage.proto",
     "bindery/v1/registry.proto",

@@ -92,6 +92,12 @@ enum Call {
     AddAnnotation,
     ListAnnotations,
     RemoveAnnotation,
+    StartRollout,
+    PauseRollout,
+    ResumeRollout,
+    AbortRollout,
+    GetRollout,
+    ListRollouts,
     // The read side.
     Resolve,
     ResolveMany,
@@ -145,6 +151,13 @@ const MATRIX: &[(Call, Need)] = {
         (Call::AddAnnotation, Need::Team(Contributor)),
         (Call::ListAnnotations, Need::Team(Viewer)),
         (Call::RemoveAnnotation, Need::Team(Contributor)),
+        // `trial` and `champion` of team/m are unprotected aliases: moving them needs CONTRIBUTOR.
+        (Call::StartRollout, Need::Team(Contributor)),
+        (Call::PauseRollout, Need::Team(Contributor)),
+        (Call::ResumeRollout, Need::Team(Contributor)),
+        (Call::AbortRollout, Need::Team(Contributor)),
+        (Call::GetRollout, Need::Team(Viewer)),
+        (Call::ListRollouts, Need::Team(Viewer)),
         (Call::Resolve, Need::Team(Viewer)),
         (Call::ResolveMany, Need::Team(Viewer)),
         (Call::WatchModel, Need::Team(Viewer)),
@@ -364,6 +377,32 @@ async fn make(c: &mut Clients, call: Call, token: Option<&str>, who: &str) -> Re
             let req = v1::RemoveAnnotationRequest { model_name: m(), version: 1, id: 1 };
             r.remove_annotation(with(req, t)).await.map(drop)
         }
+        Call::StartRollout => {
+            let req = v1::StartRolloutRequest {
+                model_name: m(),
+                binding: "trial".into(),
+                to_version: 2,
+                steps: vec![5_000, 10_000],
+                interval_seconds: 3_600,
+                ..Default::default()
+            };
+            r.start_rollout(with(req, t)).await.map(drop)
+        }
+        // Rollout #1 runs on `champion` of team/m (started in the setup).
+        Call::PauseRollout => {
+            r.pause_rollout(with(v1::PauseRolloutRequest { id: 1, reason: who.into() }, t)).await.map(drop)
+        }
+        Call::ResumeRollout => {
+            r.resume_rollout(with(v1::ResumeRolloutRequest { id: 1, reason: who.into() }, t)).await.map(drop)
+        }
+        Call::AbortRollout => {
+            r.abort_rollout(with(v1::AbortRolloutRequest { id: 1, reason: who.into() }, t)).await.map(drop)
+        }
+        Call::GetRollout => r.get_rollout(with(v1::GetRolloutRequest { id: 1 }, t)).await.map(drop),
+        Call::ListRollouts => {
+            let req = v1::ListRolloutsRequest { model_name: m(), ..Default::default() };
+            r.list_rollouts(with(req, t)).await.map(drop)
+        }
         Call::Resolve => {
             let req =
                 v1::ResolveRequest { model_name: m(), binding: "production".into(), ..Default::default() };
@@ -406,7 +445,7 @@ pub(crate) async fn role_matrix(backend: Backend) {
     setup_model(&mut r, &admin, "team/m", 3).await;
     setup_model(&mut r, &admin, "team/locked", 2).await;
     setup_model(&mut r, &admin, "team/doomed", 0).await;
-    for binding in ["production", "champion", "canary"] {
+    for binding in ["production", "champion", "canary", "trial"] {
         set_binding(&mut r, &admin, "team/m", binding, 1).await.unwrap();
     }
     let req = v1::SetBindingProtectionRequest {
@@ -415,6 +454,15 @@ pub(crate) async fn role_matrix(backend: Backend) {
         protected: true,
     };
     r.set_binding_protection(with(req, Some(&admin))).await.unwrap();
+    let rollout = v1::StartRolloutRequest {
+        model_name: "team/m".into(),
+        binding: "champion".into(),
+        to_version: 3,
+        steps: vec![1_000, 10_000],
+        interval_seconds: 3_600,
+        ..Default::default()
+    };
+    assert_eq!(r.start_rollout(with(rollout, Some(&admin))).await.unwrap().into_inner().id, 1);
     let mut tokens = Vec::new();
     for (name, held) in PRINCIPALS {
         tokens.push(create_token(&mut r, &admin, name).await);

@@ -51,6 +51,13 @@ store_suite! {
         the_cli_sets_and_resolves_a_split,
         shadows_alone_need_only_contributor_when_protected,
     ],
+    rollouts: [
+        a_rollout_steps_on_time_survives_restarts_and_never_double_steps,
+        a_breach_or_an_abort_restores_the_starting_target,
+        bad_rollouts_are_refused,
+        rollouts_need_the_role_that_moves_the_binding,
+        the_cli_starts_and_aborts_a_rollout,
+    ],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],
     artifact_allowed: [
@@ -114,6 +121,7 @@ mod readers;
 mod registration;
 mod resolving;
 mod revisions;
+mod rollouts;
 mod search;
 mod shutdown;
 mod size_bounds;

@@ -42,7 +42,7 @@ impl Comparison {
         }
     }
 
-    fn holds(self, value: f64, bound: f64) -> bool {
+    pub fn holds(self, value: f64, bound: f64) -> bool {
         match self {
             Self::AtLeast => value >= bound,
             Self::Above => value > bound,
@@ -182,7 +182,8 @@ impl Gate {
     }
 }
 
-fn parse_duration(s: &str) -> Option<Duration> {
+/// `90s`, `30m`, `24h`, `7d`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
     let split = s.find(|c: char| !c.is_ascii_digit())?;
     let (n, unit) = s.split_at(split);
     let n: u64 = n.parse().ok()?;

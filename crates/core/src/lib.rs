@@ -15,6 +15,7 @@ mod model;
 mod names;
 mod page;
 pub mod promotion;
+pub mod rollout;
 mod store;
 mod token;
 pub mod traffic;

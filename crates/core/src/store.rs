@@ -220,6 +220,41 @@ pub trait Store: Send + Sync + 'static {
     /// `NotFound` when the target has no such annotation.
     async fn remove_annotation(&self, ctx: &WriteContext, of: &Annotated, id: u64) -> Result<()>;
 
+    // Progressive rollouts (issue 15; every decision is `crate::rollout`'s). Audited; no revision
+    // bump of their own: each step, and an abort's restore, is an ordinary binding write.
+    /// Starts a rollout of `spec` on a binding that exists and has no active rollout, and applies
+    /// its first step in the same transaction (gate-checked; a failing gate refuses the start).
+    async fn start_rollout(
+        &self,
+        ctx: &WriteContext,
+        spec: &crate::rollout::RolloutSpec,
+        now: SystemTime,
+    ) -> Result<crate::rollout::Rollout>;
+    /// Pauses, resumes or aborts a rollout; an abort moves the binding back to the starting
+    /// target when the binding is still where the rollout left it.
+    async fn act_on_rollout(
+        &self,
+        ctx: &WriteContext,
+        id: u64,
+        act: crate::rollout::RolloutAct,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<crate::rollout::Rollout>;
+    /// Runs every running rollout due at `now`, each in its own transaction under a row lock, so
+    /// two primaries never advance the same rollout; returns the rollouts it changed.
+    async fn advance_rollouts(
+        &self,
+        ctx: &WriteContext,
+        now: SystemTime,
+    ) -> Result<Vec<crate::rollout::Rollout>>;
+    async fn get_rollout(&self, id: u64) -> Result<crate::rollout::Rollout>;
+    /// Newest first.
+    async fn list_rollouts(
+        &self,
+        filter: &crate::rollout::RolloutFilter,
+        page: PageRequest,
+    ) -> Result<Page<crate::rollout::Rollout>>;
+
     // The audit trail (hash-chained; see `audit.rs`).
     /// Newest first.
     async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>>;

@@ -6,6 +6,7 @@ mod annotations;
 mod auth;
 mod lineage;
 mod promotion;
+mod rollout;
 mod search;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::Caller;
 pub use crate::auth::{bootstrap_admin, verify_audit};
+pub use crate::rollout::{ROLLOUT_ACTOR, rollout_loop};
 pub use bindery_proto::auth::{ACTOR_HEADER, REQUEST_ID_HEADER};
 
 /// `RegistryService` and `ResolverService` over a [`Store`], with [`Artifacts`] for what lives
@@ -624,6 +626,39 @@ impl RegistryService for Primary {
         request: Request<v1::VerifyAuditLogRequest>,
     ) -> RpcResult<v1::VerifyAuditLogResponse> {
         access::verify_audit_log(self, request).await
+    }
+
+    async fn start_rollout(&self, request: Request<v1::StartRolloutRequest>) -> RpcResult<v1::Rollout> {
+        rollout::start(self, request).await
+    }
+
+    async fn pause_rollout(&self, request: Request<v1::PauseRolloutRequest>) -> RpcResult<v1::Rollout> {
+        let caller = self.caller(&request, "PauseRollout").await?;
+        let r = request.into_inner();
+        rollout::act(self, &caller, r.id, bindery_core::rollout::RolloutAct::Pause, &r.reason).await
+    }
+
+    async fn resume_rollout(&self, request: Request<v1::ResumeRolloutRequest>) -> RpcResult<v1::Rollout> {
+        let caller = self.caller(&request, "ResumeRollout").await?;
+        let r = request.into_inner();
+        rollout::act(self, &caller, r.id, bindery_core::rollout::RolloutAct::Resume, &r.reason).await
+    }
+
+    async fn abort_rollout(&self, request: Request<v1::AbortRolloutRequest>) -> RpcResult<v1::Rollout> {
+        let caller = self.caller(&request, "AbortRollout").await?;
+        let r = request.into_inner();
+        rollout::act(self, &caller, r.id, bindery_core::rollout::RolloutAct::Abort, &r.reason).await
+    }
+
+    async fn get_rollout(&self, request: Request<v1::GetRolloutRequest>) -> RpcResult<v1::Rollout> {
+        rollout::get(self, request).await
+    }
+
+    async fn list_rollouts(
+        &self,
+        request: Request<v1::ListRolloutsRequest>,
+    ) -> RpcResult<v1::ListRolloutsResponse> {
+        rollout::list(self, request).await
     }
 }
 

@@ -18,6 +18,7 @@ mod convert;
 pub mod json;
 pub mod promotion;
 mod resolve_many;
+pub mod rollout;
 mod status;
 pub mod traffic;
 

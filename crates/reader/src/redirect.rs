@@ -99,4 +99,10 @@ redirect_all! {
     add_annotation(AddAnnotationRequest) -> Annotation;
     list_annotations(ListAnnotationsRequest) -> ListAnnotationsResponse;
     remove_annotation(RemoveAnnotationRequest) -> RemoveAnnotationResponse;
+    start_rollout(StartRolloutRequest) -> Rollout;
+    pause_rollout(PauseRolloutRequest) -> Rollout;
+    resume_rollout(ResumeRolloutRequest) -> Rollout;
+    abort_rollout(AbortRolloutRequest) -> Rollout;
+    get_rollout(GetRolloutRequest) -> Rollout;
+    list_rollouts(ListRolloutsRequest) -> ListRolloutsResponse;
 }

@@ -256,6 +256,9 @@ pub enum ClientCommand {
     /// Promotion policies (the gates of a binding): set, show, list, delete.
     #[command(subcommand)]
     Policy(crate::cli_promotion::PolicyCommand),
+    /// Progressive rollouts: start, pause, resume, abort, show, list.
+    #[command(subcommand)]
+    Rollout(crate::cli_rollout::RolloutCommand),
     /// Ask to move a gated binding to a version; prints the gate table. Applies at once when
     /// every gate passes and you may move the binding; else it waits for approvals.
     Promote {
@@ -510,6 +513,7 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
         }
         ClientCommand::Search(cmd) => crate::cli_search::search(&mut c, cmd).await?,
         ClientCommand::Policy(cmd) => crate::cli_promotion::policy(&mut c, cmd).await?,
+        ClientCommand::Rollout(cmd) => crate::cli_rollout::rollout(&mut c, cmd).await?,
         ClientCommand::Promote { model, binding, version, reason, expected_generation, dry_run } => {
             crate::cli_promotion::promote(
                 &mut c,

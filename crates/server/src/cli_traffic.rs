@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use bindery_proto::v1;
 
 /// A share in percent (`90`, `12.5`, `0.25`) as basis points.
-fn basis_points(text: &str) -> anyhow::Result<u32> {
+pub(crate) fn basis_points(text: &str) -> anyhow::Result<u32> {
     let text = text.trim().trim_end_matches('%');
     let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
     if frac.len() > 2 || whole.is_empty() && frac.is_empty() {
@@ -57,7 +57,7 @@ pub(crate) fn parse(split: Option<&str>, shadows: &[String]) -> anyhow::Result<O
     Ok(Some(traffic))
 }
 
-fn percent(bp: u32) -> String {
+pub(crate) fn percent(bp: u32) -> String {
     if bp.is_multiple_of(100) { format!("{}%", bp / 100) } else { format!("{}.{:02}%", bp / 100, bp % 100) }
 }
 

@@ -118,6 +118,12 @@ pub async fn serve_dev(
         ))
     });
 
+    let rollouts = tokio::spawn(bindery_primary::rollout_loop(
+        registry_store.clone(),
+        crate::primary::ROLLOUT_TICK,
+        std::future::ready(()),
+    ));
+
     let cache = Arc::new(Cache::new(10_000, 4_096).with_history_bytes(64 * 1024 * 1024));
     let status = Arc::new(FeedStatus::default());
     let serving = Arc::new(AtomicBool::new(false));
@@ -194,6 +200,7 @@ pub async fn serve_dev(
         .await
         .context("serving gRPC")?;
     follower_task.abort();
+    rollouts.abort();
     if let Some(task) = metrics_task {
         task.abort();
     }

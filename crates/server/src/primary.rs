@@ -39,6 +39,9 @@ async fn set_health(reporter: &HealthReporter, status: ServingStatus) {
 /// The process starts even when the database is down: health stays NOT_SERVING (and calls answer
 /// UNAVAILABLE) until the database is reachable and migrated, then turns SERVING, and turns back
 /// only after `readiness_failures` consecutive failed checks.
+/// How often a primary (or `bindery dev`) looks for rollout steps that are due.
+pub(crate) const ROLLOUT_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub async fn serve_primary(
     listener: TcpListener,
     config: PrimaryConfig,
@@ -76,6 +79,11 @@ pub async fn serve_primary(
     crate::common::set_live(&reporter).await;
     let readiness =
         tokio::spawn(readiness_loop(store.clone(), pg_config, config.clone(), reporter.clone(), migrated_tx));
+    let rollouts = tokio::spawn(bindery_primary::rollout_loop(
+        store.clone(),
+        ROLLOUT_TICK,
+        schema_ready(migrated_rx.clone()),
+    ));
     let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let max = config.max_message_bytes;
@@ -94,6 +102,7 @@ pub async fn serve_primary(
         tracing::info!("shutting down: health NOT_SERVING, then draining in-flight calls");
         readiness.abort();
         pruning.abort();
+        rollouts.abort();
         if let Some(gc) = gc {
             gc.abort();
         }

@@ -20,13 +20,13 @@ use crate::{PgStore, models, promotions, rows};
 /// The binding as it is now, under the model lock.
 pub(crate) struct Current {
     version: u64,
-    generation: u64,
+    pub generation: u64,
     traffic: Option<Traffic>,
 }
 
 impl Current {
     /// The whole target, as traffic (one side for a plain version).
-    fn target(&self) -> Traffic {
+    pub fn target(&self) -> Traffic {
         self.traffic.clone().unwrap_or_else(|| Traffic::single(self.version))
     }
 }
@@ -302,6 +302,35 @@ pub(crate) async fn load(tx: &Transaction<'_>, model_id: i64) -> StoreResult<Vec
     tx.query(&stmt, &[&model_id]).await?.iter().map(rows::binding).collect()
 }
 
+/// The change that moves `name` (now at `before`) to `requested`, every precondition checked:
+/// each version exists and is READY, and on a gated binding each version gaining weight passes
+/// the gates. `None` when the binding already has that target.
+pub(crate) async fn plan<'a>(
+    tx: &Transaction<'_>,
+    model_id: i64,
+    model: &ModelName,
+    name: &'a BindingName,
+    before: Option<Current>,
+    requested: &Traffic,
+) -> StoreResult<Option<Rebind<'a>>> {
+    let before_target = before.as_ref().map(Current::target);
+    let Some(next) = bindery_core::plan_target(requested, before_target.as_ref()) else {
+        return Ok(None);
+    };
+    let target = bindable_target(tx, model_id, model, &next).await?;
+    let policy = promotions::gate_policy(tx, model, name).await?;
+    if policy.is_some() {
+        // Every version gaining traffic passes the gates; shadows serve no user.
+        for version in next.gaining(before_target.as_ref()) {
+            let gathered = promotions::gather(tx, model_id, model, policy.clone(), version).await?;
+            if let Some(policy) = &gathered.policy {
+                promotion::check_direct(policy, model, &gathered.facts(SystemTime::now()))?;
+            }
+        }
+    }
+    Ok(Some(Rebind { name, before, after: Some(target) }))
+}
+
 /// `SetBinding` and `SetBindings`: every precondition is checked before anything is written.
 pub(crate) async fn set(
     store: &PgStore,
@@ -315,23 +344,12 @@ pub(crate) async fn set(
     for assignment in &req.bindings {
         let before = current(&tx, model_id, &assignment.name).await?;
         check_generation(assignment.expected_generation, before.as_ref(), &req.model, &assignment.name)?;
-        let before_target = before.as_ref().map(Current::target);
         // Already bound there: nothing to record for this binding (e.g. a retried request).
-        let Some(next) = bindery_core::plan_target(&assignment.target(), before_target.as_ref()) else {
-            continue;
-        };
-        let target = bindable_target(&tx, model_id, &req.model, &next).await?;
-        let policy = promotions::gate_policy(&tx, &req.model, &assignment.name).await?;
-        if policy.is_some() {
-            // Every version gaining traffic passes the gates; shadows serve no user.
-            for version in next.gaining(before_target.as_ref()) {
-                let gathered = promotions::gather(&tx, model_id, &req.model, policy.clone(), version).await?;
-                if let Some(policy) = &gathered.policy {
-                    promotion::check_direct(policy, &req.model, &gathered.facts(SystemTime::now()))?;
-                }
-            }
+        if let Some(change) =
+            plan(&tx, model_id, &req.model, &assignment.name, before, &assignment.target()).await?
+        {
+            changes.push(change);
         }
-        changes.push(Rebind { name: &assignment.name, before, after: Some(target) });
     }
     let requested = |b: &Binding| req.bindings.iter().any(|a| a.name == b.name);
     if changes.is_empty() {

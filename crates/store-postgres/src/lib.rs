@@ -14,6 +14,7 @@ mod gc;
 mod migrate;
 mod models;
 mod promotions;
+mod rollouts;
 mod rows;
 mod search;
 mod sessions;
@@ -26,6 +27,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
+use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
@@ -511,6 +513,38 @@ impl Store for PgStore {
         page: PageRequest,
     ) -> Result<Page<PromotionRequest>> {
         self.read("list_promotion_requests", || promotions::list(self, filter, &page)).await
+    }
+
+    async fn start_rollout(
+        &self,
+        ctx: &WriteContext,
+        spec: &RolloutSpec,
+        now: SystemTime,
+    ) -> Result<Rollout> {
+        self.run("start_rollout", || rollouts::start(self, ctx, spec, now)).await
+    }
+
+    async fn act_on_rollout(
+        &self,
+        ctx: &WriteContext,
+        id: u64,
+        act: RolloutAct,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<Rollout> {
+        self.run("act_on_rollout", || rollouts::act(self, ctx, id, act, reason, now)).await
+    }
+
+    async fn advance_rollouts(&self, ctx: &WriteContext, now: SystemTime) -> Result<Vec<Rollout>> {
+        self.run("advance_rollouts", || rollouts::advance(self, ctx, now)).await
+    }
+
+    async fn get_rollout(&self, id: u64) -> Result<Rollout> {
+        self.read("get_rollout", || rollouts::get(self, id)).await
+    }
+
+    async fn list_rollouts(&self, filter: &RolloutFilter, page: PageRequest) -> Result<Page<Rollout>> {
+        self.read("list_rollouts", || rollouts::list(self, filter, &page)).await
     }
 
     async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>> {

@@ -16,3 +16,16 @@ CREATE TABLE binding_versions (
 );
 CREATE INDEX binding_versions_version_idx ON binding_versions (model_id, version);
 INSERT INTO binding_versions (model_id, name, version) SELECT model_id, name, version FROM bindings;
+
+-- Progressive rollouts: a document per rollout (the rules are bindery_core::rollout's); at most
+-- one running or paused rollout per binding.
+CREATE TABLE rollouts (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id INTEGER NOT NULL REFERENCES models (id),
+    binding  TEXT    NOT NULL,
+    state    TEXT    NOT NULL,
+    next_at  INTEGER NOT NULL,
+    doc      TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX rollouts_active_key ON rollouts (model_id, binding) WHERE state IN ('RUNNING', 'PAUSED');
+CREATE INDEX rollouts_due_idx ON rollouts (next_at) WHERE state = 'RUNNING';

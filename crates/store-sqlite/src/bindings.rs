@@ -291,6 +291,34 @@ pub(crate) fn rebind(
     Ok((revision, change))
 }
 
+/// The change that moves `name` (now at `before`) to `requested`, every precondition checked:
+/// each version exists and is READY, and on a gated binding each version gaining weight passes
+/// the gates. `None` when the binding already has that target.
+pub(crate) fn plan<'a>(
+    conn: &Connection,
+    (model_id, model): (i64, &ModelName),
+    name: &'a BindingName,
+    before: Option<Current>,
+    requested: &Traffic,
+) -> Result<Option<Rebind<'a>>> {
+    let before_target = before.as_ref().map(|c| &c.target);
+    let Some(next) = bindery_core::plan_target(requested, before_target) else {
+        return Ok(None);
+    };
+    let target = bindable_target(conn, model_id, model, &next)?;
+    let policy = promotions::gate_policy(conn, model, name)?;
+    if policy.is_some() {
+        // Every version gaining traffic passes the gates; shadows serve no user.
+        for version in next.gaining(before_target) {
+            let gathered = promotions::gather(conn, model_id, model, policy.clone(), version)?;
+            if let Some(policy) = &gathered.policy {
+                promotion::check_direct(policy, model, &gathered.facts(std::time::SystemTime::now()))?;
+            }
+        }
+    }
+    Ok(Some(Rebind { name, before, after: Some(target) }))
+}
+
 /// A binding's state in an audit row: its version and generation, its traffic when it has one,
 /// and the write's reason.
 fn audit_state(version: i64, generation: u64, traffic: Option<Value>, reason: &str) -> Value {
@@ -315,27 +343,10 @@ pub(crate) fn set_bindings(
     for a in &req.bindings {
         let before = current(&tx, model_id, &a.name)?;
         check_generation(a.expected_generation, generation_of(before.as_ref()), &req.model, &a.name)?;
-        let before_target = before.as_ref().map(|c| &c.target);
         // Already bound there: nothing to record for this binding (e.g. a retried request).
-        let Some(next) = bindery_core::plan_target(&a.target(), before_target) else {
-            continue;
-        };
-        let target = bindable_target(&tx, model_id, &req.model, &next)?;
-        let policy = promotions::gate_policy(&tx, &req.model, &a.name)?;
-        if policy.is_some() {
-            // Every version gaining traffic passes the gates; shadows serve no user.
-            for version in next.gaining(before_target) {
-                let gathered = promotions::gather(&tx, model_id, &req.model, policy.clone(), version)?;
-                if let Some(policy) = &gathered.policy {
-                    promotion::check_direct(
-                        policy,
-                        &req.model,
-                        &gathered.facts(std::time::SystemTime::now()),
-                    )?;
-                }
-            }
+        if let Some(change) = plan(&tx, (model_id, &req.model), &a.name, before, &a.target())? {
+            changes.push(change);
         }
-        changes.push(Rebind { name: &a.name, before, after: Some(target) });
     }
     let requested = |b: &Binding| req.bindings.iter().any(|a| a.name == b.name);
     if changes.is_empty() {

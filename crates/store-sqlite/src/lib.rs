@@ -15,6 +15,7 @@ mod gc;
 mod models;
 mod ops;
 mod promotions;
+mod rollouts;
 mod search;
 mod sessions;
 mod versions;
@@ -25,6 +26,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
+use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
@@ -401,6 +403,50 @@ impl Store for SqliteStore {
     ) -> Result<Vec<PromotionPolicyRecord>> {
         let binding = binding.cloned();
         self.call(move |c| promotions::list_policies(c, binding.as_ref())).await
+    }
+
+    async fn start_rollout(
+        &self,
+        ctx: &WriteContext,
+        spec: &RolloutSpec,
+        now: SystemTime,
+    ) -> Result<Rollout> {
+        let (ctx, spec) = (ctx.clone(), spec.clone());
+        self.write(move |c| rollouts::start(c, &ctx, &spec, now)).await
+    }
+
+    async fn act_on_rollout(
+        &self,
+        ctx: &WriteContext,
+        id: u64,
+        act: RolloutAct,
+        reason: &str,
+        now: SystemTime,
+    ) -> Result<Rollout> {
+        let (ctx, reason) = (ctx.clone(), reason.to_owned());
+        self.write(move |c| rollouts::act(c, &ctx, id, act, &reason, now)).await
+    }
+
+    async fn advance_rollouts(&self, ctx: &WriteContext, now: SystemTime) -> Result<Vec<Rollout>> {
+        let mut changed = Vec::new();
+        // One rollout per transaction, as on PostgreSQL; at most 100 per call.
+        for _ in 0..100 {
+            let ctx = ctx.clone();
+            match self.write(move |c| rollouts::advance_one(c, &ctx, now)).await? {
+                Some(r) => changed.push(r),
+                None => break,
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn get_rollout(&self, id: u64) -> Result<Rollout> {
+        self.call(move |c| rollouts::get(c, id)).await
+    }
+
+    async fn list_rollouts(&self, filter: &RolloutFilter, page: PageRequest) -> Result<Page<Rollout>> {
+        let filter = filter.clone();
+        self.call(move |c| rollouts::list(c, &filter, &page)).await
     }
 
     async fn promote(&self, ctx: &WriteContext, act: &PromotionAct) -> Result<PromotionRequest> {

@@ -303,3 +303,16 @@ pub(crate) fn set_version_status(
     .sql()?;
     version_write(tx, ctx, key, &before, action, revision)
 }
+
+/// A version's metrics (empty when the version does not exist).
+pub(crate) fn metrics(conn: &Connection, model_id: i64, version: u64) -> Result<BTreeMap<String, f64>> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT metrics FROM versions WHERE model_id = ?1 AND version = ?2",
+            params![model_id, i(version)?],
+            |r| r.get(0),
+        )
+        .optional()
+        .sql()?;
+    text.map_or_else(|| Ok(BTreeMap::new()), |t| from_json(&t))
+}

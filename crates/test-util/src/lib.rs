@@ -607,7 +607,6 @@ impl TestRegistry {
         .await?
     }
 
-    /// The store's current revision, read from the store itself.
     /// The store itself, as a second client of the same database (or data directory) would
     /// open it: for driving store operations no RPC exposes (garbage collection's phases).
     pub fn store(&self) -> anyhow::Result<std::sync::Arc<dyn bindery_core::Store>> {
@@ -630,6 +629,7 @@ impl TestRegistry {
         })
     }
 
+    /// The store's current revision, read from the store itself.
     pub async fn revision(&self) -> anyhow::Result<u64> {
         let rows = self.rows("SELECT revision FROM registry_state").await?;
         Ok(u64::try_from(rows.first().map_or(0, |r| r.0))?)
