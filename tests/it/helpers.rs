@@ -41,6 +41,7 @@ pub fn register_request(model: &str, request_id: &str) -> v1::RegisterVersionReq
         }),
         description: "nightly".into(),
         upload_session_id: String::new(),
+        ..Default::default()
     }
 }
 

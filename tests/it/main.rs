@@ -51,6 +51,7 @@ store_suite! {
         the_cli_sets_and_resolves_a_split,
         shadows_alone_need_only_contributor_when_protected,
     ],
+    deployment: [versions_carry_their_deployment_spec_to_every_resolver, the_cli_registers_and_shows_a_deployment_spec],
     rollouts: [
         a_rollout_steps_on_time_survives_restarts_and_never_double_steps,
         a_breach_or_an_abort_restores_the_starting_target,
@@ -111,6 +112,7 @@ mod availability;
 mod bindings;
 mod cli;
 mod config;
+mod deployment;
 mod dev;
 mod gc_race;
 mod lifecycle;

@@ -262,6 +262,7 @@ impl Artifacts {
                     verified: true,
                     sha256_verified: true,
                     files: Vec::new(),
+                    ..Default::default()
                 }
             }
             _ => {
@@ -276,6 +277,7 @@ impl Artifacts {
                     verified: true,
                     sha256_verified: false,
                     files,
+                    ..Default::default()
                 }
             }
         };

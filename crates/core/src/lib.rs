@@ -7,6 +7,7 @@ mod access_state;
 pub mod annotation;
 mod artifact;
 mod audit;
+pub mod deployment;
 mod error;
 mod feed;
 pub mod filter;

@@ -183,6 +183,10 @@ pub struct Artifact {
     /// For a prefix (`uri` ending in `/`): every object under it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<ArtifactFile>,
+    /// How to serve it (issue 15): registered with the version and immutable like the bytes, so
+    /// it travels wherever the artifact does. Stored with the verification facts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<Box<crate::deployment::DeploymentSpec>>,
 }
 
 impl Artifact {
@@ -198,6 +202,7 @@ impl Artifact {
             verified: self.verified,
             sha256_verified: self.sha256_verified,
             files: Vec::new(),
+            deployment: self.deployment.clone(),
         }
     }
 
@@ -225,6 +230,7 @@ impl Artifact {
         self.verified = facts.verified;
         self.sha256_verified = facts.sha256_verified;
         self.files = facts.files;
+        self.deployment = facts.deployment;
         Ok(self)
     }
 }
@@ -275,6 +281,9 @@ pub struct NewVersion {
     /// left empty: the registry sets it to the session's prefix).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_session_id: Option<String>,
+    /// How to serve the version (empty fields: unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<crate::deployment::DeploymentSpec>,
     /// The artifact as verified against the object store, which is what gets stored; `None`
     /// stores `artifact` as declared, unverified.
     #[serde(skip)]
@@ -282,9 +291,11 @@ pub struct NewVersion {
 }
 
 impl NewVersion {
-    /// The artifact a store records.
-    pub fn recorded_artifact(&self) -> &Artifact {
-        self.verified_artifact.as_ref().unwrap_or(&self.artifact)
+    /// The artifact a store records, with the deployment spec it is served with.
+    pub fn recorded_artifact(&self) -> Artifact {
+        let mut artifact = self.verified_artifact.as_ref().unwrap_or(&self.artifact).clone();
+        artifact.deployment = self.deployment.clone().filter(|d| !d.is_empty()).map(Box::new);
+        artifact
     }
 
     /// Validates every field and normalises the sha256 to lowercase.
@@ -332,6 +343,11 @@ impl NewVersion {
         validate::string_map("lineage.environment", &l.environment)?;
         validate::json_document("signature.inputs_json", &self.signature.inputs_json)?;
         validate::json_document("signature.outputs_json", &self.signature.outputs_json)?;
+        if let Some(d) = &self.deployment {
+            d.validate("deployment")?;
+        }
+        // The declared artifact carries no deployment of its own: `deployment` is the one.
+        self.artifact.deployment = None;
         // Each field is bounded; together they are bounded too, since a version is copied into
         // the change log and the audit log.
         let total = self.payload_json().to_string().len();

@@ -126,6 +126,7 @@ impl TryFrom<v1::RegisterVersionRequest> for NewVersion {
             },
             description: r.description,
             upload_session_id,
+            deployment: r.deployment.map(deployment_from_wire).filter(|d| !d.is_empty()),
             verified_artifact: None,
         };
         v.validate()?;
@@ -269,8 +270,37 @@ impl TryFrom<v1::ResolveRequest> for (ModelName, BindingName) {
     }
 }
 
+pub fn deployment_from_wire(d: v1::DeploymentSpec) -> core::deployment::DeploymentSpec {
+    core::deployment::DeploymentSpec {
+        runtime: d.runtime,
+        image: d.image,
+        cpu: d.cpu,
+        memory: d.memory,
+        gpu: d.gpu,
+        env: d.env.into_iter().collect(),
+        min_replicas: d.min_replicas,
+        max_replicas: d.max_replicas,
+        config_json: d.config_json,
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Domain -> wire
+
+/// A version's deployment spec on the wire (`None` when it has none).
+pub fn deployment_to_wire(d: Option<&core::deployment::DeploymentSpec>) -> Option<v1::DeploymentSpec> {
+    d.map(|d| v1::DeploymentSpec {
+        runtime: d.runtime.clone(),
+        image: d.image.clone(),
+        cpu: d.cpu.clone(),
+        memory: d.memory.clone(),
+        gpu: d.gpu,
+        env: d.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        min_replicas: d.min_replicas,
+        max_replicas: d.max_replicas,
+        config_json: d.config_json.clone(),
+    })
+}
 
 impl From<core::Model> for v1::Model {
     fn from(m: core::Model) -> Self {
@@ -342,6 +372,7 @@ impl From<core::ModelVersion> for v1::ModelVersion {
             model_name: v.model_name.into_string(),
             version: v.version,
             status: v1::VersionStatus::from(v.status).into(),
+            deployment: deployment_to_wire(v.artifact.deployment.as_deref()),
             artifact: Some(v.artifact.into()),
             params: v.params,
             metrics: v.metrics,
@@ -419,6 +450,7 @@ impl From<&core::BindingChange> for v1::BindingState {
             state.sha256.clone_from(&target.artifact.sha256);
             state.size_bytes = target.artifact.size_bytes;
             state.artifact_format.clone_from(&target.artifact.format);
+            state.deployment = deployment_to_wire(target.artifact.deployment.as_deref());
             if let Some(traffic) = &target.traffic {
                 (state.sides, state.shadows) = crate::traffic::members(traffic, |v| target.artifact_of(v));
             }

@@ -23,6 +23,6 @@ mod status;
 pub mod traffic;
 
 pub use access::{from_timestamp, role_from_wire, role_to_wire, token_request};
-pub use convert::to_timestamp;
+pub use convert::{deployment_from_wire, deployment_to_wire, to_timestamp};
 pub use resolve_many::{MAX_RESOLVE_MANY, ResolveManyPlan};
 pub use status::{code_of, status_from_error};

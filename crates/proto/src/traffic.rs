@@ -66,6 +66,7 @@ fn member(version: u64, artifact: Option<&Artifact>) -> v1::ResolvedMember {
         m.sha256.clone_from(&a.sha256);
         m.size_bytes = a.size_bytes;
         m.artifact_format.clone_from(&a.format);
+        m.deployment = crate::convert::deployment_to_wire(a.deployment.as_deref());
     }
     m
 }
@@ -150,6 +151,7 @@ pub fn resolve_response<'a>(
     answer.sha256.clone_from(&artifact.sha256);
     answer.size_bytes = artifact.size_bytes;
     answer.artifact_format.clone_from(&artifact.format);
+    answer.deployment = crate::convert::deployment_to_wire(artifact.deployment.as_deref());
     (answer, artifact)
 }
 

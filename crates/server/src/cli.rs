@@ -87,6 +87,8 @@ pub struct VersionMeta {
     /// `key=value`, repeatable.
     #[arg(long = "tag", value_parser = key_value)]
     tags: Vec<(String, String)>,
+    #[command(flatten)]
+    deployment: Box<crate::cli_deployment::DeploymentArgs>,
 }
 
 impl VersionMeta {
@@ -108,6 +110,7 @@ impl VersionMeta {
             signature: None,
             description: self.description,
             upload_session_id,
+            deployment: self.deployment.into_wire(),
         }
     }
 }
@@ -320,7 +323,7 @@ pub enum ClientCommand {
     },
 }
 
-fn key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("{s:?} is not key=value"))
@@ -494,6 +497,9 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
                 r.revision
             );
             out.push_str(&crate::cli_traffic::members(&r));
+            if let Some(d) = &r.deployment {
+                out.push_str(&format!("\n  serve with {}", crate::cli_deployment::describe(d)));
+            }
             for d in &r.download_urls {
                 let url = d.request.as_ref().map_or("", |r| r.url.as_str());
                 out.push_str(&format!("\n  {}  {}", d.path, url));

@@ -4,6 +4,7 @@ mod artifacts;
 pub mod cli;
 mod cli_access;
 mod cli_annotations;
+mod cli_deployment;
 mod cli_promotion;
 mod cli_rollout;
 mod cli_search;
