@@ -49,6 +49,22 @@ PY
   echo "deploy/validate.sh: the embedded bindery.toml is valid for primary, reader and migrate"
 fi
 
+# The InferenceServices `bindery export kserve` wrote during scripts/test.sh (tests/it/deployment.rs),
+# against KServe's schema: the generated models of its Python SDK (pinned), loaded offline.
+if [ -d target/kserve-export ]; then
+  py=target/kserve-py
+  if ! PYTHONPATH=$py python3 -c 'import kserve, kubernetes, yaml, six, urllib3' 2>/dev/null; then
+    echo "deploy/validate.sh: installing the KServe 0.14.1 and Kubernetes 31.0.0 models (PyPI) into $py"
+    python3 -m pip install -q --disable-pip-version-check --no-deps --target "$py" \
+      kserve==0.14.1 kubernetes==31.0.0 six urllib3 PyYAML
+  fi
+  manifests=(target/kserve-export/*.yaml)
+  PYTHONPATH=$py python3 deploy/kserve/validate.py "${manifests[@]}"
+elif [ -x "$bin" ]; then
+  echo "deploy/validate.sh: no target/kserve-export: run scripts/test.sh first (it writes the exported manifests)" >&2
+  exit 1
+fi
+
 if docker compose version >/dev/null 2>&1; then
   docker compose -f deploy/docker-compose.yml config -q
   echo "deploy/validate.sh: docker-compose.yml is valid"

@@ -176,4 +176,44 @@ pub(crate) async fn the_cli_registers_and_shows_a_deployment_spec(backend: Backe
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("deployment.cpu"), "{err:#}");
+
+    // A KServe InferenceService of the binding, plain and as a 90/10 canary with a shadow. CI
+    // validates the files written here against KServe's schema (deploy/validate.sh).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kserve-export");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tag = format!("{backend:?}").to_lowercase();
+    let plain = run(&["export", "kserve", "nlp/tagger", "production", "--namespace", "ml"]).await.unwrap();
+    assert!(plain.contains("\"name\": \"nlp-tagger-production\""), "{plain}");
+    assert!(plain.contains("\"storageUri\": \"s3://models/tagger/1/\""), "{plain}");
+    assert!(plain.contains("\"runtime\": \"triton\""), "{plain}");
+    std::fs::write(dir.join(format!("{tag}-plain.yaml")), &plain).unwrap();
+    for i in [2, 3] {
+        let uri = format!("s3://models/tagger/{i}/");
+        run(&[
+            "version",
+            "register",
+            "nlp/tagger",
+            "--uri",
+            &uri,
+            "--format",
+            "onnx",
+            "--cpu",
+            "1",
+            "--gpu",
+            "1",
+            "--max-replicas",
+            "4",
+        ])
+        .await
+        .unwrap();
+    }
+    run(&["bind", "nlp/tagger", "production", "--split", "1=90,2=10", "--shadow", "3=5"]).await.unwrap();
+    let split = run(&["export", "kserve", "nlp/tagger", "production"]).await.unwrap();
+    assert!(split.contains("\"canaryTrafficPercent\": 10"), "{split}");
+    assert!(split.contains("\"storageUri\": \"s3://models/tagger/2/\""), "{split}");
+    assert!(split.contains("\"bindery.dev/shadows\": \"v3@500bp\""), "{split}");
+    std::fs::write(dir.join(format!("{tag}-canary.yaml")), &split).unwrap();
+    run(&["bind", "nlp/tagger", "production", "--split", "1=50,2=25,3=25"]).await.unwrap();
+    let err = run(&["export", "kserve", "nlp/tagger", "production"]).await.unwrap_err();
+    assert!(format!("{err:#}").contains("3 ways"), "{err:#}");
 }

@@ -259,6 +259,9 @@ pub enum ClientCommand {
     /// Promotion policies (the gates of a binding): set, show, list, delete.
     #[command(subcommand)]
     Policy(crate::cli_promotion::PolicyCommand),
+    /// Manifests for serving platforms: `export kserve MODEL BINDING`.
+    #[command(subcommand)]
+    Export(crate::cli_export::ExportCommand),
     /// Progressive rollouts: start, pause, resume, abort, show, list.
     #[command(subcommand)]
     Rollout(crate::cli_rollout::RolloutCommand),
@@ -337,7 +340,7 @@ fn key_number(s: &str) -> Result<(String, f64), String> {
 
 pub(crate) struct Client {
     pub(crate) registry: RegistryServiceClient<Channel>,
-    resolver: ResolverServiceClient<Channel>,
+    pub(crate) resolver: ResolverServiceClient<Channel>,
     actor: Option<String>,
     token: Option<String>,
 }
@@ -520,6 +523,7 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
         ClientCommand::Search(cmd) => crate::cli_search::search(&mut c, cmd).await?,
         ClientCommand::Policy(cmd) => crate::cli_promotion::policy(&mut c, cmd).await?,
         ClientCommand::Rollout(cmd) => crate::cli_rollout::rollout(&mut c, cmd).await?,
+        ClientCommand::Export(cmd) => crate::cli_export::export(&mut c, cmd).await?,
         ClientCommand::Promote { model, binding, version, reason, expected_generation, dry_run } => {
             crate::cli_promotion::promote(
                 &mut c,

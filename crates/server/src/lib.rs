@@ -5,6 +5,7 @@ pub mod cli;
 mod cli_access;
 mod cli_annotations;
 mod cli_deployment;
+mod cli_export;
 mod cli_promotion;
 mod cli_rollout;
 mod cli_search;
