@@ -82,6 +82,7 @@ pub(crate) async fn versions_carry_their_deployment_spec_to_every_resolver(backe
                     v1::TrafficSide { version: 2, weight: 5_000, ..Default::default() },
                 ],
                 shadows: vec![v1::TrafficShadow { version: 3, mirror: 10_000 }],
+                deployment_override: None,
             }),
             ..Default::default()
         })
@@ -128,6 +129,77 @@ pub(crate) async fn versions_carry_their_deployment_spec_to_every_resolver(backe
     let state = first.bindings.into_iter().find(|b| b.binding == "production").unwrap();
     assert_eq!(state.deployment, Some(spec("kserve-mlserver")));
     assert_eq!(state.sides[1].deployment, Some(spec("triton")));
+
+    // A binding-level override, on top of every version's own spec (env merged).
+    let over = v1::DeploymentSpec {
+        min_replicas: 2,
+        memory: "8Gi".into(),
+        env: [("TIER".to_owned(), "prod".to_owned())].into(),
+        ..Default::default()
+    };
+    let split = |over: Option<v1::DeploymentSpec>| v1::SetBindingRequest {
+        model_name: model.into(),
+        binding: "production".into(),
+        traffic: Some(v1::Traffic {
+            sides: vec![
+                v1::TrafficSide { version: 1, weight: 5_000, ..Default::default() },
+                v1::TrafficSide { version: 2, weight: 5_000, ..Default::default() },
+            ],
+            ..Default::default()
+        }),
+        deployment_override: over,
+        ..Default::default()
+    };
+    let set = r.set_binding(split(Some(over.clone()))).await.unwrap().into_inner();
+    assert_eq!(set.binding.unwrap().traffic.unwrap().deployment_override, Some(over.clone()));
+    let whole = reader
+        .resolve(v1::ResolveRequest {
+            model_name: model.into(),
+            binding: "production".into(),
+            min_revision: set.revision,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let effective = |runtime: &str| v1::DeploymentSpec {
+        min_replicas: 2,
+        memory: "8Gi".into(),
+        env: [("MODEL_THREADS".to_owned(), "4".to_owned()), ("TIER".to_owned(), "prod".to_owned())].into(),
+        ..spec(runtime)
+    };
+    assert_eq!(whole.deployment, Some(effective("kserve-mlserver")));
+    assert_eq!(whole.sides[1].deployment, Some(effective("triton")));
+    // A combination that is not valid for some version is refused, naming the override.
+    let bad = v1::DeploymentSpec { min_replicas: 5, ..Default::default() };
+    assert_status(
+        r.set_binding(split(Some(bad))).await,
+        Code::InvalidArgument,
+        &["deployment_override", "version 1"],
+    );
+    // A plain binding can carry one too; rollback restores the earlier whole target, override included.
+    let plain = v1::SetBindingRequest {
+        model_name: model.into(),
+        binding: "production".into(),
+        version: 1,
+        deployment_override: Some(over),
+        ..Default::default()
+    };
+    let set = r.set_binding(plain).await.unwrap().into_inner();
+    let b = set.binding.unwrap();
+    assert_eq!((b.version, b.traffic.map(|t| t.sides.len())), (1, Some(1)));
+    let back = rollback(&mut r, model, "production").await.unwrap();
+    let whole = primary
+        .resolve(v1::ResolveRequest {
+            model_name: model.into(),
+            binding: "production".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(back.revision > set.revision);
+    assert_eq!(whole.deployment, Some(effective("kserve-mlserver")), "back to the split with its override");
 }
 
 pub(crate) async fn the_cli_registers_and_shows_a_deployment_spec(backend: Backend) {
@@ -176,6 +248,19 @@ pub(crate) async fn the_cli_registers_and_shows_a_deployment_spec(backend: Backe
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("deployment.cpu"), "{err:#}");
+
+    let out =
+        run(&["bind", "nlp/tagger", "production", "1", "--deployment-override", r#"{"min_replicas": 2}"#])
+            .await
+            .unwrap();
+    assert!(out.contains("v1 100% stable"), "{out}");
+    let out = run(&["resolve", "nlp/tagger", "production"]).await.unwrap();
+    assert!(out.contains("replicas=2.."), "{out}");
+    let err = run(&["bind", "nlp/tagger", "production", "1", "--deployment-override", r#"{"replica": 2}"#])
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("unknown field \"replica\""), "{err:#}");
+    run(&["bind", "nlp/tagger", "production", "1"]).await.unwrap();
 
     // A KServe InferenceService of the binding, plain and as a 90/10 canary with a shadow. CI
     // validates the files written here against KServe's schema (deploy/validate.sh).

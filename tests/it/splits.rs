@@ -17,6 +17,7 @@ fn traffic(sides: &[(u64, u32)], shadows: &[(u64, u32)]) -> v1::Traffic {
     v1::Traffic {
         sides: sides.iter().map(|&(v, w)| side(v, w, "")).collect(),
         shadows: shadows.iter().map(|&(version, mirror)| v1::TrafficShadow { version, mirror }).collect(),
+        ..Default::default()
     }
 }
 
@@ -273,12 +274,20 @@ pub(crate) async fn bad_splits_are_refused_naming_the_field(backend: Backend) {
         (traffic(&[(1, 10_000)], &[(2, 0)]), Code::InvalidArgument, "traffic.shadows[0].mirror"),
         (traffic(&[], &[]), Code::InvalidArgument, "traffic.sides"),
         (
-            v1::Traffic { sides: vec![side(1, 5_000, "a"), side(2, 5_000, "a")], shadows: Vec::new() },
+            v1::Traffic {
+                sides: vec![side(1, 5_000, "a"), side(2, 5_000, "a")],
+                shadows: Vec::new(),
+                ..Default::default()
+            },
             Code::InvalidArgument,
             "traffic.sides[1].role",
         ),
         (
-            v1::Traffic { sides: vec![side(1, 5_000, "Bad Role"), side(2, 5_000, "")], shadows: Vec::new() },
+            v1::Traffic {
+                sides: vec![side(1, 5_000, "Bad Role"), side(2, 5_000, "")],
+                shadows: Vec::new(),
+                ..Default::default()
+            },
             Code::InvalidArgument,
             "traffic.sides[0].role",
         ),

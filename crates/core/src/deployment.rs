@@ -49,6 +49,33 @@ impl DeploymentSpec {
         *self == Self::default()
     }
 
+    /// `over` on top of `base`: every field `over` sets (non-empty, non-zero) replaces the base's;
+    /// environment variables are merged, `over`'s winning.
+    pub fn overlay(base: Option<&Self>, over: &Self) -> Self {
+        let mut out = base.cloned().unwrap_or_default();
+        let text = |mine: &mut String, theirs: &String| {
+            if !theirs.is_empty() {
+                mine.clone_from(theirs);
+            }
+        };
+        text(&mut out.runtime, &over.runtime);
+        text(&mut out.image, &over.image);
+        text(&mut out.cpu, &over.cpu);
+        text(&mut out.memory, &over.memory);
+        text(&mut out.config_json, &over.config_json);
+        for (mine, theirs) in [
+            (&mut out.gpu, over.gpu),
+            (&mut out.min_replicas, over.min_replicas),
+            (&mut out.max_replicas, over.max_replicas),
+        ] {
+            if theirs > 0 {
+                *mine = theirs;
+            }
+        }
+        out.env.extend(over.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        out
+    }
+
     /// Checks every field; errors name it under `field` (`deployment.cpu`).
     pub fn validate(&self, field: &str) -> Result<()> {
         let at = |name: &str| format!("{field}.{name}");
@@ -156,6 +183,24 @@ mod tests {
             max_replicas: 3,
             config_json: r#"{"batch": 16}"#.into(),
         }
+    }
+
+    #[test]
+    fn an_override_replaces_what_it_sets_and_merges_env() {
+        let over = DeploymentSpec {
+            min_replicas: 2,
+            memory: "8Gi".into(),
+            env: [("EXTRA".to_owned(), "1".to_owned()), ("MODEL_THREADS".to_owned(), "8".to_owned())].into(),
+            ..Default::default()
+        };
+        let out = DeploymentSpec::overlay(Some(&spec()), &over);
+        assert_eq!(
+            (out.min_replicas, out.max_replicas, out.memory.as_str(), out.cpu.as_str()),
+            (2, 3, "8Gi", "500m")
+        );
+        assert_eq!(out.env.get("MODEL_THREADS").map(String::as_str), Some("8"));
+        assert_eq!(out.env.len(), 2);
+        assert_eq!(DeploymentSpec::overlay(None, &over), over);
     }
 
     #[test]

@@ -215,7 +215,8 @@ impl Rollout {
     pub fn target_at(&self, step: usize) -> Traffic {
         let weight = self.steps.get(step).copied().unwrap_or(crate::traffic::BUCKETS);
         if weight >= crate::traffic::BUCKETS {
-            return Traffic::single(self.to_version);
+            // The binding's deployment override stays with it.
+            return Traffic { deployment: self.from.deployment.clone(), ..Traffic::single(self.to_version) };
         }
         let stable = self.from.primary();
         let side = |version, weight, i| Side { version, weight, role: default_role(i), buckets: Vec::new() };
@@ -228,6 +229,7 @@ impl Rollout {
                 .filter(|s| s.version != self.to_version && s.version != stable)
                 .cloned()
                 .collect(),
+            deployment: self.from.deployment.clone(),
         }
     }
 
@@ -480,10 +482,14 @@ mod tests {
     #[test]
     fn shadows_of_the_starting_target_are_kept() {
         let mut from = Traffic::single(7);
+        from.deployment = Some(crate::deployment::DeploymentSpec { min_replicas: 4, ..Default::default() });
         from.shadows.push(crate::traffic::Shadow { version: 9, mirror: 500 });
         from.shadows.push(crate::traffic::Shadow { version: 8, mirror: 500 });
-        let r = Rollout::start(&spec(), from, 1, "c", SystemTime::now()).unwrap();
+        let r = Rollout::start(&spec(), from.clone(), 1, "c", SystemTime::now()).unwrap();
+        assert_eq!(r.target_at(3).deployment, from.deployment, "the binding's override stays at 100%");
+        assert_eq!(r.target_at(3).sides.iter().map(|s| s.version).collect::<Vec<_>>(), [8]);
         let t = r.target_at(0);
+        assert_eq!(t.deployment, from.deployment);
         assert_eq!(
             t.shadows.iter().map(|s| s.version).collect::<Vec<_>>(),
             [9],

@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::deployment::DeploymentSpec;
 use crate::{Artifact, BindingName, Error, ModelName, Result};
 
 /// Weights are basis points of this many buckets.
@@ -56,11 +57,15 @@ pub struct Shadow {
 }
 
 /// A binding's target when it is more than one version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Traffic {
     pub sides: Vec<Side>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shadows: Vec<Shadow>,
+    /// Overrides the deployment spec of every version of the target (see
+    /// [`DeploymentSpec::overlay`]): a binding-level knob such as more replicas for production.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<DeploymentSpec>,
 }
 
 /// A member version's artifact, carried with a target so that resolvers answer from memory.
@@ -149,15 +154,43 @@ impl Traffic {
                 buckets: vec![(0, BUCKETS)],
             }],
             shadows: Vec::new(),
+            ..Default::default()
         }
     }
 
     /// The version a plain binding points at: `Some` when this is one side and no shadows.
     pub fn as_single(&self) -> Option<u64> {
-        match (self.sides.as_slice(), self.shadows.is_empty()) {
+        match (self.sides.as_slice(), self.shadows.is_empty() && self.deployment.is_none()) {
             ([only], true) => Some(only.version),
             _ => None,
         }
+    }
+
+    /// The deployment spec `version` is served with under this target: its own, overlaid with
+    /// the target's override.
+    pub fn effective_deployment(&self, own: Option<&DeploymentSpec>) -> Option<DeploymentSpec> {
+        match (&self.deployment, own) {
+            (Some(over), base) => Some(DeploymentSpec::overlay(base, over)),
+            (None, base) => base.cloned(),
+        }
+    }
+
+    /// Checks the override against every member's own spec (`specs`): the combination must be
+    /// valid too (e.g. an overridden min_replicas above a version's max_replicas).
+    pub fn check_override<'a>(
+        &self,
+        specs: impl IntoIterator<Item = (u64, Option<&'a DeploymentSpec>)>,
+    ) -> Result<()> {
+        let Some(over) = &self.deployment else { return Ok(()) };
+        for (version, own) in specs {
+            DeploymentSpec::overlay(own, over).validate("deployment_override").map_err(|e| {
+                Error::invalid(
+                    "deployment_override",
+                    format!("combined with version {version}'s own deployment spec: {e}"),
+                )
+            })?;
+        }
+        Ok(())
     }
 
     /// The binding's primary version: the first side's (what `Binding.version` reports).
@@ -178,6 +211,13 @@ impl Traffic {
                 &format!("{field}.sides"),
                 format!("has {n} entries; a split has 1 to {MAX_SIDES} sides"),
             ));
+        }
+        if let Some(d) = &self.deployment {
+            if d.is_empty() {
+                self.deployment = None;
+            } else {
+                d.validate(&format!("{field}.deployment_override"))?;
+            }
         }
         if self.shadows.len() > MAX_SHADOWS {
             return Err(Error::invalid(
@@ -335,7 +375,7 @@ impl Traffic {
     pub fn only_shadows_differ(&self, before: &Traffic) -> bool {
         let key =
             |t: &Traffic| t.sides.iter().map(|s| (s.version, s.weight, s.role.clone())).collect::<Vec<_>>();
-        key(self) == key(before) && self.shadows != before.shadows
+        key(self) == key(before) && self.deployment == before.deployment && self.shadows != before.shadows
     }
 
     /// The same target as the user declared it (no assigned buckets): what two requests compare.
@@ -344,6 +384,7 @@ impl Traffic {
             (
                 t.sides.iter().map(|s| (s.version, s.weight, s.role.clone())).collect::<Vec<_>>(),
                 t.shadows.clone(),
+                t.deployment.clone(),
             )
         };
         strip(self) == strip(other)
@@ -424,6 +465,7 @@ mod tests {
                 .map(|&(version, weight)| Side { version, weight, role: String::new(), buckets: Vec::new() })
                 .collect(),
             shadows: Vec::new(),
+            ..Default::default()
         }
     }
 

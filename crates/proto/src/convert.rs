@@ -174,7 +174,8 @@ impl TryFrom<v1::SetBindingRequest> for SetBinding {
     type Error = Error;
     fn try_from(r: v1::SetBindingRequest) -> Result<Self, Error> {
         validate_reason(&r.reason)?;
-        let (version, traffic) = crate::traffic::decode_target("", r.version, r.traffic)?;
+        let (version, traffic) =
+            crate::traffic::decode_target("", r.version, r.traffic, r.deployment_override)?;
         Ok(Self {
             model: ModelName::parse("model_name", r.model_name)?,
             name: BindingName::parse("binding", r.binding)?,
@@ -195,8 +196,12 @@ impl TryFrom<v1::SetBindingsRequest> for SetBindings {
             .into_iter()
             .enumerate()
             .map(|(i, b)| {
-                let (version, traffic) =
-                    crate::traffic::decode_target(&format!("bindings[{i}]."), b.version, b.traffic)?;
+                let (version, traffic) = crate::traffic::decode_target(
+                    &format!("bindings[{i}]."),
+                    b.version,
+                    b.traffic,
+                    b.deployment_override,
+                )?;
                 Ok(BindingAssignment {
                     name: BindingName::parse(&format!("bindings[{i}].binding"), b.binding)?,
                     version,
@@ -450,7 +455,8 @@ impl From<&core::BindingChange> for v1::BindingState {
             state.sha256.clone_from(&target.artifact.sha256);
             state.size_bytes = target.artifact.size_bytes;
             state.artifact_format.clone_from(&target.artifact.format);
-            state.deployment = deployment_to_wire(target.artifact.deployment.as_deref());
+            state.deployment =
+                crate::traffic::effective_deployment(&target.artifact, target.traffic.as_ref());
             if let Some(traffic) = &target.traffic {
                 (state.sides, state.shadows) = crate::traffic::members(traffic, |v| target.artifact_of(v));
             }

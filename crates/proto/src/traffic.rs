@@ -7,15 +7,38 @@ use bindery_core::{Artifact, BindingName, Error, ModelName, validate};
 
 use crate::v1;
 
-/// A requested target: `version`, or `traffic` (then `version` must be 0 or its first side).
+/// A requested target: `version`, or `traffic` (then `version` must be 0 or its first side),
+/// and a deployment override (`override_` here or in `traffic`; if both, they must agree).
 /// Returns the primary version and the traffic, `None` when it is a plain single version.
 pub fn decode_target(
     prefix: &str,
     version: u64,
     traffic: Option<v1::Traffic>,
+    override_: Option<v1::DeploymentSpec>,
 ) -> Result<(u64, Option<Traffic>), Error> {
-    let Some(wire) = traffic else {
-        return Ok((validate::version_number(&format!("{prefix}version"), version)?, None));
+    let override_ = match (override_, traffic.as_ref().and_then(|t| t.deployment_override.clone())) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(Error::invalid(
+                &format!("{prefix}deployment_override"),
+                "differs from traffic.deployment_override; set one of them",
+            ));
+        }
+        (a, b) => a.or(b).map(crate::convert::deployment_from_wire),
+    };
+    let wire = match traffic {
+        Some(wire) => wire,
+        None if override_.is_some() => {
+            let version = validate::version_number(&format!("{prefix}version"), version)?;
+            v1::Traffic {
+                sides: vec![v1::TrafficSide {
+                    version,
+                    weight: bindery_core::traffic::BUCKETS,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }
+        }
+        None => return Ok((validate::version_number(&format!("{prefix}version"), version)?, None)),
     };
     let mut t = Traffic {
         sides: wire
@@ -24,6 +47,7 @@ pub fn decode_target(
             .map(|s| Side { version: s.version, weight: s.weight, role: s.role, buckets: Vec::new() })
             .collect(),
         shadows: wire.shadows.into_iter().map(|s| Shadow { version: s.version, mirror: s.mirror }).collect(),
+        deployment: override_,
     };
     t.validate(&format!("{prefix}traffic"))?;
     if version != 0 && version != t.primary() {
@@ -52,6 +76,7 @@ pub fn encode(t: &Traffic) -> v1::Traffic {
             .iter()
             .map(|s| v1::TrafficShadow { version: s.version, mirror: s.mirror })
             .collect(),
+        deployment_override: crate::convert::deployment_to_wire(t.deployment.as_ref()),
     }
 }
 
@@ -59,29 +84,47 @@ fn buckets(s: &Side) -> Vec<v1::BucketRange> {
     s.buckets.iter().map(|&(start, end)| v1::BucketRange { start, end }).collect()
 }
 
-fn member(version: u64, artifact: Option<&Artifact>) -> v1::ResolvedMember {
+/// The deployment spec `artifact`'s version is served with under `traffic` (its own, overlaid
+/// with the binding's override).
+pub fn effective_deployment(artifact: &Artifact, traffic: Option<&Traffic>) -> Option<v1::DeploymentSpec> {
+    let own = artifact.deployment.as_deref();
+    match traffic {
+        Some(t) => crate::convert::deployment_to_wire(t.effective_deployment(own).as_ref()),
+        None => crate::convert::deployment_to_wire(own),
+    }
+}
+
+fn member(version: u64, artifact: Option<&Artifact>, traffic: &Traffic) -> v1::ResolvedMember {
     let mut m = v1::ResolvedMember { version, ..Default::default() };
     if let Some(a) = artifact {
         m.artifact_uri.clone_from(&a.uri);
         m.sha256.clone_from(&a.sha256);
         m.size_bytes = a.size_bytes;
         m.artifact_format.clone_from(&a.format);
-        m.deployment = crate::convert::deployment_to_wire(a.deployment.as_deref());
+        m.deployment = effective_deployment(a, Some(traffic));
     }
     m
 }
 
-fn side_member<'a>(s: &Side, artifact_of: &impl Fn(u64) -> Option<&'a Artifact>) -> v1::ResolvedMember {
+fn side_member<'a>(
+    s: &Side,
+    traffic: &Traffic,
+    artifact_of: &impl Fn(u64) -> Option<&'a Artifact>,
+) -> v1::ResolvedMember {
     v1::ResolvedMember {
         role: s.role.clone(),
         weight: s.weight,
         buckets: buckets(s),
-        ..member(s.version, artifact_of(s.version))
+        ..member(s.version, artifact_of(s.version), traffic)
     }
 }
 
-fn shadow_member<'a>(s: &Shadow, artifact_of: &impl Fn(u64) -> Option<&'a Artifact>) -> v1::ResolvedMember {
-    v1::ResolvedMember { mirror: s.mirror, ..member(s.version, artifact_of(s.version)) }
+fn shadow_member<'a>(
+    s: &Shadow,
+    traffic: &Traffic,
+    artifact_of: &impl Fn(u64) -> Option<&'a Artifact>,
+) -> v1::ResolvedMember {
+    v1::ResolvedMember { mirror: s.mirror, ..member(s.version, artifact_of(s.version), traffic) }
 }
 
 /// Every side and shadow of `traffic`, each with its artifact.
@@ -90,8 +133,8 @@ pub fn members<'a>(
     artifact_of: impl Fn(u64) -> Option<&'a Artifact>,
 ) -> (Vec<v1::ResolvedMember>, Vec<v1::ResolvedMember>) {
     (
-        traffic.sides.iter().map(|s| side_member(s, &artifact_of)).collect(),
-        traffic.shadows.iter().map(|s| shadow_member(s, &artifact_of)).collect(),
+        traffic.sides.iter().map(|s| side_member(s, traffic, &artifact_of)).collect(),
+        traffic.shadows.iter().map(|s| shadow_member(s, traffic, &artifact_of)).collect(),
     )
 }
 
@@ -131,7 +174,7 @@ pub fn resolve_response<'a>(
             if let Some(artifact) = artifact_of(route.side.version) {
                 chosen = (route.side.version, artifact);
             }
-            answer.shadows = route.shadows().map(|s| shadow_member(s, &artifact_of)).collect();
+            answer.shadows = route.shadows().map(|s| shadow_member(s, traffic, &artifact_of)).collect();
         }
         Some(traffic) => {
             if let Some(first) = traffic.sides.first() {
@@ -151,7 +194,7 @@ pub fn resolve_response<'a>(
     answer.sha256.clone_from(&artifact.sha256);
     answer.size_bytes = artifact.size_bytes;
     answer.artifact_format.clone_from(&artifact.format);
-    answer.deployment = crate::convert::deployment_to_wire(artifact.deployment.as_deref());
+    answer.deployment = effective_deployment(artifact, found.traffic);
     (answer, artifact)
 }
 

@@ -173,6 +173,10 @@ pub enum ClientCommand {
         /// A shadow the caller mirrors requests to: `VERSION=PERCENT` (repeatable).
         #[arg(long)]
         shadow: Vec<String>,
+        /// Override the versions' deployment specs for this binding, as JSON:
+        /// `{"min_replicas": 4, "memory": "8Gi", "env": {"TIER": "prod"}}`.
+        #[arg(long)]
+        deployment_override: Option<String>,
         /// Compare-and-set: the generation you last saw (0 = must not exist).
         #[arg(long)]
         expected_generation: Option<u64>,
@@ -418,8 +422,19 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
     let out = match command {
         ClientCommand::Model(cmd) => model(&mut c, cmd).await?,
         ClientCommand::Version(cmd) => version(&mut c, cmd).await?,
-        ClientCommand::Bind { model, binding, version, split, shadow, expected_generation, reason } => {
+        ClientCommand::Bind {
+            model,
+            binding,
+            version,
+            split,
+            shadow,
+            deployment_override,
+            expected_generation,
+            reason,
+        } => {
             let traffic = crate::cli_traffic::parse(split.as_deref(), &shadow)?;
+            let deployment_override =
+                deployment_override.as_deref().map(crate::cli_deployment::parse_json).transpose()?;
             if version.is_none() && traffic.is_none() {
                 anyhow::bail!("give a VERSION, or a --split (and/or --shadow)");
             }
@@ -431,6 +446,7 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
                 expected_generation,
                 reason,
                 traffic,
+                deployment_override,
             };
             let r = c.registry.set_binding(c.request(req)?).await.map_err(status)?.into_inner();
             Output::of(&r, binding_line(&r.binding.clone().unwrap_or_default(), r.revision))

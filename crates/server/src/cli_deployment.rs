@@ -51,6 +51,23 @@ impl DeploymentArgs {
     }
 }
 
+/// A deployment spec written as JSON (`{"min_replicas": 4, "env": {"TIER": "prod"}}`).
+pub(crate) fn parse_json(text: &str) -> anyhow::Result<v1::DeploymentSpec> {
+    const FIELDS: [&str; 9] =
+        ["runtime", "image", "cpu", "memory", "gpu", "env", "min_replicas", "max_replicas", "config_json"];
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text)
+        && let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str()))
+    {
+        anyhow::bail!("--deployment-override: unknown field {unknown:?}; fields are {}", FIELDS.join(", "));
+    }
+    let spec: bindery_core::deployment::DeploymentSpec = serde_json::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "--deployment-override: {e}; fields are runtime, image, cpu, memory, gpu, env, min_replicas, max_replicas, config_json"
+        )
+    })?;
+    Ok(bindery_proto::deployment_to_wire(Some(&spec)).unwrap_or_default())
+}
+
 /// `runtime=triton image=... cpu=2 memory=4Gi gpu=1 replicas=1..3`: the fields that are set.
 pub(crate) fn describe(d: &v1::DeploymentSpec) -> String {
     let mut parts = Vec::new();
@@ -65,7 +82,8 @@ pub(crate) fn describe(d: &v1::DeploymentSpec) -> String {
         parts.push(format!("gpu={}", d.gpu));
     }
     if d.min_replicas > 0 || d.max_replicas > 0 {
-        parts.push(format!("replicas={}..{}", d.min_replicas, d.max_replicas));
+        let max = if d.max_replicas > 0 { d.max_replicas.to_string() } else { String::new() };
+        parts.push(format!("replicas={}..{max}", d.min_replicas));
     }
     let mut env: Vec<_> = d.env.iter().collect();
     env.sort();

@@ -103,6 +103,8 @@ pub(crate) async fn bindable_target(
     for version in traffic.members().filter(|v| *v != primary) {
         others.push(MemberArtifact { version, artifact: bindable(tx, model_id, model, version).await? });
     }
+    let specs = others.iter().map(|o| (o.version, o.artifact.deployment.as_deref()));
+    traffic.check_override(std::iter::once((primary, artifact.deployment.as_deref())).chain(specs))?;
     Ok(BindingTarget { version: primary, artifact, traffic: Some(traffic.clone()), others })
 }
 

@@ -147,6 +147,8 @@ pub(crate) fn bindable_target(
         .filter(|v| *v != primary)
         .map(|version| Ok(MemberArtifact { version, artifact: bindable(conn, model_id, model, version)? }))
         .collect::<Result<Vec<_>>>()?;
+    let specs = others.iter().map(|o| (o.version, o.artifact.deployment.as_deref()));
+    traffic.check_override(std::iter::once((primary, artifact.deployment.as_deref())).chain(specs))?;
     Ok(BindingTarget { version: primary, artifact, traffic: Some(traffic.clone()), others })
 }
 
