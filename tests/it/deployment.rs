@@ -92,30 +92,12 @@ pub(crate) async fn versions_carry_their_deployment_spec_to_every_resolver(backe
     let mut reader = registry.resolver().await.unwrap();
     let mut primary = std::ops::Deref::deref(&registry).resolver().await.unwrap();
     for resolver in [&mut reader, &mut primary] {
-        let whole = resolver
-            .resolve(v1::ResolveRequest {
-                model_name: model.into(),
-                binding: "production".into(),
-                min_revision: set.revision,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let whole = resolve_with(resolver, model, "production", "", set.revision).await;
         assert_eq!(whole.deployment, Some(spec("kserve-mlserver")));
         assert_eq!(whole.sides[1].deployment, Some(spec("triton")));
         assert_eq!(whole.shadows[0].deployment, None);
         for key in ["user-1", "user-2", "user-3", "user-4", "user-5", "user-6"] {
-            let one = resolver
-                .resolve(v1::ResolveRequest {
-                    model_name: model.into(),
-                    binding: "production".into(),
-                    routing_key: key.into(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap()
-                .into_inner();
+            let one = resolve_with(resolver, model, "production", key, 0).await;
             let runtime = if one.version == 1 { "kserve-mlserver" } else { "triton" };
             assert_eq!(one.deployment, Some(spec(runtime)), "{key} on v{}", one.version);
         }
@@ -152,16 +134,7 @@ pub(crate) async fn versions_carry_their_deployment_spec_to_every_resolver(backe
     };
     let set = r.set_binding(split(Some(over.clone()))).await.unwrap().into_inner();
     assert_eq!(set.binding.unwrap().traffic.unwrap().deployment_override, Some(over.clone()));
-    let whole = reader
-        .resolve(v1::ResolveRequest {
-            model_name: model.into(),
-            binding: "production".into(),
-            min_revision: set.revision,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let whole = resolve_with(&mut reader, model, "production", "", set.revision).await;
     let effective = |runtime: &str| v1::DeploymentSpec {
         min_replicas: 2,
         memory: "8Gi".into(),
@@ -189,116 +162,114 @@ pub(crate) async fn versions_carry_their_deployment_spec_to_every_resolver(backe
     let b = set.binding.unwrap();
     assert_eq!((b.version, b.traffic.map(|t| t.sides.len())), (1, Some(1)));
     let back = rollback(&mut r, model, "production").await.unwrap();
-    let whole = primary
-        .resolve(v1::ResolveRequest {
-            model_name: model.into(),
-            binding: "production".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let whole = resolve_with(&mut primary, model, "production", "", 0).await;
     assert!(back.revision > set.revision);
     assert_eq!(whole.deployment, Some(effective("kserve-mlserver")), "back to the split with its override");
 }
 
 pub(crate) async fn the_cli_registers_and_shows_a_deployment_spec(backend: Backend) {
-    use clap::Parser;
     let registry = TestRegistry::start(backend).await.unwrap();
-    let endpoint = registry.endpoint();
-    let run = |argv: &[&str]| {
-        let mut full = vec!["bindery", "--server", endpoint.as_str()];
-        full.extend_from_slice(argv);
-        let cli = bindery_server::cli::ClientCli::try_parse_from(full);
-        async move {
-            let cli = cli?;
-            bindery_server::cli::run(cli.args, cli.command).await
-        }
-    };
-    run(&["model", "create", "nlp/tagger"]).await.unwrap();
-    let out = run(&[
-        "version",
-        "register",
-        "nlp/tagger",
-        "--uri",
-        "s3://models/tagger/1/",
-        "--runtime",
-        "triton",
-        "--cpu",
-        "2",
-        "--memory",
-        "4Gi",
-        "--env",
-        "THREADS=8",
-        "--runtime-config",
-        r#"{"batch": 8}"#,
-    ])
+    cli(&registry, &["model", "create", "nlp/tagger"]).await.unwrap();
+    let out = cli(
+        &registry,
+        &[
+            "version",
+            "register",
+            "nlp/tagger",
+            "--uri",
+            "s3://models/tagger/1/",
+            "--runtime",
+            "triton",
+            "--cpu",
+            "2",
+            "--memory",
+            "4Gi",
+            "--env",
+            "THREADS=8",
+            "--runtime-config",
+            r#"{"batch": 8}"#,
+        ],
+    )
     .await
     .unwrap();
     assert!(out.contains("v1"), "{out}");
-    run(&["bind", "nlp/tagger", "production", "1"]).await.unwrap();
-    let out = run(&["resolve", "nlp/tagger", "production"]).await.unwrap();
+    cli(&registry, &["bind", "nlp/tagger", "production", "1"]).await.unwrap();
+    let out = cli(&registry, &["resolve", "nlp/tagger", "production"]).await.unwrap();
     assert!(
         out.contains(r#"serve with runtime=triton cpu=2 memory=4Gi env.THREADS=8 config={"batch": 8}"#),
         "{out}"
     );
-    let json = run(&["--json", "version", "get", "nlp/tagger", "1"]).await.unwrap();
+    let json = cli(&registry, &["--json", "version", "get", "nlp/tagger", "1"]).await.unwrap();
     assert!(json.contains("\"runtime\": \"triton\""), "{json}");
-    let err = run(&["version", "register", "nlp/tagger", "--uri", "s3://models/tagger/2/", "--cpu", "lots"])
-        .await
-        .unwrap_err();
+    let err = cli(
+        &registry,
+        &["version", "register", "nlp/tagger", "--uri", "s3://models/tagger/2/", "--cpu", "lots"],
+    )
+    .await
+    .unwrap_err();
     assert!(format!("{err:#}").contains("deployment.cpu"), "{err:#}");
 
-    let out =
-        run(&["bind", "nlp/tagger", "production", "1", "--deployment-override", r#"{"min_replicas": 2}"#])
-            .await
-            .unwrap();
+    let out = cli(
+        &registry,
+        &["bind", "nlp/tagger", "production", "1", "--deployment-override", r#"{"min_replicas": 2}"#],
+    )
+    .await
+    .unwrap();
     assert!(out.contains("v1 100% stable"), "{out}");
-    let out = run(&["resolve", "nlp/tagger", "production"]).await.unwrap();
+    let out = cli(&registry, &["resolve", "nlp/tagger", "production"]).await.unwrap();
     assert!(out.contains("replicas=2.."), "{out}");
-    let err = run(&["bind", "nlp/tagger", "production", "1", "--deployment-override", r#"{"replica": 2}"#])
-        .await
-        .unwrap_err();
+    let err = cli(
+        &registry,
+        &["bind", "nlp/tagger", "production", "1", "--deployment-override", r#"{"replica": 2}"#],
+    )
+    .await
+    .unwrap_err();
     assert!(format!("{err:#}").contains("unknown field \"replica\""), "{err:#}");
-    run(&["bind", "nlp/tagger", "production", "1"]).await.unwrap();
+    cli(&registry, &["bind", "nlp/tagger", "production", "1"]).await.unwrap();
 
     // A KServe InferenceService of the binding, plain and as a 90/10 canary with a shadow. CI
     // validates the files written here against KServe's schema (deploy/validate.sh).
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/kserve-export");
     std::fs::create_dir_all(&dir).unwrap();
     let tag = format!("{backend:?}").to_lowercase();
-    let plain = run(&["export", "kserve", "nlp/tagger", "production", "--namespace", "ml"]).await.unwrap();
+    let plain =
+        cli(&registry, &["export", "kserve", "nlp/tagger", "production", "--namespace", "ml"]).await.unwrap();
     assert!(plain.contains("\"name\": \"nlp-tagger-production\""), "{plain}");
     assert!(plain.contains("\"storageUri\": \"s3://models/tagger/1/\""), "{plain}");
     assert!(plain.contains("\"runtime\": \"triton\""), "{plain}");
     std::fs::write(dir.join(format!("{tag}-plain.yaml")), &plain).unwrap();
     for i in [2, 3] {
         let uri = format!("s3://models/tagger/{i}/");
-        run(&[
-            "version",
-            "register",
-            "nlp/tagger",
-            "--uri",
-            &uri,
-            "--format",
-            "onnx",
-            "--cpu",
-            "1",
-            "--gpu",
-            "1",
-            "--max-replicas",
-            "4",
-        ])
+        cli(
+            &registry,
+            &[
+                "version",
+                "register",
+                "nlp/tagger",
+                "--uri",
+                &uri,
+                "--format",
+                "onnx",
+                "--cpu",
+                "1",
+                "--gpu",
+                "1",
+                "--max-replicas",
+                "4",
+            ],
+        )
         .await
         .unwrap();
     }
-    run(&["bind", "nlp/tagger", "production", "--split", "1=90,2=10", "--shadow", "3=5"]).await.unwrap();
-    let split = run(&["export", "kserve", "nlp/tagger", "production"]).await.unwrap();
+    cli(&registry, &["bind", "nlp/tagger", "production", "--split", "1=90,2=10", "--shadow", "3=5"])
+        .await
+        .unwrap();
+    let split = cli(&registry, &["export", "kserve", "nlp/tagger", "production"]).await.unwrap();
     assert!(split.contains("\"canaryTrafficPercent\": 10"), "{split}");
     assert!(split.contains("\"storageUri\": \"s3://models/tagger/2/\""), "{split}");
     assert!(split.contains("\"bindery.dev/shadows\": \"v3@500bp\""), "{split}");
     std::fs::write(dir.join(format!("{tag}-canary.yaml")), &split).unwrap();
-    run(&["bind", "nlp/tagger", "production", "--split", "1=50,2=25,3=25"]).await.unwrap();
-    let err = run(&["export", "kserve", "nlp/tagger", "production"]).await.unwrap_err();
+    cli(&registry, &["bind", "nlp/tagger", "production", "--split", "1=50,2=25,3=25"]).await.unwrap();
+    let err = cli(&registry, &["export", "kserve", "nlp/tagger", "production"]).await.unwrap_err();
     assert!(format!("{err:#}").contains("3 ways"), "{err:#}");
 }

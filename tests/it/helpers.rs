@@ -148,3 +148,49 @@ pub async fn db_revision(db: &TestDb) -> u64 {
         client.query_one("SELECT revision FROM registry_state", &[]).await.expect("revision").get(0);
     u64::try_from(revision).expect("non-negative")
 }
+
+/// `bindery ARGV...` (the CLI, in-process) against `registry`; its output, or its error.
+pub async fn cli(registry: &TestRegistry, argv: &[&str]) -> anyhow::Result<String> {
+    use clap::Parser;
+    let endpoint = registry.endpoint();
+    let mut full = vec!["bindery", "--server", endpoint.as_str()];
+    full.extend_from_slice(argv);
+    let cli = bindery_server::cli::ClientCli::try_parse_from(full)?;
+    bindery_server::cli::run(cli.args, cli.command).await
+}
+
+/// Resolves `binding` of `model` with `routing_key` (empty: none), at or after `min_revision`.
+pub async fn resolve_with(
+    resolver: &mut Resolver,
+    model: &str,
+    binding: &str,
+    routing_key: &str,
+    min_revision: u64,
+) -> v1::ResolveResponse {
+    resolver
+        .resolve(v1::ResolveRequest {
+            model_name: model.into(),
+            binding: binding.into(),
+            min_revision,
+            routing_key: routing_key.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("resolve {model} {binding} {routing_key:?}: {e}"))
+        .into_inner()
+}
+
+/// A policy gating `production` of `model` (only) on `metrics.auc >= min`.
+pub fn auc_policy(model: &str, min: f64) -> v1::SetPromotionPolicyRequest {
+    v1::SetPromotionPolicyRequest {
+        binding: "production".into(),
+        scope: model.into(),
+        gates: vec![v1::Gate {
+            kind: Some(v1::gate::Kind::MetricThreshold(v1::MetricThresholdGate {
+                metric: "auc".into(),
+                op: ">=".into(),
+                value: min,
+            })),
+        }],
+    }
+}

@@ -255,18 +255,7 @@ pub(crate) async fn bad_rollouts_are_refused(backend: Backend) {
     );
     // On a gated binding the first step is a gate-checked move: a candidate failing it (auc 0.91)
     // cannot start.
-    let policy = v1::SetPromotionPolicyRequest {
-        binding: "production".into(),
-        scope: model.into(),
-        gates: vec![v1::Gate {
-            kind: Some(v1::gate::Kind::MetricThreshold(v1::MetricThresholdGate {
-                metric: "auc".into(),
-                op: ">=".into(),
-                value: 0.95,
-            })),
-        }],
-    };
-    r.set_promotion_policy(as_actor(policy, "admin")).await.unwrap();
+    r.set_promotion_policy(as_actor(auc_policy(model, 0.95), "admin")).await.unwrap();
     assert_status(
         r.start_rollout(start_request(model, 2, &[500, 10_000], &[])).await,
         Code::FailedPrecondition,
@@ -342,39 +331,33 @@ pub(crate) async fn rollouts_need_the_role_that_moves_the_binding(backend: Backe
 }
 
 pub(crate) async fn the_cli_starts_and_aborts_a_rollout(backend: Backend) {
-    use clap::Parser;
     let model = "nlp/tagger";
     let (registry, _r) = setup(backend, model).await;
-    let endpoint = registry.endpoint();
-    let run = |argv: &[&str]| {
-        let mut full = vec!["bindery", "--server", endpoint.as_str()];
-        full.extend_from_slice(argv);
-        let cli = bindery_server::cli::ClientCli::try_parse_from(full);
-        async move {
-            let cli = cli?;
-            bindery_server::cli::run(cli.args, cli.command).await
-        }
-    };
-    let out = run(&[
-        "rollout",
-        "start",
-        model,
-        "production",
-        "2",
-        "--steps",
-        "10,50,100",
-        "--interval",
-        "1h",
-        "--abort-if",
-        "metrics.err > 0.1",
-    ])
+    let out = cli(
+        &registry,
+        &[
+            "rollout",
+            "start",
+            model,
+            "production",
+            "2",
+            "--steps",
+            "10,50,100",
+            "--interval",
+            "1h",
+            "--abort-if",
+            "metrics.err > 0.1",
+        ],
+    )
     .await
     .unwrap();
     assert!(out.contains("rollout #1  nlp/tagger production -> v2  RUNNING  step 1/3 (10%)  next "), "{out}");
-    let out = run(&["rollout", "list", "--model", model, "--active"]).await.unwrap();
+    let out = cli(&registry, &["rollout", "list", "--model", model, "--active"]).await.unwrap();
     assert!(out.contains("rollout #1"), "{out}");
-    let out = run(&["rollout", "abort", "1", "--reason", "not today"]).await.unwrap();
+    let out = cli(&registry, &["rollout", "abort", "1", "--reason", "not today"]).await.unwrap();
     assert!(out.contains("ABORTED") && out.contains("not today"), "{out}");
-    let err = run(&["rollout", "start", model, "production", "2", "--interval", "soon"]).await.unwrap_err();
+    let err = cli(&registry, &["rollout", "start", model, "production", "2", "--interval", "soon"])
+        .await
+        .unwrap_err();
     assert!(format!("{err:#}").contains("--interval"), "{err:#}");
 }

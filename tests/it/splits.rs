@@ -38,25 +38,6 @@ async fn split(
     .map(tonic::Response::into_inner)
 }
 
-async fn resolve_key(
-    resolver: &mut Resolver,
-    model: &str,
-    key: &str,
-    min_revision: u64,
-) -> v1::ResolveResponse {
-    resolver
-        .resolve(v1::ResolveRequest {
-            model_name: model.into(),
-            binding: "production".into(),
-            min_revision,
-            routing_key: key.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("resolve {key}: {e}"))
-        .into_inner()
-}
-
 /// Which version each of `keys` lands on, from one resolver.
 async fn sides_of(
     resolver: &mut Resolver,
@@ -66,7 +47,7 @@ async fn sides_of(
 ) -> Vec<(u64, String)> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let r = resolve_key(resolver, model, key, min_revision).await;
+        let r = resolve_with(resolver, model, "production", key, min_revision).await;
         out.push((r.version, r.role));
     }
     out
@@ -102,16 +83,7 @@ pub(crate) async fn splits_route_sticky_and_roll_back_whole(backend: Backend) {
 
     // Without a routing key: the whole target.
     let mut reader = registry.resolver().await.unwrap();
-    let whole = reader
-        .resolve(v1::ResolveRequest {
-            model_name: model.into(),
-            binding: "production".into(),
-            min_revision: set.revision,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let whole = resolve_with(&mut reader, model, "production", "", set.revision).await;
     assert_eq!((whole.version, whole.role.as_str(), whole.bucket), (1, "stable", None));
     assert_eq!(
         whole.sides.iter().map(|s| (s.version, s.weight)).collect::<Vec<_>>(),
@@ -140,7 +112,7 @@ pub(crate) async fn splits_route_sticky_and_roll_back_whole(backend: Backend) {
     let canaries = at_90.iter().filter(|(v, _)| *v == 2).count();
     assert!((10..=60).contains(&canaries), "{canaries} of 300 keys on the 10% canary");
     // A key is mirrored exactly when its bucket is under the shadow's 5%.
-    let one = resolve_key(&mut reader, model, "user-7", set.revision).await;
+    let one = resolve_with(&mut reader, model, "production", "user-7", set.revision).await;
     let bucket = one.bucket.unwrap();
     assert_eq!(bucket, bindery_core::traffic::bucket(model, "production", "user-7"));
     assert_eq!(one.shadows.len(), usize::from(bucket < 500), "bucket {bucket}");
@@ -231,7 +203,7 @@ pub(crate) async fn splits_route_sticky_and_roll_back_whole(backend: Backend) {
         .into_inner();
     let b = plain.binding.unwrap();
     assert_eq!((b.version, b.traffic), (1, None));
-    let single = resolve_key(&mut reader, model, "user-1", plain.revision).await;
+    let single = resolve_with(&mut reader, model, "production", "user-1", plain.revision).await;
     assert_eq!((single.version, single.role.as_str(), single.sides.len()), (1, "stable", 0));
     // Versions that left the target can be archived again.
     r.archive_version(v1::ArchiveVersionRequest { model_name: model.into(), version: 3 }).await.unwrap();
@@ -350,18 +322,7 @@ pub(crate) async fn sides_gaining_weight_pass_the_gates(backend: Backend) {
         req.metrics = [("auc".to_owned(), auc)].into();
         r.register_version(req).await.unwrap();
     }
-    let policy = v1::SetPromotionPolicyRequest {
-        binding: "production".into(),
-        scope: model.into(),
-        gates: vec![v1::Gate {
-            kind: Some(v1::gate::Kind::MetricThreshold(v1::MetricThresholdGate {
-                metric: "auc".into(),
-                op: ">=".into(),
-                value: 0.9,
-            })),
-        }],
-    };
-    r.set_promotion_policy(as_actor(policy, "admin")).await.unwrap();
+    r.set_promotion_policy(as_actor(auc_policy(model, 0.9), "admin")).await.unwrap();
     bind(&mut r, model, "production", 1, None).await.unwrap();
     // The bad version may not take traffic, not even 1%.
     assert_status(
@@ -384,35 +345,24 @@ pub(crate) async fn the_cli_sets_and_resolves_a_split(backend: Backend) {
     for i in 1..=3 {
         register(&mut r, "nlp/tagger", &format!("r{i}")).await;
     }
-    let out = bindery(
+    let out = cli(
         &registry,
         &["bind", "nlp/tagger", "production", "--split", "1=90,2=10:canary", "--shadow", "3=2.5"],
     )
     .await
     .unwrap();
     assert!(out.contains("v1 90% stable, v2 10% canary; shadow v3 2.50%"), "{out}");
-    let out = bindery(&registry, &["resolve", "nlp/tagger", "production", "--routing-key", "user-1"])
-        .await
-        .unwrap();
+    let out =
+        cli(&registry, &["resolve", "nlp/tagger", "production", "--routing-key", "user-1"]).await.unwrap();
     let want = bindery_core::traffic::bucket("nlp/tagger", "production", "user-1");
     assert!(out.contains(&format!("bucket {want}")), "{out}");
-    let out = bindery(&registry, &["resolve", "nlp/tagger", "production"]).await.unwrap();
+    let out = cli(&registry, &["resolve", "nlp/tagger", "production"]).await.unwrap();
     assert!(out.contains("side   v2 10% canary"), "{out}");
     assert!(out.contains("shadow v3 mirror 2.50%"), "{out}");
-    let out = bindery(&registry, &["history", "nlp/tagger", "production"]).await.unwrap();
+    let out = cli(&registry, &["history", "nlp/tagger", "production"]).await.unwrap();
     assert!(out.contains("-> [v1 90% stable, v2 10% canary; shadow v3 2.50%]"), "{out}");
-    let err =
-        bindery(&registry, &["bind", "nlp/tagger", "production", "--split", "1=90,2=5"]).await.unwrap_err();
+    let err = cli(&registry, &["bind", "nlp/tagger", "production", "--split", "1=90,2=5"]).await.unwrap_err();
     assert!(format!("{err:#}").contains("sum to 9500"), "{err:#}");
-}
-
-async fn bindery(registry: &TestRegistry, argv: &[&str]) -> anyhow::Result<String> {
-    use clap::Parser;
-    let endpoint = registry.endpoint();
-    let mut full = vec!["bindery", "--server", endpoint.as_str()];
-    full.extend_from_slice(argv);
-    let cli = bindery_server::cli::ClientCli::try_parse_from(full)?;
-    bindery_server::cli::run(cli.args, cli.command).await
 }
 
 /// On a protected binding, moving traffic needs APPROVER; adding, changing or removing shadows
