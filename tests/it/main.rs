@@ -58,6 +58,7 @@ store_suite! {
         bad_rollouts_are_refused,
         rollouts_need_the_role_that_moves_the_binding,
         the_cli_starts_and_aborts_a_rollout,
+        the_primary_advances_due_rollouts_by_itself,
     ],
     validation: [invalid_arguments_name_the_field],
     cli: [cli_drives_a_model_to_production],

@@ -361,3 +361,24 @@ pub(crate) async fn the_cli_starts_and_aborts_a_rollout(backend: Backend) {
         .unwrap_err();
     assert!(format!("{err:#}").contains("--interval"), "{err:#}");
 }
+
+/// The primary's own loop (real clock, 1 s ticks) advances a rollout with a 1 s interval to
+/// completion, with no store handle of the test's.
+pub(crate) async fn the_primary_advances_due_rollouts_by_itself(backend: Backend) {
+    let model = "ops/loop";
+    let (_registry, mut r) = setup(backend, model).await;
+    let req =
+        v1::StartRolloutRequest { interval_seconds: 1, ..start_request(model, 2, &[5_000, 10_000], &[]) };
+    let started = r.start_rollout(req).await.unwrap().into_inner();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = r.get_rollout(v1::GetRolloutRequest { id: started.id }).await.unwrap().into_inner();
+        if got.state() == v1::RolloutState::Completed {
+            assert_eq!(got.step, 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the loop did not finish the rollout: {got:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(weights(&mut r, model).await, [(2, 10_000)]);
+}
