@@ -194,3 +194,21 @@ pub fn auc_policy(model: &str, min: f64) -> v1::SetPromotionPolicyRequest {
         }],
     }
 }
+
+/// Every change of `binding` of `model`, newest first.
+pub async fn binding_history(
+    registry: &mut Registry,
+    model: &str,
+    binding: &str,
+) -> Vec<v1::BindingHistoryEntry> {
+    registry
+        .list_binding_history(v1::ListBindingHistoryRequest {
+            model_name: model.into(),
+            binding: binding.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("history of {model} {binding}: {e}"))
+        .into_inner()
+        .entries
+}

@@ -97,16 +97,7 @@ pub(crate) async fn a_rollout_steps_on_time_survives_restarts_and_never_double_s
     assert!(restarted.advance_rollouts(&loop_ctx(), at + 10 * HOUR).await.unwrap().is_empty());
 
     // One binding change per step, each recorded with the rollout's reason.
-    let history = r
-        .list_binding_history(v1::ListBindingHistoryRequest {
-            model_name: model.into(),
-            binding: "production".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let history = binding_history(&mut r, model, "production").await;
     assert_eq!(history.len(), 5, "bind + 4 steps: {history:?}");
     assert!(
         history[0].reason.starts_with(&format!("rollout #{} step 4/4: version 2 at 100.00%", started.id))

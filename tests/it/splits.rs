@@ -175,16 +175,7 @@ pub(crate) async fn splits_route_sticky_and_roll_back_whole(backend: Backend) {
     assert_eq!(sides_of(&mut reader, model, &keys, back.revision).await, at_90);
 
     // History records the whole targets.
-    let history = r
-        .list_binding_history(v1::ListBindingHistoryRequest {
-            model_name: model.into(),
-            binding: "production".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .entries;
+    let history = binding_history(&mut r, model, "production").await;
     assert_eq!(history.len(), 4);
     assert_eq!(history[0].after_traffic.as_ref(), Some(&t90));
     assert_eq!(history[0].before_traffic.as_ref().map(|t| t.sides[0].weight), Some(5_000));

@@ -7,6 +7,7 @@ mod access_state;
 pub mod annotation;
 mod artifact;
 mod audit;
+mod binding;
 pub mod deployment;
 mod error;
 mod feed;
@@ -39,17 +40,19 @@ pub use audit::{
     AuditBreak, AuditEntry, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros,
     trace_id, unix_micros,
 };
+pub use binding::{
+    Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,
+    BindingWrite, BindingsWrite, DeleteBinding, Resolved, RollbackBinding, SetBinding, SetBindings,
+    binding_audit_state, check_generation, plan_target, stored_traffic, validate_reason,
+};
 pub use error::{Error, Result, error_id, split_detail};
 pub use feed::{
     ACCESS_KIND, BindingsPayload, Change, ChangeEffect, ChangeFeed, FeedConnection, LogRow, Notification,
     Snapshot, decode_log,
 };
 pub use model::{
-    Artifact, Binding, BindingAction, BindingAssignment, BindingChange, BindingHistoryEntry, BindingTarget,
-    BindingWrite, BindingsWrite, DatasetRef, DeleteBinding, Lineage, Model, ModelUpdate, ModelVersion,
-    NewModel, NewVersion, Registered, Resolved, RollbackBinding, SetBinding, SetBindings, Signature,
-    VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext, check_generation, plan_target,
-    stored_traffic, validate_reason,
+    Artifact, DatasetRef, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion, Registered,
+    Signature, VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};

@@ -353,6 +353,16 @@ impl Rollout {
         )
     }
 
+    /// What the audit log records of a rollout change (both stores), and under which target.
+    pub fn audit(&self) -> (String, serde_json::Value) {
+        let target = format!("models/{}/bindings/{}/rollouts/{}", self.model, self.binding, self.id);
+        let after = serde_json::json!({
+            "state": self.state.as_str(), "step": self.step, "steps": self.steps, "to_version": self.to_version,
+            "outcome": self.outcome, "reason": self.reason,
+        });
+        (target, after)
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }

@@ -225,11 +225,15 @@ pub(crate) async fn rebind(
             ],
         )
         .await?;
-        if let Some(v) = before_version {
-            before_audit.insert(name.to_string(), audit_state(v, generation - 1, before_traffic));
+        if let Some(c) = &change.before {
+            let state = bindery_core::binding_audit_state(c.version, generation - 1, c.traffic.as_ref());
+            before_audit.insert(name.to_string(), state);
         }
-        if let Some(v) = after_version {
-            after_audit.insert(name.to_string(), audit_state(v, generation, after_traffic));
+        if let Some(t) = &change.after {
+            after_audit.insert(
+                name.to_string(),
+                bindery_core::binding_audit_state(t.version, generation, t.traffic.as_ref()),
+            );
         }
         payload.push(BindingChange {
             model_name: model.clone(),
@@ -277,15 +281,6 @@ pub(crate) async fn rebind(
     )
     .await?;
     Ok(revision)
-}
-
-/// A binding's state in an audit row: its version and generation, and its traffic when it has one.
-fn audit_state(version: i64, generation: u64, traffic: Option<serde_json::Value>) -> serde_json::Value {
-    let mut state = json!({ "version": version, "generation": generation });
-    if let (Some(obj), Some(traffic)) = (state.as_object_mut(), traffic) {
-        obj.insert("traffic".into(), traffic);
-    }
-    state
 }
 
 fn with_reason(mut state: serde_json::Value, reason: &str) -> serde_json::Value {

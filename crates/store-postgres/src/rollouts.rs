@@ -8,7 +8,6 @@ use std::time::SystemTime;
 use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec, RolloutState, Tick};
 use bindery_core::{BindingAction, Cursor, Error, ModelName, Page, PageRequest, WriteContext};
 use deadpool_postgres::Transaction;
-use serde_json::json;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
@@ -39,11 +38,7 @@ async fn audit(
     action: &'static str,
     r: &Rollout,
 ) -> StoreResult<()> {
-    let after = json!({
-        "state": r.state.as_str(), "step": r.step, "steps": r.steps, "to_version": r.to_version,
-        "outcome": r.outcome, "reason": r.reason,
-    });
-    let target = format!("{}/bindings/{}/rollouts/{}", models::target(&r.model), r.binding, r.id);
+    let (target, after) = r.audit();
     write::record_audit_only(tx, ctx, Audit { action, target, before: None, after: Some(after) }).await
 }
 

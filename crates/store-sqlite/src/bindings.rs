@@ -250,11 +250,13 @@ pub(crate) fn rebind(
             ],
         )
         .sql()?;
-        if let Some(v) = before_version {
-            before_audit.insert(name.to_string(), audit_state(v, generation - 1, before_traffic, reason));
+        if let Some(c) = &change.before {
+            let state = bindery_core::binding_audit_state(c.version(), generation - 1, c.traffic());
+            before_audit.insert(name.to_string(), with_reason(state, reason));
         }
-        if let Some(v) = after_version {
-            after_audit.insert(name.to_string(), audit_state(v, generation, after_traffic, reason));
+        if let Some(t) = &change.after {
+            let state = bindery_core::binding_audit_state(t.version, generation, t.traffic.as_ref());
+            after_audit.insert(name.to_string(), with_reason(state, reason));
         }
         payload.push(BindingChange {
             model_name: model.clone(),
@@ -321,13 +323,7 @@ pub(crate) fn plan<'a>(
     Ok(Some(Rebind { name, before, after: Some(target) }))
 }
 
-/// A binding's state in an audit row: its version and generation, its traffic when it has one,
-/// and the write's reason.
-fn audit_state(version: i64, generation: u64, traffic: Option<Value>, reason: &str) -> Value {
-    let mut state = json!({ "version": version, "generation": generation });
-    if let (Some(obj), Some(traffic)) = (state.as_object_mut(), traffic) {
-        obj.insert("traffic".into(), traffic);
-    }
+fn with_reason(mut state: Value, reason: &str) -> Value {
     if let Some(obj) = state.as_object_mut() {
         obj.insert("reason".into(), json!(reason));
     }

@@ -10,7 +10,6 @@ use bindery_core::{
     BindingAction, Change, Cursor, Error, ModelName, Page, PageRequest, Result, WriteContext,
 };
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde_json::json;
 
 use crate::bindings::{self, Current, Rebind};
 use crate::models::live_model;
@@ -31,11 +30,7 @@ fn save(tx: &Transaction<'_>, r: &Rollout) -> Result<()> {
 }
 
 fn audit(tx: &Transaction<'_>, ctx: &WriteContext, action: &'static str, r: &Rollout) -> Result<()> {
-    let after = json!({
-        "state": r.state.as_str(), "step": r.step, "steps": r.steps, "to_version": r.to_version,
-        "outcome": r.outcome, "reason": r.reason,
-    });
-    let target = format!("models/{}/bindings/{}/rollouts/{}", r.model, r.binding, r.id);
+    let (target, after) = r.audit();
     append_audit_only(tx, ctx, Audit { action, target, before: None, after: Some(after) })
 }
 
