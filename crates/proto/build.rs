@@ -11,6 +11,7 @@ const FILES: &[&str] = &[
     "bindery/v1/access.proto",
     "bindery/v1/annotations.proto",
     "bindery/v1/rollout.proto",
+    "bindery/v1/webhook.proto",
     "bindery/v1/promotion.proto",
     "bindery/v1/lineage.proto",
     "bindery/v1/registry.proto",

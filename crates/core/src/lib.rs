@@ -10,6 +10,7 @@ mod audit;
 mod binding;
 pub mod deployment;
 mod error;
+pub mod event;
 mod feed;
 pub mod filter;
 pub mod gates;
@@ -22,6 +23,7 @@ mod store;
 mod token;
 pub mod traffic;
 pub mod validate;
+pub mod webhook;
 
 #[cfg(test)]
 mod decoder_properties;

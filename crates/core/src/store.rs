@@ -9,7 +9,7 @@
 //! - version numbers are assigned per model from 1 without gaps or reuse;
 //! - errors are [`crate::Error`] kinds; an unreachable backend is `Unavailable`.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -22,6 +22,7 @@ use crate::{
     UploadSession, VersionKey, VersionUpdate, WriteContext,
     annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation},
     gates::GateResult,
+    webhook::{Delivery, NewDelivery, NewWebhook, Progress, Webhook, WebhookUpdate},
 };
 
 #[async_trait]
@@ -260,4 +261,39 @@ pub trait Store: Send + Sync + 'static {
     async fn list_audit_events(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEvent>>;
     /// Up to `limit` rows with id above `after`, oldest first (for walking the chain).
     async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>>;
+
+    // Webhook subscriptions (issue 16; the rules are `webhook.rs`'s). Creating, changing and
+    // deleting one is audited without its secret; delivery bookkeeping is not audited.
+    /// Starts the subscription's cursor at the newest audit row: it gets the events after it.
+    async fn create_webhook(&self, ctx: &WriteContext, new: &NewWebhook, now: SystemTime) -> Result<Webhook>;
+    async fn update_webhook(
+        &self,
+        ctx: &WriteContext,
+        id: u64,
+        update: &WebhookUpdate,
+        now: SystemTime,
+    ) -> Result<Webhook>;
+    async fn delete_webhook(&self, ctx: &WriteContext, id: u64) -> Result<()>;
+    async fn get_webhook(&self, id: u64) -> Result<Webhook>;
+    /// Oldest first.
+    async fn list_webhooks(&self, page: PageRequest) -> Result<Page<Webhook>>;
+    /// Leases to `worker`, until `now + lease`, up to `limit` enabled subscriptions that are due
+    /// at `now`, not leased by another worker, and have audit rows after their cursor. Two
+    /// primaries never hold the same subscription, so each delivers in order.
+    async fn claim_webhooks(
+        &self,
+        worker: &str,
+        now: SystemTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Webhook>>;
+    /// Stores a subscription's new delivery state (and the attempt, if any) if `worker` still
+    /// holds its lease; `false` when it does not (deleted, or the lease expired and was taken).
+    async fn record_webhook_progress(&self, worker: &str, id: u64, progress: &Progress) -> Result<bool>;
+    /// Appends an attempt outside the ordered stream (a redelivery or a test).
+    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery, now: SystemTime) -> Result<()>;
+    /// Newest first.
+    async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>>;
+    /// Deletes attempts recorded before `before`; returns how many.
+    async fn prune_webhook_deliveries(&self, before: SystemTime) -> Result<u64>;
 }

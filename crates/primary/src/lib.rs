@@ -4,10 +4,12 @@
 mod access;
 mod annotations;
 mod auth;
+mod delivery;
 mod lineage;
 mod promotion;
 mod rollout;
 mod search;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -25,7 +27,9 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::Caller;
 pub use crate::auth::{bootstrap_admin, verify_audit};
+pub use crate::delivery::{Sender, WebhookSettings, delivery_loop};
 pub use crate::rollout::{ROLLOUT_ACTOR, rollout_loop};
+pub use crate::webhook::Webhooks;
 pub use bindery_proto::auth::{ACTOR_HEADER, REQUEST_ID_HEADER};
 
 /// `RegistryService` and `ResolverService` over a [`Store`], with [`Artifacts`] for what lives
@@ -38,6 +42,7 @@ pub struct Primary {
     jwt: Option<Arc<bindery_auth::JwtVerifier>>,
     certs: Arc<bindery_auth::ClientCertPrincipals>,
     promotion_ttl: std::time::Duration,
+    webhooks: Arc<Webhooks>,
 }
 
 impl Primary {
@@ -75,7 +80,16 @@ impl Primary {
             jwt: None,
             certs: Arc::default(),
             promotion_ttl: bindery_core::promotion::DEFAULT_REQUEST_TTL,
+            webhooks: Arc::new(Webhooks::new(WebhookSettings::default())),
         }
+    }
+
+    /// Webhook settings (allowed hosts, retries) for the RPCs; the same `webhooks` should drive
+    /// [`delivery_loop`].
+    #[must_use]
+    pub fn with_webhooks(mut self, webhooks: Arc<Webhooks>) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 
     /// How long a promotion request waits for its approvals before it expires.
@@ -659,6 +673,50 @@ impl RegistryService for Primary {
         request: Request<v1::ListRolloutsRequest>,
     ) -> RpcResult<v1::ListRolloutsResponse> {
         rollout::list(self, request).await
+    }
+
+    async fn create_webhook(&self, r: Request<v1::CreateWebhookRequest>) -> RpcResult<v1::CreateWebhookResponse> {
+        webhook::create(self, r).await
+    }
+
+    async fn update_webhook(&self, r: Request<v1::UpdateWebhookRequest>) -> RpcResult<v1::UpdateWebhookResponse> {
+        webhook::update(self, r).await
+    }
+
+    async fn delete_webhook(&self, r: Request<v1::DeleteWebhookRequest>) -> RpcResult<v1::DeleteWebhookResponse> {
+        webhook::delete(self, r).await
+    }
+
+    async fn get_webhook(&self, r: Request<v1::GetWebhookRequest>) -> RpcResult<v1::Webhook> {
+        webhook::get(self, r).await
+    }
+
+    async fn list_webhooks(&self, r: Request<v1::ListWebhooksRequest>) -> RpcResult<v1::ListWebhooksResponse> {
+        webhook::list(self, r).await
+    }
+
+    async fn test_webhook(&self, r: Request<v1::TestWebhookRequest>) -> RpcResult<v1::TestWebhookResponse> {
+        webhook::test(self, r).await
+    }
+
+    async fn list_webhook_deliveries(
+        &self,
+        r: Request<v1::ListWebhookDeliveriesRequest>,
+    ) -> RpcResult<v1::ListWebhookDeliveriesResponse> {
+        webhook::deliveries(self, r).await
+    }
+
+    async fn redeliver_webhook(
+        &self,
+        r: Request<v1::RedeliverWebhookRequest>,
+    ) -> RpcResult<v1::RedeliverWebhookResponse> {
+        webhook::redeliver(self, r).await
+    }
+
+    type WatchEventsStream = webhook::EventStream;
+
+    async fn watch_events(&self, r: Request<v1::WatchEventsRequest>) -> RpcResult<Self::WatchEventsStream> {
+        webhook::watch(self, r).await
     }
 }
 

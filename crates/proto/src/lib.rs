@@ -21,6 +21,7 @@ mod resolve_many;
 pub mod rollout;
 mod status;
 pub mod traffic;
+pub mod webhook;
 
 pub use access::{from_timestamp, role_from_wire, role_to_wire, token_request};
 pub use convert::{deployment_from_wire, deployment_to_wire, to_timestamp};

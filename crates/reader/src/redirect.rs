@@ -20,13 +20,14 @@ impl WriteRedirect {
     }
 
     fn status(&self, method: &str) -> Status {
+        self.elsewhere(&format!("{method} is a write and this is a read node"))
+    }
+
+    /// `FAILED_PRECONDITION`: `why`, and where the primary is.
+    fn elsewhere(&self, why: &str) -> Status {
         let mut status = match &self.primary {
-            Some(primary) => Status::failed_precondition(format!(
-                "{method} is a write and this is a read node; send it to the primary at {primary}"
-            )),
-            None => Status::failed_precondition(format!(
-                "{method} is a write and this is a read node; send it to the primary"
-            )),
+            Some(primary) => Status::failed_precondition(format!("{why}; send it to the primary at {primary}")),
+            None => Status::failed_precondition(format!("{why}; send it to the primary")),
         };
         if let Some(value) = self.primary.as_deref().and_then(|p| MetadataValue::try_from(p).ok()) {
             status.metadata_mut().insert(PRIMARY_HEADER, value);
@@ -45,6 +46,16 @@ macro_rules! redirect_all {
                     Err(self.status(stringify!($request).trim_end_matches("Request")))
                 }
             )*
+
+            type WatchEventsStream = tokio_stream::Empty<Result<v1::WatchEventsResponse, Status>>;
+
+            /// Events are read from the primary's audit log, which read nodes do not hold.
+            async fn watch_events(
+                &self,
+                _request: Request<v1::WatchEventsRequest>,
+            ) -> Result<Response<Self::WatchEventsStream>, Status> {
+                Err(self.elsewhere("WatchEvents reads the primary's audit log, which read nodes do not hold"))
+            }
         }
     };
 }
@@ -105,4 +116,12 @@ redirect_all! {
     abort_rollout(AbortRolloutRequest) -> Rollout;
     get_rollout(GetRolloutRequest) -> Rollout;
     list_rollouts(ListRolloutsRequest) -> ListRolloutsResponse;
+    create_webhook(CreateWebhookRequest) -> CreateWebhookResponse;
+    update_webhook(UpdateWebhookRequest) -> UpdateWebhookResponse;
+    delete_webhook(DeleteWebhookRequest) -> DeleteWebhookResponse;
+    get_webhook(GetWebhookRequest) -> Webhook;
+    list_webhooks(ListWebhooksRequest) -> ListWebhooksResponse;
+    test_webhook(TestWebhookRequest) -> TestWebhookResponse;
+    list_webhook_deliveries(ListWebhookDeliveriesRequest) -> ListWebhookDeliveriesResponse;
+    redeliver_webhook(RedeliverWebhookRequest) -> RedeliverWebhookResponse;
 }

@@ -4,7 +4,8 @@
 use bindery_proto::v1;
 use clap::Subcommand;
 
-use crate::cli::{Client, Output, model_line, status, version_line};
+use crate::cli::{Client, Output, status};
+use crate::cli_models::{model_line, version_line};
 
 #[derive(Debug, Subcommand)]
 pub enum SearchCommand {

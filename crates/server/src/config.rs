@@ -301,6 +301,8 @@ pub struct PrimaryConfig {
     pub promotion_ttl_secs: u64,
     #[command(flatten)]
     pub artifacts: ArtifactArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     /// On SIGTERM, milliseconds between turning NOT_SERVING and closing the listener, so load
     /// balancers stop routing here first.
     #[arg(long, env = "BINDERY_DRAIN_DELAY_MS", default_value_t = 0)]
@@ -339,6 +341,7 @@ impl PrimaryConfig {
             prune_interval_ms: 600_000,
             promotion_ttl_secs: PROMOTION_TTL_SECS,
             artifacts: ArtifactArgs::default(),
+            webhooks: WebhookArgs::default(),
             drain_delay_ms: 0,
             metrics_listen: MetricsListen(None),
         }
@@ -350,6 +353,7 @@ impl PrimaryConfig {
 
     pub fn validate(&self) -> anyhow::Result<()> {
         promotion_ttl(self.promotion_ttl_secs)?;
+        self.webhooks.settings()?;
         if !(1..=1_000).contains(&self.pool_size) {
             bail!("pool_size must be between 1 and 1000, got {}", self.pool_size);
         }
@@ -560,5 +564,85 @@ impl ReaderConfig {
             query_timeout: self.database.timeout(),
             ..Default::default()
         }
+    }
+}
+
+/// Webhook delivery (issue 16), for the primary and `bindery dev`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct WebhookArgs {
+    /// Hosts, addresses and networks (comma-separated, e.g. `ci.internal,10.0.0.0/8,127.0.0.1`)
+    /// webhooks may deliver to although they are internal (loopback, private, link-local,
+    /// metadata). Default: none; public addresses are always allowed.
+    #[arg(long, env = "BINDERY_WEBHOOK_ALLOWED_HOSTS", default_value = "")]
+    pub webhook_allowed_hosts: String,
+    /// Webhooks delivered at once (each one event at a time, in order).
+    #[arg(long, env = "BINDERY_WEBHOOK_CONCURRENCY", default_value_t = 32)]
+    pub webhook_concurrency: usize,
+    /// The first retry's delay; it doubles per attempt up to `--webhook-retry-max-ms`.
+    #[arg(long, env = "BINDERY_WEBHOOK_RETRY_BASE_MS", default_value_t = 1_000)]
+    pub webhook_retry_base_ms: u64,
+    #[arg(long, env = "BINDERY_WEBHOOK_RETRY_MAX_MS", default_value_t = 300_000)]
+    pub webhook_retry_max_ms: u64,
+    /// Attempts at an event a receiver refuses (4xx other than 408/429) before the webhook is
+    /// disabled.
+    #[arg(long, env = "BINDERY_WEBHOOK_REFUSALS", default_value_t = 3)]
+    pub webhook_refusals: u32,
+    /// How long one event may keep failing (network errors, timeouts, 408, 429, 5xx) before the
+    /// webhook is disabled (seconds).
+    #[arg(long, env = "BINDERY_WEBHOOK_GIVE_UP_SECS", default_value_t = 86_400)]
+    pub webhook_give_up_secs: u64,
+    /// How long a primary holds a webhook it is delivering; if it dies, another primary (or it,
+    /// restarted) resumes after this.
+    #[arg(long, env = "BINDERY_WEBHOOK_LEASE_MS", default_value_t = 60_000)]
+    pub webhook_lease_ms: u64,
+    /// How often the delivery worker looks for due webhooks.
+    #[arg(long, env = "BINDERY_WEBHOOK_POLL_MS", default_value_t = 200)]
+    pub webhook_poll_ms: u64,
+}
+
+impl Default for WebhookArgs {
+    fn default() -> Self {
+        Self {
+            webhook_allowed_hosts: String::new(),
+            webhook_concurrency: 32,
+            webhook_retry_base_ms: 1_000,
+            webhook_retry_max_ms: 300_000,
+            webhook_refusals: 3,
+            webhook_give_up_secs: 86_400,
+            webhook_lease_ms: 60_000,
+            webhook_poll_ms: 200,
+        }
+    }
+}
+
+impl WebhookArgs {
+    /// The checked settings.
+    pub fn settings(&self) -> anyhow::Result<bindery_primary::WebhookSettings> {
+        let hosts = bindery_core::webhook::HostPolicy::parse(&self.webhook_allowed_hosts)?;
+        if !(1..=1_000).contains(&self.webhook_concurrency) {
+            bail!("webhook_concurrency must be between 1 and 1000, got {}", self.webhook_concurrency);
+        }
+        if self.webhook_retry_base_ms < 10 || self.webhook_retry_max_ms < self.webhook_retry_base_ms {
+            bail!("webhook_retry_base_ms must be at least 10 and at most webhook_retry_max_ms");
+        }
+        if !(1..=10).contains(&self.webhook_refusals) {
+            bail!("webhook_refusals must be between 1 and 10, got {}", self.webhook_refusals);
+        }
+        if !(1_000..=3_600_000).contains(&self.webhook_lease_ms) || !(10..=60_000).contains(&self.webhook_poll_ms) {
+            bail!("webhook_lease_ms must be 1 s to 1 h and webhook_poll_ms 10 ms to 60 s");
+        }
+        Ok(bindery_primary::WebhookSettings {
+            hosts,
+            retry: bindery_core::webhook::RetryPolicy {
+                base: Duration::from_millis(self.webhook_retry_base_ms),
+                cap: Duration::from_millis(self.webhook_retry_max_ms),
+                permanent_tries: self.webhook_refusals,
+                give_up_after: Duration::from_secs(self.webhook_give_up_secs.max(1)),
+            },
+            lease: Duration::from_millis(self.webhook_lease_ms),
+            poll: Duration::from_millis(self.webhook_poll_ms),
+            concurrency: self.webhook_concurrency,
+            ..bindery_primary::WebhookSettings::default()
+        })
     }
 }

@@ -61,6 +61,8 @@ pub struct DevConfig {
     /// How long a promotion request waits for its approvals before it expires (seconds).
     #[arg(long, env = "BINDERY_PROMOTION_TTL_SECS", default_value_t = crate::config::PROMOTION_TTL_SECS)]
     pub promotion_ttl_secs: u64,
+    #[command(flatten)]
+    pub webhooks: crate::config::WebhookArgs,
 }
 
 impl DevConfig {
@@ -78,6 +80,7 @@ impl DevConfig {
             jwt: crate::config::JwtArgs::default(),
             tls: crate::tls::TlsArgs::default(),
             promotion_ttl_secs: crate::config::PROMOTION_TTL_SECS,
+            webhooks: crate::config::WebhookArgs::default(),
         }
     }
 
@@ -123,6 +126,15 @@ pub async fn serve_dev(
         crate::primary::ROLLOUT_TICK,
         std::future::ready(()),
     ));
+    let webhooks = Arc::new(bindery_primary::Webhooks::new(config.webhooks.settings()?));
+    let deliveries = webhooks.sender().map(|sender| {
+        tokio::spawn(bindery_primary::delivery_loop(
+            registry_store.clone(),
+            sender,
+            webhooks.settings.clone(),
+            std::future::ready(()),
+        ))
+    });
 
     let cache = Arc::new(Cache::new(10_000, 4_096).with_history_bytes(64 * 1024 * 1024));
     let status = Arc::new(FeedStatus::default());
@@ -152,7 +164,8 @@ pub async fn serve_dev(
     let registry = RegistryServiceServer::new(
         Primary::new(registry_store, artifacts.clone(), auth)
             .with_jwt(jwt.clone())
-            .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?),
+            .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?)
+            .with_webhooks(webhooks),
     )
     .max_decoding_message_size(max)
     .max_encoding_message_size(max);
@@ -201,6 +214,9 @@ pub async fn serve_dev(
         .context("serving gRPC")?;
     follower_task.abort();
     rollouts.abort();
+    if let Some(task) = deliveries {
+        task.abort();
+    }
     if let Some(task) = metrics_task {
         task.abort();
     }

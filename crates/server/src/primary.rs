@@ -55,9 +55,11 @@ pub async fn serve_primary(
     let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
     config.auth.warn_if_off("primary");
     let jwt = config.jwt.build().await?;
+    let webhooks = Arc::new(bindery_primary::Webhooks::new(config.webhooks.settings()?));
     let primary = Primary::new(store.clone(), artifacts.clone(), config.auth.mode())
         .with_jwt(jwt)
-        .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?);
+        .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?)
+        .with_webhooks(webhooks.clone());
     // Pruning and garbage collection touch the schema: they start once it is migrated.
     let (migrated_tx, migrated_rx) = tokio::sync::watch::channel(false);
     let schema_ready = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -84,6 +86,14 @@ pub async fn serve_primary(
         ROLLOUT_TICK,
         schema_ready(migrated_rx.clone()),
     ));
+    let deliveries = webhooks.sender().map(|sender| {
+        tokio::spawn(bindery_primary::delivery_loop(
+            store.clone(),
+            sender,
+            webhooks.settings.clone(),
+            schema_ready(migrated_rx.clone()),
+        ))
+    });
     let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let max = config.max_message_bytes;
@@ -103,6 +113,9 @@ pub async fn serve_primary(
         readiness.abort();
         pruning.abort();
         rollouts.abort();
+        if let Some(deliveries) = deliveries {
+            deliveries.abort();
+        }
         if let Some(gc) = gc {
             gc.abort();
         }

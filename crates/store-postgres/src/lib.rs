@@ -20,6 +20,7 @@ mod search;
 mod sessions;
 mod tls;
 mod versions;
+mod webhooks;
 mod write;
 
 use std::future::Future;
@@ -28,6 +29,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
 use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec};
+use bindery_core::webhook::{Delivery, NewDelivery, NewWebhook, Progress, Webhook, WebhookUpdate};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
@@ -553,6 +555,58 @@ impl Store for PgStore {
 
     async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
         self.read("audit_rows", || audit::rows_after(self, after, limit)).await
+    }
+
+    async fn create_webhook(&self, ctx: &WriteContext, new: &NewWebhook, now: SystemTime) -> Result<Webhook> {
+        self.run("create_webhook", || webhooks::create(self, ctx, new, now)).await
+    }
+
+    async fn update_webhook(
+        &self,
+        ctx: &WriteContext,
+        id: u64,
+        update: &WebhookUpdate,
+        now: SystemTime,
+    ) -> Result<Webhook> {
+        self.run("update_webhook", || webhooks::update(self, ctx, id, update, now)).await
+    }
+
+    async fn delete_webhook(&self, ctx: &WriteContext, id: u64) -> Result<()> {
+        self.run("delete_webhook", || webhooks::delete(self, ctx, id)).await
+    }
+
+    async fn get_webhook(&self, id: u64) -> Result<Webhook> {
+        self.read("get_webhook", || webhooks::get(self, id)).await
+    }
+
+    async fn list_webhooks(&self, page: PageRequest) -> Result<Page<Webhook>> {
+        self.read("list_webhooks", || webhooks::list(self, &page)).await
+    }
+
+    async fn claim_webhooks(
+        &self,
+        worker: &str,
+        now: SystemTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Webhook>> {
+        self.run("claim_webhooks", || webhooks::claim(self, worker, now, lease, limit)).await
+    }
+
+    async fn record_webhook_progress(&self, worker: &str, id: u64, progress: &Progress) -> Result<bool> {
+        self.run("record_webhook_progress", || webhooks::progress(self, worker, id, progress)).await
+    }
+
+    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery, now: SystemTime) -> Result<()> {
+        self.run("record_webhook_delivery", || webhooks::record_delivery(self, id, delivery, now)).await
+    }
+
+    async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>> {
+        self.read("list_webhook_deliveries", || webhooks::deliveries(self, id, &page)).await
+    }
+
+    async fn prune_webhook_deliveries(&self, before: SystemTime) -> Result<u64> {
+        self.run("prune_webhook_deliveries", || webhooks::prune(self, before)).await
     }
 
     async fn revision(&self) -> Result<u64> {

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (7, "search_index", include_str!("../migrations/0007_search_index.sql")),
     (8, "annotations", include_str!("../migrations/0008_annotations.sql")),
     (9, "traffic", include_str!("../migrations/0009_traffic.sql")),
+    (10, "webhooks", include_str!("../migrations/0010_webhooks.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

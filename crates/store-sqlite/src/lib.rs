@@ -19,14 +19,16 @@ mod rollouts;
 mod search;
 mod sessions;
 mod versions;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
 use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec};
+use bindery_core::webhook::{Delivery, NewDelivery, NewWebhook, Progress, Webhook, WebhookUpdate};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
@@ -485,6 +487,64 @@ impl Store for SqliteStore {
 
     async fn audit_rows(&self, after: u64, limit: u32) -> Result<Vec<AuditEvent>> {
         self.call(move |c| audit::rows_after(c, after, limit)).await
+    }
+
+    async fn create_webhook(&self, ctx: &WriteContext, new: &NewWebhook, now: SystemTime) -> Result<Webhook> {
+        let (ctx, new) = (ctx.clone(), new.clone());
+        self.call(move |c| webhooks::create(c, &ctx, &new, now)).await
+    }
+
+    async fn update_webhook(
+        &self,
+        ctx: &WriteContext,
+        id: u64,
+        update: &WebhookUpdate,
+        now: SystemTime,
+    ) -> Result<Webhook> {
+        let (ctx, update) = (ctx.clone(), update.clone());
+        self.call(move |c| webhooks::update(c, &ctx, id, &update, now)).await
+    }
+
+    async fn delete_webhook(&self, ctx: &WriteContext, id: u64) -> Result<()> {
+        let ctx = ctx.clone();
+        self.call(move |c| webhooks::delete(c, &ctx, id)).await
+    }
+
+    async fn get_webhook(&self, id: u64) -> Result<Webhook> {
+        self.call(move |c| webhooks::get(c, id)).await
+    }
+
+    async fn list_webhooks(&self, page: PageRequest) -> Result<Page<Webhook>> {
+        self.call(move |c| webhooks::list(c, &page)).await
+    }
+
+    async fn claim_webhooks(
+        &self,
+        worker: &str,
+        now: SystemTime,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Webhook>> {
+        let worker = worker.to_owned();
+        self.call(move |c| webhooks::claim(c, &worker, now, lease, limit)).await
+    }
+
+    async fn record_webhook_progress(&self, worker: &str, id: u64, progress: &Progress) -> Result<bool> {
+        let (worker, progress) = (worker.to_owned(), progress.clone());
+        self.call(move |c| webhooks::progress(c, &worker, id, &progress)).await
+    }
+
+    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery, now: SystemTime) -> Result<()> {
+        let delivery = delivery.clone();
+        self.call(move |c| webhooks::record_delivery(c, id, &delivery, now)).await
+    }
+
+    async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>> {
+        self.call(move |c| webhooks::deliveries(c, id, &page)).await
+    }
+
+    async fn prune_webhook_deliveries(&self, before: SystemTime) -> Result<u64> {
+        self.call(move |c| webhooks::prune(c, before)).await
     }
 }
 

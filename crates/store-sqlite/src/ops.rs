@@ -173,6 +173,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_promotions.sql")),
     (6, include_str!("../migrations/0006_annotations.sql")),
     (7, include_str!("../migrations/0007_traffic.sql")),
+    (8, include_str!("../migrations/0008_webhooks.sql")),
 ];
 
 /// Ensures the schema exists (embedded: the store migrates itself on open).

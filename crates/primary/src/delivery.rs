@@ -1,0 +1,310 @@
+//! Webhook delivery (issue 16): the HTTP sender, which refuses addresses the operator has not
+//! allowed at every connection (names are checked after resolution, so a name that resolves to
+//! an internal address is refused too), and the worker loop that leases due subscriptions and
+//! delivers each one's events in order. What an attempt's outcome does is
+//! `bindery_core::webhook::after_attempt`'s; the subscription's state is in the store, so a
+//! primary killed mid-delivery loses nothing: its lease lapses and the event is sent again.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bindery_core::event::Event;
+use bindery_core::webhook::{
+    HostPolicy, NewDelivery, Outcome, Progress, RetryPolicy, Webhook, after_attempt, signature,
+};
+use bindery_core::Store;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::dns::Name;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
+
+/// How the delivery worker runs.
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub hosts: HostPolicy,
+    pub retry: RetryPolicy,
+    /// How long a worker holds a subscription; another primary takes it over after this when
+    /// the holder dies. Longer than any delivery timeout.
+    pub lease: Duration,
+    /// How often the worker looks for due subscriptions.
+    pub poll: Duration,
+    /// Subscriptions delivered at once (each delivers one event at a time, in order).
+    pub concurrency: usize,
+    /// How long attempts stay listed.
+    pub retention: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        Self {
+            hosts: HostPolicy::default(),
+            retry: RetryPolicy::default(),
+            lease: Duration::from_secs(60),
+            poll: Duration::from_millis(200),
+            concurrency: 32,
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+/// Resolves names and keeps only the addresses the policy allows.
+#[derive(Clone)]
+struct CheckedResolver {
+    hosts: Arc<HostPolicy>,
+}
+
+impl tower_service::Service<Name> for CheckedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
+        let hosts = Arc::clone(&self.hosts);
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refusal = None;
+            let allowed: Vec<SocketAddr> = found
+                .into_iter()
+                .filter(|a| match hosts.check(&host, a.ip()) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        refusal = Some(e.to_string());
+                        false
+                    }
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refusal.unwrap_or_else(|| format!("{host} did not resolve"));
+                return Err(std::io::Error::new(std::io::ErrorKind::PermissionDenied, why));
+            }
+            Ok(allowed.into_iter())
+        })
+    }
+}
+
+/// Sends signed deliveries.
+#[derive(Clone)]
+pub struct Sender {
+    client: Client<HttpsConnector<HttpConnector<CheckedResolver>>, Full<Bytes>>,
+    hosts: Arc<HostPolicy>,
+}
+
+/// One delivery's content.
+pub struct Message<'a> {
+    pub id: &'a str,
+    pub event_type: &'a str,
+    pub body: Bytes,
+    pub attempt: u32,
+}
+
+impl Sender {
+    pub fn new(hosts: HostPolicy) -> anyhow::Result<Self> {
+        let hosts = Arc::new(hosts);
+        let mut http = HttpConnector::new_with_resolver(CheckedResolver { hosts: Arc::clone(&hosts) });
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(Duration::from_secs(5)));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()?
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(4).build(https);
+        Ok(Self { client, hosts })
+    }
+
+    /// POSTs `m` to `w` within its timeout; never fails, the outcome says what happened.
+    pub async fn post(&self, w: &Webhook, m: &Message<'_>) -> (Outcome, Duration) {
+        let started = Instant::now();
+        // Names are checked after resolution (CheckedResolver); addresses and `localhost` here.
+        if let Err(e) = self.hosts.check_literal(&w.url) {
+            return (Outcome::Retryable { status: None, error: e.to_string() }, started.elapsed());
+        }
+        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let request = hyper::Request::post(w.url.as_str())
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("bindery-webhooks/", env!("CARGO_PKG_VERSION")))
+            .header("webhook-id", m.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature(&w.secret, m.id, timestamp, &m.body))
+            .header("x-bindery-event", m.event_type)
+            .header("x-bindery-attempt", m.attempt.to_string())
+            .body(Full::new(m.body.clone()));
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                let error = format!("the request cannot be built: {e}");
+                return (Outcome::Retryable { status: None, error }, started.elapsed());
+            }
+        };
+        let outcome = match tokio::time::timeout(w.timeout, self.client.request(request)).await {
+            Err(_) => Outcome::Retryable {
+                status: None,
+                error: format!("no answer within {} ms", w.timeout.as_millis()),
+            },
+            Ok(Err(e)) => Outcome::Retryable { status: None, error: chain(&e) },
+            // The body is not read: only the status counts, and a receiver cannot make the
+            // worker hold a large answer.
+            Ok(Ok(response)) => Outcome::of_status(response.status().as_u16()),
+        };
+        (outcome, started.elapsed())
+    }
+}
+
+/// An error and its sources, innermost last: "client error (Connect): connection refused".
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
+/// A number in [0, 1) that differs between calls (backoff jitter; not for secrets).
+fn jitter() -> f64 {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    f64::from(nanos % 1_000_000) / 1_000_000.0
+}
+
+/// Audit rows read per store call while looking for a subscription's next event.
+const SCAN: u32 = 500;
+
+/// Delivers due subscriptions until the task is dropped. Each claimed subscription is delivered
+/// by its own task, at most `concurrency` at once, one event at a time, in order.
+pub async fn delivery_loop(
+    store: Arc<dyn Store>,
+    sender: Sender,
+    settings: WebhookSettings,
+    ready: impl Future<Output = ()>,
+) {
+    ready.await;
+    let worker = format!(
+        "{}-{}",
+        std::process::id(),
+        SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    );
+    let worker: Arc<str> = Arc::from(worker);
+    let settings = Arc::new(settings);
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut ticker = tokio::time::interval(settings.poll);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut pruned = Instant::now();
+    loop {
+        ticker.tick().await;
+        let free = slots.available_permits();
+        if free == 0 {
+            continue;
+        }
+        let limit = u32::try_from(free).unwrap_or(u32::MAX);
+        let claimed = match store.claim_webhooks(&worker, SystemTime::now(), settings.lease, limit).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "claiming webhooks failed; retrying at the next tick");
+                continue;
+            }
+        };
+        for w in claimed {
+            let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else { break };
+            let (store, sender, settings, worker) =
+                (Arc::clone(&store), sender.clone(), Arc::clone(&settings), Arc::clone(&worker));
+            tokio::spawn(async move {
+                deliver(store.as_ref(), &sender, &settings, &worker, w).await;
+                drop(permit);
+            });
+        }
+        if pruned.elapsed() > Duration::from_secs(3600) {
+            pruned = Instant::now();
+            if let Err(e) = store.prune_webhook_deliveries(SystemTime::now() - settings.retention).await {
+                tracing::warn!(error = %e, "pruning webhook deliveries failed");
+            }
+        }
+    }
+}
+
+/// Delivers `w`'s events in order until it is caught up, an attempt fails (the next is due
+/// later), the lease is lost, or two thirds of the lease are used (then it gives the lease back
+/// and is claimed again at the next tick).
+async fn deliver(store: &dyn Store, sender: &Sender, settings: &WebhookSettings, worker: &str, w: Webhook) {
+    let until = Instant::now() + settings.lease.mul_f64(2.0 / 3.0);
+    let mut state = w.delivery.clone();
+    let release = |state, now| Progress { state, disable: None, delivery: None, release: true, now };
+    loop {
+        let rows = match store.audit_rows(state.cursor, SCAN).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(webhook = w.id, error = %e, "reading events failed; retrying later");
+                break;
+            }
+        };
+        let Some(last) = rows.last().map(|r| r.id) else { break };
+        let mut next = None;
+        for row in &rows {
+            match Event::from_audit(row).filter(|e| w.filter.matches(e)) {
+                Some(event) => {
+                    next = Some(event);
+                    break;
+                }
+                None => state.cursor = row.id,
+            }
+        }
+        let Some(event) = next else {
+            state.cursor = last;
+            if Instant::now() < until {
+                continue;
+            }
+            break;
+        };
+        let id = event.id.to_string();
+        let attempt = state.attempts + 1;
+        let message = Message { id: &id, event_type: event.event_type, body: Bytes::from(event.body()), attempt };
+        let (outcome, latency) = sender.post(&w, &message).await;
+        let now = SystemTime::now();
+        let decided = after_attempt(&state, event.id, &outcome, &settings.retry, now, jitter());
+        let delivered = matches!(outcome, Outcome::Delivered { .. });
+        if !delivered {
+            tracing::info!(webhook = w.id, event = event.id, attempt, error = %outcome.error(), result = decided.result, "webhook delivery failed");
+        }
+        let progress = Progress {
+            state: decided.state.clone(),
+            delivery: Some(NewDelivery::new(event.id, event.event_type, attempt, decided.result, &outcome, latency)),
+            disable: decided.disable,
+            release: !delivered,
+            now,
+        };
+        match store.record_webhook_progress(worker, w.id, &progress).await {
+            Ok(true) if delivered && Instant::now() < until => state = decided.state,
+            Ok(true) if delivered => {
+                let _ = store.record_webhook_progress(worker, w.id, &release(decided.state, now)).await;
+                return;
+            }
+            Ok(_) => return,
+            Err(e) => {
+                // The attempt's result is lost; the lease lapses and the event is sent again
+                // (at least once).
+                tracing::warn!(webhook = w.id, error = %e, "recording a delivery failed");
+                return;
+            }
+        }
+    }
+    if let Err(e) = store.record_webhook_progress(worker, w.id, &release(state, SystemTime::now())).await {
+        tracing::warn!(webhook = w.id, error = %e, "releasing a webhook failed; its lease will lapse");
+    }
+}
