@@ -52,6 +52,12 @@ store_suite! {
         shadows_alone_need_only_contributor_when_protected,
     ],
     deployment: [versions_carry_their_deployment_spec_to_every_resolver, the_cli_registers_and_shows_a_deployment_spec],
+    webhooks: [
+        every_event_arrives_once_in_order_and_signed,
+        a_receiver_down_for_a_while_loses_nothing,
+        a_500_is_retried_and_a_refusing_receiver_disables_the_webhook,
+        webhooks_are_validated_and_need_admin_on_their_scope,
+    ],
     rollouts: [
         a_rollout_steps_on_time_survives_restarts_and_never_double_steps,
         a_breach_or_an_abort_restores_the_starting_target,
@@ -134,3 +140,4 @@ mod tracing;
 mod upload_bounds;
 mod validation;
 mod watch_limits;
+mod webhooks;

@@ -83,7 +83,9 @@ impl Event {
             "after": r.after,
             "request_id": r.request_id,
         });
-        if let (Some(map), Some(("bindings", binding))) = (data.as_object_mut(), rest.first().zip(rest.get(1)).map(|(a, b)| (*a, *b))) {
+        if let (Some(map), Some(("bindings", binding))) =
+            (data.as_object_mut(), rest.first().zip(rest.get(1)).map(|(a, b)| (*a, *b)))
+        {
             map.insert("binding".to_owned(), Value::from(binding));
         }
         Some(Self {
@@ -150,7 +152,10 @@ impl EventFilter {
             if !ok {
                 return Err(Error::invalid(
                     field,
-                    format!("unknown event type {t:?}; known: {}, a family such as `binding.*`, or `*`", known.join(", ")),
+                    format!(
+                        "unknown event type {t:?}; known: {}, a family such as `binding.*`, or `*`",
+                        known.join(", ")
+                    ),
                 ));
             }
         }
@@ -169,9 +174,8 @@ impl EventFilter {
             || self.types.iter().any(|t| {
                 t == "*"
                     || t == event_type
-                    || t.strip_suffix(".*").is_some_and(|family| {
-                        event_type.split_once('.').is_some_and(|(f, _)| f == family)
-                    })
+                    || t.strip_suffix(".*")
+                        .is_some_and(|family| event_type.split_once('.').is_some_and(|(f, _)| f == family))
             })
     }
 }

@@ -12,11 +12,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use bindery_core::Store;
 use bindery_core::event::Event;
 use bindery_core::webhook::{
     HostPolicy, NewDelivery, Outcome, Progress, RetryPolicy, Webhook, after_attempt, signature,
 };
-use bindery_core::Store;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
@@ -207,8 +207,12 @@ pub async fn delivery_loop(
     let mut ticker = tokio::time::interval(settings.poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut pruned = Instant::now();
+    // Deliveries in flight die with the loop (as they would with the process): their leases
+    // lapse and another worker sends the events again.
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
         ticker.tick().await;
+        while tasks.try_join_next().is_some() {}
         let free = slots.available_permits();
         if free == 0 {
             continue;
@@ -225,7 +229,7 @@ pub async fn delivery_loop(
             let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else { break };
             let (store, sender, settings, worker) =
                 (Arc::clone(&store), sender.clone(), Arc::clone(&settings), Arc::clone(&worker));
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 deliver(store.as_ref(), &sender, &settings, &worker, w).await;
                 drop(permit);
             });
@@ -274,7 +278,8 @@ async fn deliver(store: &dyn Store, sender: &Sender, settings: &WebhookSettings,
         };
         let id = event.id.to_string();
         let attempt = state.attempts + 1;
-        let message = Message { id: &id, event_type: event.event_type, body: Bytes::from(event.body()), attempt };
+        let message =
+            Message { id: &id, event_type: event.event_type, body: Bytes::from(event.body()), attempt };
         let (outcome, latency) = sender.post(&w, &message).await;
         let now = SystemTime::now();
         let decided = after_attempt(&state, event.id, &outcome, &settings.retry, now, jitter());
@@ -284,7 +289,14 @@ async fn deliver(store: &dyn Store, sender: &Sender, settings: &WebhookSettings,
         }
         let progress = Progress {
             state: decided.state.clone(),
-            delivery: Some(NewDelivery::new(event.id, event.event_type, attempt, decided.result, &outcome, latency)),
+            delivery: Some(NewDelivery::new(
+                event.id,
+                event.event_type,
+                attempt,
+                decided.result,
+                &outcome,
+                latency,
+            )),
             disable: decided.disable,
             release: !delivered,
             now,

@@ -675,15 +675,24 @@ impl RegistryService for Primary {
         rollout::list(self, request).await
     }
 
-    async fn create_webhook(&self, r: Request<v1::CreateWebhookRequest>) -> RpcResult<v1::CreateWebhookResponse> {
+    async fn create_webhook(
+        &self,
+        r: Request<v1::CreateWebhookRequest>,
+    ) -> RpcResult<v1::CreateWebhookResponse> {
         webhook::create(self, r).await
     }
 
-    async fn update_webhook(&self, r: Request<v1::UpdateWebhookRequest>) -> RpcResult<v1::UpdateWebhookResponse> {
+    async fn update_webhook(
+        &self,
+        r: Request<v1::UpdateWebhookRequest>,
+    ) -> RpcResult<v1::UpdateWebhookResponse> {
         webhook::update(self, r).await
     }
 
-    async fn delete_webhook(&self, r: Request<v1::DeleteWebhookRequest>) -> RpcResult<v1::DeleteWebhookResponse> {
+    async fn delete_webhook(
+        &self,
+        r: Request<v1::DeleteWebhookRequest>,
+    ) -> RpcResult<v1::DeleteWebhookResponse> {
         webhook::delete(self, r).await
     }
 
@@ -691,7 +700,10 @@ impl RegistryService for Primary {
         webhook::get(self, r).await
     }
 
-    async fn list_webhooks(&self, r: Request<v1::ListWebhooksRequest>) -> RpcResult<v1::ListWebhooksResponse> {
+    async fn list_webhooks(
+        &self,
+        r: Request<v1::ListWebhooksRequest>,
+    ) -> RpcResult<v1::ListWebhooksResponse> {
         webhook::list(self, r).await
     }
 

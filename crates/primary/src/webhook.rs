@@ -42,7 +42,9 @@ impl Webhooks {
     }
 
     fn send(&self) -> Result<&Sender, Status> {
-        self.sender.as_ref().ok_or_else(|| Status::unavailable("webhook deliveries are off on this primary (no TLS roots; see its log)"))
+        self.sender.as_ref().ok_or_else(|| {
+            Status::unavailable("webhook deliveries are off on this primary (no TLS roots; see its log)")
+        })
     }
 }
 
@@ -89,7 +91,11 @@ pub(crate) async fn update(
     if rotate {
         update.secret = Some(secret.clone());
     }
-    let w = p.store.update_webhook(&caller.ctx, id, &update, SystemTime::now()).await.map_err(status_from_error)?;
+    let w = p
+        .store
+        .update_webhook(&caller.ctx, id, &update, SystemTime::now())
+        .await
+        .map_err(status_from_error)?;
     Ok(Response::new(v1::UpdateWebhookResponse { webhook: Some(w.into()), secret }))
 }
 
@@ -212,7 +218,8 @@ pub(crate) async fn redeliver(
             ))
         })?;
     let id = event.id.to_string();
-    let message = Message { id: &id, event_type: event.event_type, body: Bytes::from(event.body()), attempt: 1 };
+    let message =
+        Message { id: &id, event_type: event.event_type, body: Bytes::from(event.body()), attempt: 1 };
     let delivery = send_now(p, &w, &message, event.id, ("redelivered", "redelivery failed")).await?;
     Ok(Response::new(v1::RedeliverWebhookResponse { delivery: Some(delivery) }))
 }

@@ -26,7 +26,9 @@ impl WriteRedirect {
     /// `FAILED_PRECONDITION`: `why`, and where the primary is.
     fn elsewhere(&self, why: &str) -> Status {
         let mut status = match &self.primary {
-            Some(primary) => Status::failed_precondition(format!("{why}; send it to the primary at {primary}")),
+            Some(primary) => {
+                Status::failed_precondition(format!("{why}; send it to the primary at {primary}"))
+            }
             None => Status::failed_precondition(format!("{why}; send it to the primary")),
         };
         if let Some(value) = self.primary.as_deref().and_then(|p| MetadataValue::try_from(p).ok()) {

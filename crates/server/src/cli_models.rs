@@ -204,7 +204,12 @@ pub(crate) async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Resu
 }
 
 /// `bindery upload`: hash the files, open an upload session, PUT to its presigned URLs, register.
-pub(crate) async fn upload(c: &mut Client, model: String, path: &Path, meta: VersionMeta) -> anyhow::Result<Output> {
+pub(crate) async fn upload(
+    c: &mut Client,
+    model: String,
+    path: &Path,
+    meta: VersionMeta,
+) -> anyhow::Result<Output> {
     let files = local_files(path)?;
     let mut specs = Vec::with_capacity(files.len());
     for (name, path) in &files {

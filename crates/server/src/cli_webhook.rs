@@ -79,7 +79,8 @@ pub enum WebhookCommand {
 
 fn webhook_line(w: &v1::Webhook) -> String {
     let state = if w.enabled { "enabled".to_owned() } else { format!("DISABLED: {}", w.disabled_reason) };
-    let mut out = format!("webhook #{}  {}  scope {}  events {}  {state}", w.id, w.url, w.scope, w.events.join(","));
+    let mut out =
+        format!("webhook #{}  {}  scope {}  events {}  {state}", w.id, w.url, w.scope, w.events.join(","));
     if w.failed_attempts > 0 {
         out.push_str(&format!(
             "\n  {} failed attempt(s) at the event after {}; next {}",
@@ -112,7 +113,9 @@ fn with_secret(text: String, secret: &str) -> String {
     if secret.is_empty() {
         text
     } else {
-        format!("{text}\nsecret: {secret}\n(shown once; receivers verify the webhook-signature header with it)")
+        format!(
+            "{text}\nsecret: {secret}\n(shown once; receivers verify the webhook-signature header with it)"
+        )
     }
 }
 
@@ -139,7 +142,17 @@ pub(crate) async fn webhook(c: &mut Client, cmd: WebhookCommand) -> anyhow::Resu
             return Ok(Output::list(&all, webhook_line));
         }
         WebhookCommand::Show { id } => c.registry.get_webhook(c.request(v1::GetWebhookRequest { id })?).await,
-        WebhookCommand::Update { id, url, events, scope, description, timeout_ms, rotate_secret, enable, disable } => {
+        WebhookCommand::Update {
+            id,
+            url,
+            events,
+            scope,
+            description,
+            timeout_ms,
+            rotate_secret,
+            enable,
+            disable,
+        } => {
             let enabled = match (enable, disable) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
@@ -161,11 +174,16 @@ pub(crate) async fn webhook(c: &mut Client, cmd: WebhookCommand) -> anyhow::Resu
             return Ok(Output::of(&r, with_secret(webhook_line(&w), &r.secret)));
         }
         WebhookCommand::Delete { id } => {
-            let r = c.registry.delete_webhook(c.request(v1::DeleteWebhookRequest { id })?).await.map_err(status)?;
+            let r = c
+                .registry
+                .delete_webhook(c.request(v1::DeleteWebhookRequest { id })?)
+                .await
+                .map_err(status)?;
             return Ok(Output::of(&r.into_inner(), format!("webhook #{id} deleted")));
         }
         WebhookCommand::Test { id } => {
-            let r = c.registry.test_webhook(c.request(v1::TestWebhookRequest { id })?).await.map_err(status)?;
+            let r =
+                c.registry.test_webhook(c.request(v1::TestWebhookRequest { id })?).await.map_err(status)?;
             let r = r.into_inner();
             let line = r.delivery.as_ref().map(delivery_line).unwrap_or_default();
             return Ok(Output::of(&r, line));

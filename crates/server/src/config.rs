@@ -628,7 +628,9 @@ impl WebhookArgs {
         if !(1..=10).contains(&self.webhook_refusals) {
             bail!("webhook_refusals must be between 1 and 10, got {}", self.webhook_refusals);
         }
-        if !(1_000..=3_600_000).contains(&self.webhook_lease_ms) || !(10..=60_000).contains(&self.webhook_poll_ms) {
+        if !(1_000..=3_600_000).contains(&self.webhook_lease_ms)
+            || !(10..=60_000).contains(&self.webhook_poll_ms)
+        {
             bail!("webhook_lease_ms must be 1 s to 1 h and webhook_poll_ms 10 ms to 60 s");
         }
         Ok(bindery_primary::WebhookSettings {

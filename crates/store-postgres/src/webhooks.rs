@@ -14,10 +14,10 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 use tokio_postgres::types::Json;
 
+use crate::PgStore;
 use crate::error::StoreResult;
 use crate::rows::{i, u};
 use crate::write::{self, Audit};
-use crate::PgStore;
 
 const COLUMNS: &str = "id, config, secret, enabled, disabled_reason, event_cursor, attempts, failing_since, \
      next_attempt_at, created_at, updated_at";
@@ -60,7 +60,8 @@ pub(crate) fn not_found(id: u64) -> Error {
 }
 
 async fn load(client: &impl GenericClient, id: u64, lock: bool) -> StoreResult<Webhook> {
-    let sql = format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1{}", if lock { " FOR UPDATE" } else { "" });
+    let sql =
+        format!("SELECT {COLUMNS} FROM webhooks WHERE id = $1{}", if lock { " FOR UPDATE" } else { "" });
     let stmt = client.prepare_cached(&sql).await?;
     let row = client.query_opt(&stmt, &[&i(id)?]).await?.ok_or_else(|| not_found(id))?;
     webhook(&row)
@@ -122,7 +123,12 @@ pub(crate) async fn create(
         .await?
         .try_get(0)?;
     w.id = u(id)?;
-    let audit = Audit { action: "webhook.create", target: Webhook::target(w.id), before: None, after: Some(w.audit_json()) };
+    let audit = Audit {
+        action: "webhook.create",
+        target: Webhook::target(w.id),
+        before: None,
+        after: Some(w.audit_json()),
+    };
     write::record_audit_only(&tx, ctx, audit).await?;
     tx.commit().await?;
     Ok(w)
@@ -156,8 +162,12 @@ pub(crate) async fn delete(store: &PgStore, ctx: &WriteContext, id: u64) -> Stor
     let tx = client.transaction().await?;
     let before = load(&tx, id, true).await?;
     tx.execute("DELETE FROM webhooks WHERE id = $1", &[&i(id)?]).await?;
-    let audit =
-        Audit { action: "webhook.delete", target: Webhook::target(id), before: Some(before.audit_json()), after: None };
+    let audit = Audit {
+        action: "webhook.delete",
+        target: Webhook::target(id),
+        before: Some(before.audit_json()),
+        after: None,
+    };
     write::record_audit_only(&tx, ctx, audit).await?;
     tx.commit().await?;
     Ok(())
@@ -169,9 +179,8 @@ pub(crate) async fn get(store: &PgStore, id: u64) -> StoreResult<Webhook> {
 
 pub(crate) async fn list(store: &PgStore, page: &PageRequest) -> StoreResult<Page<Webhook>> {
     let client = store.client().await?;
-    let sql = format!(
-        "SELECT {COLUMNS} FROM webhooks WHERE ($1::bigint IS NULL OR id > $1) ORDER BY id LIMIT $2"
-    );
+    let sql =
+        format!("SELECT {COLUMNS} FROM webhooks WHERE ($1::bigint IS NULL OR id > $1) ORDER BY id LIMIT $2");
     let stmt = client.prepare_cached(&sql).await?;
     let after = page.after_number().map(i).transpose()?;
     let found = client.query(&stmt, &[&after, &(i64::from(page.size) + 1)]).await?;
@@ -245,7 +254,12 @@ pub(crate) async fn progress(store: &PgStore, worker: &str, id: u64, p: &Progres
     Ok(held)
 }
 
-async fn insert_delivery(client: &impl GenericClient, id: u64, d: &NewDelivery, now: SystemTime) -> StoreResult<()> {
+async fn insert_delivery(
+    client: &impl GenericClient,
+    id: u64,
+    d: &NewDelivery,
+    now: SystemTime,
+) -> StoreResult<()> {
     let stmt = client
         .prepare_cached(
             "INSERT INTO webhook_deliveries
@@ -273,7 +287,12 @@ async fn insert_delivery(client: &impl GenericClient, id: u64, d: &NewDelivery, 
     Ok(())
 }
 
-pub(crate) async fn record_delivery(store: &PgStore, id: u64, d: &NewDelivery, now: SystemTime) -> StoreResult<()> {
+pub(crate) async fn record_delivery(
+    store: &PgStore,
+    id: u64,
+    d: &NewDelivery,
+    now: SystemTime,
+) -> StoreResult<()> {
     let client = store.client().await?;
     load(&client, id, false).await?;
     insert_delivery(&client, id, d, now).await
@@ -297,5 +316,7 @@ pub(crate) async fn deliveries(store: &PgStore, id: u64, page: &PageRequest) -> 
 
 pub(crate) async fn prune(store: &PgStore, before: SystemTime) -> StoreResult<u64> {
     let client = store.client().await?;
-    Ok(client.execute("DELETE FROM webhook_deliveries WHERE created_at < $1", &[&unix_micros(before)]).await?)
+    Ok(client
+        .execute("DELETE FROM webhook_deliveries WHERE created_at < $1", &[&unix_micros(before)])
+        .await?)
 }

@@ -93,7 +93,12 @@ fn save(conn: &Connection, w: &Webhook) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn create(conn: &mut Connection, ctx: &WriteContext, new: &NewWebhook, now: SystemTime) -> Result<Webhook> {
+pub(crate) fn create(
+    conn: &mut Connection,
+    ctx: &WriteContext,
+    new: &NewWebhook,
+    now: SystemTime,
+) -> Result<Webhook> {
     let tx = immediate(conn)?;
     let head: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM audit_log", [], |r| r.get(0)).sql()?;
     let mut w = Webhook::first(new, &ctx.actor, u(head)?, now);
@@ -105,7 +110,12 @@ pub(crate) fn create(conn: &mut Connection, ctx: &WriteContext, new: &NewWebhook
     )
     .sql()?;
     w.id = u(tx.last_insert_rowid())?;
-    let audit = Audit { action: "webhook.create", target: Webhook::target(w.id), before: None, after: Some(w.audit_json()) };
+    let audit = Audit {
+        action: "webhook.create",
+        target: Webhook::target(w.id),
+        before: None,
+        after: Some(w.audit_json()),
+    };
     append_audit_only(&tx, ctx, audit)?;
     tx.commit().sql()?;
     Ok(w)
@@ -138,8 +148,12 @@ pub(crate) fn delete(conn: &mut Connection, ctx: &WriteContext, id: u64) -> Resu
     let before = load(&tx, id)?;
     tx.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?1", params![i(id)?]).sql()?;
     tx.execute("DELETE FROM webhooks WHERE id = ?1", params![i(id)?]).sql()?;
-    let audit =
-        Audit { action: "webhook.delete", target: Webhook::target(id), before: Some(before.audit_json()), after: None };
+    let audit = Audit {
+        action: "webhook.delete",
+        target: Webhook::target(id),
+        before: Some(before.audit_json()),
+        after: None,
+    };
     append_audit_only(&tx, ctx, audit)?;
     tx.commit().sql()?;
     Ok(())
@@ -262,6 +276,8 @@ pub(crate) fn deliveries(conn: &Connection, id: u64, page: &PageRequest) -> Resu
 }
 
 pub(crate) fn prune(conn: &Connection, before: SystemTime) -> Result<u64> {
-    let n = conn.execute("DELETE FROM webhook_deliveries WHERE created_at < ?1", params![unix_micros(before)]).sql()?;
+    let n = conn
+        .execute("DELETE FROM webhook_deliveries WHERE created_at < ?1", params![unix_micros(before)])
+        .sql()?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -255,6 +255,19 @@ impl Drop for Served {
     }
 }
 
+/// Webhook delivery as the suites run it: receivers on 127.0.0.1 allowed (the tests' own), and
+/// retries, leases and polling fast enough for a test to watch them.
+pub fn test_webhooks() -> bindery_server::config::WebhookArgs {
+    bindery_server::config::WebhookArgs {
+        webhook_allowed_hosts: "127.0.0.1".into(),
+        webhook_retry_base_ms: 100,
+        webhook_retry_max_ms: 400,
+        webhook_lease_ms: 3_000,
+        webhook_poll_ms: 50,
+        ..bindery_server::config::WebhookArgs::default()
+    }
+}
+
 /// A primary serving a [`TestDb`] on 127.0.0.1:0, stopped when dropped.
 pub struct TestPrimary {
     pub server: Served,
@@ -297,6 +310,7 @@ impl TestPrimary {
             config.artifacts.verify_artifacts = false;
             // Most suites test registry behaviour, not access; the access suite turns it on.
             config.auth = AuthArg::None;
+            config.webhooks = test_webhooks();
             tweak(&mut config);
             bindery_server::serve_primary(listener, config, async {
                 let _ = stopped.await;
@@ -525,6 +539,7 @@ impl TestRegistry {
             config.tls = transport.server;
             config.auth = auth.is_some();
             config.jwt = auth.unwrap_or_default();
+            config.webhooks = test_webhooks();
             bindery_server::serve_dev(listener, config, async {
                 let _ = stopped.await;
             })
