@@ -291,7 +291,7 @@ pub trait Store: Send + Sync + 'static {
     /// holds its lease; `false` when it does not (deleted, or the lease expired and was taken).
     async fn record_webhook_progress(&self, worker: &str, id: u64, progress: &Progress) -> Result<bool>;
     /// Appends an attempt outside the ordered stream (a redelivery or a test).
-    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery, now: SystemTime) -> Result<()>;
+    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery) -> Result<()>;
     /// Newest first.
     async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>>;
     /// Deletes attempts recorded before `before`; returns how many.

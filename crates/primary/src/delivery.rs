@@ -186,6 +186,55 @@ fn jitter() -> f64 {
 
 /// Audit rows read per store call while looking for a subscription's next event.
 const SCAN: u32 = 500;
+/// Recent audit rows kept for every webhook to read (they mostly read the same new ones).
+const CACHED_ROWS: usize = 20_000;
+/// Delivered attempts recorded together (a crash before the write sends them again).
+const FLUSH_EVERY: usize = 50;
+const FLUSH_AFTER: Duration = Duration::from_millis(500);
+
+/// The tail of the audit log, shared by the worker's tasks: webhooks at the same point read it
+/// once from the store instead of once each. The log only grows at its end and is read as a
+/// prefix (writers append under the global lock, in id order), so rows fetched right after the
+/// newest cached one extend it without a gap.
+#[derive(Default)]
+struct EventLog {
+    rows: std::sync::Mutex<std::collections::VecDeque<Arc<bindery_core::AuditEvent>>>,
+}
+
+impl EventLog {
+    async fn after(
+        &self,
+        store: &dyn Store,
+        cursor: u64,
+    ) -> bindery_core::Result<Vec<Arc<bindery_core::AuditEvent>>> {
+        if let Some(hit) = self.cached(cursor) {
+            return Ok(hit);
+        }
+        let fetched: Vec<Arc<bindery_core::AuditEvent>> =
+            store.audit_rows(cursor, SCAN).await?.into_iter().map(Arc::new).collect();
+        if let Ok(mut rows) = self.rows.lock() {
+            let extends = rows.back().is_none_or(|last| last.id == cursor);
+            if extends {
+                rows.extend(fetched.iter().cloned());
+                while rows.len() > CACHED_ROWS {
+                    rows.pop_front();
+                }
+            }
+        }
+        Ok(fetched)
+    }
+
+    /// The rows after `cursor` when the cache holds them and has some past it.
+    fn cached(&self, cursor: u64) -> Option<Vec<Arc<bindery_core::AuditEvent>>> {
+        let rows = self.rows.lock().ok()?;
+        let (first, last) = (rows.front()?.id, rows.back()?.id);
+        if cursor < first.saturating_sub(1) || cursor >= last {
+            return None;
+        }
+        let start = rows.partition_point(|r| r.id <= cursor);
+        Some(rows.range(start..).take(SCAN as usize).cloned().collect())
+    }
+}
 
 /// Delivers due subscriptions until the task is dropped. Each claimed subscription is delivered
 /// by its own task, at most `concurrency` at once, one event at a time, in order.
@@ -203,6 +252,7 @@ pub async fn delivery_loop(
     );
     let worker: Arc<str> = Arc::from(worker);
     let settings = Arc::new(settings);
+    let log = Arc::new(EventLog::default());
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut ticker = tokio::time::interval(settings.poll);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -227,10 +277,22 @@ pub async fn delivery_loop(
         };
         for w in claimed {
             let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else { break };
-            let (store, sender, settings, worker) =
-                (Arc::clone(&store), sender.clone(), Arc::clone(&settings), Arc::clone(&worker));
+            let (store, sender, settings, worker, log) = (
+                Arc::clone(&store),
+                sender.clone(),
+                Arc::clone(&settings),
+                Arc::clone(&worker),
+                Arc::clone(&log),
+            );
             tasks.spawn(async move {
-                deliver(store.as_ref(), &sender, &settings, &worker, w).await;
+                let job = Job {
+                    store: store.as_ref(),
+                    sender: &sender,
+                    settings: &settings,
+                    worker: &worker,
+                    log: &log,
+                };
+                job.deliver(w).await;
                 drop(permit);
             });
         }
@@ -243,80 +305,134 @@ pub async fn delivery_loop(
     }
 }
 
-/// Delivers `w`'s events in order until it is caught up, an attempt fails (the next is due
-/// later), the lease is lost, or two thirds of the lease are used (then it gives the lease back
-/// and is claimed again at the next tick).
-async fn deliver(store: &dyn Store, sender: &Sender, settings: &WebhookSettings, worker: &str, w: Webhook) {
-    let until = Instant::now() + settings.lease.mul_f64(2.0 / 3.0);
-    let mut state = w.delivery.clone();
-    let release = |state, now| Progress { state, disable: None, delivery: None, release: true, now };
-    loop {
-        let rows = match store.audit_rows(state.cursor, SCAN).await {
-            Ok(rows) => rows,
+/// What delivering one leased webhook needs.
+struct Job<'a> {
+    store: &'a dyn Store,
+    sender: &'a Sender,
+    settings: &'a WebhookSettings,
+    worker: &'a str,
+    log: &'a EventLog,
+}
+
+impl Job<'_> {
+    /// Writes `progress`; `false` when the lease is gone (or the write failed: then the lease
+    /// lapses and the unrecorded events are sent again, at least once).
+    async fn record(&self, id: u64, progress: &Progress) -> bool {
+        match self.store.record_webhook_progress(self.worker, id, progress).await {
+            Ok(held) => held,
             Err(e) => {
-                tracing::warn!(webhook = w.id, error = %e, "reading events failed; retrying later");
+                tracing::warn!(webhook = id, error = %e, "recording webhook progress failed");
+                false
+            }
+        }
+    }
+
+    /// Delivers `w`'s events in order until it is caught up, an attempt fails (the next is due
+    /// later), the lease is lost, or two thirds of the lease are used (then it gives the lease
+    /// back and is claimed again at the next tick). Delivered attempts are recorded in batches.
+    async fn deliver(&self, w: Webhook) {
+        let until = Instant::now() + self.settings.lease.mul_f64(2.0 / 3.0);
+        let mut state = w.delivery.clone();
+        let mut pending = Vec::new();
+        let mut flushed = Instant::now();
+        loop {
+            if Instant::now() >= until {
                 break;
             }
-        };
-        let Some(last) = rows.last().map(|r| r.id) else { break };
-        let mut next = None;
-        for row in &rows {
-            match Event::from_audit(row).filter(|e| w.filter.matches(e)) {
-                Some(event) => {
-                    next = Some(event);
+            let rows = match self.log.after(self.store, state.cursor).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::warn!(webhook = w.id, error = %e, "reading events failed; retrying later");
                     break;
                 }
-                None => state.cursor = row.id,
+            };
+            let Some(last) = rows.last().map(|r| r.id) else { break };
+            let mut next = None;
+            for row in &rows {
+                match Event::from_audit(row).filter(|e| w.filter.matches(e)) {
+                    Some(event) => {
+                        next = Some(event);
+                        break;
+                    }
+                    None => state.cursor = row.id,
+                }
             }
-        }
-        let Some(event) = next else {
-            state.cursor = last;
-            if Instant::now() < until {
+            let Some(event) = next else {
+                state.cursor = last;
                 continue;
-            }
-            break;
-        };
-        let id = event.id.to_string();
-        let attempt = state.attempts + 1;
-        let message =
-            Message { id: &id, event_type: event.event_type, body: Bytes::from(event.body()), attempt };
-        let (outcome, latency) = sender.post(&w, &message).await;
-        let now = SystemTime::now();
-        let decided = after_attempt(&state, event.id, &outcome, &settings.retry, now, jitter());
-        let delivered = matches!(outcome, Outcome::Delivered { .. });
-        if !delivered {
-            tracing::info!(webhook = w.id, event = event.id, attempt, error = %outcome.error(), result = decided.result, "webhook delivery failed");
-        }
-        let progress = Progress {
-            state: decided.state.clone(),
-            delivery: Some(NewDelivery::new(
+            };
+            let id = event.id.to_string();
+            let attempt = state.attempts + 1;
+            let body = Bytes::from(event.body());
+            let message = Message { id: &id, event_type: event.event_type, body, attempt };
+            let (outcome, latency) = self.sender.post(&w, &message).await;
+            let now = SystemTime::now();
+            let decided = after_attempt(&state, event.id, &outcome, &self.settings.retry, now, jitter());
+            pending.push(NewDelivery::new(
                 event.id,
                 event.event_type,
                 attempt,
                 decided.result,
                 &outcome,
                 latency,
-            )),
-            disable: decided.disable,
-            release: !delivered,
-            now,
-        };
-        match store.record_webhook_progress(worker, w.id, &progress).await {
-            Ok(true) if delivered && Instant::now() < until => state = decided.state,
-            Ok(true) if delivered => {
-                let _ = store.record_webhook_progress(worker, w.id, &release(decided.state, now)).await;
+            ));
+            if !matches!(outcome, Outcome::Delivered { .. }) {
+                tracing::info!(webhook = w.id, event = event.id, attempt, error = %outcome.error(), result = decided.result, "webhook delivery failed");
+                let failed = Progress {
+                    state: decided.state,
+                    disable: decided.disable,
+                    deliveries: std::mem::take(&mut pending),
+                    release: true,
+                    now,
+                };
+                self.record(w.id, &failed).await;
                 return;
             }
-            Ok(_) => return,
-            Err(e) => {
-                // The attempt's result is lost; the lease lapses and the event is sent again
-                // (at least once).
-                tracing::warn!(webhook = w.id, error = %e, "recording a delivery failed");
-                return;
+            state = decided.state;
+            if pending.len() >= FLUSH_EVERY || flushed.elapsed() >= FLUSH_AFTER {
+                flushed = Instant::now();
+                let batch = Progress {
+                    state: state.clone(),
+                    disable: None,
+                    deliveries: std::mem::take(&mut pending),
+                    release: false,
+                    now,
+                };
+                if !self.record(w.id, &batch).await {
+                    return;
+                }
             }
         }
+        let done =
+            Progress { state, disable: None, deliveries: pending, release: true, now: SystemTime::now() };
+        self.record(w.id, &done).await;
     }
-    if let Err(e) = store.record_webhook_progress(worker, w.id, &release(state, SystemTime::now())).await {
-        tracing::warn!(webhook = w.id, error = %e, "releasing a webhook failed; its lease will lapse");
+}
+
+#[cfg(test)]
+mod tests {
+    use tower_service::Service as _;
+
+    use super::*;
+
+    fn resolve(allowed: &str, name: &str) -> Result<Vec<SocketAddr>, std::io::Error> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let hosts = Arc::new(HostPolicy::parse(allowed).map_err(std::io::Error::other)?);
+        let name: Name = name.parse().map_err(std::io::Error::other)?;
+        rt.block_on(async { CheckedResolver { hosts }.call(name).await.map(Iterator::collect) })
+    }
+
+    #[test]
+    fn names_resolving_to_internal_addresses_are_refused_unless_allowed() {
+        // `localhost` resolves to loopback addresses without any network.
+        let refused = resolve("", "localhost").map(drop).map_err(|e| (e.kind(), e.to_string()));
+        let Err((kind, why)) = refused else { panic!("localhost was allowed: {refused:?}") };
+        assert_eq!(kind, std::io::ErrorKind::PermissionDenied);
+        assert!(why.contains("--webhook-allowed-hosts"), "{why}");
+        let allowed = resolve("localhost", "localhost").unwrap_or_default();
+        assert!(!allowed.is_empty() && allowed.iter().all(|a| a.ip().is_loopback()));
+        // Allowing 127.0.0.1 lets that address through, and nothing else.
+        let v4 = resolve("127.0.0.1", "localhost").unwrap_or_default();
+        assert!(v4.iter().all(|a| a.ip() == std::net::IpAddr::from([127, 0, 0, 1])), "{v4:?}");
     }
 }

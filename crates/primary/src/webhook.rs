@@ -160,8 +160,7 @@ async fn send_now(
     let (outcome, latency) = p.webhooks.send()?.post(w, message).await;
     let result = if matches!(outcome, Outcome::Delivered { .. }) { ok } else { failed };
     let attempt = NewDelivery::new(event_id, message.event_type, 1, result, &outcome, latency);
-    let now = SystemTime::now();
-    p.store.record_webhook_delivery(w.id, &attempt, now).await.map_err(status_from_error)?;
+    p.store.record_webhook_delivery(w.id, &attempt).await.map_err(status_from_error)?;
     Ok(v1::WebhookDelivery {
         webhook_id: w.id,
         event_id,
@@ -171,7 +170,7 @@ async fn send_now(
         status_code: u32::from(attempt.status_code),
         error: attempt.error,
         latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-        time: Some(bindery_proto::to_timestamp(now)),
+        time: Some(bindery_proto::to_timestamp(attempt.at)),
         id: 0,
     })
 }

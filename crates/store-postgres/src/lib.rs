@@ -597,8 +597,8 @@ impl Store for PgStore {
         self.run("record_webhook_progress", || webhooks::progress(self, worker, id, progress)).await
     }
 
-    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery, now: SystemTime) -> Result<()> {
-        self.run("record_webhook_delivery", || webhooks::record_delivery(self, id, delivery, now)).await
+    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery) -> Result<()> {
+        self.run("record_webhook_delivery", || webhooks::record_delivery(self, id, delivery)).await
     }
 
     async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>> {

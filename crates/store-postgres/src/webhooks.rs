@@ -247,19 +247,16 @@ pub(crate) async fn progress(store: &PgStore, worker: &str, id: u64, p: &Progres
         )
         .await?
         == 1;
-    if held && let Some(d) = &p.delivery {
-        insert_delivery(&tx, id, d, p.now).await?;
+    if held {
+        for d in &p.deliveries {
+            insert_delivery(&tx, id, d).await?;
+        }
     }
     tx.commit().await?;
     Ok(held)
 }
 
-async fn insert_delivery(
-    client: &impl GenericClient,
-    id: u64,
-    d: &NewDelivery,
-    now: SystemTime,
-) -> StoreResult<()> {
+async fn insert_delivery(client: &impl GenericClient, id: u64, d: &NewDelivery) -> StoreResult<()> {
     let stmt = client
         .prepare_cached(
             "INSERT INTO webhook_deliveries
@@ -280,22 +277,17 @@ async fn insert_delivery(
                 &i32::from(d.status_code),
                 &d.error,
                 &latency,
-                &unix_micros(now),
+                &unix_micros(d.at),
             ],
         )
         .await?;
     Ok(())
 }
 
-pub(crate) async fn record_delivery(
-    store: &PgStore,
-    id: u64,
-    d: &NewDelivery,
-    now: SystemTime,
-) -> StoreResult<()> {
+pub(crate) async fn record_delivery(store: &PgStore, id: u64, d: &NewDelivery) -> StoreResult<()> {
     let client = store.client().await?;
     load(&client, id, false).await?;
-    insert_delivery(&client, id, d, now).await
+    insert_delivery(&client, id, d).await
 }
 
 pub(crate) async fn deliveries(store: &PgStore, id: u64, page: &PageRequest) -> StoreResult<Page<Delivery>> {

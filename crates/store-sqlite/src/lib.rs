@@ -534,9 +534,9 @@ impl Store for SqliteStore {
         self.call(move |c| webhooks::progress(c, &worker, id, &progress)).await
     }
 
-    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery, now: SystemTime) -> Result<()> {
+    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery) -> Result<()> {
         let delivery = delivery.clone();
-        self.call(move |c| webhooks::record_delivery(c, id, &delivery, now)).await
+        self.call(move |c| webhooks::record_delivery(c, id, &delivery)).await
     }
 
     async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>> {

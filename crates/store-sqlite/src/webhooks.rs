@@ -227,14 +227,16 @@ pub(crate) fn progress(conn: &mut Connection, worker: &str, id: u64, p: &Progres
         )
         .sql()?
         == 1;
-    if held && let Some(d) = &p.delivery {
-        insert_delivery(&tx, id, d, p.now)?;
+    if held {
+        for d in &p.deliveries {
+            insert_delivery(&tx, id, d)?;
+        }
     }
     tx.commit().sql()?;
     Ok(held)
 }
 
-fn insert_delivery(conn: &Connection, id: u64, d: &NewDelivery, now: SystemTime) -> Result<()> {
+fn insert_delivery(conn: &Connection, id: u64, d: &NewDelivery) -> Result<()> {
     conn.execute(
         "INSERT INTO webhook_deliveries
              (webhook_id, event_id, event_type, attempt, result, status_code, error, latency_us, created_at)
@@ -248,16 +250,16 @@ fn insert_delivery(conn: &Connection, id: u64, d: &NewDelivery, now: SystemTime)
             d.status_code,
             d.error,
             i64::try_from(d.latency.as_micros()).unwrap_or(i64::MAX),
-            unix_micros(now)
+            unix_micros(d.at)
         ],
     )
     .sql()?;
     Ok(())
 }
 
-pub(crate) fn record_delivery(conn: &Connection, id: u64, d: &NewDelivery, now: SystemTime) -> Result<()> {
+pub(crate) fn record_delivery(conn: &Connection, id: u64, d: &NewDelivery) -> Result<()> {
     load(conn, id)?;
-    insert_delivery(conn, id, d, now)
+    insert_delivery(conn, id, d)
 }
 
 pub(crate) fn deliveries(conn: &Connection, id: u64, page: &PageRequest) -> Result<Page<Delivery>> {

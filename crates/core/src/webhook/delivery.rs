@@ -182,6 +182,8 @@ pub struct NewDelivery {
     pub status_code: u16,
     pub error: String,
     pub latency: Duration,
+    /// When the attempt ended.
+    pub at: SystemTime,
 }
 
 impl NewDelivery {
@@ -210,6 +212,7 @@ impl NewDelivery {
             status_code: outcome.status().unwrap_or(0),
             error,
             latency,
+            at: SystemTime::now(),
         }
     }
 }
@@ -220,8 +223,8 @@ pub struct Progress {
     pub state: DeliveryState,
     /// `Some(reason)` disables the subscription.
     pub disable: Option<String>,
-    /// The attempt that led here (`None` when events were only skipped).
-    pub delivery: Option<NewDelivery>,
+    /// The attempts since the last progress written (none when events were only skipped).
+    pub deliveries: Vec<NewDelivery>,
     /// Gives the lease back (the worker is done with the subscription for now).
     pub release: bool,
     pub now: SystemTime,
