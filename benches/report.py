@@ -180,6 +180,38 @@ def main():
             w(f"| {r['label']} | {r['calls']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} | {rate} |")
     w("")
 
+    # Webhooks ----------------------------------------------------------------------------------
+    hooks = [r for r in rows if r["label"].startswith("webhooks_") and "p50_ms" in r]
+    drains = by("webhooks_drain")
+    ratios = by("webhooks_ratio")
+    if hooks:
+        w("## Webhooks against the write path")
+        w("")
+        w("`webhooks`: a `bindery primary` process on a fresh database; sequential SetBinding calls with no "
+          "webhooks, then with 100 webhooks subscribed to `binding.changed` on a receiver in the benchmark "
+          "process (each write fans out to 100 deliveries, sent while the next writes run), then the webhooks "
+          "deleted; rounds alternate. Paced: 20 writes/s (2,000 deliveries/s); back to back: as fast as the "
+          "primary answers. Drain: from the first write of a round to the last of its deliveries received.")
+        w("")
+        w("| mode | round | webhooks | calls | p50 ms | p99 ms |")
+        w("|---|---|---|---|---|---|")
+        for r in hooks:
+            _, mode, n, rnd = r["label"].split("_")
+            w(f"| {mode} | {rnd[1:]} | {n} | {r['calls']} | {r['p50_ms']} | {r['p99_ms']} |")
+        w("")
+        if drains:
+            w("| mode | round | deliveries | writes took s | drained after s | deliveries/s |")
+            w("|---|---|---|---|---|---|")
+            for r in drains:
+                w(f"| {r['mode']} | {r['round']} | {r['deliveries']} | {r['writes_s']} | {r['drain_s']} | "
+                  f"{r['deliveries_per_s']:.0f} |")
+            w("")
+        for ratio in ratios:
+            pace = f"{ratio['rate']:.0f} writes/s" if ratio["rate"] else "back to back"
+            w(f"SetBinding p50 with {ratio['webhooks']} webhooks / without ({pace}, medians of {ratio['rounds']} "
+              f"rounds): **{ratio['ratio']}** ({ratio['p50_with_ms']} ms / {ratio['p50_without_ms']} ms).")
+            w("")
+
     # Micro ---------------------------------------------------------------------------------------
     micro = by("micro")
     if micro:
@@ -234,6 +266,9 @@ def main():
     reg = one("register_version")
     if reg:
         w(f"| RegisterVersion p50 < 5 ms | {reg['p50_ms']} ms | {yes(reg['p50_ms'] < 5)} |")
+    for ratio in ratios:
+        pace = f"at {ratio['rate']:.0f} writes/s" if ratio["rate"] else "back to back"
+        w(f"| 100 webhooks slow SetBinding p50 by ≤ 10% ({pace}) | {ratio['ratio']}x | {yes(ratio['ratio'] <= 1.10)} |")
     w("")
     w("## Where the time goes")
     w("")
@@ -270,6 +305,8 @@ def main():
     w("target/release/scale --bindings 10000,100000,1000000")
     w("target/release/writes --calls 500 --writers 16 --duration 10")
     w("target/release/search --models 10000 --versions 100 --runs 30")
+    w("target/release/webhooks --calls 200 --webhooks 100 --rounds 3 --rate 20")
+    w("target/release/webhooks --calls 500 --webhooks 100 --rounds 3")
     w("cargo bench -p bindery-benches --bench hot")
     w("```")
     print("\n".join(out))

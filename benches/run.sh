@@ -113,6 +113,9 @@ echo "benches/run.sh: search at scale ($search_models models x 100 versions)"
 "$bin/search" --models "$search_models" --versions 100 --runs 30 | record
 echo "benches/run.sh: write path"
 "$bin/writes" --calls "$wcalls" --writers 16 --duration "$wdur" | record
+echo "benches/run.sh: webhooks against the write path (100 webhooks; 20 writes/s, then back to back)"
+"$bin/webhooks" --calls 200 --webhooks 100 --rounds 3 --rate 20 | record
+"$bin/webhooks" --calls "$wcalls" --webhooks 100 --rounds 3 | record
 
 # --- Micro-benchmarks (criterion) ------------------------------------------------------------------
 echo "benches/run.sh: micro-benchmarks"

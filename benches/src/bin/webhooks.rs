@@ -29,6 +29,9 @@ struct Args {
     /// Rounds of (without, with).
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// SetBinding calls per second (0: back to back, as fast as the primary answers).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
 }
 
 /// A minimal HTTP/1.1 receiver answering 204 to everything; counts requests.
@@ -76,9 +79,14 @@ async fn set_bindings(
     client: &mut RegistryServiceClient<Channel>,
     calls: usize,
     first: u64,
+    rate: f64,
 ) -> anyhow::Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(calls);
+    let mut pace = (rate > 0.0).then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / rate)));
     for i in 0..calls {
+        if let Some(pace) = &mut pace {
+            pace.tick().await;
+        }
         let req = v1::SetBindingRequest {
             model_name: "bench/hooks".into(),
             binding: "production".into(),
@@ -149,15 +157,16 @@ async fn main() -> anyhow::Result<()> {
         };
         client.register_version(req).await?;
     }
-    set_bindings(&mut client, 50, 0).await?; // warm up
+    set_bindings(&mut client, 50, 0, 0.0).await?; // warm up
 
     let mut without = Vec::new();
     let mut with = Vec::new();
     let mut first = 50;
     for round in 0..args.rounds {
-        let mut samples = set_bindings(&mut client, args.calls, first).await?;
+        let mut samples = set_bindings(&mut client, args.calls, first, args.rate).await?;
         first += args.calls as u64;
-        without.push(result(&format!("set_binding_no_webhooks_r{round}"), &mut samples, "")?);
+        let mode = if args.rate > 0.0 { format!("paced{}", args.rate) } else { "flat".to_owned() };
+        without.push(result(&format!("webhooks_{mode}_none_r{round}"), &mut samples, "")?);
 
         let mut ids = Vec::new();
         for _ in 0..args.webhooks {
@@ -171,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let before = received.load(Ordering::Relaxed);
         let started = Instant::now();
-        let mut samples = set_bindings(&mut client, args.calls, first).await?;
+        let mut samples = set_bindings(&mut client, args.calls, first, args.rate).await?;
         first += args.calls as u64;
         let writes_done = started.elapsed();
         let expected = before + (args.calls * args.webhooks) as u64;
@@ -188,12 +197,12 @@ async fn main() -> anyhow::Result<()> {
             drained.as_secs_f64(),
             writes_done.as_secs_f64()
         );
-        let label = format!("set_binding_{}_webhooks_r{round}", args.webhooks);
+        let label = format!("webhooks_{mode}_{}_r{round}", args.webhooks);
         with.push(result(&label, &mut samples, &extra)?);
         #[allow(clippy::print_stdout)]
         {
             println!(
-                "RESULT {{\"label\":\"webhook_drain_r{round}\",\"deliveries\":{got},\"drain_s\":{:.3},\"writes_s\":{:.3},\"deliveries_per_s\":{rate:.1}}}",
+                "RESULT {{\"label\":\"webhooks_drain\",\"mode\":\"{mode}\",\"round\":{round},\"deliveries\":{got},\"drain_s\":{:.3},\"writes_s\":{:.3},\"deliveries_per_s\":{rate:.1}}}",
                 drained.as_secs_f64(),
                 writes_done.as_secs_f64()
             );
@@ -208,13 +217,16 @@ async fn main() -> anyhow::Result<()> {
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "set_binding p50 with {} webhooks / without (median of {} rounds): {:.3}",
+            "set_binding p50 with {} webhooks / without (median of {} rounds, {}): {:.3}",
             args.webhooks,
             args.rounds,
+            if args.rate > 0.0 { format!("{} writes/s", args.rate) } else { "back to back".to_owned() },
             b.as_secs_f64() / a.as_secs_f64()
         );
         println!(
-            "RESULT {{\"label\":\"webhook_write_ratio\",\"webhooks\":{},\"p50_without_ms\":{},\"p50_with_ms\":{},\"ratio\":{:.3}}}",
+            "RESULT {{\"label\":\"webhooks_ratio\",\"rate\":{},\"rounds\":{},\"webhooks\":{},\"p50_without_ms\":{},\"p50_with_ms\":{},\"ratio\":{:.3}}}",
+            args.rate,
+            args.rounds,
             args.webhooks,
             ms(a),
             ms(b),

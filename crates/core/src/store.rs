@@ -22,7 +22,7 @@ use crate::{
     UploadSession, VersionKey, VersionUpdate, WriteContext,
     annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation},
     gates::GateResult,
-    webhook::{Delivery, NewDelivery, NewWebhook, Progress, Webhook, WebhookUpdate},
+    webhook::{Attempt, Delivery, NewWebhook, Progress, Webhook, WebhookUpdate},
 };
 
 #[async_trait]
@@ -290,8 +290,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a subscription's new delivery state (and the attempt, if any) if `worker` still
     /// holds its lease; `false` when it does not (deleted, or the lease expired and was taken).
     async fn record_webhook_progress(&self, worker: &str, id: u64, progress: &Progress) -> Result<bool>;
-    /// Appends an attempt outside the ordered stream (a redelivery or a test).
-    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery) -> Result<()>;
+    /// Appends an attempt outside the ordered stream (a redelivery or a test); returns its id.
+    async fn record_webhook_delivery(&self, id: u64, delivery: &Attempt) -> Result<u64>;
     /// Newest first.
     async fn list_webhook_deliveries(&self, id: u64, page: PageRequest) -> Result<Page<Delivery>>;
     /// Deletes attempts recorded before `before`; returns how many.

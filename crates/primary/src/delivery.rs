@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bindery_core::Store;
 use bindery_core::event::Event;
 use bindery_core::webhook::{
-    HostPolicy, NewDelivery, Outcome, Progress, RetryPolicy, Webhook, after_attempt, signature,
+    Attempt, HostPolicy, Outcome, Progress, RetryPolicy, Webhook, after_attempt, signature,
 };
 use bytes::Bytes;
 use http_body_util::Full;
@@ -111,7 +111,9 @@ pub struct Message<'a> {
 }
 
 impl Sender {
-    pub fn new(hosts: HostPolicy) -> anyhow::Result<Self> {
+    /// `idle`: connections kept open per receiver host (at least the delivery concurrency, so
+    /// webhooks on one host do not reconnect for every event).
+    pub fn new(hosts: HostPolicy, idle: usize) -> anyhow::Result<Self> {
         let hosts = Arc::new(hosts);
         let mut http = HttpConnector::new_with_resolver(CheckedResolver { hosts: Arc::clone(&hosts) });
         http.enforce_http(false);
@@ -121,7 +123,7 @@ impl Sender {
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(4).build(https);
+        let client = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(idle.max(4)).build(https);
         Ok(Self { client, hosts })
     }
 
@@ -196,28 +198,54 @@ const FLUSH_AFTER: Duration = Duration::from_millis(500);
 /// once from the store instead of once each. The log only grows at its end and is read as a
 /// prefix (writers append under the global lock, in id order), so rows fetched right after the
 /// newest cached one extend it without a gap.
+/// Each row is projected once: its event (if it is one) and the body every webhook sends.
 #[derive(Default)]
 struct EventLog {
-    rows: std::sync::Mutex<std::collections::VecDeque<Arc<bindery_core::AuditEvent>>>,
+    tail: std::sync::Mutex<Tail>,
+}
+
+/// Every audit row with an id above `from`, oldest first.
+#[derive(Default)]
+struct Tail {
+    from: u64,
+    rows: std::collections::VecDeque<Arc<Entry>>,
+}
+
+/// One audit row as the worker needs it.
+struct Entry {
+    id: u64,
+    event: Option<(Event, Bytes)>,
 }
 
 impl EventLog {
-    async fn after(
-        &self,
-        store: &dyn Store,
-        cursor: u64,
-    ) -> bindery_core::Result<Vec<Arc<bindery_core::AuditEvent>>> {
+    async fn after(&self, store: &dyn Store, cursor: u64) -> bindery_core::Result<Vec<Arc<Entry>>> {
         if let Some(hit) = self.cached(cursor) {
             return Ok(hit);
         }
-        let fetched: Vec<Arc<bindery_core::AuditEvent>> =
-            store.audit_rows(cursor, SCAN).await?.into_iter().map(Arc::new).collect();
-        if let Ok(mut rows) = self.rows.lock() {
-            let extends = rows.back().is_none_or(|last| last.id == cursor);
-            if extends {
-                rows.extend(fetched.iter().cloned());
-                while rows.len() > CACHED_ROWS {
-                    rows.pop_front();
+        let fetched: Vec<Arc<Entry>> = store
+            .audit_rows(cursor, SCAN)
+            .await?
+            .iter()
+            .map(|row| {
+                let event = Event::from_audit(row).map(|e| {
+                    let body = Bytes::from(e.body());
+                    (e, body)
+                });
+                Arc::new(Entry { id: row.id, event })
+            })
+            .collect();
+        if let (Ok(mut tail), Some(newest)) = (self.tail.lock(), fetched.last()) {
+            let end = tail.rows.back().map_or(tail.from, |r| r.id);
+            if cursor != end && newest.id > end {
+                // The tail is behind what webhooks read now: start it over from here.
+                *tail = Tail { from: cursor, rows: std::collections::VecDeque::new() };
+            }
+            if cursor == tail.rows.back().map_or(tail.from, |r| r.id) {
+                tail.rows.extend(fetched.iter().cloned());
+                while tail.rows.len() > CACHED_ROWS {
+                    if let Some(old) = tail.rows.pop_front() {
+                        tail.from = old.id;
+                    }
                 }
             }
         }
@@ -225,15 +253,59 @@ impl EventLog {
     }
 
     /// The rows after `cursor` when the cache holds them and has some past it.
-    fn cached(&self, cursor: u64) -> Option<Vec<Arc<bindery_core::AuditEvent>>> {
-        let rows = self.rows.lock().ok()?;
-        let (first, last) = (rows.front()?.id, rows.back()?.id);
-        if cursor < first.saturating_sub(1) || cursor >= last {
+    fn cached(&self, cursor: u64) -> Option<Vec<Arc<Entry>>> {
+        let tail = self.tail.lock().ok()?;
+        if cursor < tail.from || cursor >= tail.rows.back()?.id {
             return None;
         }
-        let start = rows.partition_point(|r| r.id <= cursor);
-        Some(rows.range(start..).take(SCAN as usize).cloned().collect())
+        let start = tail.rows.partition_point(|r| r.id <= cursor);
+        Some(tail.rows.range(start..).take(SCAN as usize).cloned().collect())
     }
+}
+
+/// Runs [`delivery_loop`] on a thread of its own (a single-threaded runtime with its own HTTP
+/// client), so deliveries use at most one core and never hold the gRPC runtime's workers while
+/// writes wait. Dropping the returned guard stops the thread, and with it every delivery in
+/// flight (their leases lapse; the events are sent again).
+pub fn spawn_delivery_loop(
+    store: Arc<dyn Store>,
+    settings: WebhookSettings,
+    ready: impl Future<Output = ()> + Send + 'static,
+) -> DeliveryWorker {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("bindery-webhooks".into()).spawn(move || {
+        background_priority();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+        let sender = Sender::new(settings.hosts.clone(), settings.concurrency);
+        match (runtime, sender) {
+            (Ok(runtime), Ok(sender)) => runtime.block_on(async move {
+                tokio::select! {
+                    () = delivery_loop(store, sender, settings, ready) => {}
+                    _ = stopped => {}
+                }
+            }),
+            (Err(e), _) => tracing::error!(error = %e, "webhook deliveries are off: no runtime"),
+            (_, Err(e)) => tracing::error!(error = %e, "webhook deliveries are off: no TLS roots"),
+        }
+    });
+    if let Err(e) = thread {
+        tracing::error!(error = %e, "webhook deliveries are off: no thread");
+    }
+    DeliveryWorker { _stop: stop }
+}
+
+/// Lowers the calling thread's CPU priority (nice 10): when the machine is busy, writes and
+/// reads get the cores before deliveries do, and deliveries take what is left.
+fn background_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10) {
+        tracing::warn!(error = %e, "could not lower the webhook thread's priority");
+    }
+}
+
+/// The delivery thread of [`spawn_delivery_loop`]; it stops when this is dropped.
+pub struct DeliveryWorker {
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 /// Delivers due subscriptions until the task is dropped. Each claimed subscription is delivered
@@ -335,71 +407,62 @@ impl Job<'_> {
         let mut state = w.delivery.clone();
         let mut pending = Vec::new();
         let mut flushed = Instant::now();
-        loop {
-            if Instant::now() >= until {
-                break;
-            }
+        'scan: while Instant::now() < until {
             let rows = match self.log.after(self.store, state.cursor).await {
+                Ok(rows) if rows.is_empty() => break,
                 Ok(rows) => rows,
                 Err(e) => {
                     tracing::warn!(webhook = w.id, error = %e, "reading events failed; retrying later");
                     break;
                 }
             };
-            let Some(last) = rows.last().map(|r| r.id) else { break };
-            let mut next = None;
             for row in &rows {
-                match Event::from_audit(row).filter(|e| w.filter.matches(e)) {
-                    Some(event) => {
-                        next = Some(event);
-                        break;
-                    }
-                    None => state.cursor = row.id,
+                if Instant::now() >= until {
+                    break 'scan;
                 }
-            }
-            let Some(event) = next else {
-                state.cursor = last;
-                continue;
-            };
-            let id = event.id.to_string();
-            let attempt = state.attempts + 1;
-            let body = Bytes::from(event.body());
-            let message = Message { id: &id, event_type: event.event_type, body, attempt };
-            let (outcome, latency) = self.sender.post(&w, &message).await;
-            let now = SystemTime::now();
-            let decided = after_attempt(&state, event.id, &outcome, &self.settings.retry, now, jitter());
-            pending.push(NewDelivery::new(
-                event.id,
-                event.event_type,
-                attempt,
-                decided.result,
-                &outcome,
-                latency,
-            ));
-            if !matches!(outcome, Outcome::Delivered { .. }) {
-                tracing::info!(webhook = w.id, event = event.id, attempt, error = %outcome.error(), result = decided.result, "webhook delivery failed");
-                let failed = Progress {
-                    state: decided.state,
-                    disable: decided.disable,
-                    deliveries: std::mem::take(&mut pending),
-                    release: true,
-                    now,
+                let Some((event, body)) = row.event.as_ref().filter(|(e, _)| w.filter.matches(e)) else {
+                    state.cursor = row.id;
+                    continue;
                 };
-                self.record(w.id, &failed).await;
-                return;
-            }
-            state = decided.state;
-            if pending.len() >= FLUSH_EVERY || flushed.elapsed() >= FLUSH_AFTER {
-                flushed = Instant::now();
-                let batch = Progress {
-                    state: state.clone(),
-                    disable: None,
-                    deliveries: std::mem::take(&mut pending),
-                    release: false,
-                    now,
-                };
-                if !self.record(w.id, &batch).await {
+                let id = event.id.to_string();
+                let attempt = state.attempts + 1;
+                let message = Message { id: &id, event_type: event.event_type, body: body.clone(), attempt };
+                let (outcome, latency) = self.sender.post(&w, &message).await;
+                let now = SystemTime::now();
+                let decided = after_attempt(&state, event.id, &outcome, &self.settings.retry, now, jitter());
+                pending.push(Attempt::new(
+                    event.id,
+                    event.event_type,
+                    attempt,
+                    decided.result,
+                    &outcome,
+                    latency,
+                ));
+                if !matches!(outcome, Outcome::Delivered { .. }) {
+                    tracing::info!(webhook = w.id, event = event.id, attempt, error = %outcome.error(), result = decided.result, "webhook delivery failed");
+                    let failed = Progress {
+                        state: decided.state,
+                        disable: decided.disable,
+                        deliveries: std::mem::take(&mut pending),
+                        release: true,
+                        now,
+                    };
+                    self.record(w.id, &failed).await;
                     return;
+                }
+                state = decided.state;
+                if pending.len() >= FLUSH_EVERY || flushed.elapsed() >= FLUSH_AFTER {
+                    flushed = Instant::now();
+                    let batch = Progress {
+                        state: state.clone(),
+                        disable: None,
+                        deliveries: std::mem::take(&mut pending),
+                        release: false,
+                        now,
+                    };
+                    if !self.record(w.id, &batch).await {
+                        return;
+                    }
                 }
             }
         }

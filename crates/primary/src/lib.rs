@@ -27,7 +27,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::Caller;
 pub use crate::auth::{bootstrap_admin, verify_audit};
-pub use crate::delivery::{Sender, WebhookSettings, delivery_loop};
+pub use crate::delivery::{DeliveryWorker, Sender, WebhookSettings, delivery_loop, spawn_delivery_loop};
 pub use crate::rollout::{ROLLOUT_ACTOR, rollout_loop};
 pub use crate::webhook::Webhooks;
 pub use bindery_proto::auth::{ACTOR_HEADER, REQUEST_ID_HEADER};

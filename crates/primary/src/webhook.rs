@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bindery_core::event::{Event, EventFilter, PING, rfc3339};
-use bindery_core::webhook::{NewDelivery, NewWebhook, Outcome, Webhook, generate_secret};
+use bindery_core::webhook::{Attempt, Delivery, NewWebhook, Outcome, Webhook, generate_secret};
 use bindery_core::{Error, PageRequest, Role, Store};
 use bindery_proto::webhook::webhook_update;
 use bindery_proto::{status_from_error, v1};
@@ -31,14 +31,10 @@ pub struct Webhooks {
 
 impl Webhooks {
     pub fn new(settings: WebhookSettings) -> Self {
-        let sender = Sender::new(settings.hosts.clone())
+        let sender = Sender::new(settings.hosts.clone(), 4)
             .map_err(|e| tracing::error!(error = %e, "webhook deliveries are off: no TLS roots"))
             .ok();
         Self { settings, sender }
-    }
-
-    pub fn sender(&self) -> Option<Sender> {
-        self.sender.clone()
     }
 
     fn send(&self) -> Result<&Sender, Status> {
@@ -159,20 +155,9 @@ async fn send_now(
 ) -> Result<v1::WebhookDelivery, Status> {
     let (outcome, latency) = p.webhooks.send()?.post(w, message).await;
     let result = if matches!(outcome, Outcome::Delivered { .. }) { ok } else { failed };
-    let attempt = NewDelivery::new(event_id, message.event_type, 1, result, &outcome, latency);
-    p.store.record_webhook_delivery(w.id, &attempt).await.map_err(status_from_error)?;
-    Ok(v1::WebhookDelivery {
-        webhook_id: w.id,
-        event_id,
-        event_type: attempt.event_type,
-        attempt: 1,
-        result: attempt.result,
-        status_code: u32::from(attempt.status_code),
-        error: attempt.error,
-        latency_us: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-        time: Some(bindery_proto::to_timestamp(attempt.at)),
-        id: 0,
-    })
+    let attempt = Attempt::new(event_id, message.event_type, 1, result, &outcome, latency);
+    let id = p.store.record_webhook_delivery(w.id, &attempt).await.map_err(status_from_error)?;
+    Ok(Delivery { id, webhook_id: w.id, attempt }.into())
 }
 
 pub(crate) async fn test(

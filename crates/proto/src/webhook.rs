@@ -82,17 +82,18 @@ impl From<Webhook> for v1::Webhook {
 
 impl From<Delivery> for v1::WebhookDelivery {
     fn from(d: Delivery) -> Self {
+        let a = d.attempt;
         Self {
             id: d.id,
             webhook_id: d.webhook_id,
-            event_id: d.event_id,
-            event_type: d.event_type,
-            attempt: d.attempt,
-            result: d.result,
-            status_code: u32::from(d.status_code),
-            error: d.error,
-            latency_us: u64::try_from(d.latency.as_micros()).unwrap_or(u64::MAX),
-            time: Some(to_timestamp(d.time)),
+            event_id: a.event_id,
+            event_type: a.event_type,
+            attempt: a.number,
+            result: a.result,
+            status_code: u32::from(a.status_code),
+            error: a.error,
+            latency_us: u64::try_from(a.latency.as_micros()).unwrap_or(u64::MAX),
+            time: Some(to_timestamp(a.at)),
         }
     }
 }

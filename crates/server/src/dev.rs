@@ -127,14 +127,11 @@ pub async fn serve_dev(
         std::future::ready(()),
     ));
     let webhooks = Arc::new(bindery_primary::Webhooks::new(config.webhooks.settings()?));
-    let deliveries = webhooks.sender().map(|sender| {
-        tokio::spawn(bindery_primary::delivery_loop(
-            registry_store.clone(),
-            sender,
-            webhooks.settings.clone(),
-            std::future::ready(()),
-        ))
-    });
+    let deliveries = bindery_primary::spawn_delivery_loop(
+        registry_store.clone(),
+        webhooks.settings.clone(),
+        std::future::ready(()),
+    );
 
     let cache = Arc::new(Cache::new(10_000, 4_096).with_history_bytes(64 * 1024 * 1024));
     let status = Arc::new(FeedStatus::default());
@@ -214,9 +211,7 @@ pub async fn serve_dev(
         .context("serving gRPC")?;
     follower_task.abort();
     rollouts.abort();
-    if let Some(task) = deliveries {
-        task.abort();
-    }
+    drop(deliveries);
     if let Some(task) = metrics_task {
         task.abort();
     }

@@ -52,6 +52,12 @@ pub async fn serve_primary(
     let pg_config = config.database.pg_config()?;
     let options = PoolOptions { max_size: config.pool_size, timeout: config.database.timeout() };
     let store = Arc::new(PgStore::new(pg_config.clone(), &options)?);
+    // Webhook deliveries get a pool of their own: its connections are opened, and driven, by the
+    // delivery thread, so a busy delivery worker never delays a write's statements nor takes its
+    // connections.
+    let delivery_pool = PoolOptions { max_size: 4, timeout: config.database.timeout() };
+    let delivery_store: Arc<dyn bindery_core::Store> =
+        Arc::new(PgStore::new(pg_config.clone(), &delivery_pool)?);
     let artifacts = Arc::new(config.artifacts.build().await.context("configuring the object store")?);
     config.auth.warn_if_off("primary");
     let jwt = config.jwt.build().await?;
@@ -86,14 +92,11 @@ pub async fn serve_primary(
         ROLLOUT_TICK,
         schema_ready(migrated_rx.clone()),
     ));
-    let deliveries = webhooks.sender().map(|sender| {
-        tokio::spawn(bindery_primary::delivery_loop(
-            store.clone(),
-            sender,
-            webhooks.settings.clone(),
-            schema_ready(migrated_rx.clone()),
-        ))
-    });
+    let deliveries = bindery_primary::spawn_delivery_loop(
+        delivery_store,
+        webhooks.settings.clone(),
+        schema_ready(migrated_rx.clone()),
+    );
     let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let max = config.max_message_bytes;
@@ -113,9 +116,7 @@ pub async fn serve_primary(
         readiness.abort();
         pruning.abort();
         rollouts.abort();
-        if let Some(deliveries) = deliveries {
-            deliveries.abort();
-        }
+        drop(deliveries);
         if let Some(gc) = gc {
             gc.abort();
         }

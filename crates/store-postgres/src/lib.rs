@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
 use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec};
-use bindery_core::webhook::{Delivery, NewDelivery, NewWebhook, Progress, Webhook, WebhookUpdate};
+use bindery_core::webhook::{Attempt, Delivery, NewWebhook, Progress, Webhook, WebhookUpdate};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite,
     DeleteBinding, Error, Grant, GrantRecord, Model, ModelName, ModelUpdate, ModelVersion, NewModel,
@@ -597,7 +597,7 @@ impl Store for PgStore {
         self.run("record_webhook_progress", || webhooks::progress(self, worker, id, progress)).await
     }
 
-    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery) -> Result<()> {
+    async fn record_webhook_delivery(&self, id: u64, delivery: &Attempt) -> Result<u64> {
         self.run("record_webhook_delivery", || webhooks::record_delivery(self, id, delivery)).await
     }
 

@@ -6,9 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use bindery_core::webhook::{
-    Delivery, NewDelivery, NewWebhook, Progress, StoredWebhook, Webhook, WebhookUpdate,
-};
+use bindery_core::webhook::{Attempt, Delivery, NewWebhook, Progress, StoredWebhook, Webhook, WebhookUpdate};
 use bindery_core::{Cursor, Error, Page, PageRequest, WriteContext, from_unix_micros, unix_micros};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -44,14 +42,16 @@ fn delivery(row: &Row) -> StoreResult<Delivery> {
     Ok(Delivery {
         id: u(row.try_get("id")?)?,
         webhook_id: u(row.try_get("webhook_id")?)?,
-        event_id: u(row.try_get("event_id")?)?,
-        event_type: row.try_get("event_type")?,
-        attempt: u32::try_from(attempt).unwrap_or(0),
-        result: row.try_get("result")?,
-        status_code: u16::try_from(status).unwrap_or(0),
-        error: row.try_get("error")?,
-        latency: Duration::from_micros(u(row.try_get("latency_us")?)?),
-        time: from_unix_micros(row.try_get("created_at")?),
+        attempt: Attempt {
+            event_id: u(row.try_get("event_id")?)?,
+            event_type: row.try_get("event_type")?,
+            number: u32::try_from(attempt).unwrap_or(0),
+            result: row.try_get("result")?,
+            status_code: u16::try_from(status).unwrap_or(0),
+            error: row.try_get("error")?,
+            latency: Duration::from_micros(u(row.try_get("latency_us")?)?),
+            at: from_unix_micros(row.try_get("created_at")?),
+        },
     })
 }
 
@@ -256,23 +256,23 @@ pub(crate) async fn progress(store: &PgStore, worker: &str, id: u64, p: &Progres
     Ok(held)
 }
 
-async fn insert_delivery(client: &impl GenericClient, id: u64, d: &NewDelivery) -> StoreResult<()> {
+async fn insert_delivery(client: &impl GenericClient, id: u64, d: &Attempt) -> StoreResult<u64> {
     let stmt = client
         .prepare_cached(
             "INSERT INTO webhook_deliveries
                  (webhook_id, event_id, event_type, attempt, result, status_code, error, latency_us, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .await?;
     let latency = i64::try_from(d.latency.as_micros()).unwrap_or(i64::MAX);
-    client
-        .execute(
+    let row = client
+        .query_one(
             &stmt,
             &[
                 &i(id)?,
                 &i(d.event_id)?,
                 &d.event_type,
-                &i32::try_from(d.attempt).unwrap_or(i32::MAX),
+                &i32::try_from(d.number).unwrap_or(i32::MAX),
                 &d.result,
                 &i32::from(d.status_code),
                 &d.error,
@@ -281,10 +281,10 @@ async fn insert_delivery(client: &impl GenericClient, id: u64, d: &NewDelivery) 
             ],
         )
         .await?;
-    Ok(())
+    u(row.try_get(0)?)
 }
 
-pub(crate) async fn record_delivery(store: &PgStore, id: u64, d: &NewDelivery) -> StoreResult<()> {
+pub(crate) async fn record_delivery(store: &PgStore, id: u64, d: &Attempt) -> StoreResult<u64> {
     let client = store.client().await?;
     load(&client, id, false).await?;
     insert_delivery(&client, id, d).await

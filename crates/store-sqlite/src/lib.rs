@@ -28,7 +28,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use bindery_core::annotation::{Annotated, Annotation, Card, CardEdit, NewAnnotation};
 use bindery_core::rollout::{Rollout, RolloutAct, RolloutFilter, RolloutSpec};
-use bindery_core::webhook::{Delivery, NewDelivery, NewWebhook, Progress, Webhook, WebhookUpdate};
+use bindery_core::webhook::{Attempt, Delivery, NewWebhook, Progress, Webhook, WebhookUpdate};
 use bindery_core::{
     AuditEvent, AuditFilter, Binding, BindingHistoryEntry, BindingName, BindingWrite, BindingsWrite, Change,
     ChangeFeed, DeleteBinding, Error, FeedConnection, Grant, GrantRecord, Model, ModelName, ModelUpdate,
@@ -534,7 +534,7 @@ impl Store for SqliteStore {
         self.call(move |c| webhooks::progress(c, &worker, id, &progress)).await
     }
 
-    async fn record_webhook_delivery(&self, id: u64, delivery: &NewDelivery) -> Result<()> {
+    async fn record_webhook_delivery(&self, id: u64, delivery: &Attempt) -> Result<u64> {
         let delivery = delivery.clone();
         self.call(move |c| webhooks::record_delivery(c, id, &delivery)).await
     }

@@ -5,9 +5,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use bindery_core::webhook::{
-    Delivery, NewDelivery, NewWebhook, Progress, StoredWebhook, Webhook, WebhookUpdate,
-};
+use bindery_core::webhook::{Attempt, Delivery, NewWebhook, Progress, StoredWebhook, Webhook, WebhookUpdate};
 use bindery_core::{Cursor, Error, Page, PageRequest, Result, WriteContext, from_unix_micros, unix_micros};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -47,14 +45,16 @@ fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
         id: n(row.get("id")?),
         webhook_id: n(row.get("webhook_id")?),
-        event_id: n(row.get("event_id")?),
-        event_type: row.get("event_type")?,
-        attempt: u32::try_from(row.get::<_, i64>("attempt")?).unwrap_or(0),
-        result: row.get("result")?,
-        status_code: u16::try_from(row.get::<_, i64>("status_code")?).unwrap_or(0),
-        error: row.get("error")?,
-        latency: Duration::from_micros(n(row.get("latency_us")?)),
-        time: from_unix_micros(row.get("created_at")?),
+        attempt: Attempt {
+            event_id: n(row.get("event_id")?),
+            event_type: row.get("event_type")?,
+            number: u32::try_from(row.get::<_, i64>("attempt")?).unwrap_or(0),
+            result: row.get("result")?,
+            status_code: u16::try_from(row.get::<_, i64>("status_code")?).unwrap_or(0),
+            error: row.get("error")?,
+            latency: Duration::from_micros(n(row.get("latency_us")?)),
+            at: from_unix_micros(row.get("created_at")?),
+        },
     })
 }
 
@@ -236,7 +236,7 @@ pub(crate) fn progress(conn: &mut Connection, worker: &str, id: u64, p: &Progres
     Ok(held)
 }
 
-fn insert_delivery(conn: &Connection, id: u64, d: &NewDelivery) -> Result<()> {
+fn insert_delivery(conn: &Connection, id: u64, d: &Attempt) -> Result<u64> {
     conn.execute(
         "INSERT INTO webhook_deliveries
              (webhook_id, event_id, event_type, attempt, result, status_code, error, latency_us, created_at)
@@ -245,7 +245,7 @@ fn insert_delivery(conn: &Connection, id: u64, d: &NewDelivery) -> Result<()> {
             i(id)?,
             i(d.event_id)?,
             d.event_type,
-            d.attempt,
+            d.number,
             d.result,
             d.status_code,
             d.error,
@@ -254,10 +254,10 @@ fn insert_delivery(conn: &Connection, id: u64, d: &NewDelivery) -> Result<()> {
         ],
     )
     .sql()?;
-    Ok(())
+    u(conn.last_insert_rowid())
 }
 
-pub(crate) fn record_delivery(conn: &Connection, id: u64, d: &NewDelivery) -> Result<()> {
+pub(crate) fn record_delivery(conn: &Connection, id: u64, d: &Attempt) -> Result<u64> {
     load(conn, id)?;
     insert_delivery(conn, id, d)
 }

@@ -154,31 +154,25 @@ pub fn after_attempt(
     Next { state: next, disable, result }
 }
 
-/// One attempt, as `ListWebhookDeliveries` shows it.
+/// One recorded attempt, as `ListWebhookDeliveries` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: u64,
     pub webhook_id: u64,
+    pub attempt: Attempt,
+}
+
+/// One attempt to deliver an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
     pub event_id: u64,
     pub event_type: String,
     /// 1 for the first attempt at this event.
-    pub attempt: u32,
-    /// `delivered`, `retrying`, `failed`, or `redelivered` / `redelivery failed` for a replay.
+    pub number: u32,
+    /// `delivered`, `retrying`, `failed` (the webhook was disabled), or for attempts outside the
+    /// ordered stream `redelivered` / `redelivery failed` / `test delivered` / `test failed`.
     pub result: String,
     /// 0 when no HTTP answer came.
-    pub status_code: u16,
-    pub error: String,
-    pub latency: Duration,
-    pub time: SystemTime,
-}
-
-/// An attempt to record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDelivery {
-    pub event_id: u64,
-    pub event_type: String,
-    pub attempt: u32,
-    pub result: String,
     pub status_code: u16,
     pub error: String,
     pub latency: Duration,
@@ -186,12 +180,12 @@ pub struct NewDelivery {
     pub at: SystemTime,
 }
 
-impl NewDelivery {
-    /// An error message kept to a bounded size.
+impl Attempt {
+    /// The attempt `outcome` was, its error message kept to a bounded size.
     pub fn new(
         event_id: u64,
         event_type: &str,
-        attempt: u32,
+        number: u32,
         result: &str,
         outcome: &Outcome,
         latency: Duration,
@@ -207,7 +201,7 @@ impl NewDelivery {
         Self {
             event_id,
             event_type: event_type.to_owned(),
-            attempt,
+            number,
             result: result.to_owned(),
             status_code: outcome.status().unwrap_or(0),
             error,
@@ -224,7 +218,7 @@ pub struct Progress {
     /// `Some(reason)` disables the subscription.
     pub disable: Option<String>,
     /// The attempts since the last progress written (none when events were only skipped).
-    pub deliveries: Vec<NewDelivery>,
+    pub deliveries: Vec<Attempt>,
     /// Gives the lease back (the worker is done with the subscription for now).
     pub release: bool,
     pub now: SystemTime,

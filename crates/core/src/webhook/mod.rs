@@ -10,7 +10,7 @@ mod delivery;
 use std::time::{Duration, SystemTime};
 
 pub use address::{HostPolicy, WebhookUrl};
-pub use delivery::{Delivery, NewDelivery, Next, Outcome, Progress, RetryPolicy, after_attempt, signature};
+pub use delivery::{Attempt, Delivery, Next, Outcome, Progress, RetryPolicy, after_attempt, signature};
 
 use crate::event::EventFilter;
 use crate::{Error, Result, from_unix_micros, hex, unix_micros};
