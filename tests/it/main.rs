@@ -57,6 +57,7 @@ store_suite! {
         a_receiver_down_for_a_while_loses_nothing,
         a_500_is_retried_and_a_refusing_receiver_disables_the_webhook,
         webhooks_are_validated_and_need_admin_on_their_scope,
+        the_cli_manages_webhooks_and_streams_events,
     ],
     rollouts: [
         a_rollout_steps_on_time_survives_restarts_and_never_double_steps,

@@ -636,3 +636,33 @@ async fn a_killed_primary_is_resumed_by_the_next_one() {
     versions.dedup();
     assert_eq!(versions, [1, 2, 3]);
 }
+
+/// `bindery webhook ...` and `bindery events` as a terminal user runs them.
+pub(crate) async fn the_cli_manages_webhooks_and_streams_events(backend: Backend) {
+    let registry = TestRegistry::start(backend).await.unwrap();
+    let receiver = Receiver::start().await;
+    let url = receiver.url();
+    let out = cli(&registry, &["webhook", "create", &url, "--events", "model.*", "--description", "ci"])
+        .await
+        .unwrap();
+    assert!(out.contains("webhook #1") && out.contains("scope *") && out.contains("secret: whsec_"), "{out}");
+    cli(&registry, &["model", "create", "cli/m"]).await.unwrap();
+    receiver.wait_delivered(1, Duration::from_secs(10)).await;
+    let out = cli(&registry, &["webhook", "deliveries", "1"]).await.unwrap();
+    assert!(out.contains("model.created") && out.contains("delivered") && out.contains("HTTP 200"), "{out}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&cli(&registry, &["--json", "webhook", "list"]).await.unwrap()).unwrap();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let out = cli(&registry, &["webhook", "update", "1", "--disable"]).await.unwrap();
+    assert!(out.contains("DISABLED"), "{out}");
+    let out = cli(&registry, &["webhook", "test", "1"]).await.unwrap();
+    assert!(out.contains("webhook.ping") && out.contains("test delivered"), "{out}");
+    let err =
+        cli(&registry, &["webhook", "create", "http://169.254.169.254/", "--events", "*"]).await.unwrap_err();
+    assert!(err.to_string().contains("InvalidArgument"), "{err}");
+    // `events` prints JSON lines to stdout; with --count it stops after that many.
+    let out = cli(&registry, &["--json", "events", "--since-event", "1", "--count", "1"]).await.unwrap();
+    assert!(out.contains("\"events\": 1"), "{out}");
+    cli(&registry, &["webhook", "delete", "1"]).await.unwrap();
+    assert!(cli(&registry, &["webhook", "show", "1"]).await.unwrap_err().to_string().contains("NotFound"));
+}
