@@ -445,7 +445,6 @@ impl Job<'_> {
                         disable: decided.disable,
                         deliveries: std::mem::take(&mut pending),
                         release: true,
-                        now,
                     };
                     self.record(w.id, &failed).await;
                     return;
@@ -458,7 +457,6 @@ impl Job<'_> {
                         disable: None,
                         deliveries: std::mem::take(&mut pending),
                         release: false,
-                        now,
                     };
                     if !self.record(w.id, &batch).await {
                         return;
@@ -466,8 +464,7 @@ impl Job<'_> {
                 }
             }
         }
-        let done =
-            Progress { state, disable: None, deliveries: pending, release: true, now: SystemTime::now() };
+        let done = Progress { state, disable: None, deliveries: pending, release: true };
         self.record(w.id, &done).await;
     }
 }

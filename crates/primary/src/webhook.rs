@@ -26,19 +26,24 @@ type RpcResult<T> = Result<Response<T>, Status>;
 /// `RedeliverWebhook` use.
 pub struct Webhooks {
     pub settings: WebhookSettings,
-    sender: Option<Sender>,
+    /// Built on first use (it loads the TLS roots).
+    sender: std::sync::OnceLock<Option<Sender>>,
 }
 
 impl Webhooks {
     pub fn new(settings: WebhookSettings) -> Self {
-        let sender = Sender::new(settings.hosts.clone(), 4)
-            .map_err(|e| tracing::error!(error = %e, "webhook deliveries are off: no TLS roots"))
-            .ok();
-        Self { settings, sender }
+        Self { settings, sender: std::sync::OnceLock::new() }
     }
 
     fn send(&self) -> Result<&Sender, Status> {
-        self.sender.as_ref().ok_or_else(|| {
+        let sender = self.sender.get_or_init(|| {
+            Sender::new(self.settings.hosts.clone(), 4)
+                .map_err(
+                    |e| tracing::error!(error = %e, "webhook tests and redeliveries are off: no TLS roots"),
+                )
+                .ok()
+        });
+        sender.as_ref().ok_or_else(|| {
             Status::unavailable("webhook deliveries are off on this primary (no TLS roots; see its log)")
         })
     }

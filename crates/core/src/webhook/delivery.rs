@@ -221,7 +221,6 @@ pub struct Progress {
     pub deliveries: Vec<Attempt>,
     /// Gives the lease back (the worker is done with the subscription for now).
     pub release: bool,
-    pub now: SystemTime,
 }
 
 #[cfg(test)]

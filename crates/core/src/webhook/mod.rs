@@ -42,18 +42,17 @@ pub struct Webhook {
 }
 
 impl Webhook {
-    /// The audit view: everything but the secret.
+    /// The audit view: the settings ([`Webhook::config`]), the id and whether it is enabled;
+    /// never the secret.
     pub fn audit_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "id": self.id,
-            "url": self.url.as_str(),
-            "events": self.filter.types,
-            "scope": self.filter.scope.to_wire(),
-            "description": self.description,
-            "timeout_ms": u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
-            "enabled": self.enabled,
-            "disabled_reason": self.disabled_reason,
-        })
+        let mut view = self.config();
+        if let Some(map) = view.as_object_mut() {
+            map.remove("created_by");
+            map.insert("id".into(), self.id.into());
+            map.insert("enabled".into(), self.enabled.into());
+            map.insert("disabled_reason".into(), self.disabled_reason.clone().into());
+        }
+        view
     }
 
     /// The audit target: `webhooks/<id>`.
