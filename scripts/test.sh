@@ -6,7 +6,10 @@
 # starts a throwaway cluster from the installed PostgreSQL binaries (initdb/pg_ctl, found in
 # $BINDERY_PG_BIN or /usr/lib/postgresql/*/bin), points the tests at it, and removes it on exit.
 # The artifact tests also need s3s-fs (installed into target/tools if missing; see below).
-# Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- bindings`.
+# Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- bindings` (then the client suites
+# are skipped unless BINDERY_TEST_CLIENTS=1). The Python and Go client suites run last
+# (clients/python/scripts/test.sh, clients/go/scripts/test.sh; scripts/client-deps.sh installs
+# their toolchains from Debian when missing, Python packages come from PyPI into target/py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,9 +40,19 @@ log=$(mktemp /tmp/bindery-test-log.XXXXXX)
 started=$(date +%s)
 status=0
 cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+# The Python and Go clients, against registries started from the binary built above.
+if [ $# -eq 0 ] || [ "${BINDERY_TEST_CLIENTS:-}" = 1 ]; then
+  scripts/client-deps.sh
+  export BINDERY_BIN=$PWD/target/debug/bindery
+  echo "scripts/test.sh: Python client (clients/python)"
+  clients/python/scripts/test.sh 2>&1 | tee -a "$log" || status=1
+  echo "scripts/test.sh: Go client (clients/go)"
+  clients/go/scripts/test.sh 2>&1 | tee -a "$log" || status=1
+fi
 # One closing line with the totals of every test binary.
 echo "scripts/test.sh: took $(( $(date +%s) - started )) s"
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "%d passed, %d failed\n", p, f }' "$log"
+     /^[0-9]+ passed/ { py += $1 }
+     END { printf "%d Rust tests passed, %d failed; %d Python tests passed\n", p, f, py }' "$log"
 rm -f "$log"
 exit "$status"

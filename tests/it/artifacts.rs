@@ -326,6 +326,23 @@ pub async fn upload_session_single_part_register_and_download(backend: Backend) 
     let again = registry.register_version(register_session("team/ranker", &session.id, "")).await;
     assert_status(again, Code::FailedPrecondition, &["already registered as version"]);
 
+    // A job whose answer was lost uploads the same files again through a new session and retries
+    // with its request id: the same version. Other files under that id are ALREADY_EXISTS.
+    let second = create_session(&mut registry, "team/ranker", &files).await;
+    upload(&second, &files).await;
+    let retry = registry
+        .register_version(register_session("team/ranker", &second.id, "ranker-1"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!retry.created);
+    assert_eq!(retry.version.unwrap().version, v.version);
+    let other = [("model.onnx", bytes(200_000, 9))];
+    let third = create_session(&mut registry, "team/ranker", &other).await;
+    upload(&third, &other).await;
+    let differs = registry.register_version(register_session("team/ranker", &third.id, "ranker-1")).await;
+    assert_status(differs, Code::AlreadyExists, &["upload_files"]);
+
     // Presigned GETs, from the primary and (after binding) from the read side.
     let urls = download_urls(&mut registry, "team/ranker", v.version).await;
     assert_eq!(urls.len(), 2);

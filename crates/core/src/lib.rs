@@ -53,8 +53,8 @@ pub use feed::{
     Snapshot, decode_log,
 };
 pub use model::{
-    Artifact, DatasetRef, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion, Registered,
-    Signature, VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext,
+    Artifact, DatasetRef, DeclaredFile, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion,
+    Registered, Signature, VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};

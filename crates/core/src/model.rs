@@ -277,9 +277,16 @@ pub struct NewVersion {
     pub signature: Signature,
     pub description: String,
     /// The upload session whose files become this version's artifact (`artifact.uri` is then
-    /// left empty: the registry sets it to the session's prefix).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// left empty: the registry sets it to the session's prefix). Not part of the payload:
+    /// `upload_files` is.
+    #[serde(skip)]
     pub upload_session_id: Option<String>,
+    /// With an upload session, the files it declared (set by the registry from the session, see
+    /// [`NewVersion::declare_session`]). They, not the session's id, are what a retry must match:
+    /// a job whose answer was lost uploads the same files through a new session and gets its
+    /// original version back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_files: Option<Vec<DeclaredFile>>,
     /// How to serve the version (empty fields: unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<crate::deployment::DeploymentSpec>,
@@ -289,7 +296,31 @@ pub struct NewVersion {
     pub verified_artifact: Option<Artifact>,
 }
 
+/// One file of an upload session as the idempotency payload compares it (the session's
+/// multipart bookkeeping differs between sessions and is left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeclaredFile {
+    pub path: String,
+    pub size_bytes: u64,
+    pub sha256: String,
+}
+
 impl NewVersion {
+    /// Records the files `session` declared as this registration's payload (see `upload_files`).
+    pub fn declare_session(&mut self, session: &crate::artifact::UploadSession) {
+        let mut files: Vec<DeclaredFile> = session
+            .files
+            .iter()
+            .map(|f| DeclaredFile {
+                path: f.path.clone(),
+                size_bytes: f.size_bytes,
+                sha256: f.sha256.clone(),
+            })
+            .collect();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        self.upload_files = Some(files);
+    }
+
     /// The artifact a store records, with the deployment spec it is served with.
     pub fn recorded_artifact(&self) -> Artifact {
         let mut artifact = self.verified_artifact.as_ref().unwrap_or(&self.artifact).clone();
@@ -371,7 +402,14 @@ impl NewVersion {
     /// The answer to a retry whose `request_id` already registered `version` with
     /// `existing` as payload: `Ok` when identical, else `AlreadyExists` naming what differs.
     pub fn check_retry(&self, existing: &serde_json::Value, version: u64) -> Result<()> {
-        let payload = self.payload_json();
+        let mut payload = self.payload_json();
+        // Registrations stored before `upload_files` existed recorded the session's id instead.
+        if let (Some(_), Some(map)) = (existing.get("upload_session_id"), payload.as_object_mut()) {
+            map.remove("upload_files");
+            if let Some(id) = &self.upload_session_id {
+                map.insert("upload_session_id".into(), id.clone().into());
+            }
+        }
         if *existing == payload {
             return Ok(());
         }
@@ -570,5 +608,85 @@ pub(crate) mod unix_micros {
     pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         let micros = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
         s.serialize_u64(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{ObjectLocation, UploadFile, UploadSession, UploadSessionState};
+
+    fn session(id: &str, files: &[(&str, u64, &str)]) -> UploadSession {
+        UploadSession {
+            id: id.into(),
+            model: ModelName::parse("model", "fraud/detector".to_owned()).unwrap(),
+            location: ObjectLocation::from_uri(&format!("s3://models/bindery/fraud/detector/{id}/")).unwrap(),
+            files: files
+                .iter()
+                .map(|(path, size, sha)| UploadFile {
+                    path: (*path).into(),
+                    size_bytes: *size,
+                    sha256: (*sha).into(),
+                    multipart: None,
+                })
+                .collect(),
+            state: UploadSessionState::Open,
+            created_at: SystemTime::UNIX_EPOCH,
+            created_by: "ci".into(),
+            expires_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    fn registration(session_id: &str) -> NewVersion {
+        NewVersion {
+            model: ModelName::parse("model", "fraud/detector".to_owned()).unwrap(),
+            request_id: Some("run-7".into()),
+            artifact: Artifact::default(),
+            params: BTreeMap::new(),
+            metrics: BTreeMap::from([("auc".to_owned(), 0.93)]),
+            tags: BTreeMap::new(),
+            lineage: Lineage::default(),
+            signature: Signature::default(),
+            description: String::new(),
+            upload_session_id: Some(session_id.into()),
+            upload_files: None,
+            deployment: None,
+            verified_artifact: None,
+        }
+    }
+
+    const A: &str = "aa";
+    const B: &str = "bb";
+
+    #[test]
+    fn a_retry_through_a_new_session_with_the_same_files_is_the_same_payload() {
+        let mut first = registration("s1");
+        first.declare_session(&session("s1", &[("model.onnx", 10, A), ("config.json", 2, B)]));
+        let stored = first.payload_json();
+        assert!(stored.get("upload_session_id").is_none(), "the session id is not part of the payload");
+
+        let mut retry = registration("s2");
+        retry.declare_session(&session("s2", &[("config.json", 2, B), ("model.onnx", 10, A)]));
+        retry.check_retry(&stored, 1).unwrap();
+
+        let mut changed = registration("s3");
+        changed.declare_session(&session("s3", &[("model.onnx", 10, B), ("config.json", 2, B)]));
+        let err = changed.check_retry(&stored, 1).unwrap_err().to_string();
+        assert!(err.contains("upload_files"), "{err}");
+    }
+
+    #[test]
+    fn payloads_stored_with_a_session_id_still_match_a_retry_with_that_id() {
+        let mut legacy = serde_json::to_value(registration("s1")).unwrap();
+        legacy.as_object_mut().unwrap().insert("upload_session_id".into(), "s1".into());
+
+        let mut same = registration("s1");
+        same.declare_session(&session("s1", &[("model.onnx", 10, A)]));
+        same.check_retry(&legacy, 1).unwrap();
+
+        let mut other = registration("s2");
+        other.declare_session(&session("s2", &[("model.onnx", 10, A)]));
+        let err = other.check_retry(&legacy, 1).unwrap_err().to_string();
+        assert!(err.contains("upload_session_id"), "{err}");
     }
 }

@@ -128,6 +128,11 @@ impl Primary {
         caller: &Caller,
         mut version: bindery_core::NewVersion,
     ) -> RpcResult<v1::RegisterVersionResponse> {
+        // An upload session's files, not its id, are part of the payload a retry must match.
+        if let Some(id) = &version.upload_session_id {
+            let session = self.store.get_upload_session(id).await.map_err(status_from_error)?;
+            version.declare_session(&session);
+        }
         // A retry of an earlier registration gets the original version without touching the
         // object store (the object may have moved since, or the store may be briefly down).
         if let Some(request_id) = &version.request_id {

@@ -210,6 +210,7 @@ pub(crate) async fn copy_request(
         signature: source.signature.clone(),
         description: if r.description.is_empty() { source.description.clone() } else { r.description },
         upload_session_id: None,
+        upload_files: None,
         // A copy is served as its source is.
         deployment: source.artifact.deployment.as_deref().cloned(),
         verified_artifact: None,

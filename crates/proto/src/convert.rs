@@ -126,6 +126,7 @@ impl TryFrom<v1::RegisterVersionRequest> for NewVersion {
             },
             description: r.description,
             upload_session_id,
+            upload_files: None,
             deployment: r.deployment.map(deployment_from_wire).filter(|d| !d.is_empty()),
             verified_artifact: None,
         };
