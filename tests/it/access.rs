@@ -296,7 +296,7 @@ async fn a_primary_with_default_settings_requires_authentication() {
     ])
     .unwrap();
     let err = bindery_server::cli::run(cli.args, cli.command).await.unwrap_err();
-    assert!(format!("{err:#}").contains("Unauthenticated"), "{err:#}");
+    assert!(format!("{err:#}").starts_with("UNAUTHENTICATED: "), "{err:#}");
 }
 
 mod jwt {

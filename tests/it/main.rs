@@ -68,7 +68,7 @@ store_suite! {
         the_primary_advances_due_rollouts_by_itself,
     ],
     validation: [invalid_arguments_name_the_field],
-    cli: [cli_drives_a_model_to_production],
+    cli: [cli_drives_a_model_to_production, cli_tables_updates_set_bindings_and_exit_codes],
     artifact_allowed: [
         registering_outside_the_allowed_locations_is_refused,
         presigning_refuses_versions_outside_the_allowed_locations,

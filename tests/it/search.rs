@@ -544,15 +544,18 @@ pub(crate) async fn sql_agrees_with_the_reference_evaluator(backend: Backend) {
     let out = cli(&["search", "models", "namespace = 'ns1'"]).await.unwrap();
     assert_eq!(
         out.lines().map(|l| l.split_whitespace().next().unwrap()).collect::<Vec<_>>(),
-        ["ns1/m0", "ns1/m1"]
+        ["NAME", "ns1/m0", "ns1/m1"],
+        "a table with a header"
     );
     let out = cli(&["search", "versions", "version >= 2", "--order-by", "version DESC", "--limit", "5"])
         .await
         .unwrap();
-    assert_eq!(out.lines().count(), 5, "{out}");
-    assert!(out.lines().take(4).all(|l| l.contains(" v5 ")) && out.contains("m2 v4"), "{out}");
+    assert_eq!(out.lines().count(), 6, "{out}");
+    let rows: Vec<Vec<&str>> = out.lines().skip(1).map(|l| l.split_whitespace().collect()).collect();
+    assert!(rows.iter().take(4).all(|r| r[1] == "v5"), "{out}");
+    assert_eq!(rows[4][..2], ["m2", "v4"], "{out}");
     let err = cli(&["search", "versions", "metrics.m1 > 'x'"]).await.unwrap_err();
-    assert!(format!("{err:#}").contains("InvalidArgument: filter: at 14"), "{err:#}");
+    assert!(format!("{err:#}").contains("INVALID_ARGUMENT: filter: at 14"), "{err:#}");
     let out = cli(&["version", "copy", "ns1/m0", "2", "m2", "--request-id", "c1"]).await.unwrap();
     assert!(out.starts_with("ns1/m0@2 copied as m2@6 (revision "), "{out}");
     let out = cli(&["lineage", "m2", "6", "--direction", "up"]).await.unwrap();

@@ -34,6 +34,9 @@ pub struct ClientArgs {
     /// instead of lines, for scripts.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Print nothing on success (failures still go to stderr, with exit code 1).
+    #[arg(long, short = 'q', global = true, conflicts_with = "json")]
+    pub quiet: bool,
 }
 
 /// The token file under the user's config directory.
@@ -72,6 +75,19 @@ pub enum ClientCommand {
         /// Compare-and-set: the generation you last saw (0 = must not exist).
         #[arg(long)]
         expected_generation: Option<u64>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Move several bindings of one model at once, atomically: `set-bindings fraud/detector
+    /// production=7 staging=8` (all or nothing; any compare-and-set mismatch aborts the lot).
+    SetBindings {
+        model: String,
+        /// `BINDING=VERSION`, one or more.
+        #[arg(required = true, value_parser = binding_version)]
+        bindings: Vec<(String, u64)>,
+        /// Compare-and-set for one binding: `BINDING=GENERATION` (0 = must not exist), repeatable.
+        #[arg(long = "expected-generation", value_parser = binding_version)]
+        expected: Vec<(String, u64)>,
         #[arg(long, default_value = "")]
         reason: String,
     },
@@ -233,6 +249,13 @@ pub(crate) fn key_value(s: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{s:?} is not key=value"))
 }
 
+/// `production=7`.
+fn binding_version(s: &str) -> Result<(String, u64), String> {
+    let (k, v) = key_value(s)?;
+    let v = v.parse().map_err(|_| format!("{s:?}: {v:?} is not a number"))?;
+    Ok((k, v))
+}
+
 pub(crate) fn key_number(s: &str) -> Result<(String, f64), String> {
     let (k, v) = key_value(s)?;
     let v = v.parse().map_err(|_| format!("{v:?} is not a number"))?;
@@ -250,12 +273,13 @@ impl Client {
     pub(crate) fn request<T>(&self, message: T) -> anyhow::Result<tonic::Request<T>> {
         let mut request = tonic::Request::new(message);
         if let Some(token) = &self.token {
-            let value =
-                format!("Bearer {token}").parse().map_err(|_| anyhow!("--token must be printable ASCII"))?;
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| crate::output::usage("--token must be printable ASCII"))?;
             request.metadata_mut().insert(bindery_proto::auth::AUTHORIZATION_HEADER, value);
         }
         if let Some(actor) = &self.actor {
-            let value = actor.parse().map_err(|_| anyhow!("--actor must be printable ASCII"))?;
+            let value = actor.parse().map_err(|_| crate::output::usage("--actor must be printable ASCII"))?;
             request.metadata_mut().insert(bindery_primary::ACTOR_HEADER, value);
         }
         Ok(request)
@@ -264,7 +288,26 @@ impl Client {
 
 #[allow(clippy::needless_pass_by_value)] // shaped for `.map_err(status)`
 pub(crate) fn status(e: tonic::Status) -> anyhow::Error {
-    anyhow!("{:?}: {}", e.code(), e.message())
+    anyhow!("{}: {}", crate::output::code_name(e.code()), e.message())
+}
+
+/// Every item of a paged listing: `page` is called with each next_page_token (empty first) and
+/// answers the page's items and the next token, until the last page.
+pub(crate) async fn all_pages<T, F, Fut>(mut page: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<(Vec<T>, String)>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (mut got, next) = page(token).await?;
+        items.append(&mut got);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        token = next;
+    }
 }
 
 /// The client half of the `bindery` command line, on its own (for tests and embedding).
@@ -279,8 +322,9 @@ pub struct ClientCli {
 
 /// Runs one client command and returns what it prints (lines, or JSON with `--json`).
 pub async fn run(args: ClientArgs, command: ClientCommand) -> anyhow::Result<String> {
-    let json = args.json;
-    execute(args, command).await?.render(json)
+    let (json, quiet) = (args.json, args.quiet);
+    let out = execute(args, command).await?.render(json)?;
+    Ok(if quiet { String::new() } else { out })
 }
 
 async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Output> {
@@ -333,7 +377,7 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
             let deployment_override =
                 deployment_override.as_deref().map(crate::cli_deployment::parse_json).transpose()?;
             if version.is_none() && traffic.is_none() {
-                anyhow::bail!("give a VERSION, or a --split (and/or --shadow)");
+                return Err(crate::output::usage("give a VERSION, or a --split (and/or --shadow)"));
             }
             let version = version.unwrap_or_default();
             let req = v1::SetBindingRequest {
@@ -347,6 +391,28 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
             };
             let r = c.registry.set_binding(c.request(req)?).await.map_err(status)?.into_inner();
             Output::of(&r, binding_line(&r.binding.clone().unwrap_or_default(), r.revision))
+        }
+        ClientCommand::SetBindings { model, bindings, expected, reason } => {
+            if let Some((name, _)) =
+                expected.iter().find(|(name, _)| !bindings.iter().any(|(b, _)| b == name))
+            {
+                return Err(crate::output::usage(format!(
+                    "--expected-generation {name}=…: {name} is not one of the bindings being set"
+                )));
+            }
+            let assignments = bindings
+                .into_iter()
+                .map(|(binding, version)| v1::BindingAssignment {
+                    expected_generation: expected.iter().find(|(b, _)| *b == binding).map(|(_, g)| *g),
+                    binding,
+                    version,
+                    ..Default::default()
+                })
+                .collect();
+            let req = v1::SetBindingsRequest { model_name: model, bindings: assignments, reason };
+            let r = c.registry.set_bindings(c.request(req)?).await.map_err(status)?.into_inner();
+            let lines: Vec<String> = r.bindings.iter().map(|b| binding_line(b, r.revision)).collect();
+            Output::of(&r, lines.join("\n"))
         }
         ClientCommand::Unbind { model, binding, expected_generation, reason } => {
             let req = v1::DeleteBindingRequest {

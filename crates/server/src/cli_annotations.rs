@@ -156,8 +156,9 @@ pub(crate) async fn card(c: &mut Client, cmd: CardCommand) -> anyhow::Result<Out
 pub(crate) async fn annotation(c: &mut Client, cmd: AnnotationCommand) -> anyhow::Result<Output> {
     Ok(match cmd {
         AnnotationCommand::Add { model, version, kind, url, title } => {
-            let kind = AnnotationKind::parse(&kind)
-                .ok_or_else(|| anyhow!("--kind {kind:?}: one of {}", AnnotationKind::names()))?;
+            let kind = AnnotationKind::parse(&kind).ok_or_else(|| {
+                crate::output::usage(format!("--kind {kind:?}: one of {}", AnnotationKind::names()))
+            })?;
             let req = v1::AddAnnotationRequest {
                 model_name: model,
                 version,

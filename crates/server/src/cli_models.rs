@@ -9,7 +9,7 @@ use bindery_artifacts::{Transfer, describe_file};
 use bindery_proto::v1;
 use clap::{Args, Subcommand};
 
-use crate::cli::{Client, Output, key_number, key_value, status};
+use crate::cli::{Client, Output, all_pages, key_number, key_value, status};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
@@ -26,10 +26,25 @@ pub enum ModelCommand {
     },
     /// Show one model.
     Get { name: String },
-    /// List models.
+    /// List every model you may view (all pages), as a table.
     List {
-        #[arg(long, default_value_t = 100)]
-        page_size: u32,
+        /// A search, e.g. `namespace = 'fraud'` (README "Search").
+        #[arg(long, default_value = "")]
+        filter: String,
+    },
+    /// Change a model's description, owner or tags.
+    Update {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+        /// `key=value` to add or overwrite, repeatable.
+        #[arg(long = "tag", value_parser = key_value)]
+        tags: Vec<(String, String)>,
+        /// A tag key to remove, repeatable.
+        #[arg(long = "remove-tag")]
+        remove_tags: Vec<String>,
     },
     /// Soft-delete a model (fails while bindings point into it).
     Delete { name: String },
@@ -55,7 +70,59 @@ pub struct VersionMeta {
     #[arg(long = "tag", value_parser = key_value)]
     tags: Vec<(String, String)>,
     #[command(flatten)]
+    lineage: Box<LineageArgs>,
+    #[command(flatten)]
     deployment: Box<crate::cli_deployment::DeploymentArgs>,
+}
+
+/// Where a new version came from.
+#[derive(Debug, Args)]
+pub struct LineageArgs {
+    /// The training run that produced it.
+    #[arg(long, default_value = "")]
+    run_id: String,
+    /// The source revision, e.g. `git+https://host/repo@<sha>`.
+    #[arg(long, default_value = "")]
+    code_ref: String,
+    /// A dataset it was trained or evaluated on: `URI` or `URI@VERSION`, repeatable.
+    #[arg(long = "dataset", value_parser = dataset)]
+    datasets: Vec<v1::DatasetRef>,
+    /// A version it derives from: `MODEL@VERSION`, repeatable.
+    #[arg(long = "parent", value_parser = parent)]
+    parents: Vec<v1::VersionRef>,
+    /// An environment fact (`torch=2.4`, `image=sha256:…`), repeatable.
+    #[arg(long = "environment", value_parser = key_value)]
+    environment: Vec<(String, String)>,
+}
+
+impl LineageArgs {
+    fn into_wire(self) -> Option<v1::Lineage> {
+        let lineage = v1::Lineage {
+            training_run_id: self.run_id,
+            code_ref: self.code_ref,
+            datasets: self.datasets,
+            parent_versions: self.parents,
+            environment: self.environment.into_iter().collect(),
+        };
+        (lineage != v1::Lineage::default()).then_some(lineage)
+    }
+}
+
+/// `--dataset s3://data/train@v3` (the version after the last `@`, which URIs rarely hold).
+fn dataset(s: &str) -> Result<v1::DatasetRef, String> {
+    match s.rsplit_once('@') {
+        Some((uri, version)) if !uri.is_empty() && !version.contains('/') => {
+            Ok(v1::DatasetRef { uri: uri.to_owned(), version: version.to_owned() })
+        }
+        _ => Ok(v1::DatasetRef { uri: s.to_owned(), version: String::new() }),
+    }
+}
+
+/// `--parent fraud/detector@3`.
+fn parent(s: &str) -> Result<v1::VersionRef, String> {
+    let (model, version) = s.rsplit_once('@').ok_or_else(|| format!("{s:?} is not MODEL@VERSION"))?;
+    let version = version.parse().map_err(|_| format!("{s:?}: {version:?} is not a version number"))?;
+    Ok(v1::VersionRef { model_name: model.to_owned(), version })
 }
 
 impl VersionMeta {
@@ -73,7 +140,7 @@ impl VersionMeta {
             params: self.params.into_iter().collect(),
             metrics: self.metrics.into_iter().collect(),
             tags: self.tags.into_iter().collect(),
-            lineage: None,
+            lineage: (*self.lineage).into_wire(),
             signature: None,
             description: self.description,
             upload_session_id,
@@ -99,11 +166,28 @@ pub enum VersionCommand {
     },
     /// Show one version.
     Get { model: String, version: u64 },
-    /// List versions, newest first.
+    /// List every version of a model (all pages), newest first, as a table.
     List {
         model: String,
-        #[arg(long, default_value_t = 100)]
-        page_size: u32,
+        /// A search, e.g. `metrics.auc > 0.9 AND status = 'READY'` (README "Search").
+        #[arg(long, default_value = "")]
+        filter: String,
+    },
+    /// Change a version's description or tags, or add metrics (existing ones never change).
+    Update {
+        model: String,
+        version: u64,
+        #[arg(long)]
+        description: Option<String>,
+        /// `key=value` to add or overwrite, repeatable.
+        #[arg(long = "tag", value_parser = key_value)]
+        tags: Vec<(String, String)>,
+        /// A tag key to remove, repeatable.
+        #[arg(long = "remove-tag")]
+        remove_tags: Vec<String>,
+        /// A new metric `name=number`, repeatable.
+        #[arg(long = "metric", value_parser = key_number)]
+        metrics: Vec<(String, f64)>,
     },
     /// Archive a version (fails while it is bound).
     Archive { model: String, version: u64 },
@@ -125,6 +209,39 @@ pub(crate) fn model_line(m: &v1::Model) -> String {
         "{}  latest v{}  owner={:?}  tags={tags:?}  {:?}  (revision {})",
         m.name, m.latest_version, m.owner, m.description, m.revision
     )
+}
+
+pub(crate) const MODEL_COLUMNS: &[&str] = &["NAME", "LATEST", "OWNER", "TAGS", "DESCRIPTION"];
+
+pub(crate) fn model_row(m: &v1::Model) -> Vec<String> {
+    let tags: BTreeMap<_, _> = m.tags.iter().collect();
+    let tags: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    vec![
+        m.name.clone(),
+        format!("v{}", m.latest_version),
+        m.owner.clone(),
+        tags.join(","),
+        m.description.lines().next().unwrap_or_default().to_owned(),
+    ]
+}
+
+pub(crate) const VERSION_COLUMNS: &[&str] =
+    &["MODEL", "VERSION", "STATUS", "BINDINGS", "METRICS", "ARTIFACT", "CREATED", "BY"];
+
+pub(crate) fn version_row(v: &v1::ModelVersion) -> Vec<String> {
+    let status = v1::VersionStatus::try_from(v.status).map_or("?", |s| s.as_str_name());
+    let metrics: BTreeMap<_, _> = v.metrics.iter().collect();
+    let metrics: Vec<String> = metrics.iter().map(|(k, x)| format!("{k}={x}")).collect();
+    vec![
+        v.model_name.clone(),
+        format!("v{}", v.version),
+        status.trim_start_matches("VERSION_STATUS_").to_owned(),
+        v.bindings.join(","),
+        metrics.join(","),
+        v.artifact.as_ref().map(|a| a.uri.clone()).unwrap_or_default(),
+        crate::output::when(v.created_at.as_ref()),
+        v.created_by.clone(),
+    ]
 }
 
 pub(crate) fn version_line(v: &v1::ModelVersion) -> String {
@@ -154,10 +271,33 @@ pub(crate) async fn model(c: &mut Client, cmd: ModelCommand) -> anyhow::Result<O
             let m = c.registry.get_model(c.request(req)?).await.map_err(status)?.into_inner();
             Output::of(&m, model_line(&m))
         }
-        ModelCommand::List { page_size } => {
-            let req = v1::ListModelsRequest { page_size, ..Default::default() };
-            let r = c.registry.list_models(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::list(&r.models, model_line)
+        ModelCommand::List { filter } => {
+            let models = all_pages(|page_token| {
+                let req = c.request(v1::ListModelsRequest {
+                    page_size: 1_000,
+                    page_token,
+                    filter: filter.clone(),
+                    ..Default::default()
+                });
+                let mut registry = c.registry.clone();
+                async move {
+                    let r = registry.list_models(req?).await.map_err(status)?.into_inner();
+                    Ok((r.models, r.next_page_token))
+                }
+            })
+            .await?;
+            Output::table(&models, MODEL_COLUMNS, model_row)
+        }
+        ModelCommand::Update { name, description, owner, tags, remove_tags } => {
+            let req = v1::UpdateModelRequest {
+                name,
+                description,
+                owner,
+                set_tags: tags.into_iter().collect(),
+                remove_tags,
+            };
+            let m = c.registry.update_model(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&m, model_line(&m))
         }
         ModelCommand::Delete { name } => {
             let req = v1::DeleteModelRequest { name: name.clone() };
@@ -182,10 +322,35 @@ pub(crate) async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Resu
             let v = c.registry.get_version(c.request(req)?).await.map_err(status)?.into_inner();
             Output::of(&v, version_line(&v))
         }
-        VersionCommand::List { model, page_size } => {
-            let req = v1::ListVersionsRequest { model_name: model, page_size, ..Default::default() };
-            let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::list(&r.versions, version_line)
+        VersionCommand::List { model, filter } => {
+            let versions = all_pages(|page_token| {
+                let req = c.request(v1::ListVersionsRequest {
+                    model_name: model.clone(),
+                    page_size: 1_000,
+                    page_token,
+                    filter: filter.clone(),
+                    ..Default::default()
+                });
+                let mut registry = c.registry.clone();
+                async move {
+                    let r = registry.list_versions(req?).await.map_err(status)?.into_inner();
+                    Ok((r.versions, r.next_page_token))
+                }
+            })
+            .await?;
+            Output::table(&versions, VERSION_COLUMNS, version_row)
+        }
+        VersionCommand::Update { model, version, description, tags, remove_tags, metrics } => {
+            let req = v1::UpdateVersionRequest {
+                model_name: model,
+                version,
+                description,
+                set_tags: tags.into_iter().collect(),
+                remove_tags,
+                add_metrics: metrics.into_iter().collect(),
+            };
+            let v = c.registry.update_version(c.request(req)?).await.map_err(status)?.into_inner();
+            Output::of(&v, version_line(&v))
         }
         VersionCommand::Copy { source, version, target, request_id } => {
             crate::cli_search::copy(c, (source, version, target), request_id).await?
@@ -305,7 +470,7 @@ pub(crate) async fn download(
             let r = c.resolver.resolve(c.request(req)?).await.map_err(status)?.into_inner();
             (format!("{model} {} (v{})", r.binding, r.version), r.version)
         }
-        (None, None) => return Err(anyhow!("give --version or --binding")),
+        (None, None) => return Err(crate::output::usage("give --version or --binding")),
     };
     let mut urls = Vec::new();
     let mut page_token = String::new();

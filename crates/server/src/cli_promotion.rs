@@ -126,7 +126,11 @@ pub(crate) async fn policy(c: &mut Client, cmd: PolicyCommand) -> anyhow::Result
         PolicyCommand::Set { binding, scope, gates } => {
             let gates = gates
                 .iter()
-                .map(|g| Gate::parse_spec(g).map(v1::Gate::from).map_err(|e| anyhow!("--gate {e}")))
+                .map(|g| {
+                    Gate::parse_spec(g)
+                        .map(v1::Gate::from)
+                        .map_err(|e| crate::output::usage(format!("--gate {e}")))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let req = v1::SetPromotionPolicyRequest { binding, scope, gates };
             let r = c.registry.set_promotion_policy(c.request(req)?).await.map_err(status)?.into_inner();

@@ -1,6 +1,6 @@
 //! `bindery rollout start|pause|resume|abort|show|list`: progressive rollouts from a terminal.
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use bindery_proto::v1;
 use clap::Subcommand;
 
@@ -95,8 +95,11 @@ pub(crate) async fn rollout(c: &mut Client, cmd: RolloutCommand) -> anyhow::Resu
                 .iter()
                 .map(|s| basis_points(s).with_context(|| format!("--steps {s:?}")))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let interval = bindery_core::gates::parse_duration(&interval)
-                .ok_or_else(|| anyhow!("--interval {interval:?}: durations look like 90s, 10m, 1h or 1d"))?;
+            let interval = bindery_core::gates::parse_duration(&interval).ok_or_else(|| {
+                crate::output::usage(format!(
+                    "--interval {interval:?}: durations look like 90s, 10m, 1h or 1d"
+                ))
+            })?;
             let req = v1::StartRolloutRequest {
                 model_name: model,
                 binding,

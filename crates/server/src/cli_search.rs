@@ -5,7 +5,7 @@ use bindery_proto::v1;
 use clap::Subcommand;
 
 use crate::cli::{Client, Output, status};
-use crate::cli_models::{model_line, version_line};
+use crate::cli_models::{MODEL_COLUMNS, VERSION_COLUMNS, model_row, version_row};
 
 #[derive(Debug, Subcommand)]
 pub enum SearchCommand {
@@ -63,7 +63,7 @@ pub(crate) async fn search(c: &mut Client, cmd: SearchCommand) -> anyhow::Result
                 page_token = r.next_page_token;
             }
             found.truncate(limit);
-            Ok(Output::list(&found, version_line))
+            Ok(Output::table(&found, VERSION_COLUMNS, version_row))
         }
         SearchCommand::Models { filter, order_by, .. } => {
             let mut found = Vec::new();
@@ -82,7 +82,7 @@ pub(crate) async fn search(c: &mut Client, cmd: SearchCommand) -> anyhow::Result
                 page_token = r.next_page_token;
             }
             found.truncate(limit);
-            Ok(Output::list(&found, model_line))
+            Ok(Output::table(&found, MODEL_COLUMNS, model_row))
         }
     }
 }

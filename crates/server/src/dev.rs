@@ -186,8 +186,20 @@ pub async fn serve_dev(
         "OFF (anyone who reaches this port can do anything; `bindery dev --auth` requires tokens)".to_owned()
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let (cli, on_path) = cli_command();
+    // The CLI's default server is http://127.0.0.1:50051: name it only when this is elsewhere.
+    let server = if scheme == "http" && local == SocketAddr::from(([127, 0, 0, 1], 50051)) {
+        String::new()
+    } else {
+        format!(" --server {scheme}://{local}")
+    };
+    let install = if on_path {
+        String::new()
+    } else {
+        "\n        (to type `bindery` instead: cargo install --path crates/server --locked)".to_owned()
+    };
     let banner = format!(
-        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  auth:      {auth_line}\n  try:  bindery --server {scheme}://{local} model create demo\n        bindery --server {scheme}://{local} upload demo ./model.onnx --request-id first\n",
+        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  auth:      {auth_line}\n  try:  {cli}{server} model create demo\n        {cli}{server} upload demo <file or directory> --request-id first\n        {cli}{server} bind demo production 1\n        {cli}{server} resolve demo production{install}\n",
         path.display(),
         artifact_dir.display(),
         artifact_dir.display()
@@ -222,4 +234,20 @@ pub async fn serve_dev(
         task.abort();
     }
     Ok(())
+}
+
+/// How to run this binary as the CLI, for the banner's commands to work as printed: `bindery`
+/// when that name on PATH is this very binary (true), else its full path (false).
+fn cli_command() -> (String, bool) {
+    let Ok(exe) = std::env::current_exe() else { return ("bindery".to_owned(), false) };
+    let exe = exe.canonicalize().unwrap_or(exe);
+    let on_path = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("bindery")).find(|c| c.is_file()))
+        .and_then(|c| c.canonicalize().ok());
+    if on_path.as_deref() == Some(exe.as_path()) {
+        return ("bindery".to_owned(), true);
+    }
+    let shown = exe.display().to_string();
+    let plain = shown.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c));
+    (if plain { shown } else { format!("'{}'", shown.replace('\'', r"'\''")) }, false)
 }

@@ -55,6 +55,10 @@ enum Command {
     /// Show the effective configuration (flags > BINDERY_* env > --config file), secrets redacted.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print a shell completion script: `bindery completions bash > /etc/bash_completion.d/bindery`,
+    /// `bindery completions zsh > "${fpath[1]}/_bindery"`, `bindery completions fish >
+    /// ~/.config/fish/completions/bindery.fish`.
+    Completions { shell: clap_complete::Shell },
     #[command(flatten)]
     Client(bindery_server::cli::ClientCommand),
 }
@@ -198,7 +202,12 @@ async fn main() -> ExitCode {
         Err(e) => {
             // `{:#}` prints the context chain on one line; no backtrace for users.
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            // 2 for a command used wrongly (as clap's own usage errors), 1 for a failed call.
+            if e.downcast_ref::<bindery_server::output::Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -215,11 +224,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Client(command) => {
             let out = bindery_server::cli::run(cli.client, command).await?;
-            #[allow(clippy::print_stdout)]
-            {
-                println!("{out}");
+            if !out.is_empty() {
+                #[allow(clippy::print_stdout)]
+                {
+                    println!("{out}");
+                }
             }
             Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "bindery", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            match std::io::Write::write_all(&mut stdout, &script) {
+                // `bindery completions bash | head` is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+                _ => Ok(()),
+            }
         }
         Command::Dev(config) => {
             let listener = tokio::net::TcpListener::bind(config.listen)
