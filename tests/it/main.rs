@@ -85,6 +85,7 @@ store_suite! {
         cli_uploads_a_directory_and_downloads_it_back,
     ],
     artifact_retries: [a_retry_never_touches_the_object_store],
+    agent: [the_agent_installs_swaps_and_refuses_corrupt_downloads],
     gc_race: [collection_and_registration_never_interleave],
     size_bounds: [
         a_versions_metadata_is_bounded_as_a_whole,
@@ -111,6 +112,7 @@ store_suite! {
 
 mod access;
 mod access_matrix;
+mod agent;
 mod annotations;
 mod artifact_allowed;
 mod artifact_errors;

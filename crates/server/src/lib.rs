@@ -1,5 +1,6 @@
 //! The `bindery` process: configuration, serving the primary, readiness, shutdown.
 
+pub mod agent;
 mod artifacts;
 pub mod cli;
 mod cli_access;

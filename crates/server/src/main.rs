@@ -55,6 +55,9 @@ enum Command {
     /// Show the effective configuration (flags > BINDERY_* env > --config file), secrets redacted.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Keep the version a binding serves on local disk for a model server (init container with
+    /// --once, else a sidecar): verified downloads, atomic `current` symlink swaps.
+    Agent(bindery_server::agent::AgentConfig),
     /// Print a shell completion script: `bindery completions bash > /etc/bash_completion.d/bindery`,
     /// `bindery completions zsh > "${fpath[1]}/_bindery"`, `bindery completions fish >
     /// ~/.config/fish/completions/bindery.fish`.
@@ -231,6 +234,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Agent(config) => {
+            let state = std::sync::Arc::new(bindery_server::agent::AgentState::default());
+            bindery_server::agent::run_agent(
+                config,
+                cli.client.token,
+                &cli.client.tls,
+                state,
+                shutdown_signal(grace),
+            )
+            .await
         }
         Command::Completions { shell } => {
             let mut script = Vec::new();
