@@ -121,6 +121,7 @@ mod artifacts;
 mod availability;
 mod bindings;
 mod cli;
+mod client;
 mod config;
 mod deployment;
 mod dev;
