@@ -30,7 +30,8 @@ else
   echo "deploy/validate.sh: no kubectl/kustomize here; validating the base resources as written"
   files=($(ls deploy/kubernetes/base/*.yaml | grep -v kustomization.yaml))
 fi
-python3 -m kubernetes_validate --strict -k "$k8s_version" "${files[@]}" deploy/kubernetes/secrets.example.yaml
+python3 -m kubernetes_validate --strict -k "$k8s_version" "${files[@]}" deploy/kubernetes/secrets.example.yaml \
+  deploy/kubernetes/examples/*.yaml
 
 # The TOML embedded in the ConfigMaps must be valid for every role it configures.
 bin=${BINDERY_BIN:-target/debug/bindery}
