@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from typing import Any, Callable, List, Optional, Sequence, Tuple, TypeVar, Union
@@ -91,6 +92,19 @@ class Endpoint:
                 self._channel.close()
             self._channel = self._registry = self._resolver = None
 
+    def reset(self) -> None:
+        """Drops the channel after a transport failure, so the next call dials at once instead of
+        waiting out gRPC's reconnect back-off (which grows to seconds after a few failures)."""
+        self.close()
+
+
+#: What gRPC says when the connection itself failed (not an UNAVAILABLE the server answered).
+TRANSPORT_FAILURE = re.compile(
+    r"failed to connect|Socket closed|Connection refused|Connection reset|Broken pipe|"
+    r"connections to all backends failing|Connection timed out",
+    re.IGNORECASE,
+)
+
 
 class Pool:
     """Several equivalent servers (read nodes): calls go to the last one that answered and move on
@@ -158,6 +172,9 @@ def invoke(
             code = error.code() if callable(getattr(error, "code", None)) else None
             if retry and code == grpc.StatusCode.UNAVAILABLE and attempt < retries:
                 attempt += 1
+                details = error.details() if callable(getattr(error, "details", None)) else ""
+                if TRANSPORT_FAILURE.search(details or ""):
+                    endpoint.reset()
                 pool.fail_over(endpoint)
                 backoff.sleep()
                 continue

@@ -89,6 +89,10 @@ class Client:
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.primary_user_agent", "bindery-python/0.1"),
+            # Reconnect soon after a node restarts (gRPC's default waits 1 s, then longer), so
+            # the client's own retries find the node back.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 5000),
         ]
         self._primary = Pool([Endpoint(address, tls, root_certificates, options)])
         reader_addresses = split_addresses(readers)

@@ -8,7 +8,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import grpc
 
-from ._transport import Backoff, Metadata, Pool
+from ._transport import TRANSPORT_FAILURE, Backoff, Metadata, Pool
 from .errors import from_rpc_error
 from .v1 import resolver_pb2
 
@@ -84,8 +84,11 @@ class Watch(Iterator[WatchUpdate]):
             stream.cancel()
         return stream
 
-    def _reconnect(self) -> None:
+    def _reconnect(self, error: Optional[grpc.RpcError] = None) -> None:
         endpoint = self._pool.current()
+        details = error.details() if error is not None and callable(getattr(error, "details", None)) else ""
+        if TRANSPORT_FAILURE.search(details or ""):
+            endpoint.reset()
         self._pool.fail_over(endpoint)
         with self._lock:
             self._stream = None
@@ -109,7 +112,7 @@ class Watch(Iterator[WatchUpdate]):
                 if error.code() not in RECONNECT:
                     raise from_rpc_error(error) from None
                 pending, assembling = [], False
-                self._reconnect()
+                self._reconnect(error)
                 continue
             if message.reset:
                 pending, assembling = list(message.bindings), True
