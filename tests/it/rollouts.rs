@@ -344,7 +344,9 @@ pub(crate) async fn the_cli_starts_and_aborts_a_rollout(backend: Backend) {
     .unwrap();
     assert!(out.contains("rollout #1  nlp/tagger production -> v2  RUNNING  step 1/3 (10%)  next "), "{out}");
     let out = cli(&registry, &["rollout", "list", "--model", model, "--active"]).await.unwrap();
-    assert!(out.contains("rollout #1"), "{out}");
+    let rows: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows[0][..3], ["ID", "MODEL", "BINDING"], "{out}");
+    assert_eq!(rows[1][..6], ["#1", "nlp/tagger", "production", "v2", "RUNNING", "1/3"], "{out}");
     let out = cli(&registry, &["rollout", "abort", "1", "--reason", "not today"]).await.unwrap();
     assert!(out.contains("ABORTED") && out.contains("not today"), "{out}");
     let err = cli(&registry, &["rollout", "start", model, "production", "2", "--interval", "soon"])

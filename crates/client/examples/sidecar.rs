@@ -35,10 +35,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut changes = cache.changes();
     loop {
         if let Some(state) = cache.get(model, binding) {
-            eprintln!("{reference} -> v{} {} (revision {})", state.version, state.artifact_uri, cache.revision());
+            eprintln!(
+                "{reference} -> v{} {} (revision {})",
+                state.version,
+                state.artifact_uri,
+                cache.revision()
+            );
         }
         if changes.changed().await.is_err() {
-            return Err(cache.error().map_or_else(|| "the watch stopped".to_owned(), |e| e.to_string()).into());
+            return Err(cache
+                .error()
+                .map_or_else(|| "the watch stopped".to_owned(), |e| e.to_string())
+                .into());
         }
     }
 }

@@ -115,6 +115,10 @@ pub enum ClientCommand {
     Resolve {
         model: String,
         binding: String,
+        /// Read nodes to ask, comma-separated (default: --server); one that is unavailable is
+        /// passed over for the next.
+        #[arg(long, env = "BINDERY_READERS", value_delimiter = ',')]
+        readers: Vec<String>,
         #[arg(long, default_value_t = 0)]
         min_revision: u64,
         /// Sticky routing on a split: the side this key (a user or session id) lands on.
@@ -353,6 +357,7 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
         endpoint = endpoint.tls_config(tls).context("configuring TLS")?;
     }
     let channel = endpoint.connect().await.with_context(|| format!("connecting to {}", args.server))?;
+    let (server, tls) = (args.server.clone(), args.tls.clone());
     let actor = args.actor.or_else(|| std::env::var("USER").ok());
     let mut c = Client {
         registry: RegistryServiceClient::new(channel.clone()),
@@ -462,9 +467,15 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
                 )
             })
         }
-        ClientCommand::Resolve { model, binding, min_revision, routing_key, presign } => {
+        ClientCommand::Resolve { model, binding, readers, min_revision, routing_key, presign } => {
             let req = v1::ResolveRequest { model_name: model, binding, min_revision, presign, routing_key };
-            let r = c.resolver.resolve(c.request(req)?).await.map_err(status)?.into_inner();
+            let mut read = bindery_client::Config::new(if readers.is_empty() { vec![server] } else { readers });
+            read.token.clone_from(&c.token);
+            if let Some(https) = read.addresses.iter().find(|a| a.starts_with("https://")) {
+                read.tls = tls.client_config(https)?;
+            }
+            let client = bindery_client::ReadClient::new(&read).map_err(status)?;
+            let r = client.resolve(req).await.map_err(status)?;
             let bucket = r.bucket.map_or_else(String::new, |b| format!(", bucket {b}"));
             let mut out = format!(
                 "{} {} -> v{} ({}{bucket})  {}  sha256={}  size={}  (generation {}, revision {})",

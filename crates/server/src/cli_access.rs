@@ -11,7 +11,7 @@ use bindery_core::Store;
 use bindery_proto::{to_timestamp, v1};
 use clap::Subcommand;
 
-use crate::cli::{Client, Output, status};
+use crate::cli::{Client, Output, all_pages, status};
 use crate::config::DatabaseUrl;
 use crate::output::when;
 
@@ -181,14 +181,36 @@ pub(crate) async fn token(c: &mut Client, cmd: TokenCommand) -> anyhow::Result<O
             Output::of(&r, text)
         }
         TokenCommand::List { principal, include_revoked } => {
-            let req = v1::ListTokensRequest {
-                principal,
-                include_revoked,
-                page_size: 1_000,
-                page_token: String::new(),
-            };
-            let r = c.registry.list_tokens(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::list(&r.tokens, token_line)
+            let tokens = all_pages(|page_token| {
+                let req = c.request(v1::ListTokensRequest {
+                    principal: principal.clone(),
+                    include_revoked,
+                    page_size: 1_000,
+                    page_token,
+                });
+                let mut registry = c.registry.clone();
+                async move {
+                    let r = registry.list_tokens(req?).await.map_err(status)?.into_inner();
+                    Ok((r.tokens, r.next_page_token))
+                }
+            })
+            .await?;
+            Output::table(
+                &tokens,
+                &["ID", "PRINCIPAL", "STATE", "CREATED", "BY", "EXPIRES", "DESCRIPTION"],
+                |t| {
+                    let state = if t.revoked_at.is_some() { "REVOKED" } else { "active" };
+                    vec![
+                        t.id.clone(),
+                        t.principal.clone(),
+                        state.to_owned(),
+                        when(t.created_at.as_ref()),
+                        t.created_by.clone(),
+                        when(t.expires_at.as_ref()),
+                        t.description.clone(),
+                    ]
+                },
+            )
         }
         TokenCommand::Revoke { id } => {
             let req = v1::RevokeTokenRequest { id: id.clone() };
@@ -211,9 +233,22 @@ pub(crate) async fn grant(c: &mut Client, cmd: GrantCommand) -> anyhow::Result<O
             )
         }
         GrantCommand::List { subject } => {
-            let req = v1::ListGrantsRequest { subject, page_size: 1_000, page_token: String::new() };
-            let r = c.registry.list_grants(c.request(req)?).await.map_err(status)?.into_inner();
-            Output::list(&r.grants, line)
+            let grants = all_pages(|page_token| {
+                let req = c.request(v1::ListGrantsRequest {
+                    subject: subject.clone(),
+                    page_size: 1_000,
+                    page_token,
+                });
+                let mut registry = c.registry.clone();
+                async move {
+                    let r = registry.list_grants(req?).await.map_err(status)?.into_inner();
+                    Ok((r.grants, r.next_page_token))
+                }
+            })
+            .await?;
+            Output::table(&grants, &["SUBJECT", "ROLE", "SCOPE", "BY"], |g| {
+                vec![g.subject.clone(), role_name(g.role).to_owned(), g.scope.clone(), g.created_by.clone()]
+            })
         }
         GrantCommand::Remove { subject, role: r, scope } => {
             let req =
@@ -263,16 +298,15 @@ pub(crate) async fn audit(c: &mut Client, cmd: AuditCommand) -> anyhow::Result<O
                 ..Default::default()
             };
             let r = c.registry.list_audit_events(c.request(req)?).await.map_err(status)?.into_inner();
-            Ok(Output::list(&r.events, |e| {
-                format!(
-                    "#{:<6} rev {:<6} {}  {:<22} {:<40} by {}",
-                    e.id,
-                    e.revision,
+            Ok(Output::table(&r.events, &["ID", "REVISION", "TIME", "ACTION", "TARGET", "BY"], |e| {
+                vec![
+                    format!("#{}", e.id),
+                    e.revision.to_string(),
                     when(e.time.as_ref()),
-                    e.action,
-                    e.target,
-                    e.actor
-                )
+                    e.action.clone(),
+                    e.target.clone(),
+                    e.actor.clone(),
+                ]
             }))
         }
         AuditCommand::Verify => {

@@ -122,10 +122,32 @@ pub(crate) async fn rollout(c: &mut Client, cmd: RolloutCommand) -> anyhow::Resu
         }
         RolloutCommand::Show { id } => c.registry.get_rollout(c.request(v1::GetRolloutRequest { id })?).await,
         RolloutCommand::List { model, active } => {
-            let req =
-                v1::ListRolloutsRequest { model_name: model, active_only: active, ..Default::default() };
-            let r = c.registry.list_rollouts(c.request(req)?).await.map_err(status)?.into_inner();
-            return Ok(Output::list(&r.rollouts, rollout_line));
+            let rollouts = crate::cli::all_pages(|page_token| {
+                let req = c.request(v1::ListRolloutsRequest {
+                    model_name: model.clone(),
+                    active_only: active,
+                    page_size: 1_000,
+                    page_token,
+                });
+                let mut registry = c.registry.clone();
+                async move {
+                    let r = registry.list_rollouts(req?).await.map_err(status)?.into_inner();
+                    Ok((r.rollouts, r.next_page_token))
+                }
+            })
+            .await?;
+            let columns = ["ID", "MODEL", "BINDING", "TO", "STATE", "STEP", "NEXT"];
+            return Ok(Output::table(&rollouts, &columns, |r| {
+                vec![
+                    format!("#{}", r.id),
+                    r.model_name.clone(),
+                    r.binding.clone(),
+                    format!("v{}", r.to_version),
+                    state_name(r.state).to_owned(),
+                    format!("{}/{}", r.step, r.steps.len()),
+                    crate::output::when(r.next_step_at.as_ref()),
+                ]
+            }));
         }
     };
     let r = r.map_err(status)?.into_inner();

@@ -139,7 +139,17 @@ pub(crate) async fn webhook(c: &mut Client, cmd: WebhookCommand) -> anyhow::Resu
                 }
                 page_token = r.next_page_token;
             }
-            return Ok(Output::list(&all, webhook_line));
+            let columns = ["ID", "URL", "SCOPE", "EVENTS", "STATE", "FAILED ATTEMPTS"];
+            return Ok(Output::table(&all, &columns, |w| {
+                vec![
+                    format!("#{}", w.id),
+                    w.url.clone(),
+                    w.scope.clone(),
+                    w.events.join(","),
+                    if w.enabled { "enabled".to_owned() } else { format!("DISABLED: {}", w.disabled_reason) },
+                    w.failed_attempts.to_string(),
+                ]
+            }));
         }
         WebhookCommand::Show { id } => c.registry.get_webhook(c.request(v1::GetWebhookRequest { id })?).await,
         WebhookCommand::Update {
