@@ -469,7 +469,8 @@ async fn execute(args: ClientArgs, command: ClientCommand) -> anyhow::Result<Out
         }
         ClientCommand::Resolve { model, binding, readers, min_revision, routing_key, presign } => {
             let req = v1::ResolveRequest { model_name: model, binding, min_revision, presign, routing_key };
-            let mut read = bindery_client::Config::new(if readers.is_empty() { vec![server] } else { readers });
+            let mut read =
+                bindery_client::Config::new(if readers.is_empty() { vec![server] } else { readers });
             read.token.clone_from(&c.token);
             if let Some(https) = read.addresses.iter().find(|a| a.starts_with("https://")) {
                 read.tls = tls.client_config(https)?;

@@ -9,7 +9,7 @@ use bindery_artifacts::{Transfer, describe_file};
 use bindery_proto::v1;
 use clap::{Args, Subcommand};
 
-use crate::cli::{Client, Output, all_pages, key_number, key_value, status};
+use crate::cli::{Client, Output, key_number, key_value, status};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
@@ -272,20 +272,8 @@ pub(crate) async fn model(c: &mut Client, cmd: ModelCommand) -> anyhow::Result<O
             Output::of(&m, model_line(&m))
         }
         ModelCommand::List { filter } => {
-            let models = all_pages(|page_token| {
-                let req = c.request(v1::ListModelsRequest {
-                    page_size: 1_000,
-                    page_token,
-                    filter: filter.clone(),
-                    ..Default::default()
-                });
-                let mut registry = c.registry.clone();
-                async move {
-                    let r = registry.list_models(req?).await.map_err(status)?.into_inner();
-                    Ok((r.models, r.next_page_token))
-                }
-            })
-            .await?;
+            let query = v1::ListModelsRequest { filter, ..Default::default() };
+            let models = crate::cli_search::find_models(c, query, usize::MAX).await?;
             Output::table(&models, MODEL_COLUMNS, model_row)
         }
         ModelCommand::Update { name, description, owner, tags, remove_tags } => {
@@ -323,21 +311,8 @@ pub(crate) async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Resu
             Output::of(&v, version_line(&v))
         }
         VersionCommand::List { model, filter } => {
-            let versions = all_pages(|page_token| {
-                let req = c.request(v1::ListVersionsRequest {
-                    model_name: model.clone(),
-                    page_size: 1_000,
-                    page_token,
-                    filter: filter.clone(),
-                    ..Default::default()
-                });
-                let mut registry = c.registry.clone();
-                async move {
-                    let r = registry.list_versions(req?).await.map_err(status)?.into_inner();
-                    Ok((r.versions, r.next_page_token))
-                }
-            })
-            .await?;
+            let query = v1::ListVersionsRequest { model_name: model, filter, ..Default::default() };
+            let versions = crate::cli_search::find_versions(c, query, usize::MAX).await?;
             Output::table(&versions, VERSION_COLUMNS, version_row)
         }
         VersionCommand::Update { model, version, description, tags, remove_tags, metrics } => {

@@ -40,50 +40,54 @@ fn page_size(limit: usize, have: usize) -> u32 {
 }
 
 pub(crate) async fn search(c: &mut Client, cmd: SearchCommand) -> anyhow::Result<Output> {
-    let mut page_token = String::new();
-    let limit = match &cmd {
-        SearchCommand::Versions { limit, .. } | SearchCommand::Models { limit, .. } => *limit,
-    };
     match cmd {
-        SearchCommand::Versions { filter, order_by, model, .. } => {
-            let mut found = Vec::new();
-            loop {
-                let req = v1::ListVersionsRequest {
-                    model_name: model.clone(),
-                    page_size: page_size(limit, found.len()),
-                    page_token,
-                    filter: filter.clone(),
-                    order_by: order_by.clone(),
-                };
-                let r = c.registry.list_versions(c.request(req)?).await.map_err(status)?.into_inner();
-                found.extend(r.versions);
-                if r.next_page_token.is_empty() || found.len() >= limit {
-                    break;
-                }
-                page_token = r.next_page_token;
-            }
-            found.truncate(limit);
-            Ok(Output::table(&found, VERSION_COLUMNS, version_row))
+        SearchCommand::Versions { filter, order_by, model, limit } => {
+            let query = v1::ListVersionsRequest { model_name: model, filter, order_by, ..Default::default() };
+            Ok(Output::table(&find_versions(c, query, limit).await?, VERSION_COLUMNS, version_row))
         }
-        SearchCommand::Models { filter, order_by, .. } => {
-            let mut found = Vec::new();
-            loop {
-                let req = v1::ListModelsRequest {
-                    page_size: page_size(limit, found.len()),
-                    page_token,
-                    filter: filter.clone(),
-                    order_by: order_by.clone(),
-                };
-                let r = c.registry.list_models(c.request(req)?).await.map_err(status)?.into_inner();
-                found.extend(r.models);
-                if r.next_page_token.is_empty() || found.len() >= limit {
-                    break;
-                }
-                page_token = r.next_page_token;
-            }
-            found.truncate(limit);
-            Ok(Output::table(&found, MODEL_COLUMNS, model_row))
+        SearchCommand::Models { filter, order_by, limit } => {
+            let query = v1::ListModelsRequest { filter, order_by, ..Default::default() };
+            Ok(Output::table(&find_models(c, query, limit).await?, MODEL_COLUMNS, model_row))
         }
+    }
+}
+
+/// The versions `query` finds, a page at a time, up to `limit` (`usize::MAX`: all of them).
+pub(crate) async fn find_versions(
+    c: &Client,
+    mut query: v1::ListVersionsRequest,
+    limit: usize,
+) -> anyhow::Result<Vec<v1::ModelVersion>> {
+    let mut found = Vec::new();
+    loop {
+        query.page_size = page_size(limit, found.len());
+        let r =
+            c.registry.clone().list_versions(c.request(query.clone())?).await.map_err(status)?.into_inner();
+        found.extend(r.versions);
+        if r.next_page_token.is_empty() || found.len() >= limit {
+            found.truncate(limit);
+            return Ok(found);
+        }
+        query.page_token = r.next_page_token;
+    }
+}
+
+/// The models `query` finds, a page at a time, up to `limit` (`usize::MAX`: all of them).
+pub(crate) async fn find_models(
+    c: &Client,
+    mut query: v1::ListModelsRequest,
+    limit: usize,
+) -> anyhow::Result<Vec<v1::Model>> {
+    let mut found = Vec::new();
+    loop {
+        query.page_size = page_size(limit, found.len());
+        let r = c.registry.clone().list_models(c.request(query.clone())?).await.map_err(status)?.into_inner();
+        found.extend(r.models);
+        if r.next_page_token.is_empty() || found.len() >= limit {
+            found.truncate(limit);
+            return Ok(found);
+        }
+        query.page_token = r.next_page_token;
     }
 }
 
