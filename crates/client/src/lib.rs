@@ -79,7 +79,8 @@ pub(crate) fn retriable(code: tonic::Code) -> bool {
 
 impl ReadClient {
     /// Sets up a channel per address; connections are made on first use (and re-made after a
-    /// failure), so this succeeds while nodes are still starting.
+    /// failure), so this succeeds while nodes are still starting. Call it inside a Tokio runtime
+    /// (the channels' workers are spawned on it).
     pub fn new(config: &Config) -> Result<Self, Status> {
         Ok(Self { inner: Arc::new(node::Nodes::new(config)?) })
     }

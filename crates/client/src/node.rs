@@ -187,3 +187,38 @@ impl Nodes {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_node_is_set_aside_until_every_node_failed() {
+        let nodes =
+            Nodes::new(&Config::new(["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]))
+                .unwrap();
+        assert_eq!(nodes.pick().0, 0);
+        nodes.failed(0);
+        assert!(!nodes.nodes()[0].healthy());
+        assert_eq!(nodes.pick().0, 1, "the next healthy node");
+        nodes.failed(1);
+        nodes.failed(2);
+        assert_eq!(nodes.pick().0, 0, "all set aside: the one back soonest");
+        nodes.succeeded(1);
+        assert_eq!(nodes.pick().0, 1, "a node that answered is used again");
+        nodes.failed(0);
+        nodes.failed(0);
+        let first = nodes.nodes()[0].available_at();
+        assert!(first > Instant::now() + Duration::from_millis(500), "back-off grows with failures");
+    }
+
+    #[tokio::test]
+    async fn bad_configuration_is_refused() {
+        assert_eq!(
+            Nodes::new(&Config::new(Vec::<String>::new())).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert!(Nodes::new(&Config::new(["not a url"])).is_err());
+        assert!(Nodes::new(&Config::new(["http://x:1"]).token("bad\ntoken")).is_err());
+    }
+}
