@@ -29,7 +29,7 @@ pub use watch::{Update, Watch};
 /// Where the read nodes are and how to talk to them.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// `http://host:port` or `https://host:port`, in order of preference.
+    /// `http://host:port`, `https://host:port` or `host:port` (plaintext), in order of preference.
     pub addresses: Vec<String>,
     /// Sent as `authorization: Bearer <token>`.
     pub token: Option<String>,

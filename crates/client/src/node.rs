@@ -87,6 +87,10 @@ impl Nodes {
         }
         let mut nodes = Vec::with_capacity(config.addresses.len());
         for address in &config.addresses {
+            // `host:port` alone means plaintext, as in the Python and Go clients.
+            let address =
+                if address.contains("://") { address.clone() } else { format!("http://{}", address.trim()) };
+            let address = &address;
             let mut endpoint = Endpoint::from_shared(address.clone())
                 .map_err(|e| Status::invalid_argument(format!("{address:?} is not a valid URL: {e}")))?
                 .connect_timeout(Duration::from_secs(5))
@@ -220,5 +224,7 @@ mod tests {
         );
         assert!(Nodes::new(&Config::new(["not a url"])).is_err());
         assert!(Nodes::new(&Config::new(["http://x:1"]).token("bad\ntoken")).is_err());
+        let bare = Nodes::new(&Config::new(["127.0.0.1:50052"])).unwrap();
+        assert_eq!(bare.nodes()[0].address, "http://127.0.0.1:50052", "host:port means plaintext");
     }
 }
