@@ -36,6 +36,8 @@ echo "scripts/test.sh: S3-compatible server for tests: $BINDERY_TEST_S3S_FS"
 
 # Some tests run the real `bindery` binary (kill -9 crash test of `bindery dev`).
 cargo build --bin bindery
+# ... and the Rust client's example sidecar (tests/it/client.rs).
+cargo build -p bindery-client --examples
 log=$(mktemp /tmp/bindery-test-log.XXXXXX)
 started=$(date +%s)
 status=0

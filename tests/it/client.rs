@@ -84,4 +84,32 @@ async fn reads_fail_over_watches_resume_and_the_cache_follows() {
         .await
         .unwrap();
     assert_eq!(got.version, 2);
+
+    // The example sidecar (crates/client/examples/sidecar.rs) resolves it too, past a dead node.
+    let example = crate::dev::bindery_bin().with_file_name("examples").join("sidecar");
+    assert!(
+        example.exists(),
+        "{} not found: `cargo build -p bindery-client --examples` (scripts/test.sh does)",
+        example.display()
+    );
+    let mut child = std::process::Command::new(&example)
+        .args(["client/ranker@production", "http://127.0.0.1:1", &reader_b.endpoint()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let first = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut std::io::BufReader::new(stderr), &mut line).map(|_| line)
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.starts_with("client/ranker@production -> v2 "), "{first}");
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +182,16 @@ func TestResolveWatchAndRouteAgainstBinderyDev(t *testing.T) {
 	stop()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("watch ended with %v", err)
+	}
+
+	// The example sidecar, as built by scripts/test.sh, resolves the same binding.
+	if example := os.Getenv("BINDERY_GO_SIDECAR"); example != "" {
+		out, err := exec.CommandContext(ctx, example, "-readers", dead+","+d.address, "go/ranker@production").CombinedOutput()
+		if err != nil {
+			t.Fatalf("examples/sidecar: %v\n%s", err, out)
+		}
+		if want := "go/ranker@production -> v1 s3://dev/go/ranker/1.bin"; !strings.Contains(string(out), want) {
+			t.Fatalf("examples/sidecar printed %q, want %q", out, want)
+		}
 	}
 }
