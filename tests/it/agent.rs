@@ -106,7 +106,12 @@ pub async fn the_agent_installs_swaps_and_refuses_corrupt_downloads(backend: Bac
     bind(&mut registry, "serve/ranker", "production", 2, None).await.unwrap();
     wait_until("the swap to v2", Duration::from_secs(20), || current(&dir).as_deref() == Some("v2")).await;
     assert_eq!(std::fs::read(dir.join("current/model.bin")).unwrap(), bodies[1]);
-    assert_eq!(std::fs::read_to_string(dir.join("reload")).unwrap(), "2\n", "the model server is told");
+    // The swap comes first; pruning and telling the model server follow it.
+    let reload = dir.join("reload");
+    wait_until("the reload notice for v2", Duration::from_secs(10), || {
+        std::fs::read_to_string(&reload).is_ok_and(|s| s == "2\n")
+    })
+    .await;
     assert!(dir.join("v1").is_dir(), "the previous version stays for a local rollback");
     assert_eq!(state.version(), 2);
     let probe = http_get(health, "/readyz").await;
@@ -132,7 +137,8 @@ pub async fn the_agent_installs_swaps_and_refuses_corrupt_downloads(backend: Bac
     f.put_object("serve/3/model.bin", &bodies[2], false).await.unwrap();
     wait_until("the swap to v3", Duration::from_secs(30), || current(&dir).as_deref() == Some("v3")).await;
     assert_eq!(std::fs::read(dir.join("current/model.bin")).unwrap(), bodies[2]);
-    assert!(dir.join("v2").is_dir() && !dir.join("v1").exists(), "keeps the served and the previous version");
+    wait_until("v1 pruned", Duration::from_secs(10), || !dir.join("v1").exists()).await;
+    assert!(dir.join("v2").is_dir(), "keeps the served and the previous version");
 
     let _ = stop.send(());
     sidecar.await.unwrap().unwrap();
