@@ -354,10 +354,11 @@ async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the health endpoint {addr}"))
 }
 
-/// A file's path inside the version directory: relative, no `..`, never escaping it.
-fn safe_relative(path: &str) -> anyhow::Result<PathBuf> {
+/// A downloaded file's path inside its destination directory: relative, no `..`, never escaping
+/// it (the agent's versions and `bindery download` both write through this).
+pub(crate) fn safe_relative(path: &str) -> anyhow::Result<PathBuf> {
     if path.starts_with('/') || path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        bail!("refusing to write artifact file {path:?} outside the version directory");
+        bail!("refusing to write artifact file {path:?} outside the destination directory");
     }
     Ok(PathBuf::from(path))
 }

@@ -463,11 +463,8 @@ pub(crate) async fn download(
     let mut lines = Vec::with_capacity(urls.len());
     let mut written = Vec::with_capacity(urls.len());
     for d in &urls {
-        if d.path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-            return Err(anyhow!("refusing to write unsafe path {:?}", d.path));
-        }
+        let dest = to.join(crate::agent::safe_relative(&d.path)?);
         let request = d.request.as_ref().ok_or_else(|| anyhow!("{:?} has no download URL", d.path))?;
-        let dest = to.join(&d.path);
         let (http, sha256) = transfer.download(&bindery_core::PresignedRequest::from(request), &dest).await?;
         if http != 200 {
             return Err(anyhow!("downloading {:?} failed with HTTP {http}", d.path));
