@@ -7,9 +7,10 @@
 # $BINDERY_PG_BIN or /usr/lib/postgresql/*/bin), points the tests at it, and removes it on exit.
 # The artifact tests also need s3s-fs (installed into target/tools if missing; see below).
 # Extra arguments go to `cargo test`, e.g. `scripts/test.sh -- bindings` (then the client suites
-# are skipped unless BINDERY_TEST_CLIENTS=1). The Python and Go client suites run last
-# (clients/python/scripts/test.sh, clients/go/scripts/test.sh; scripts/client-deps.sh installs
-# their toolchains from Debian when missing, Python packages come from PyPI into target/py).
+# are skipped unless BINDERY_TEST_CLIENTS=1). The Python and Go client suites and the MLflow
+# compatibility suite run last (clients/python/scripts/test.sh, clients/go/scripts/test.sh,
+# tests/mlflow/run.sh; scripts/client-deps.sh installs their toolchains from Debian when missing,
+# Python packages come from PyPI into target/py and target/mlflow-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +51,8 @@ if [ $# -eq 0 ] || [ "${BINDERY_TEST_CLIENTS:-}" = 1 ]; then
   clients/python/scripts/test.sh 2>&1 | tee -a "$log" || status=1
   echo "scripts/test.sh: Go client (clients/go)"
   clients/go/scripts/test.sh 2>&1 | tee -a "$log" || status=1
+  echo "scripts/test.sh: MLflow compatibility (tests/mlflow, the real mlflow package)"
+  tests/mlflow/run.sh 2>&1 | tee -a "$log" || status=1
 fi
 # One closing line with the totals of every test binary.
 echo "scripts/test.sh: took $(( $(date +%s) - started )) s"

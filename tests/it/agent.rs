@@ -23,7 +23,7 @@ fn config(readers: String, dir: &Path, once: bool) -> AgentConfig {
         routing_key: String::new(),
         notify_url: None,
         notify_file: Some(dir.join("reload")),
-        health_listen: bindery_server::common::MetricsListen(None),
+        health_listen: bindery_server::common::ListenAddr(None),
         keep: 2,
     }
 }
@@ -95,7 +95,7 @@ pub async fn the_agent_installs_swaps_and_refuses_corrupt_downloads(backend: Bac
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let health = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut sidecar_config = config(readers.clone(), &dir, false);
-    sidecar_config.health_listen = bindery_server::common::MetricsListen(Some(health));
+    sidecar_config.health_listen = bindery_server::common::ListenAddr(Some(health));
     let sidecar =
         tokio::spawn(run_agent(sidecar_config, None, Box::leak(Box::default()), state.clone(), async move {
             let _ = stopped.await;

@@ -43,7 +43,14 @@ impl Dev {
             .args(["dev", "--data-dir"])
             .arg(data)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--artifact-listen", "127.0.0.1:0", "--verify-artifacts", "false"])
+            .args([
+                "--artifact-listen",
+                "127.0.0.1:0",
+                "--verify-artifacts",
+                "false",
+                "--mlflow-listen",
+                "off",
+            ])
             .env("BINDERY_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

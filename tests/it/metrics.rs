@@ -4,7 +4,7 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use bindery_proto::v1;
-use bindery_server::MetricsListen;
+use bindery_server::ListenAddr;
 use bindery_test_util::{TestDb, TestReader};
 
 use crate::dev::free_port;
@@ -34,7 +34,7 @@ async fn get(port: u16, path: &str) -> String {
 async fn junk_paths_collapse_into_one_series() {
     let port = free_port();
     let primary = TestPrimary::start_with(TestDb::create().await.unwrap(), move |c| {
-        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], port).into()));
+        c.metrics_listen = ListenAddr(Some(([127, 0, 0, 1], port).into()));
     })
     .await
     .unwrap();
@@ -61,7 +61,7 @@ async fn junk_paths_collapse_into_one_series() {
 async fn http_probes_follow_grpc_health() {
     let port = free_port();
     let primary = TestPrimary::start_with(TestDb::create().await.unwrap(), move |c| {
-        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], port).into()));
+        c.metrics_listen = ListenAddr(Some(([127, 0, 0, 1], port).into()));
     })
     .await
     .unwrap();
@@ -74,7 +74,7 @@ async fn http_probes_follow_grpc_health() {
     let port = free_port();
     let unreachable = format!("postgres://postgres@127.0.0.1:{}/nowhere", free_port());
     let reader = TestReader::spawn(&unreachable, move |c| {
-        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], port).into()));
+        c.metrics_listen = ListenAddr(Some(([127, 0, 0, 1], port).into()));
     })
     .await
     .unwrap();
@@ -111,12 +111,12 @@ fn value(metrics: &str, series: &str) -> f64 {
 async fn metrics_show_calls_codes_latency_and_reader_state() {
     let (primary_port, reader_port) = (free_port(), free_port());
     let primary = TestPrimary::start_with(TestDb::create().await.unwrap(), move |c| {
-        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], primary_port).into()));
+        c.metrics_listen = ListenAddr(Some(([127, 0, 0, 1], primary_port).into()));
     })
     .await
     .unwrap();
     let reader = TestReader::start_with(&primary.db.url, move |c| {
-        c.metrics_listen = MetricsListen(Some(([127, 0, 0, 1], reader_port).into()));
+        c.metrics_listen = ListenAddr(Some(([127, 0, 0, 1], reader_port).into()));
     })
     .await
     .unwrap();

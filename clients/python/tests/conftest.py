@@ -93,6 +93,8 @@ class Registry:
     token: Optional[str]
     processes: List[Process]
     workdir: str
+    #: MLflow's REST API on this registry (MLFLOW_TRACKING_URI).
+    mlflow_uri: str = ""
 
     def client(self, **kwargs: object) -> bindery.Client:
         kwargs.setdefault("token", self.token)
@@ -117,8 +119,9 @@ class Registry:
         )
 
 
-def start_dev(workdir: str) -> Registry:
+def start_dev(workdir: str, auth: bool = False) -> Registry:
     port = free_port()
+    mlflow_port = free_port()
     dev = Process(
         [
             _binary(),
@@ -131,12 +134,24 @@ def start_dev(workdir: str) -> Registry:
             f"127.0.0.1:{free_port()}",
             "--metrics-listen",
             "off",
+            "--mlflow-listen",
+            f"127.0.0.1:{mlflow_port}",
+            *(["--auth"] if auth else []),
             *MULTIPART,
         ],
         os.path.join(workdir, "dev.log"),
         port,
     ).start()
-    return Registry("dev", dev.address, [], None, [dev], workdir)
+    wait_for_port(mlflow_port, dev.proc, "bindery dev (MLflow API)")  # type: ignore[arg-type]
+    token = None
+    if auth:
+        minted = subprocess.run(
+            [_binary(), "--json", "token", "create", "--bootstrap", "--principal", "admin",
+             "--data-dir", os.path.join(workdir, "data")],
+            capture_output=True, text=True, check=True,
+        )
+        token = json.loads(minted.stdout)["secret"]
+    return Registry("dev", dev.address, [], token, [dev], workdir, f"http://127.0.0.1:{mlflow_port}")
 
 
 def _s3s_fs() -> str:
@@ -174,9 +189,11 @@ def start_postgres(workdir: str) -> Registry:
         *MULTIPART,
     ]
     port = free_port()
+    mlflow_port = free_port()
     primary = Process(
         [_binary(), "primary", "--listen", f"127.0.0.1:{port}", "--database-url", url, "--create-database",
-         "--metrics-listen", "off", "--gc-interval-secs", "0", *s3_args],
+         "--metrics-listen", "off", "--gc-interval-secs", "0", "--mlflow-listen", f"127.0.0.1:{mlflow_port}",
+         *s3_args],
         os.path.join(workdir, "primary.log"),
         port,
     ).start()
@@ -206,7 +223,8 @@ def start_postgres(workdir: str) -> Registry:
                 rport,
             ).start()
         )
-    registry = Registry("postgres", primary.address, [r.address for r in readers], token, [s3, primary, *readers], workdir)
+    registry = Registry("postgres", primary.address, [r.address for r in readers], token, [s3, primary, *readers], workdir,
+                        f"http://127.0.0.1:{mlflow_port}")
     registry.database_url = url  # type: ignore[attr-defined]
     return registry
 

@@ -14,6 +14,7 @@ use bindery_core::{
 };
 
 mod gc;
+mod managed;
 
 pub use gc::{GC_ACTOR, GcReport};
 

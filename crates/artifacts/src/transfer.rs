@@ -66,14 +66,22 @@ impl Transfer {
         self.send(request, Bytes::from(buf)).await
     }
 
-    /// Streams the GET of `request` into `dest`; returns the status and the SHA-256 of what
-    /// arrived (empty unless 200; nothing is written then).
-    pub async fn download(&self, request: &PresignedRequest, dest: &Path) -> anyhow::Result<(u16, String)> {
+    /// Sends the GET of `request` and returns the answer with its body unread, to stream on.
+    pub async fn open(
+        &self,
+        request: &PresignedRequest,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
         let mut builder = Request::builder().method(request.method.as_str()).uri(&request.url);
         for (k, v) in &request.headers {
             builder = builder.header(k, v);
         }
-        let response = self.client.request(builder.body(Full::new(Bytes::new()))?).await?;
+        Ok(self.client.request(builder.body(Full::new(Bytes::new()))?).await?)
+    }
+
+    /// Streams the GET of `request` into `dest`; returns the status and the SHA-256 of what
+    /// arrived (empty unless 200; nothing is written then).
+    pub async fn download(&self, request: &PresignedRequest, dest: &Path) -> anyhow::Result<(u16, String)> {
+        let response = self.open(request).await?;
         let status = response.status().as_u16();
         if status != 200 {
             return Ok((status, String::new()));

@@ -105,6 +105,44 @@ impl Primary {
         self
     }
 
+    /// The artifact side this primary verifies and presigns with.
+    pub fn artifacts(&self) -> &Arc<Artifacts> {
+        &self.artifacts
+    }
+
+    /// Authenticates a call that carries `metadata` (as method `method`) and finds the first of
+    /// `candidates` that exists, once the caller is found to hold `need` on it. For front ends
+    /// that move object-store bytes for a caller by path (the MLflow facade's artifact endpoints,
+    /// where `fraud/detector/...` may belong to model `fraud/detector` or `fraud`): existence is
+    /// looked up regardless of the caller's view, so a model the caller may not see is denied,
+    /// never skipped for a shorter name. `None` when no candidate exists (after checking the
+    /// caller holds `need` on the last, so a refusal does not depend on what exists).
+    pub async fn authorize_first_existing(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        method: &'static str,
+        need: Role,
+        candidates: &[ModelName],
+    ) -> Result<Option<ModelName>, Status> {
+        let caller =
+            auth::authenticate(self.store.as_ref(), self.auth, self.jwt.as_deref(), metadata, None, method)
+                .await?;
+        for name in candidates {
+            match self.store.get_model(name).await {
+                Ok(_) => {
+                    caller.require(need, name)?;
+                    return Ok(Some(name.clone()));
+                }
+                Err(bindery_core::Error::NotFound(_)) => {}
+                Err(e) => return Err(status_from_error(e)),
+            }
+        }
+        if let Some(last) = candidates.last() {
+            caller.require(need, last)?;
+        }
+        Ok(None)
+    }
+
     async fn caller<T>(&self, request: &Request<T>, method: &'static str) -> Result<Caller, Status> {
         let peer_certs = request.peer_certs();
         let client_cert = peer_certs.as_deref().and_then(|c| c.first()).map(|c| self.certs.principal(c));

@@ -55,7 +55,7 @@ pub struct AgentConfig {
     /// `GET /readyz` (200 once a version is in place, else 503) and `GET /livez` for probes (an
     /// address, or `off`).
     #[arg(long, env = "BINDERY_AGENT_HEALTH_LISTEN", default_value = "0.0.0.0:8081")]
-    pub health_listen: crate::common::MetricsListen,
+    pub health_listen: crate::common::ListenAddr,
     /// Versions kept on disk: the served one and the ones before it, for a local rollback.
     #[arg(long, env = "BINDERY_AGENT_KEEP", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub keep: u64,

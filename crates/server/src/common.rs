@@ -66,11 +66,11 @@ pub(crate) fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::s
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// `--metrics-listen`: an address, or `off`.
+/// A listen address that may be `off` (`--metrics-listen`, `--mlflow-listen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MetricsListen(pub Option<std::net::SocketAddr>);
+pub struct ListenAddr(pub Option<std::net::SocketAddr>);
 
-impl std::str::FromStr for MetricsListen {
+impl std::str::FromStr for ListenAddr {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s.is_empty() || s == "off" {
@@ -82,9 +82,24 @@ impl std::str::FromStr for MetricsListen {
     }
 }
 
+/// MLflow's REST API over `primary`, served on `listen` when set (the caller keeps the task).
+pub(crate) async fn start_mlflow(
+    listen: ListenAddr,
+    primary: bindery_primary::Primary,
+) -> anyhow::Result<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>> {
+    let Some(addr) = listen.0 else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the MLflow API to {addr} (--mlflow-listen)"))?;
+    let local = listener.local_addr()?;
+    let facade = bindery_mlflow::Facade::new(primary)?;
+    tracing::info!(addr = %local, "serving MLflow's REST API");
+    Ok(Some((local, tokio::spawn(facade.serve(listener)))))
+}
+
 /// The process's metrics, served on `listen` when set, with HTTP probes answered from `health`.
 pub(crate) fn start_metrics(
-    listen: MetricsListen,
+    listen: ListenAddr,
     health: &HealthReporter,
 ) -> anyhow::Result<(std::sync::Arc<crate::metrics::Metrics>, Option<tokio::task::JoinHandle<()>>)> {
     let metrics = crate::metrics::Metrics::new();

@@ -10,7 +10,7 @@ use bindery_proto::auth::AuthMode;
 use clap::{Args, ValueEnum};
 
 pub use crate::artifacts::{ArtifactArgs, ArtifactStoreKind, Secret};
-pub use crate::common::MetricsListen;
+pub use crate::common::ListenAddr;
 
 /// A PostgreSQL connection string whose `Debug`/`Display` hide the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -309,7 +309,11 @@ pub struct PrimaryConfig {
     pub drain_delay_ms: u64,
     /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
     #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "0.0.0.0:9090")]
-    pub metrics_listen: MetricsListen,
+    pub metrics_listen: ListenAddr,
+    /// Where MLflow clients reach the registry (MLflow's REST API over HTTP/1.1, README "MLflow
+    /// compatibility"): an address, or `off`. Plain HTTP: put TLS in front of it.
+    #[arg(long, env = "BINDERY_MLFLOW_LISTEN", default_value = "off")]
+    pub mlflow_listen: ListenAddr,
 }
 
 /// The default promotion request TTL: 7 days.
@@ -343,7 +347,8 @@ impl PrimaryConfig {
             artifacts: ArtifactArgs::default(),
             webhooks: WebhookArgs::default(),
             drain_delay_ms: 0,
-            metrics_listen: MetricsListen(None),
+            metrics_listen: ListenAddr(None),
+            mlflow_listen: ListenAddr(None),
         }
     }
 
@@ -504,7 +509,7 @@ pub struct ReaderConfig {
     pub drain_delay_ms: u64,
     /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
     #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "0.0.0.0:9091")]
-    pub metrics_listen: MetricsListen,
+    pub metrics_listen: ListenAddr,
 }
 
 impl ReaderConfig {
@@ -527,7 +532,7 @@ impl ReaderConfig {
             primary_address: None,
             artifacts: ArtifactArgs::default(),
             drain_delay_ms: 0,
-            metrics_listen: MetricsListen(None),
+            metrics_listen: ListenAddr(None),
         }
     }
 

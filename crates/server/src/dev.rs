@@ -48,7 +48,7 @@ pub struct DevConfig {
     pub artifacts: ArtifactArgs,
     /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
     #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "127.0.0.1:9090")]
-    pub metrics_listen: crate::common::MetricsListen,
+    pub metrics_listen: crate::common::ListenAddr,
     /// Require API tokens, as a primary does (default: authentication off, on 127.0.0.1).
     /// Create the first admin token with `bindery token create --bootstrap --data-dir <dir>`.
     #[arg(long = "auth", env = "BINDERY_DEV_AUTH")]
@@ -63,6 +63,10 @@ pub struct DevConfig {
     pub promotion_ttl_secs: u64,
     #[command(flatten)]
     pub webhooks: crate::config::WebhookArgs,
+    /// Where MLflow clients reach the registry (`MLFLOW_TRACKING_URI=http://<this>`): MLflow's
+    /// REST API over HTTP/1.1, or `off`.
+    #[arg(long, env = "BINDERY_MLFLOW_LISTEN", default_value = "127.0.0.1:5000")]
+    pub mlflow_listen: crate::common::ListenAddr,
 }
 
 impl DevConfig {
@@ -75,12 +79,13 @@ impl DevConfig {
             artifact_dir: None,
             artifact_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             artifacts: ArtifactArgs::default(),
-            metrics_listen: crate::common::MetricsListen(None),
+            metrics_listen: crate::common::ListenAddr(None),
             auth: false,
             jwt: crate::config::JwtArgs::default(),
             tls: crate::tls::TlsArgs::default(),
             promotion_ttl_secs: crate::config::PROMOTION_TTL_SECS,
             webhooks: crate::config::WebhookArgs::default(),
+            mlflow_listen: crate::common::ListenAddr(None),
         }
     }
 
@@ -158,14 +163,13 @@ pub async fn serve_dev(
     let max = config.max_message_bytes;
     let auth = config.auth_mode();
     let jwt = config.jwt.build().await?;
-    let registry = RegistryServiceServer::new(
-        Primary::new(registry_store, artifacts.clone(), auth)
-            .with_jwt(jwt.clone())
-            .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?)
-            .with_webhooks(webhooks),
-    )
-    .max_decoding_message_size(max)
-    .max_encoding_message_size(max);
+    let primary = Primary::new(registry_store, artifacts.clone(), auth)
+        .with_jwt(jwt.clone())
+        .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?)
+        .with_webhooks(webhooks);
+    let mlflow = crate::common::start_mlflow(config.mlflow_listen, primary.clone()).await?;
+    let registry =
+        RegistryServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
     let resolver = ResolverServiceServer::new(
         ReaderService::new(cache, status, serving, Duration::from_secs(5), stop_rx)
             .with_artifacts(artifacts)
@@ -198,8 +202,12 @@ pub async fn serve_dev(
     } else {
         "\n        (to type `bindery` instead: cargo install --path crates/server --locked)".to_owned()
     };
+    let mlflow_line = match &mlflow {
+        Some((addr, _)) => format!("MLFLOW_TRACKING_URI=http://{addr} (MLflow's registry API)"),
+        None => "off".to_owned(),
+    };
     let banner = format!(
-        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  auth:      {auth_line}\n  try:  {cli}{server} model create demo\n        {cli}{server} upload demo <file or directory> --request-id first\n        {cli}{server} bind demo production 1\n        {cli}{server} resolve demo production{install}\n",
+        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  mlflow:    {mlflow_line}\n  auth:      {auth_line}\n  try:  {cli}{server} model create demo\n        {cli}{server} upload demo <file or directory> --request-id first\n        {cli}{server} bind demo production 1\n        {cli}{server} resolve demo production{install}\n",
         path.display(),
         artifact_dir.display(),
         artifact_dir.display()
@@ -228,6 +236,9 @@ pub async fn serve_dev(
         task.abort();
     }
     if let Some(task) = artifact_http {
+        task.abort();
+    }
+    if let Some((_, task)) = mlflow {
         task.abort();
     }
     if let Some(task) = gc {

@@ -26,7 +26,7 @@ pub mod tls;
 
 pub use artifacts::{GcArgs, gc_loop, run_gc};
 pub use config::{
-    ArtifactArgs, ArtifactStoreKind, AuthArg, DatabaseUrl, MetricsListen, PrimaryConfig, ReaderConfig, Secret,
+    ArtifactArgs, ArtifactStoreKind, AuthArg, DatabaseUrl, ListenAddr, PrimaryConfig, ReaderConfig, Secret,
 };
 pub use dev::{DevConfig, serve_dev};
 pub use primary::{migrate_database, serve_primary};

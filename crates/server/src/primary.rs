@@ -99,6 +99,7 @@ pub async fn serve_primary(
     );
     let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
+    let mlflow = crate::common::start_mlflow(config.mlflow_listen, primary.clone()).await?;
     let max = config.max_message_bytes;
     let registry = RegistryServiceServer::new(primary.clone())
         .max_decoding_message_size(max)
@@ -130,6 +131,9 @@ pub async fn serve_primary(
         .await
         .context("serving gRPC")?;
     if let Some(task) = metrics_task {
+        task.abort();
+    }
+    if let Some((_, task)) = mlflow {
         task.abort();
     }
     tracing::info!("bindery primary stopped");
