@@ -43,6 +43,10 @@ impl Facade {
             .decode_utf8()
             .map_err(|_| ApiError::invalid("the artifact path is not UTF-8"))?
             .into_owned();
+        if !path.is_empty() {
+            // Relative, no `.`/`..` or empty segments: checked before anything is looked up.
+            self.artifacts.managed_object(&path)?;
+        }
         match (req.method().clone(), path.is_empty()) {
             (Method::GET, true) => {
                 let query = crate::query_args(req.uri().query().unwrap_or(""));
