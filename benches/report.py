@@ -48,6 +48,7 @@ def main():
         print("\n".join(search_section(rows)))
         return
     path, took, quick, h2load_note = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
+    mlflow_note = sys.argv[5] if len(sys.argv) > 5 else ""
     rows = [json.loads(line) for line in open(path) if line.strip()]
     by = lambda label: [r for r in rows if r["label"] == label]  # noqa: E731
     one = lambda label: next(iter(by(label)), None)  # noqa: E731
@@ -121,6 +122,30 @@ def main():
         w("")
     if h2load_note:
         w(h2load_note)
+        w("")
+
+    # MLflow ------------------------------------------------------------------------------------
+    facade = [r for r in rows if r["label"].startswith("mlflow_alias_")]
+    if facade or mlflow_note:
+        w("## MLflow's alias lookup: Bindery's MLflow facade vs. MLflow's own server")
+        w("")
+        w(f"`httpload`: `GET /api/2.0/mlflow/registered-models/alias?name=bench-<i>&alias=champion` (what "
+          f"`MlflowClient.get_model_version_by_alias` and `load_model(\"models:/m@champion\")` send), i uniform "
+          f"over 100 models, one request in flight per HTTP/1.1 keep-alive connection. Bindery: a `bindery primary` "
+          f"with `--mlflow-listen`; MLflow: `mlflow server --workers 4` ({mlflow_note or 'MLflow'}); both on the "
+          f"same PostgreSQL, no authentication, run one after the other. Goal: the facade ≥ 50× MLflow at 64 in flight.")
+        w("")
+        w("| target | in flight | req/s | p50 µs | p99 µs | errors | facade / MLflow |")
+        w("|---|---|---|---|---|---|---|")
+        for c in (16, 64):
+            ml = one(f"mlflow_alias_mlflow_c{c}")
+            for target in ("facade", "mlflow"):
+                r = one(f"mlflow_alias_{target}_c{c}")
+                if not r:
+                    continue
+                ratio = f"**{r['rps'] / ml['rps']:.0f}×**" if target == "facade" and ml and ml["rps"] else ""
+                name = "Bindery MLflow facade" if target == "facade" else "MLflow server"
+                w(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_us']} | {r['p99_us']} | {r['errors']} | {ratio} |")
         w("")
 
     # Propagation -------------------------------------------------------------------------------

@@ -102,6 +102,57 @@ for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 pids=()
 "$bin/prepare" --drop --database bindery_bench
 
+# --- MLflow's alias lookup: Bindery's MLflow facade vs a real MLflow server ----------------------
+# Both on PostgreSQL (the same server), no authentication, 100 models with version 1 and alias
+# `champion` created through each one's REST API; MLflow's server runs as shipped (`mlflow server`,
+# 4 workers). The same HTTP/1.1 load generator (`httpload`) drives both in turn.
+mlflow_note=""
+mlvenv=target/mlflow-venv
+if ! "$mlvenv/bin/python" -c 'import mlflow, psycopg2' >/dev/null 2>&1; then
+  echo "benches/run.sh: installing mlflow (tests/mlflow/requirements.txt) into $mlvenv"
+  { [ -x "$mlvenv/bin/python" ] || python3 -m venv "$mlvenv"; } >/dev/null 2>&1 || true
+  "$mlvenv/bin/pip" install -q --disable-pip-version-check -r tests/mlflow/requirements.txt \
+    psycopg2-binary==2.9.13 >/dev/null 2>&1 || true
+fi
+if "$mlvenv/bin/python" -c 'import mlflow, psycopg2' >/dev/null 2>&1; then
+  pg=${BINDERY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+  pg_server=${pg%/*}
+  for db in mlflow_bench bindery_mlflow_bench; do
+    psql "$pg_server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+  done
+  ml_port=$(free_port)
+  # In a session of its own: `mlflow server` runs uvicorn and its workers as children, stopped
+  # together below.
+  setsid "$mlvenv/bin/mlflow" server --host 127.0.0.1 --port "$ml_port" --workers 4 \
+    --backend-store-uri "postgresql+psycopg2://${pg_server#postgres://}/mlflow_bench" >"$out/mlflow-server.log" 2>&1 &
+  ml_pid=$!
+  facade_port=$(free_port)
+  BINDERY_LOG=warn "$bin/bindery" primary --listen "127.0.0.1:$(free_port)" --database-url "$pg_server/bindery_mlflow_bench" \
+    --auth none --verify-artifacts false --metrics-listen off --mlflow-listen "127.0.0.1:$facade_port" &
+  pids+=($!)
+  echo "benches/run.sh: MLflow alias lookup: seeding 100 models on each"
+  "$bin/httpload" --base "http://127.0.0.1:$facade_port" --seed --models 100
+  "$bin/httpload" --base "http://127.0.0.1:$ml_port" --seed --models 100
+  for c in 16 64; do
+    for target in facade mlflow; do
+      port=$facade_port; [ "$target" = mlflow ] && port=$ml_port
+      echo "benches/run.sh: MLflow alias lookup, $target, $c in flight"
+      "$bin/httpload" --base "http://127.0.0.1:$port" --models 100 --concurrency "$c" --duration "$dur" \
+        --warmup "$warm" --label "mlflow_alias_${target}_c$c" | record
+    done
+  done
+  "$mlvenv/bin/python" -c 'import mlflow; print(mlflow.__version__)' >"$out/mlflow-version.txt" 2>/dev/null || true
+  mlflow_note="MLflow $(cat "$out/mlflow-version.txt" 2>/dev/null)"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  kill -- "-$ml_pid" 2>/dev/null || true
+  pids=()
+  for db in mlflow_bench bindery_mlflow_bench; do
+    psql "$pg_server/postgres" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+else
+  mlflow_note="skipped: mlflow could not be installed from PyPI here"
+fi
+
 # --- Propagation, fan-out, scale, writes ----------------------------------------------------------
 echo "benches/run.sh: propagation ($writes writes, 1 and 4 readers)"
 "$bin/propagation" --writes "$writes" --readers 1,4 | record
@@ -126,5 +177,5 @@ cargo bench -q -p bindery-benches --bench hot -- --warm-up-time 1 --measurement-
 
 took=$(( $(date +%s) - started ))
 cp "$out/log.txt" target/bench/log.txt
-python3 benches/report.py "$results" "$took" "$quick" "$h2load_note" >benches/RESULTS.md
+python3 benches/report.py "$results" "$took" "$quick" "$h2load_note" "$mlflow_note" >benches/RESULTS.md
 echo "benches/run.sh: done in ${took} s; wrote benches/RESULTS.md"

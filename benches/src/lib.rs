@@ -315,3 +315,98 @@ mod tests {
         assert_eq!(keys.key(5), ("bench/m1".into(), "b1".into()));
     }
 }
+
+/// What the workers of a fixed-time load run share: whether the warm-up is over, whether to
+/// stop, and the failed calls counted while measuring.
+#[derive(Default)]
+pub struct LoadState {
+    pub measuring: std::sync::atomic::AtomicBool,
+    pub stop: std::sync::atomic::AtomicBool,
+    pub errors: std::sync::atomic::AtomicU64,
+}
+
+impl LoadState {
+    /// Records one call that took `took` into `histogram` (or counts it failed), once measuring.
+    pub fn record(
+        &self,
+        histogram: &mut hdrhistogram::Histogram<u64>,
+        ok: bool,
+        took: Duration,
+    ) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        if self.measuring.load(Ordering::Relaxed) {
+            if ok {
+                let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).clamp(1, 60_000_000);
+                histogram.record(us)?;
+            } else {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Warms up, measures for `duration`, stops the workers and merges their histograms.
+    pub async fn run(
+        &self,
+        warmup: Duration,
+        duration: Duration,
+        workers: Vec<tokio::task::JoinHandle<anyhow::Result<hdrhistogram::Histogram<u64>>>>,
+    ) -> anyhow::Result<(hdrhistogram::Histogram<u64>, Duration)> {
+        use std::sync::atomic::Ordering;
+        tokio::time::sleep(warmup).await;
+        self.measuring.store(true, Ordering::SeqCst);
+        let started = Instant::now();
+        tokio::time::sleep(duration).await;
+        self.stop.store(true, Ordering::SeqCst);
+        let elapsed = started.elapsed();
+        let mut total = latency_histogram()?;
+        for worker in workers {
+            total.add(worker.await??)?;
+        }
+        Ok((total, elapsed))
+    }
+
+    /// Prints the run's human line (`label: ...; <detail>`) and its `RESULT {...}` JSON line.
+    pub fn print(
+        &self,
+        label: &str,
+        total: &hdrhistogram::Histogram<u64>,
+        elapsed: Duration,
+        concurrency: usize,
+        connections: usize,
+        detail: &str,
+    ) {
+        let errors = self.errors.load(std::sync::atomic::Ordering::SeqCst);
+        #[allow(clippy::cast_precision_loss)]
+        let rps = total.len() as f64 / elapsed.as_secs_f64();
+        let us = |q: f64| total.value_at_quantile(q);
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                "{label}: {} calls in {:.1}s = {rps:.0} req/s; latency µs p50 {} p90 {} p99 {} p99.9 {} max {}; errors \
+                 {errors} ({detail})",
+                total.len(),
+                elapsed.as_secs_f64(),
+                us(0.5),
+                us(0.9),
+                us(0.99),
+                us(0.999),
+                total.max(),
+            );
+            println!(
+                "RESULT {{\"label\":\"{label}\",\"calls\":{},\"rps\":{rps:.1},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"errors\":{errors},\"concurrency\":{concurrency},\"connections\":{connections}}}",
+                total.len(),
+                us(0.5),
+                us(0.9),
+                us(0.99),
+                us(0.999),
+                total.max(),
+            );
+        }
+    }
+}
+
+/// A histogram of latencies in µs, 1 µs to 60 s.
+pub fn latency_histogram() -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    Ok(hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?)
+}

@@ -203,9 +203,10 @@ async fn make(c: &mut Clients, call: Call, token: Option<&str>, who: &str) -> Re
             r.delete_model(with(v1::DeleteModelRequest { name: "team/doomed".into() }, t)).await.map(drop)
         }
         Call::RegisterVersion => r.register_version(with(register_request("team/m", who), t)).await.map(drop),
-        Call::GetVersion => {
-            r.get_version(with(v1::GetVersionRequest { model_name: m(), version: 1 }, t)).await.map(drop)
-        }
+        Call::GetVersion => r
+            .get_version(with(v1::GetVersionRequest { model_name: m(), version: 1, ..Default::default() }, t))
+            .await
+            .map(drop),
         Call::ListVersions => r
             .list_versions(with(v1::ListVersionsRequest { model_name: m(), ..Default::default() }, t))
             .await

@@ -177,7 +177,11 @@ pub async fn verified_register_records_what_the_store_reports(backend: Backend) 
         .version
         .unwrap();
     let got = registry
-        .get_version(v1::GetVersionRequest { model_name: "fraud".into(), version: v.version })
+        .get_version(v1::GetVersionRequest {
+            model_name: "fraud".into(),
+            version: v.version,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -241,7 +245,11 @@ pub async fn a_prefix_is_registered_with_its_manifest(backend: Backend) {
         .version
         .unwrap();
     let got = registry
-        .get_version(v1::GetVersionRequest { model_name: "llm".into(), version: v.version })
+        .get_version(v1::GetVersionRequest {
+            model_name: "llm".into(),
+            version: v.version,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner()
@@ -563,7 +571,11 @@ pub async fn gc_deletes_only_unreferenced_managed_objects(backend: Backend) {
         registry.delete_version(v1::DeleteVersionRequest { model_name: "gc".into(), version }).await.unwrap();
     }
     let deleted = registry
-        .get_version(v1::GetVersionRequest { model_name: "gc".into(), version: v2.version })
+        .get_version(v1::GetVersionRequest {
+            model_name: "gc".into(),
+            version: v2.version,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -220,3 +220,49 @@ pub(crate) async fn history_and_rollback(backend: Backend) {
     let all: Vec<u64> = history.entries.iter().chain(&older.entries).map(|e| e.revision).collect();
     assert!(all.windows(2).all(|w| w[0] > w[1]), "{all:?}");
 }
+
+pub(crate) async fn get_version_by_binding(backend: Backend) {
+    let primary = TestRegistry::start(backend).await.unwrap();
+    let mut registry = primary.registry().await.unwrap();
+    create_model(&mut registry, "ranker").await;
+    for i in 1..=2 {
+        register(&mut registry, "ranker", &format!("r{i}")).await;
+    }
+    let by_binding = |model: &str, binding: &str, version: u64| v1::GetVersionRequest {
+        model_name: model.into(),
+        version,
+        binding: binding.into(),
+    };
+    assert_status(
+        registry.get_version(by_binding("ranker", "champion", 0)).await,
+        Code::NotFound,
+        &["binding 'champion'"],
+    );
+    assert_status(
+        registry.get_version(by_binding("nothing", "champion", 0)).await,
+        Code::NotFound,
+        &["model 'nothing'"],
+    );
+    assert_status(
+        registry.get_version(by_binding("ranker", "champion", 1)).await,
+        Code::InvalidArgument,
+        &["version", "not both"],
+    );
+    assert_status(
+        registry.get_version(by_binding("ranker", "Bad Name", 0)).await,
+        Code::InvalidArgument,
+        &["binding"],
+    );
+    bind(&mut registry, "ranker", "champion", 2, None).await.unwrap();
+    bind(&mut registry, "ranker", "production", 2, None).await.unwrap();
+    let got = registry.get_version(by_binding("ranker", "champion", 0)).await.unwrap().into_inner();
+    let direct = registry.get_version(by_binding("ranker", "", 2)).await.unwrap().into_inner();
+    assert_eq!(got, direct, "the same version, bindings included");
+    assert_eq!(
+        (got.version, got.bindings.clone()),
+        (2, vec!["champion".to_owned(), "production".to_owned()])
+    );
+    bind(&mut registry, "ranker", "champion", 1, None).await.unwrap();
+    let moved = registry.get_version(by_binding("ranker", "champion", 0)).await.unwrap().into_inner();
+    assert_eq!(moved.version, 1);
+}

@@ -40,7 +40,10 @@ pub(crate) async fn versions_carry_their_deployment_spec_to_every_resolver(backe
     assert_eq!(v1_.version.unwrap().deployment, Some(spec("kserve-mlserver")));
     register_with(&mut r, model, "r2", Some(spec("triton"))).await.unwrap();
     register_with(&mut r, model, "r3", None).await.unwrap();
-    let got = r.get_version(v1::GetVersionRequest { model_name: model.into(), version: 2 }).await.unwrap();
+    let got = r
+        .get_version(v1::GetVersionRequest { model_name: model.into(), version: 2, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(got.into_inner().deployment, Some(spec("triton")));
 
     // Part of the payload a retry must match; immutable like the artifact.

@@ -131,7 +131,11 @@ async fn kill_9_during_a_write_burst_loses_no_acknowledged_write() {
     let mut registry = v1::registry_service_client::RegistryServiceClient::new(dev.channel().await.unwrap());
     for (request_id, version) in &acked {
         let got = registry
-            .get_version(v1::GetVersionRequest { model_name: "crash".into(), version: *version })
+            .get_version(v1::GetVersionRequest {
+                model_name: "crash".into(),
+                version: *version,
+                ..Default::default()
+            })
             .await
             .unwrap_or_else(|s| panic!("acknowledged version {version} lost: {s:?}"))
             .into_inner();

@@ -62,7 +62,11 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
     assert_eq!(v2.version, 2);
 
     let got = registry
-        .get_version(v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 1 })
+        .get_version(v1::GetVersionRequest {
+            model_name: "fraud/detector".into(),
+            version: 1,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -164,7 +168,11 @@ pub(crate) async fn full_lifecycle(backend: Backend) {
     ahead.set_timeout(std::time::Duration::from_millis(500));
     assert_status(resolver.resolve(ahead).await, Code::Unavailable, &["behind"]);
     let got = registry
-        .get_version(v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 1 })
+        .get_version(v1::GetVersionRequest {
+            model_name: "fraud/detector".into(),
+            version: 1,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();

@@ -43,7 +43,12 @@ store_suite! {
         versions_without_request_id_are_never_deduplicated,
         lineage_parents_must_exist,
     ],
-    bindings: [racing_set_binding_with_same_expected_generation_exactly_one_wins, compare_and_set_rules, history_and_rollback],
+    bindings: [
+        racing_set_binding_with_same_expected_generation_exactly_one_wins,
+        compare_and_set_rules,
+        history_and_rollback,
+        get_version_by_binding,
+    ],
     splits: [
         splits_route_sticky_and_roll_back_whole,
         bad_splits_are_refused_naming_the_field,

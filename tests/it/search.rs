@@ -611,7 +611,7 @@ pub(crate) async fn lineage_and_copies(backend: Backend) {
     let copied_version = copied.version.unwrap();
     let source = r
         .get_version(with(
-            v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 2 },
+            v1::GetVersionRequest { model_name: "fraud/detector".into(), version: 2, ..Default::default() },
             Some(&admin),
         ))
         .await

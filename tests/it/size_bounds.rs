@@ -220,7 +220,10 @@ pub(crate) async fn a_manifest_travels_once_per_version(backend: Backend) {
         .unwrap();
     let listed = listed.into_inner().versions.remove(0).artifact.unwrap();
     assert!(listed.files.is_empty() && listed.verified, "{listed:?}");
-    let got = r.get_version(v1::GetVersionRequest { model_name: "m".into(), version: 1 }).await.unwrap();
+    let got = r
+        .get_version(v1::GetVersionRequest { model_name: "m".into(), version: 1, ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(got.into_inner().artifact.unwrap().files.len(), 3);
 }
 

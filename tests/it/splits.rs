@@ -146,7 +146,7 @@ pub(crate) async fn splits_route_sticky_and_roll_back_whole(backend: Backend) {
     // Every version of the target is bound: none can be archived.
     for version in [2, 3] {
         let got = r
-            .get_version(v1::GetVersionRequest { model_name: model.into(), version })
+            .get_version(v1::GetVersionRequest { model_name: model.into(), version, ..Default::default() })
             .await
             .unwrap()
             .into_inner();

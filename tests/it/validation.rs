@@ -136,7 +136,13 @@ pub(crate) async fn invalid_arguments_name_the_field(backend: Backend) {
         &["remove_tags", "both set and removed"],
     );
     assert_status(
-        registry.get_version(v1::GetVersionRequest { model_name: "valid".into(), version: 0 }).await,
+        registry
+            .get_version(v1::GetVersionRequest {
+                model_name: "valid".into(),
+                version: 0,
+                ..Default::default()
+            })
+            .await,
         Code::InvalidArgument,
         &["version"],
     );

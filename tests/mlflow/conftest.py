@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import sys
-import tempfile
-from typing import Iterator
 
 import pytest
 
@@ -31,19 +28,10 @@ os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
 
 
-@pytest.fixture(scope="module", params=["dev", "postgres"])
-def registry(request: pytest.FixtureRequest) -> Iterator["registries.Registry"]:
-    """Each module runs against `bindery dev` (no auth) and a PostgreSQL primary (tokens)."""
-    workdir = tempfile.mkdtemp(prefix=f"bindery-mlflow-{request.param}-")
-    reg = registries.start_dev(workdir) if request.param == "dev" else registries.start_postgres(workdir)
-    try:
-        yield reg
-    finally:
-        for p in reversed(reg.processes):
-            p.stop()
-        if hasattr(reg, "database_url"):
-            registries._drop_database(reg.database_url)
-        shutil.rmtree(workdir, ignore_errors=True)
+#: Each module runs against `bindery dev` (no auth) and a PostgreSQL primary (tokens), as the
+#: client suite's do; failures show the registry's logs.
+registry = registries.registry
+pytest_runtest_makereport = registries.pytest_runtest_makereport
 
 
 @pytest.fixture
@@ -58,11 +46,3 @@ def mlflow_env(registry: "registries.Registry", monkeypatch: pytest.MonkeyPatch)
     else:
         monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
     return registry
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()
-    if report.failed and "registry" in getattr(item, "funcargs", {}):
-        report.sections.append(("bindery logs", item.funcargs["registry"].logs()))

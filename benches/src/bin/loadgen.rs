@@ -6,11 +6,11 @@
 //! generator (h2load: `-d FILE`), then exits.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use bindery_benches::{Distribution, KeySpace, Rng};
+use bindery_benches::{Distribution, KeySpace, LoadState, Rng, latency_histogram};
 use bindery_proto::v1;
 use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
 use clap::Parser;
@@ -56,12 +56,6 @@ struct Args {
     write_body: Option<std::path::PathBuf>,
 }
 
-struct Shared {
-    measuring: AtomicBool,
-    stop: AtomicBool,
-    errors: AtomicU64,
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -87,11 +81,7 @@ async fn main() -> anyhow::Result<()> {
             .with_context(|| format!("connecting to {}", args.target))?;
         channels.push(channel);
     }
-    let shared = Arc::new(Shared {
-        measuring: AtomicBool::new(false),
-        stop: AtomicBool::new(false),
-        errors: AtomicU64::new(0),
-    });
+    let shared = Arc::new(LoadState::default());
     let authorization = match &args.token {
         Some(token) => Some(format!("Bearer {token}").parse().context("--token must be printable ASCII")?),
         None => None,
@@ -107,62 +97,27 @@ async fn main() -> anyhow::Result<()> {
             authorization.clone(),
         )));
     }
-    tokio::time::sleep(Duration::from_secs_f64(args.warmup)).await;
-    shared.measuring.store(true, Ordering::SeqCst);
-    let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
-    shared.stop.store(true, Ordering::SeqCst);
-    let elapsed = started.elapsed();
-    let mut total = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-    for task in tasks {
-        total.add(task.await??)?;
-    }
-    let errors = shared.errors.load(Ordering::SeqCst);
-    #[allow(clippy::cast_precision_loss)]
-    let rps = total.len() as f64 / elapsed.as_secs_f64();
-    let us = |q: f64| total.value_at_quantile(q);
-    #[allow(clippy::print_stdout)]
-    {
-        println!(
-            "{}: {} calls in {:.1}s = {rps:.0} req/s; latency µs p50 {} p90 {} p99 {} p99.9 {} max {}; errors {errors} \
-             ({} in flight over {} connections, {} keys {:?})",
-            args.label,
-            total.len(),
-            elapsed.as_secs_f64(),
-            us(0.5),
-            us(0.9),
-            us(0.99),
-            us(0.999),
-            total.max(),
-            args.concurrency,
-            args.connections,
-            keys.len(),
-            args.distribution
-        );
-        println!(
-            "RESULT {{\"label\":\"{}\",\"calls\":{},\"rps\":{rps:.1},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"errors\":{errors},\"concurrency\":{},\"connections\":{}}}",
-            args.label,
-            total.len(),
-            us(0.5),
-            us(0.9),
-            us(0.99),
-            us(0.999),
-            total.max(),
-            args.concurrency,
-            args.connections
-        );
-    }
+    let (warmup, duration) = (Duration::from_secs_f64(args.warmup), Duration::from_secs_f64(args.duration));
+    let (total, elapsed) = shared.run(warmup, duration, tasks).await?;
+    let detail = format!(
+        "{} in flight over {} connections, {} keys {:?}",
+        args.concurrency,
+        args.connections,
+        keys.len(),
+        args.distribution
+    );
+    shared.print(&args.label, &total, elapsed, args.concurrency, args.connections, &detail);
     Ok(())
 }
 
 async fn worker(
     mut client: ResolverServiceClient<Channel>,
     keys: Arc<KeySpace>,
-    shared: Arc<Shared>,
+    shared: Arc<LoadState>,
     seed: u64,
     authorization: Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>,
 ) -> anyhow::Result<Histogram<u64>> {
-    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut histogram = latency_histogram()?;
     let mut rng = Rng::new(seed + 1);
     while !shared.stop.load(Ordering::Relaxed) {
         let (model_name, binding) = keys.key(keys.draw(&mut rng));
@@ -173,14 +128,7 @@ async fn worker(
         }
         let sent = Instant::now();
         let ok = client.resolve(request).await.is_ok();
-        let took = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX).max(1);
-        if shared.measuring.load(Ordering::Relaxed) {
-            if ok {
-                histogram.record(took.min(60_000_000))?;
-            } else {
-                shared.errors.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        shared.record(&mut histogram, ok, sent.elapsed())?;
     }
     Ok(histogram)
 }

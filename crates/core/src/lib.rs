@@ -54,7 +54,7 @@ pub use feed::{
 };
 pub use model::{
     Artifact, DatasetRef, DeclaredFile, Lineage, Model, ModelUpdate, ModelVersion, NewModel, NewVersion,
-    Registered, Signature, VersionKey, VersionRef, VersionStatus, VersionUpdate, WriteContext,
+    Registered, Signature, VersionKey, VersionLookup, VersionRef, VersionStatus, VersionUpdate, WriteContext,
 };
 pub use names::{BindingName, ModelName};
 pub use page::{Cursor, MAX_ANSWER_BYTES, MAX_PAGE_SIZE, Page, PageRequest};

@@ -526,6 +526,23 @@ pub struct VersionKey {
     pub version: u64,
 }
 
+/// What `GetVersion` names: a version by number, or the version a binding points at (for a
+/// split, its first side).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionLookup {
+    Number(VersionKey),
+    Bound(ModelName, crate::BindingName),
+}
+
+impl VersionLookup {
+    pub fn model(&self) -> &ModelName {
+        match self {
+            Self::Number(key) => &key.model,
+            Self::Bound(model, _) => model,
+        }
+    }
+}
+
 /// The outcome of `RegisterVersion`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Registered {

@@ -47,6 +47,9 @@ pub trait Store: Send + Sync + 'static {
     // Versions
     async fn register_version(&self, ctx: &WriteContext, version: NewVersion) -> Result<Registered>;
     async fn get_version(&self, key: &VersionKey) -> Result<ModelVersion>;
+    /// The version `binding` of `model` points at (for a split, its first side), in one read.
+    /// `NotFound` names the model when it does not exist, else the binding.
+    async fn get_bound_version(&self, model: &ModelName, binding: &BindingName) -> Result<ModelVersion>;
     /// The version `request_id` registered on `model` and the request payload it was registered
     /// with, if any: a retry is answered from this without touching the object store.
     async fn find_registration(

@@ -150,13 +150,18 @@ impl Facade {
     pub(crate) async fn get_by_alias(&self, call: Call) -> ApiResult<Value> {
         let name = call.str("name")?;
         let alias = call.str("alias")?;
-        let bindings = self.bindings(&call, &name).await?;
-        let Some(binding) = bindings.iter().find(|b| b.name == alias) else {
-            // MLflow's own answer for a missing alias (400, not 404).
-            return Err(ApiError::invalid(format!("Registered model alias {alias} not found.")));
-        };
-        let version = self.version(&call, &name, binding.version).await?;
-        Ok(json!({ "model_version": self.version_json(&version) }))
+        // One read: the version with the binding (what serving fleets call at deploy time).
+        let request =
+            v1::GetVersionRequest { model_name: name.clone(), binding: alias.clone(), ..Default::default() };
+        match self.primary.get_version(self.request(&call, request)).await {
+            Ok(version) => Ok(json!({ "model_version": self.version_json(&version.into_inner()) })),
+            Err(status) if status.code() == tonic::Code::NotFound => {
+                // A missing model is 404; a missing alias is MLflow's own 400.
+                self.model(&call, &name).await?;
+                Err(ApiError::invalid(format!("Registered model alias {alias} not found.")))
+            }
+            Err(status) => Err(status.into()),
+        }
     }
 
     // -----------------------------------------------------------------------------------------

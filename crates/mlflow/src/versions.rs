@@ -209,7 +209,7 @@ impl Facade {
     // -----------------------------------------------------------------------------------------
 
     pub(crate) async fn version(&self, call: &Call, name: &str, version: u64) -> ApiResult<v1::ModelVersion> {
-        let request = v1::GetVersionRequest { model_name: name.to_owned(), version };
+        let request = v1::GetVersionRequest { model_name: name.to_owned(), version, ..Default::default() };
         let found = self.primary.get_version(self.request(call, request)).await?.into_inner();
         // Bindery keeps deleted versions (soft delete, for the audit trail); MLflow has none.
         if found.status == v1::VersionStatus::Deleted as i32 {

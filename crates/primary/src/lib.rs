@@ -335,9 +335,15 @@ impl RegistryService for Primary {
 
     async fn get_version(&self, request: Request<v1::GetVersionRequest>) -> RpcResult<v1::ModelVersion> {
         let caller = self.caller(&request, "GetVersion").await?;
-        let key: bindery_core::VersionKey = decode(request.into_inner())?;
-        caller.require(Role::Viewer, &key.model)?;
-        let version = self.store.get_version(&key).await.map_err(status_from_error)?;
+        let lookup: bindery_core::VersionLookup = decode(request.into_inner())?;
+        caller.require(Role::Viewer, lookup.model())?;
+        let version = match &lookup {
+            bindery_core::VersionLookup::Number(key) => self.store.get_version(key).await,
+            bindery_core::VersionLookup::Bound(model, binding) => {
+                self.store.get_bound_version(model, binding).await
+            }
+        }
+        .map_err(status_from_error)?;
         Ok(Response::new(version.into()))
     }
 

@@ -6,8 +6,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bindery_core as core;
 use bindery_core::{
     BindingAssignment, BindingName, DeleteBinding, Error, ModelName, ModelUpdate, NewModel, NewVersion,
-    PageRequest, RollbackBinding, SetBinding, SetBindings, VersionKey, VersionUpdate, validate,
-    validate_reason,
+    PageRequest, RollbackBinding, SetBinding, SetBindings, VersionKey, VersionLookup, VersionUpdate,
+    validate, validate_reason,
 };
 
 use crate::v1;
@@ -142,10 +142,19 @@ fn version_key(model_name: String, version: u64) -> Result<VersionKey, Error> {
     })
 }
 
-impl TryFrom<v1::GetVersionRequest> for VersionKey {
+impl TryFrom<v1::GetVersionRequest> for VersionLookup {
     type Error = Error;
     fn try_from(r: v1::GetVersionRequest) -> Result<Self, Error> {
-        version_key(r.model_name, r.version)
+        if r.binding.is_empty() {
+            return version_key(r.model_name, r.version).map(Self::Number);
+        }
+        if r.version != 0 {
+            return Err(Error::invalid("version", "give a version or a binding, not both"));
+        }
+        Ok(Self::Bound(
+            ModelName::parse("model_name", r.model_name)?,
+            BindingName::parse("binding", r.binding)?,
+        ))
     }
 }
 

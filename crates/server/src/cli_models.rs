@@ -306,7 +306,7 @@ pub(crate) async fn version(c: &mut Client, cmd: VersionCommand) -> anyhow::Resu
             Output::of(&r, format!("{} (revision {}): {what}", version_line(&v), r.revision))
         }
         VersionCommand::Get { model, version } => {
-            let req = v1::GetVersionRequest { model_name: model, version };
+            let req = v1::GetVersionRequest { model_name: model, version, ..Default::default() };
             let v = c.registry.get_version(c.request(req)?).await.map_err(status)?.into_inner();
             Output::of(&v, version_line(&v))
         }

@@ -282,6 +282,10 @@ impl Store for PgStore {
         self.read("get_version", || versions::get(self, key)).await
     }
 
+    async fn get_bound_version(&self, model: &ModelName, binding: &BindingName) -> Result<ModelVersion> {
+        self.read("get_bound_version", || versions::get_bound(self, model, binding)).await
+    }
+
     async fn find_registration(
         &self,
         model: &ModelName,

@@ -189,6 +189,28 @@ pub(crate) async fn get(store: &PgStore, key: &VersionKey) -> StoreResult<ModelV
     load_existing(&client, key).await
 }
 
+/// The version `binding` points at, in one statement; on a miss, a second one tells a missing
+/// model from a missing binding.
+pub(crate) async fn get_bound(
+    store: &PgStore,
+    model: &ModelName,
+    binding: &bindery_core::BindingName,
+) -> StoreResult<ModelVersion> {
+    let client = store.client().await?;
+    let sql = format!(
+        "SELECT {} FROM bindings bd JOIN models m ON m.id = bd.model_id
+         JOIN versions v ON v.model_id = bd.model_id AND v.version = bd.version
+         WHERE m.name = $1 AND m.deleted_at IS NULL AND bd.name = $2",
+        rows::VERSION_COLUMNS
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    if let Some(row) = client.query_opt(&stmt, &[&model.as_str(), &binding.as_str()]).await? {
+        return rows::version(&row);
+    }
+    models::live_id(&client, model).await?;
+    Err(Error::binding_not_found(model, binding).into())
+}
+
 pub(crate) async fn list(
     store: &PgStore,
     model: &ModelName,

@@ -154,6 +154,11 @@ impl Store for SqliteStore {
         self.call(move |c| versions::get_version(c, &key)).await
     }
 
+    async fn get_bound_version(&self, model: &ModelName, binding: &BindingName) -> Result<ModelVersion> {
+        let (model, binding) = (model.clone(), binding.clone());
+        self.call(move |c| versions::get_bound_version(c, &model, &binding)).await
+    }
+
     async fn find_registration(
         &self,
         model: &ModelName,

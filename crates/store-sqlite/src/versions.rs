@@ -205,6 +205,27 @@ pub(crate) fn get_version(conn: &Connection, key: &VersionKey) -> Result<ModelVe
     existing_version(conn, key)
 }
 
+/// The version `binding` points at, in one statement; on a miss, tells a missing model from a
+/// missing binding.
+pub(crate) fn get_bound_version(
+    conn: &Connection,
+    model: &ModelName,
+    binding: &bindery_core::BindingName,
+) -> Result<ModelVersion> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM bindings bd JOIN models m ON m.id = bd.model_id
+         JOIN versions v ON v.model_id = bd.model_id AND v.version = bd.version
+         WHERE m.name = ?1 AND m.deleted_at IS NULL AND bd.name = ?2"
+    );
+    let mut stmt = conn.prepare_cached(&sql).sql()?;
+    let mut rows = stmt.query(params![model.as_str(), binding.as_str()]).sql()?;
+    if let Some(row) = rows.next().sql()? {
+        return version_from(conn, row);
+    }
+    live_model(conn, model)?;
+    Err(Error::binding_not_found(model, binding))
+}
+
 pub(crate) fn list_versions(
     conn: &Connection,
     model: &ModelName,

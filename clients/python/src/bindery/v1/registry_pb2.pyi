@@ -149,12 +149,14 @@ class RegisterVersionResponse(_message.Message):
     def __init__(self, version: _Optional[_Union[_types_pb2.ModelVersion, _Mapping]] = ..., revision: _Optional[int] = ..., created: bool = ...) -> None: ...
 
 class GetVersionRequest(_message.Message):
-    __slots__ = ("model_name", "version")
+    __slots__ = ("model_name", "version", "binding")
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    BINDING_FIELD_NUMBER: _ClassVar[int]
     model_name: str
     version: int
-    def __init__(self, model_name: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+    binding: str
+    def __init__(self, model_name: _Optional[str] = ..., version: _Optional[int] = ..., binding: _Optional[str] = ...) -> None: ...
 
 class ListVersionsRequest(_message.Message):
     __slots__ = ("model_name", "page_size", "page_token", "filter", "order_by")
