@@ -130,6 +130,14 @@ if "$mlvenv/bin/python" -c 'import mlflow, psycopg2' >/dev/null 2>&1; then
   BINDERY_LOG=warn "$bin/bindery" primary --listen "127.0.0.1:$(free_port)" --database-url "$pg_server/bindery_mlflow_bench" \
     --auth none --verify-artifacts false --metrics-listen off --mlflow-listen "127.0.0.1:$facade_port" &
   pids+=($!)
+  # Both answer HTTP before they are ready (the primary migrates its database behind its
+  # listener; MLflow's workers start one by one): wait until a search succeeds on each.
+  for port in "$facade_port" "$ml_port"; do
+    for _ in $(seq 600); do
+      curl -sf "http://127.0.0.1:$port/api/2.0/mlflow/registered-models/search?max_results=1" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+  done
   echo "benches/run.sh: MLflow alias lookup: seeding 100 models on each"
   "$bin/httpload" --base "http://127.0.0.1:$facade_port" --seed --models 100
   "$bin/httpload" --base "http://127.0.0.1:$ml_port" --seed --models 100
