@@ -53,6 +53,8 @@ if [ $# -eq 0 ] || [ "${BINDERY_TEST_CLIENTS:-}" = 1 ]; then
   clients/go/scripts/test.sh 2>&1 | tee -a "$log" || status=1
   echo "scripts/test.sh: MLflow compatibility (tests/mlflow, the real mlflow package)"
   tests/mlflow/run.sh 2>&1 | tee -a "$log" || status=1
+  echo "scripts/test.sh: web console (tests/console, headless Chromium)"
+  tests/console/run.sh 2>&1 | tee -a "$log" || status=1
 fi
 # One closing line with the totals of every test binary.
 echo "scripts/test.sh: took $(( $(date +%s) - started )) s"

@@ -50,6 +50,8 @@ impl Dev {
                 "false",
                 "--mlflow-listen",
                 "off",
+                "--console-listen",
+                "off",
             ])
             .env("BINDERY_LOG", "warn")
             .stdout(Stdio::null())

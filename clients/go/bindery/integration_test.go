@@ -47,7 +47,7 @@ func startDev(t *testing.T) *devRegistry {
 	d := &devRegistry{address: fmt.Sprintf("127.0.0.1:%d", port), data: filepath.Join(dir, "data")}
 	d.cmd = exec.Command(bin, "dev", "--data-dir", d.data, "--listen", d.address,
 		"--artifact-listen", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--metrics-listen", "off",
-		"--mlflow-listen", "off")
+		"--mlflow-listen", "off", "--console-listen", "off")
 	log, err := os.Create(filepath.Join(dir, "dev.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -17,7 +17,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -95,6 +95,8 @@ class Registry:
     workdir: str
     #: MLflow's REST API on this registry (MLFLOW_TRACKING_URI).
     mlflow_uri: str = ""
+    #: The web console on this registry (`bindery dev` only).
+    console_uri: str = ""
 
     def client(self, **kwargs: object) -> bindery.Client:
         kwargs.setdefault("token", self.token)
@@ -119,9 +121,10 @@ class Registry:
         )
 
 
-def start_dev(workdir: str, auth: bool = False) -> Registry:
+def start_dev(workdir: str, auth: bool = False, extra: Sequence[str] = ()) -> Registry:
     port = free_port()
     mlflow_port = free_port()
+    console_port = free_port()
     dev = Process(
         [
             _binary(),
@@ -136,13 +139,17 @@ def start_dev(workdir: str, auth: bool = False) -> Registry:
             "off",
             "--mlflow-listen",
             f"127.0.0.1:{mlflow_port}",
+            "--console-listen",
+            f"127.0.0.1:{console_port}",
             *(["--auth"] if auth else []),
             *MULTIPART,
+            *extra,
         ],
         os.path.join(workdir, "dev.log"),
         port,
     ).start()
     wait_for_port(mlflow_port, dev.proc, "bindery dev (MLflow API)")  # type: ignore[arg-type]
+    wait_for_port(console_port, dev.proc, "bindery dev (web console)")  # type: ignore[arg-type]
     token = None
     if auth:
         minted = subprocess.run(
@@ -151,7 +158,9 @@ def start_dev(workdir: str, auth: bool = False) -> Registry:
             capture_output=True, text=True, check=True,
         )
         token = json.loads(minted.stdout)["secret"]
-    return Registry("dev", dev.address, [], token, [dev], workdir, f"http://127.0.0.1:{mlflow_port}")
+    return Registry(
+        "dev", dev.address, [], token, [dev], workdir, f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{console_port}"
+    )
 
 
 def _s3s_fs() -> str:

@@ -95,6 +95,11 @@ impl Caller {
     pub fn can_view(&self, model: &ModelName) -> bool {
         self.policy.role_on_model(&self.who, model).is_some()
     }
+
+    /// The highest role the caller holds on `model` (`None`: none, so not even VIEWER).
+    pub fn role_on(&self, model: &ModelName) -> Option<Role> {
+        self.policy.role_on_model(&self.who, model)
+    }
 }
 
 /// The first admin, created without a running server (`bindery token create --bootstrap`): a

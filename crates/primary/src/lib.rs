@@ -143,6 +143,25 @@ impl Primary {
         Ok(None)
     }
 
+    /// The highest role the caller of `metadata` holds on `model`, decided by the same policy
+    /// every RPC uses; for front ends that show only what the caller may do (the web console).
+    pub async fn role_on_model(
+        &self,
+        metadata: &tonic::metadata::MetadataMap,
+        model: &ModelName,
+    ) -> Result<Option<Role>, Status> {
+        let caller = auth::authenticate(
+            self.store.as_ref(),
+            self.auth,
+            self.jwt.as_deref(),
+            metadata,
+            None,
+            "RoleOnModel",
+        )
+        .await?;
+        Ok(caller.role_on(model))
+    }
+
     async fn caller<T>(&self, request: &Request<T>, method: &'static str) -> Result<Caller, Status> {
         let peer_certs = request.peer_certs();
         let client_cert = peer_certs.as_deref().and_then(|c| c.first()).map(|c| self.certs.principal(c));

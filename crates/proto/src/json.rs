@@ -31,6 +31,18 @@ pub fn to_json<M: prost::Message + prost::Name>(message: &M) -> Result<serde_jso
         .map_err(|e| format!("rendering {name} as JSON: {e}"))
 }
 
+/// A message from JSON in the same mapping (`.proto` or camelCase field names, enums by name or
+/// number, 64-bit integers as numbers or strings); unknown fields are refused, so a misspelt field
+/// is an error rather than a silently empty one.
+pub fn from_json<M: prost::Message + prost::Name + Default>(value: serde_json::Value) -> Result<M, String> {
+    let name = M::full_name();
+    let descriptor = pool()
+        .and_then(|p| p.get_message_by_name(&name))
+        .ok_or_else(|| format!("{name} is not a message of the bindery.v1 contract"))?;
+    let dynamic = DynamicMessage::deserialize(descriptor, value).map_err(|e| e.to_string())?;
+    dynamic.transcode_to::<M>().map_err(|e| format!("converting to {name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +66,21 @@ mod tests {
         let json = to_json(&link).unwrap();
         assert_eq!(json["kind"], "ANNOTATION_KIND_BIAS_AUDIT");
         assert_eq!(json["title"], "", "defaults are present");
+    }
+
+    #[test]
+    fn messages_parse_from_json_and_unknown_fields_are_refused() {
+        let req: v1::RollbackBindingRequest = from_json(serde_json::json!({
+            "model_name": "fraud", "binding": "production", "expected_generation": "7", "reason": "bad"
+        }))
+        .unwrap();
+        assert_eq!(req.expected_generation, Some(7));
+        assert_eq!(req.to_generation, None);
+        let state: v1::ListPromotionRequestsRequest =
+            from_json(serde_json::json!({"state": "PROMOTION_STATE_PENDING"})).unwrap();
+        assert_eq!(state.state, v1::PromotionState::Pending as i32);
+        let err = from_json::<v1::GetModelRequest>(serde_json::json!({"nmae": "x"})).unwrap_err();
+        assert!(err.contains("nmae"), "{err}");
+        assert!(from_json::<v1::GetVersionRequest>(serde_json::json!({"version": "x"})).is_err());
     }
 }

@@ -66,7 +66,7 @@ pub(crate) fn incoming(listener: tokio::net::TcpListener) -> tonic::transport::s
     tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// A listen address that may be `off` (`--metrics-listen`, `--mlflow-listen`).
+/// A listen address that may be `off` (`--metrics-listen`, `--mlflow-listen`, `--console-listen`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ListenAddr(pub Option<std::net::SocketAddr>);
 
@@ -95,6 +95,20 @@ pub(crate) async fn start_mlflow(
     let facade = bindery_mlflow::Facade::new(primary)?;
     tracing::info!(addr = %local, "serving MLflow's REST API");
     Ok(Some((local, tokio::spawn(facade.serve(listener)))))
+}
+
+/// The web console over `console`, served on `listen` when set (the caller keeps the task).
+pub(crate) async fn start_console(
+    listen: ListenAddr,
+    console: bindery_console::Console,
+) -> anyhow::Result<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>> {
+    let Some(addr) = listen.0 else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the web console to {addr} (--console-listen)"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "serving the web console");
+    Ok(Some((local, tokio::spawn(console.serve(listener)))))
 }
 
 /// The process's metrics, served on `listen` when set, with HTTP probes answered from `health`.

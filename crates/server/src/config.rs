@@ -314,6 +314,13 @@ pub struct PrimaryConfig {
     /// compatibility"): an address, or `off`. Plain HTTP: put TLS in front of it.
     #[arg(long, env = "BINDERY_MLFLOW_LISTEN", default_value = "off")]
     pub mlflow_listen: ListenAddr,
+    /// Where people reach the web console (README "Web console"): an address, or `off`. Plain
+    /// HTTP: put TLS in front of it.
+    #[arg(long, env = "BINDERY_CONSOLE_LISTEN", default_value = "off")]
+    pub console_listen: ListenAddr,
+    /// Read nodes the console's Fleet page asks for their status (`http://reader-a:50052,...`).
+    #[arg(long, env = "BINDERY_CONSOLE_READERS", value_delimiter = ',')]
+    pub console_readers: Vec<String>,
 }
 
 /// The default promotion request TTL: 7 days.
@@ -349,6 +356,8 @@ impl PrimaryConfig {
             drain_delay_ms: 0,
             metrics_listen: ListenAddr(None),
             mlflow_listen: ListenAddr(None),
+            console_listen: ListenAddr(None),
+            console_readers: Vec::new(),
         }
     }
 

@@ -67,6 +67,9 @@ pub struct DevConfig {
     /// REST API over HTTP/1.1, or `off`.
     #[arg(long, env = "BINDERY_MLFLOW_LISTEN", default_value = "127.0.0.1:5000")]
     pub mlflow_listen: crate::common::ListenAddr,
+    /// Where the web console is served (open it in a browser), or `off`.
+    #[arg(long, env = "BINDERY_CONSOLE_LISTEN", default_value = "127.0.0.1:5080")]
+    pub console_listen: crate::common::ListenAddr,
 }
 
 impl DevConfig {
@@ -86,6 +89,7 @@ impl DevConfig {
             promotion_ttl_secs: crate::config::PROMOTION_TTL_SECS,
             webhooks: crate::config::WebhookArgs::default(),
             mlflow_listen: crate::common::ListenAddr(None),
+            console_listen: crate::common::ListenAddr(None),
         }
     }
 
@@ -168,16 +172,19 @@ pub async fn serve_dev(
         .with_promotion_ttl(crate::config::promotion_ttl(config.promotion_ttl_secs)?)
         .with_webhooks(webhooks);
     let mlflow = crate::common::start_mlflow(config.mlflow_listen, primary.clone()).await?;
-    let registry =
-        RegistryServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
-    let resolver = ResolverServiceServer::new(
+    let reader = Arc::new(
         ReaderService::new(cache, status, serving, Duration::from_secs(5), stop_rx)
             .with_artifacts(artifacts)
             .with_auth(auth)
             .with_jwt(jwt),
-    )
-    .max_decoding_message_size(max)
-    .max_encoding_message_size(max);
+    );
+    let console =
+        bindery_console::Console::new(primary.clone()).with_local_reader("embedded resolver", reader.clone());
+    let console = crate::common::start_console(config.console_listen, console).await?;
+    let registry =
+        RegistryServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
+    let resolver =
+        ResolverServiceServer::from_arc(reader).max_decoding_message_size(max).max_encoding_message_size(max);
 
     let local = listener.local_addr().context("reading the listen address")?;
     tracing::info!(listen = %local, tls = config.tls.describe(), data = %path.display(), artifacts = %artifact_dir.display(), "bindery dev starting");
@@ -206,8 +213,12 @@ pub async fn serve_dev(
         Some((addr, _)) => format!("MLFLOW_TRACKING_URI=http://{addr} (MLflow's registry API)"),
         None => "off".to_owned(),
     };
+    let console_line = match &console {
+        Some((addr, _)) => format!("http://{addr}/ (web console: open it in a browser)"),
+        None => "off".to_owned(),
+    };
     let banner = format!(
-        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  mlflow:    {mlflow_line}\n  auth:      {auth_line}\n  try:  {cli}{server} model create demo\n        {cli}{server} upload demo <file or directory> --request-id first\n        {cli}{server} bind demo production 1\n        {cli}{server} resolve demo production{install}\n",
+        "\nBindery (dev mode) is serving on {local}\n  data:      {}\n  artifacts: {} (s3://dev/... is {}/dev/..., presigned URLs on http://{artifact_addr})\n  console:   {console_line}\n  mlflow:    {mlflow_line}\n  auth:      {auth_line}\n  try:  {cli}{server} model create demo\n        {cli}{server} upload demo <file or directory> --request-id first\n        {cli}{server} bind demo production 1\n        {cli}{server} resolve demo production{install}\n",
         path.display(),
         artifact_dir.display(),
         artifact_dir.display()
@@ -238,7 +249,7 @@ pub async fn serve_dev(
     if let Some(task) = artifact_http {
         task.abort();
     }
-    if let Some((_, task)) = mlflow {
+    for (_, task) in mlflow.into_iter().chain(console) {
         task.abort();
     }
     if let Some(task) = gc {

@@ -100,6 +100,11 @@ pub async fn serve_primary(
     let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let mlflow = crate::common::start_mlflow(config.mlflow_listen, primary.clone()).await?;
+    let mut console = bindery_console::Console::new(primary.clone());
+    for url in &config.console_readers {
+        console = console.with_remote_reader(url).map_err(|e| anyhow::anyhow!("--console-readers: {e}"))?;
+    }
+    let console = crate::common::start_console(config.console_listen, console).await?;
     let max = config.max_message_bytes;
     let registry = RegistryServiceServer::new(primary.clone())
         .max_decoding_message_size(max)
@@ -133,7 +138,7 @@ pub async fn serve_primary(
     if let Some(task) = metrics_task {
         task.abort();
     }
-    if let Some((_, task)) = mlflow {
+    for (_, task) in mlflow.into_iter().chain(console) {
         task.abort();
     }
     tracing::info!("bindery primary stopped");
