@@ -49,6 +49,7 @@ def main():
         return
     path, took, quick, h2load_note = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", sys.argv[4]
     mlflow_note = sys.argv[5] if len(sys.argv) > 5 else ""
+    console_note = sys.argv[6] if len(sys.argv) > 6 else ""
     rows = [json.loads(line) for line in open(path) if line.strip()]
     by = lambda label: [r for r in rows if r["label"] == label]  # noqa: E731
     one = lambda label: next(iter(by(label)), None)  # noqa: E731
@@ -146,6 +147,25 @@ def main():
                 ratio = f"**{r['rps'] / ml['rps']:.0f}×**" if target == "facade" and ml and ml["rps"] else ""
                 name = "Bindery MLflow facade" if target == "facade" else "MLflow server"
                 w(f"| {name} | {c} | {r['rps']:.0f} | {r['p50_us']} | {r['p99_us']} | {r['errors']} | {ratio} |")
+        w("")
+
+    # Console -----------------------------------------------------------------------------------
+    paints = by("console_paint")
+    if paints or console_note:
+        w("## Web console: first useful paint of the model page")
+        w("")
+        w(f"`console_paint.py`: headless Chromium ({console_note or 'Chromium'}) loads `#/model/<name>` from a release "
+          "`bindery primary --console-listen` on PostgreSQL, from navigation start until bindings, pending promotions "
+          "and the first page of 50 versions (with their metric columns) are on screen (the page's own "
+          "`bindery:model-page` performance mark); 2 warm-up loads, then 10. The model with 10 versions is the "
+          "baseline in the same run. Versions carry 10 metrics, 10 tags and lineage each.")
+        w("")
+        base = next((r for r in paints if r["versions"] == min(p["versions"] for p in paints)), None)
+        w("| versions | p50 ms | p90 ms | max ms | p50 / baseline |")
+        w("|---|---|---|---|---|")
+        for r in paints:
+            ratio = f"{r['p50_ms'] / base['p50_ms']:.2f}×" if base and base["p50_ms"] else ""
+            w(f"| {r['versions']:,} | {r['p50_ms']} | {r['p90_ms']} | {r['max_ms']} | {ratio} |")
         w("")
 
     # Propagation -------------------------------------------------------------------------------

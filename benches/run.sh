@@ -16,8 +16,10 @@ export CARGO_TERM_COLOR=never
 quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then
   dur=3; warm=1; writes=200; watchers=1000,2000; scale=10000,100000; wcalls=100; wdur=3; search_models=1000
+  console_versions=10000
 else
   dur=10; warm=2; writes=1000; watchers=1000,10000; scale=10000,100000,1000000; wcalls=500; wdur=10; search_models=10000
+  console_versions=100000
 fi
 
 echo "benches/run.sh: building release binaries"
@@ -161,6 +163,26 @@ else
   mlflow_note="skipped: mlflow could not be installed from PyPI here"
 fi
 
+# --- Web console: first useful paint of the model page with 100,000 versions ------------------------
+# Debian's headless Chromium through Selenium (tests/console's virtualenv and packages; skipped
+# with a note when they cannot be installed here).
+console_note=""
+cvenv=target/console-venv
+if ! "$cvenv/bin/python" -c 'import selenium' >/dev/null 2>&1; then
+  { [ -x "$cvenv/bin/python" ] || python3 -m venv "$cvenv"; } >/dev/null 2>&1 || true
+  "$cvenv/bin/pip" install -q --disable-pip-version-check -r tests/console/requirements.txt >/dev/null 2>&1 || true
+fi
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; } >/dev/null 2>&1 || true
+fi
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null && "$cvenv/bin/python" -c 'import selenium' >/dev/null 2>&1; then
+  echo "benches/run.sh: console page load ($console_versions versions vs 10)"
+  "$cvenv/bin/python" benches/console_paint.py --versions "$console_versions" --baseline 10 --runs 10 | record
+  console_note="Chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
+else
+  console_note="skipped: chromium, chromedriver or selenium could not be installed here"
+fi
+
 # --- Propagation, fan-out, scale, writes ----------------------------------------------------------
 echo "benches/run.sh: propagation ($writes writes, 1 and 4 readers)"
 "$bin/propagation" --writes "$writes" --readers 1,4 | record
@@ -185,5 +207,5 @@ cargo bench -q -p bindery-benches --bench hot -- --warm-up-time 1 --measurement-
 
 took=$(( $(date +%s) - started ))
 cp "$out/log.txt" target/bench/log.txt
-python3 benches/report.py "$results" "$took" "$quick" "$h2load_note" "$mlflow_note" >benches/RESULTS.md
+python3 benches/report.py "$results" "$took" "$quick" "$h2load_note" "$mlflow_note" "$console_note" >benches/RESULTS.md
 echo "benches/run.sh: done in ${took} s; wrote benches/RESULTS.md"

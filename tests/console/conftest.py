@@ -1,5 +1,5 @@
-"""The console suite's registry and browser: `bindery dev --auth` (clients/python/tests/conftest.py
-starts it, with the console on its own port) seeded with a model, versions, bindings, a gated
+"""The console suite's registries and browser: `bindery dev --auth` and a primary on PostgreSQL with
+two read nodes (clients/python/tests/conftest.py starts them, with the console on its own port) seeded with a model, versions, bindings, a gated
 promotion and three people, and Debian's headless Chromium driven through Debian's chromedriver.
 Nothing is mocked: the pages talk to the registry's real JSON layer, which runs the real handlers.
 """
@@ -55,10 +55,11 @@ def _file(workdir: str, name: str, body: str) -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[Seeded]:
-    workdir = tempfile.mkdtemp(prefix="bindery-console-")
-    reg = registries.start_dev(workdir, auth=True)
+@pytest.fixture(scope="module", params=["dev", "postgres"])
+def seeded(request: pytest.FixtureRequest) -> Iterator[Seeded]:
+    """`bindery dev --auth`, and a primary on PostgreSQL (with s3s-fs and two read nodes)."""
+    workdir = tempfile.mkdtemp(prefix=f"bindery-console-{request.param}-")
+    reg = registries.start_dev(workdir, auth=True) if request.param == "dev" else registries.start_postgres(workdir)
     try:
         client = reg.client()
         client.create_model(MODEL, description="Card fraud scoring", owner="risk-team", tags={"team": "risk"})
@@ -97,6 +98,8 @@ def seeded() -> Iterator[Seeded]:
     finally:
         for process in reg.processes:
             process.stop()
+        if hasattr(reg, "database_url"):
+            registries._drop_database(reg.database_url)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -67,7 +67,7 @@ def test_sign_in_and_search_models(seeded: Seeded, browser: WebDriver) -> None:
     wait_css(browser, "#token").send_keys("bdy_not_a_real_token")
     browser.find_element(By.ID, "signin").click()
     wait_css(browser, "[role=alert]", "UNAUTHENTICATED")
-    screenshot(browser, "01-sign-in-refused")
+    screenshot(browser, f"{seeded.registry.kind}-01-sign-in-refused")
     browser.find_element(By.ID, "token").clear()
     sign_in(browser, seeded, "victor")
 
@@ -75,7 +75,7 @@ def test_sign_in_and_search_models(seeded: Seeded, browser: WebDriver) -> None:
     wait_css(browser, "#models-table")
     names = [r.find_element(By.CSS_SELECTOR, "td a").text for r in rows(browser, "#models-table")]
     assert names == ["fraud/detector", "fraud/rules"], names
-    screenshot(browser, "02-models")
+    screenshot(browser, f"{seeded.registry.kind}-02-models")
 
     box = browser.find_element(By.ID, "model-filter")
     box.send_keys("name = 'fraud/detector'")
@@ -89,7 +89,7 @@ def test_sign_in_and_search_models(seeded: Seeded, browser: WebDriver) -> None:
     browser.find_element(By.ID, "model-search").click()
     alert = wait_css(browser, "#models-results [role=alert]", "INVALID_ARGUMENT")
     assert "at 15" in alert.text and "^" in alert.find_element(By.CSS_SELECTOR, "pre.caret").text
-    screenshot(browser, "03-models-filter-error")
+    screenshot(browser, f"{seeded.registry.kind}-03-models-filter-error")
 
 
 def test_model_page_and_compare(seeded: Seeded, browser: WebDriver) -> None:
@@ -104,7 +104,7 @@ def test_model_page_and_compare(seeded: Seeded, browser: WebDriver) -> None:
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-rollback]")
     production.find_element(By.CSS_SELECTOR, "button[aria-controls]").click()
     wait_css(browser, "#history-production", "first release")
-    screenshot(browser, "04-model")
+    screenshot(browser, f"{seeded.registry.kind}-04-model")
 
     # Sort by auc, best first.
     header = browser.find_element(By.XPATH, "//th[button[starts-with(normalize-space(.), 'auc')]]/button")
@@ -126,7 +126,7 @@ def test_model_page_and_compare(seeded: Seeded, browser: WebDriver) -> None:
     chart = wait_css(browser, "svg.chart")
     assert len(chart.find_elements(By.CSS_SELECTOR, "circle")) == 4
     assert chart.find_elements(By.CSS_SELECTOR, "circle.bound")
-    screenshot(browser, "05-compare")
+    screenshot(browser, f"{seeded.registry.kind}-05-compare")
 
 
 def test_viewer_sees_no_approve_button_and_the_api_refuses(seeded: Seeded, browser: WebDriver) -> None:
@@ -139,7 +139,7 @@ def test_viewer_sees_no_approve_button_and_the_api_refuses(seeded: Seeded, brows
     assert "metrics.auc" in card.text or "metric auc" in card.text
     assert "cannot approve" in card.text
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-approve]")
-    screenshot(browser, "06-promotions-viewer")
+    screenshot(browser, f"{seeded.registry.kind}-06-promotions-viewer")
     # The same call the button would make, from this page with this token: refused.
     answer = browser.execute_async_script(
         """const done = arguments[arguments.length - 1];
@@ -157,7 +157,7 @@ def test_approver_approves_then_rolls_back(seeded: Seeded, browser: WebDriver) -
     card = wait_css(browser, f"#pending [data-request='{seeded.request_id}']")
     assert "✓ pass" in card.text  # the metric gate
     card.find_element(By.CSS_SELECTOR, "textarea").send_keys("looks good")
-    screenshot(browser, "07-promotions-approver")
+    screenshot(browser, f"{seeded.registry.kind}-07-promotions-approver")
     card.find_element(By.CSS_SELECTOR, "[data-approve]").click()
     wait_css(browser, "#toast", "approved and applied")
 
@@ -168,11 +168,11 @@ def test_approver_approves_then_rolls_back(seeded: Seeded, browser: WebDriver) -
     dialog.find_element(By.ID, "ask-confirm").click()
     assert browser.find_elements(By.CSS_SELECTOR, "dialog[open]")
     dialog.find_element(By.ID, "ask-text").send_keys("v3 raises false positives")
-    screenshot(browser, "08-rollback-dialog")
+    screenshot(browser, f"{seeded.registry.kind}-08-rollback-dialog")
     dialog.find_element(By.ID, "ask-confirm").click()
     wait_css(browser, "#toast", "rolled back to version 2")
     wait_css(browser, "[data-binding=production]", "version 2")
-    screenshot(browser, "09-model-after-rollback")
+    screenshot(browser, f"{seeded.registry.kind}-09-model-after-rollback")
     history = json.loads(seeded.registry.cli("--json", "history", MODEL, "production"))
     entries = history.get("entries", history) if isinstance(history, dict) else history
     assert any(e.get("reason") == "v3 raises false positives" and e.get("actor") == "alice" for e in entries), entries
@@ -184,19 +184,28 @@ def test_lineage_audit_and_fleet(seeded: Seeded, browser: WebDriver) -> None:
     listed = browser.find_element(By.ID, "lineage-list").text
     assert f"{MODEL} v2 → {MODEL} v3" in listed and f"{MODEL} v3 → {MODEL} v4" in listed, listed
     assert "s3://data/transactions" in listed
-    screenshot(browser, "10-lineage")
+    screenshot(browser, f"{seeded.registry.kind}-10-lineage")
 
     open_page(browser, seeded, "audit", "#audit-table")
     assert len(rows(browser, "#audit-table")) > 5
     browser.find_element(By.ID, "verify").click()
     wait_css(browser, "#audit-verify", "Chain intact")
-    screenshot(browser, "11-audit")
+    screenshot(browser, f"{seeded.registry.kind}-11-audit")
     open_page(browser, seeded, f"audit?action=binding.rollback", "#audit-results")
     WebDriverWait(browser, WAIT).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#audit-table, #audit-results p"))
 
     open_page(browser, seeded, "fleet", "#fleet-table", "SERVING")
-    assert "embedded resolver" in browser.find_element(By.ID, "fleet-table").text
-    screenshot(browser, "12-fleet")
+    fleet = browser.find_element(By.ID, "fleet-table")
+    if seeded.registry.kind == "dev":
+        assert "embedded resolver" in fleet.text
+    else:
+        # Both read nodes, each caught up with the database.
+        WebDriverWait(browser, WAIT).until(
+            lambda d: [r.find_elements(By.CSS_SELECTOR, "td")[1].text for r in rows(d, "#fleet-table")] == ["SERVING", "SERVING"]
+        )
+        for reader in seeded.registry.readers:
+            assert f"http://{reader}" in fleet.text
+    screenshot(browser, f"{seeded.registry.kind}-12-fleet")
 
 
 def test_json_layer_refuses_bad_calls(seeded: Seeded) -> None:

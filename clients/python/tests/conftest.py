@@ -95,7 +95,7 @@ class Registry:
     workdir: str
     #: MLflow's REST API on this registry (MLFLOW_TRACKING_URI).
     mlflow_uri: str = ""
-    #: The web console on this registry (`bindery dev` only).
+    #: The web console on this registry (its Fleet page reports on the registry's read nodes).
     console_uri: str = ""
 
     def client(self, **kwargs: object) -> bindery.Client:
@@ -199,10 +199,13 @@ def start_postgres(workdir: str) -> Registry:
     ]
     port = free_port()
     mlflow_port = free_port()
+    console_port = free_port()
+    reader_ports = [free_port(), free_port()]
     primary = Process(
         [_binary(), "primary", "--listen", f"127.0.0.1:{port}", "--database-url", url, "--create-database",
          "--metrics-listen", "off", "--gc-interval-secs", "0", "--mlflow-listen", f"127.0.0.1:{mlflow_port}",
-         *s3_args],
+         "--console-listen", f"127.0.0.1:{console_port}",
+         "--console-readers", ",".join(f"http://127.0.0.1:{p}" for p in reader_ports), *s3_args],
         os.path.join(workdir, "primary.log"),
         port,
     ).start()
@@ -222,8 +225,7 @@ def start_postgres(workdir: str) -> Registry:
         time.sleep(0.2)
     token = json.loads(minted.stdout)["secret"]
     readers = []
-    for name in ("reader-a", "reader-b"):
-        rport = free_port()
+    for name, rport in zip(("reader-a", "reader-b"), reader_ports):
         readers.append(
             Process(
                 [_binary(), "reader", "--listen", f"127.0.0.1:{rport}", "--database-url", url, "--metrics-listen", "off",
@@ -233,7 +235,7 @@ def start_postgres(workdir: str) -> Registry:
             ).start()
         )
     registry = Registry("postgres", primary.address, [r.address for r in readers], token, [s3, primary, *readers], workdir,
-                        f"http://127.0.0.1:{mlflow_port}")
+                        f"http://127.0.0.1:{mlflow_port}", f"http://127.0.0.1:{console_port}")
     registry.database_url = url  # type: ignore[attr-defined]
     return registry
 

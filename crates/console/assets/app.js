@@ -316,6 +316,9 @@ async function pageModel([name], query) {
     pendingBox,
     versionsBox);
   await Promise.all([bindingsPanel(bindingsBox, name, role), pendingPanel(pendingBox, name, role), versionsTable(versionsBox, name, query)]);
+  // The page is useful from here: bindings, pending requests and the first page of versions are
+  // on screen (benches/console_paint.py reads this mark).
+  performance.mark('bindery:model-page');
 }
 
 function splitBar(binding) {

@@ -82,33 +82,45 @@ impl std::str::FromStr for ListenAddr {
     }
 }
 
-/// MLflow's REST API over `primary`, served on `listen` when set (the caller keeps the task).
+/// An HTTP front end served on `listen` when set: `what` names it in errors and logs, `flag` is
+/// the option that sets it; the caller keeps the task.
+pub(crate) async fn start_http<F, Fut>(
+    listen: ListenAddr,
+    what: &str,
+    flag: &str,
+    serve: F,
+) -> anyhow::Result<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>>
+where
+    F: FnOnce(tokio::net::TcpListener) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(addr) = listen.0 else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {what} to {addr} ({flag})"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(addr = %local, "serving {what}");
+    Ok(Some((local, tokio::spawn(serve(listener)))))
+}
+
+/// MLflow's REST API over `primary` (`--mlflow-listen`).
 pub(crate) async fn start_mlflow(
     listen: ListenAddr,
     primary: bindery_primary::Primary,
 ) -> anyhow::Result<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>> {
-    let Some(addr) = listen.0 else { return Ok(None) };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the MLflow API to {addr} (--mlflow-listen)"))?;
-    let local = listener.local_addr()?;
+    if listen.0.is_none() {
+        return Ok(None);
+    }
     let facade = bindery_mlflow::Facade::new(primary)?;
-    tracing::info!(addr = %local, "serving MLflow's REST API");
-    Ok(Some((local, tokio::spawn(facade.serve(listener)))))
+    start_http(listen, "MLflow's REST API", "--mlflow-listen", |l| facade.serve(l)).await
 }
 
-/// The web console over `console`, served on `listen` when set (the caller keeps the task).
+/// The web console (`--console-listen`).
 pub(crate) async fn start_console(
     listen: ListenAddr,
     console: bindery_console::Console,
 ) -> anyhow::Result<Option<(std::net::SocketAddr, tokio::task::JoinHandle<()>)>> {
-    let Some(addr) = listen.0 else { return Ok(None) };
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the web console to {addr} (--console-listen)"))?;
-    let local = listener.local_addr()?;
-    tracing::info!(addr = %local, "serving the web console");
-    Ok(Some((local, tokio::spawn(console.serve(listener)))))
+    start_http(listen, "the web console", "--console-listen", |l| console.serve(l)).await
 }
 
 /// The process's metrics, served on `listen` when set, with HTTP probes answered from `health`.
