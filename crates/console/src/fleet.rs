@@ -13,7 +13,7 @@ use bindery_proto::v1::resolver_service_client::ResolverServiceClient;
 use bindery_proto::v1::resolver_service_server::ResolverService;
 use serde_json::{Value, json};
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 /// How long one node may take to answer before the page shows it as unreachable.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,12 +39,20 @@ enum Source {
 }
 
 impl Reader {
-    /// A node at `url` (`http://reader-a:50052`), connected on first use.
+    /// A node at `url` (`http://reader-a:50052`, or `https://` verified against the system's
+    /// root certificates), connected on first use.
     pub fn remote(url: &str) -> Result<Self, String> {
-        let endpoint = Endpoint::from_shared(url.to_owned())
+        let mut endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| format!("read node {url:?} is not a URL: {e}"))?
             .connect_timeout(STATUS_TIMEOUT)
             .timeout(STATUS_TIMEOUT);
+        if url.starts_with("https://") {
+            endpoint = endpoint
+                .tls_config(ClientTlsConfig::new().with_native_roots())
+                .map_err(|e| format!("read node {url:?}: {e}"))?;
+        } else if !url.starts_with("http://") {
+            return Err(format!("read node {url:?} must be an http:// or https:// URL"));
+        }
         Ok(Self { name: url.to_owned(), source: Source::Remote(endpoint.connect_lazy()) })
     }
 
@@ -89,4 +97,17 @@ pub(crate) async fn statuses(readers: &[Reader], metadata: &MetadataMap) -> Valu
         })
         .collect();
     json!({ "readers": readers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn remote_nodes_need_http_or_https_urls() {
+        assert!(Reader::remote("http://reader-a:50052").is_ok());
+        assert!(Reader::remote("https://reader-a:50052").is_ok());
+        assert!(Reader::remote("reader-a:50052").is_err());
+        assert!(Reader::remote("ftp://x").is_err());
+    }
 }
