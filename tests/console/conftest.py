@@ -92,6 +92,10 @@ def seeded(request: pytest.FixtureRequest) -> Iterator[Seeded]:
             minted = json.loads(reg.cli("--json", "token", "create", "--principal", who))
             tokens[who] = minted["secret"]
         reg.cli("policy", "set", "production", "--scope", "fraud/", "--gate", "metrics.auc >= 0.8", "--gate", "approvals 1")
+        # A request on a model outside fraud/: alice and victor must never see it.
+        client.register_version("search/ranker", _file(workdir, "ranker.bin", "ranker\n"), request_id="rank-1")
+        reg.cli("policy", "set", "production", "--scope", "search/ranker", "--gate", "approvals 1")
+        reg.cli("promote", "search/ranker", "production", "1", "--reason", "first ranker")
         promoted = json.loads(reg.cli("--json", "promote", MODEL, "production", "3", "--reason", "auc 0.91 beats 0.86"))
         request = promoted.get("request", promoted)
         yield Seeded(reg, tokens, int(request["id"]))

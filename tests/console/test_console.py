@@ -130,11 +130,13 @@ def test_model_page_and_compare(seeded: Seeded, browser: WebDriver) -> None:
 
 
 def test_viewer_sees_no_approve_button_and_the_api_refuses(seeded: Seeded, browser: WebDriver) -> None:
+    # Every model's requests that victor may view (his grant is on fraud/ only), then one model's.
     sign_in(browser, seeded, "victor", "promotions")
-    # Every model's requests need VIEWER everywhere; victor's grant is on fraud/ only.
-    wait_css(browser, "#promotions [role=alert]", "PERMISSION_DENIED")
+    wait_css(browser, f"[data-request='{seeded.request_id}']")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "[data-request]")) == 1, "search/ranker's request is not his to see"
     wait_css(browser, "#promotion-model").send_keys(MODEL)
     browser.find_element(By.ID, "promotion-show").click()
+    WebDriverWait(browser, WAIT).until(lambda d: "model=" in d.current_url)
     card = wait_css(browser, f"[data-request='{seeded.request_id}']")
     assert "metrics.auc" in card.text or "metric auc" in card.text
     assert "cannot approve" in card.text

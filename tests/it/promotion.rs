@@ -405,10 +405,31 @@ pub(crate) async fn a_better_champion_blocks_the_application(backend: Backend) {
         Code::PermissionDenied,
         &["'oscar'"],
     );
+    // Without a model: the requests about models the caller may view, and none it may not. A
+    // request on a model carol cannot see is left out; a caller with no role anywhere is refused.
+    let hidden = "secret/ranker";
+    r.create_model(with(v1::CreateModelRequest { name: hidden.into(), ..Default::default() }, Some(&admin)))
+        .await
+        .unwrap();
+    let hv = register_with_auc(&mut r, &admin, hidden, "h1", 0.99).await;
+    let hidden_policy = v1::SetPromotionPolicyRequest {
+        binding: "production".into(),
+        scope: hidden.into(),
+        gates: vec![gate(Kind::Approvals(v1::ApprovalsGate { count: 1 }))],
+    };
+    r.set_promotion_policy(with(hidden_policy, Some(&admin))).await.unwrap();
+    let hidden_id = request(&mut r, &admin, hidden, "production", hv).await.unwrap().request.unwrap().id;
+    let everything = |token: &str| with(v1::ListPromotionRequestsRequest::default(), Some(token));
+    let ids =
+        |resp: v1::ListPromotionRequestsResponse| resp.requests.iter().map(|q| q.id).collect::<Vec<_>>();
+    let seen = ids(r.list_promotion_requests(everything(&carol)).await.unwrap().into_inner());
+    assert_eq!(seen, vec![newer, id], "carol sees her model's requests only");
+    let all = ids(r.list_promotion_requests(everything(&admin)).await.unwrap().into_inner());
+    assert_eq!(all, vec![hidden_id, newer, id]);
     assert_status(
-        r.list_promotion_requests(with(v1::ListPromotionRequestsRequest::default(), Some(&carol))).await,
+        r.list_promotion_requests(everything(&outsider)).await,
         Code::PermissionDenied,
-        &["VIEWER"],
+        &["'oscar'"],
     );
     // Deleting the policy ungates the binding: the approver moves it directly.
     let delete = v1::DeletePromotionPolicyRequest { binding: "production".into(), scope: model.into() };

@@ -1925,7 +1925,8 @@ func (x *GetPromotionRequestRequest) GetId() uint64 {
 	return 0
 }
 
-// VIEWER on the model (or on every model when none is given).
+// VIEWER on the model. With no model: the requests about models the caller may view (a role
+// somewhere is needed).
 type ListPromotionRequestsRequest struct {
 	state         protoimpl.MessageState
 	sizeCache     protoimpl.SizeCache

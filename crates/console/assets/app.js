@@ -543,7 +543,7 @@ function gateText(g) {
 async function pagePromotions(_, query) {
   const stateName = query.get('state') || 'PROMOTION_STATE_PENDING';
   const model = query.get('model') || '';
-  const modelInput = h('input', { id: 'promotion-model', value: model, placeholder: 'every model (needs VIEWER everywhere)', size: 36 });
+  const modelInput = h('input', { id: 'promotion-model', value: model, placeholder: 'every model you may view', size: 36 });
   const sel = h('select', { id: 'promotion-state' },
     ['PROMOTION_STATE_PENDING', 'PROMOTION_STATE_APPLIED', 'PROMOTION_STATE_REJECTED', 'PROMOTION_STATE_EXPIRED', 'PROMOTION_STATE_CANCELLED', 'PROMOTION_STATE_UNSPECIFIED']
       .map((st) => h('option', { value: st, selected: st === stateName }, st === 'PROMOTION_STATE_UNSPECIFIED' ? 'any' : shortState(st).toLowerCase())));
@@ -554,8 +554,7 @@ async function pagePromotions(_, query) {
     try {
       res = await api('ListPromotionRequests', { model_name: model, state: stateName, page_size: 20, page_token: pager.token });
     } catch (e) {
-      fill(list, errorBox(e), !model && e.code === 'PERMISSION_DENIED'
-        ? h('p', {}, 'Listing the requests of every model needs VIEWER on the global scope: name a model above, or open the model\'s page.') : null);
+      fill(list, errorBox(e));
       return;
     }
     pager.next = res.next_page_token || '';

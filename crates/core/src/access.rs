@@ -295,11 +295,15 @@ impl Principal {
     }
 }
 
-/// What a caller may view, for filtering searches in the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a caller may view, for filtering searches and listings in the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Visibility {
+    #[default]
     All,
-    Only { namespaces: Vec<String>, models: Vec<ModelName> },
+    Only {
+        namespaces: Vec<String>,
+        models: Vec<ModelName>,
+    },
 }
 
 /// The grants and protections that decide a caller's requests.

@@ -501,6 +501,15 @@ fn side_table(field: &Field) -> Option<(&'static str, &str)> {
     }
 }
 
+/// `visibility` as a condition on the models table aliased `m`, for statements outside searches
+/// (listings that must show only what the caller may view). Its parameters are numbered after
+/// the `bound` the statement already has.
+pub fn visibility_condition(visibility: &Visibility, dialect: Dialect, bound: usize) -> (String, Vec<Param>) {
+    let mut c = Compiler { dialect, target: Target::Models, params: vec![Param::Int(0); bound] };
+    let condition = c.visibility(visibility);
+    (condition, c.params.split_off(bound))
+}
+
 /// Compiles `search` for `dialect`, limited to what `visibility` allows and continuing after
 /// `after` (a cursor of this same search).
 pub fn compile(
@@ -680,6 +689,25 @@ mod tests {
                 assert_eq!(c.keys.len(), 1);
             }
         }
+    }
+
+    #[test]
+    fn visibility_conditions_number_their_parameters_after_the_statement_s_own() {
+        let only = Visibility::Only {
+            namespaces: vec!["fraud".into()],
+            models: vec![bindery_core::ModelName::parse("m", "ads/ranker").unwrap()],
+        };
+        let (pg, params) = visibility_condition(&only, Dialect::Postgres, 5);
+        assert!(pg.contains("m.name IN ($6)") && pg.contains("IN ($7)"), "{pg}");
+        assert_eq!(params, vec![Param::Text("ads/ranker".into()), Param::Text("fraud".into())]);
+        let (lite, params) = visibility_condition(&only, Dialect::Sqlite, 6);
+        assert!(lite.contains("?7") && lite.contains("?8") && params.len() == 2, "{lite}");
+        assert_eq!(
+            visibility_condition(&Visibility::All, Dialect::Postgres, 5),
+            ("1 = 1".to_owned(), vec![])
+        );
+        let none = Visibility::Only { namespaces: vec![], models: vec![] };
+        assert_eq!(visibility_condition(&none, Dialect::Sqlite, 6).0, "1 = 0");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! requester's; evaluating and listing need VIEWER. The decisions themselves are
 //! `bindery_core::promotion`'s, taken by the store under its write lock.
 
-use bindery_core::{NewPromotion, PromotionAct, PromotionPolicy, Role, Scope};
+use bindery_core::{NewPromotion, PromotionAct, PromotionPolicy, Role};
 use bindery_proto::promotion::{policy_key, policy_to_wire};
 use bindery_proto::{status_from_error, v1};
 use tonic::{Request, Response, Status};
@@ -151,11 +151,15 @@ pub(crate) async fn list_requests(
     request: Request<v1::ListPromotionRequestsRequest>,
 ) -> RpcResult<v1::ListPromotionRequestsResponse> {
     let caller = p.caller(&request, "ListPromotionRequests").await?;
-    let (filter, page) =
+    let (mut filter, page) =
         decode::<_, (bindery_core::PromotionFilter, bindery_core::PageRequest)>(request.into_inner())?;
     match &filter.model {
         Some(model) => caller.require(Role::Viewer, model)?,
-        None => caller.require_scope(Role::Viewer, &Scope::Global)?,
+        // Every model's requests: those the caller may view (a role somewhere is needed).
+        None => {
+            caller.require_any()?;
+            filter.visibility = caller.policy.visibility(&caller.who);
+        }
     }
     let found = p.store.list_promotion_requests(&filter, page).await.map_err(status_from_error)?;
     let next_page_token = found.next_token("promotions");

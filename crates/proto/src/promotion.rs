@@ -235,6 +235,7 @@ impl TryFrom<v1::ListPromotionRequestsRequest> for (PromotionFilter, PageRequest
                 .transpose()?,
             binding: (!r.binding.is_empty()).then(|| binding("binding", r.binding)).transpose()?,
             state,
+            visibility: bindery_core::Visibility::All,
         };
         Ok((filter, PageRequest::parse("promotions", r.page_size, &r.page_token)?))
     }

@@ -279,26 +279,32 @@ pub(crate) async fn list(
     page: &PageRequest,
 ) -> StoreResult<Page<PromotionRequest>> {
     let client = store.client().await?;
+    let (visible, visible_params) = bindery_filter_sql::visibility_condition(
+        &filter.visibility,
+        bindery_filter_sql::Dialect::Postgres,
+        5,
+    );
     // A pending request past its deadline is listed (and filtered) as EXPIRED.
     let stmt = client
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT r.id, r.doc FROM promotion_requests r JOIN models m ON m.id = r.model_id
              WHERE ($1::text IS NULL OR m.name = $1) AND ($2::text IS NULL OR r.binding = $2)
                AND ($3::text IS NULL OR
                     (CASE WHEN r.state = 'PENDING' AND r.expires_at <= now() THEN 'EXPIRED' ELSE r.state END) = $3)
-               AND ($4::bigint IS NULL OR r.id < $4)
-             ORDER BY r.id DESC LIMIT $5",
-        )
+               AND ($4::bigint IS NULL OR r.id < $4) AND {visible}
+             ORDER BY r.id DESC LIMIT $5"
+        ))
         .await?;
     let after = page.after_number().map(rows::i).transpose()?;
     let limit = i64::from(page.size) + 1;
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] = [
-        &filter.model.as_ref().map(ModelName::as_str),
-        &filter.binding.as_ref().map(BindingName::as_str),
-        &filter.state.map(PromotionState::as_str),
-        &after,
-        &limit,
-    ];
+    let (model, binding, state) = (
+        filter.model.as_ref().map(ModelName::as_str),
+        filter.binding.as_ref().map(BindingName::as_str),
+        filter.state.map(PromotionState::as_str),
+    );
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&model, &binding, &state, &after, &limit];
+    params.extend(crate::search::to_sql(&visible_params));
     let now = SystemTime::now();
     let found = client.query(&stmt, &params).await?;
     let items = found.iter().map(|r| request(r, now)).collect::<StoreResult<Vec<_>>>()?;

@@ -13,8 +13,12 @@ use crate::error::StoreResult;
 use crate::{PgStore, rows};
 
 fn params(compiled: &Statement) -> Vec<&(dyn ToSql + Sync)> {
-    compiled
-        .params
+    to_sql(&compiled.params)
+}
+
+/// Compiled parameters as the driver binds them.
+pub(crate) fn to_sql(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
         .iter()
         .map(|p| match p {
             Param::Text(s) => s as &(dyn ToSql + Sync),

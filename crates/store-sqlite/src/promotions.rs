@@ -7,8 +7,7 @@ use bindery_core::gates::{Gate, GateResult};
 use bindery_core::promotion::{self, Gathered, Step};
 use bindery_core::{
     BindingAction, BindingName, Change, Cursor, Error, ModelName, Page, PageRequest, PromotionAct,
-    PromotionFilter, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, PromotionState, Result, Scope,
-    WriteContext,
+    PromotionFilter, PromotionPolicy, PromotionPolicyRecord, PromotionRequest, Result, Scope, WriteContext,
 };
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
@@ -289,31 +288,32 @@ pub(crate) fn list(
     filter: &PromotionFilter,
     page: &PageRequest,
 ) -> Result<Page<PromotionRequest>> {
+    let (visible, visible_params) =
+        bindery_filter_sql::visibility_condition(&filter.visibility, bindery_filter_sql::Dialect::Sqlite, 6);
     // A pending request past its deadline is listed (and filtered) as EXPIRED.
     let mut stmt = conn
-        .prepare_cached(
+        .prepare_cached(&format!(
             "SELECT r.id, r.doc FROM promotion_requests r JOIN models m ON m.id = r.model_id
              WHERE (?1 IS NULL OR m.name = ?1) AND (?2 IS NULL OR r.binding = ?2)
                AND (?3 IS NULL OR
                     (CASE WHEN r.state = 'PENDING' AND r.expires_at <= ?6 THEN 'EXPIRED' ELSE r.state END) = ?3)
-               AND (?4 IS NULL OR r.id < ?4)
-             ORDER BY r.id DESC LIMIT ?5",
-        )
+               AND (?4 IS NULL OR r.id < ?4) AND {visible}
+             ORDER BY r.id DESC LIMIT ?5"
+        ))
         .sql()?;
     let after = page.after_number().map(i).transpose()?;
     let current = now();
+    let mut values: Vec<rusqlite::types::Value> = vec![
+        filter.model.as_ref().map(|m| m.as_str().to_owned()).into(),
+        filter.binding.as_ref().map(|b| b.as_str().to_owned()).into(),
+        filter.state.map(|s| s.as_str().to_owned()).into(),
+        after.into(),
+        (i64::from(page.size) + 1).into(),
+        current.into(),
+    ];
+    values.extend(crate::search::to_sql(&visible_params));
     let rows: Vec<(i64, String)> = stmt
-        .query_map(
-            params![
-                filter.model.as_ref().map(ModelName::as_str),
-                filter.binding.as_ref().map(BindingName::as_str),
-                filter.state.map(PromotionState::as_str),
-                after,
-                i64::from(page.size) + 1,
-                current
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_map(rusqlite::params_from_iter(values), |r| Ok((r.get(0)?, r.get(1)?)))
         .sql()?
         .collect::<rusqlite::Result<_>>()
         .sql()?;

@@ -12,8 +12,12 @@ use crate::ops::{Sql, time};
 use crate::versions::{VERSION_COLUMNS, version_from};
 
 fn params(compiled: &Statement) -> Vec<SqlValue> {
-    compiled
-        .params
+    to_sql(&compiled.params)
+}
+
+/// Compiled parameters as the driver binds them.
+pub(crate) fn to_sql(params: &[Param]) -> Vec<SqlValue> {
+    params
         .iter()
         .map(|p| match p {
             Param::Text(s) => SqlValue::Text(s.clone()),

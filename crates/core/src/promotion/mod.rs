@@ -685,6 +685,9 @@ pub struct PromotionFilter {
     pub model: Option<ModelName>,
     pub binding: Option<BindingName>,
     pub state: Option<PromotionState>,
+    /// Only requests about models in it (the primary narrows it to the caller's view when no
+    /// model is named).
+    pub visibility: crate::Visibility,
 }
 
 #[cfg(test)]
