@@ -94,6 +94,30 @@ pub async fn next_frame(
     }
 }
 
+/// Why a bounded body read stopped.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body could not be read (reset, malformed, or idle past the deadline).
+    Read(std::io::Error),
+    /// The body is larger than the bound.
+    TooLarge { max: usize },
+}
+
+/// The whole of a request body, at most `max` bytes, with `idle` allowed between frames (the
+/// front ends' JSON bodies and small uploads; large files stream instead).
+pub async fn read_body(mut body: Incoming, idle: Duration, max: usize) -> Result<bytes::Bytes, BodyError> {
+    let mut buf = Vec::new();
+    while let Some(frame) = next_frame(&mut body, idle).await.map_err(BodyError::Read)? {
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > max {
+                return Err(BodyError::TooLarge { max });
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(bytes::Bytes::from(buf))
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -13,7 +13,7 @@ mod gateway;
 
 use std::sync::Arc;
 
-use bindery_artifacts::{HttpLimits, next_frame, serve_http1};
+use bindery_artifacts::{BodyError, HttpLimits, serve_http1};
 use bindery_primary::Primary;
 use bindery_proto::v1::resolver_service_server::ResolverService;
 use bytes::Bytes;
@@ -186,22 +186,16 @@ fn credentials(headers: &HeaderMap) -> Result<MetadataMap, Status> {
     Ok(metadata)
 }
 
-async fn read_json(mut body: Incoming, limits: HttpLimits) -> Result<Value, Status> {
-    let mut buf = Vec::new();
-    loop {
-        let frame = next_frame(&mut body, limits.body_idle_timeout)
-            .await
-            .map_err(|e| Status::invalid_argument(format!("reading the request body: {e}")))?;
-        let Some(frame) = frame else { break };
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > MAX_BODY_BYTES {
-                return Err(Status::resource_exhausted(format!(
-                    "the request body is larger than {MAX_BODY_BYTES} bytes"
-                )));
+async fn read_json(body: Incoming, limits: HttpLimits) -> Result<Value, Status> {
+    let buf =
+        bindery_artifacts::read_body(body, limits.body_idle_timeout, MAX_BODY_BYTES).await.map_err(|e| {
+            match e {
+                BodyError::Read(e) => Status::invalid_argument(format!("reading the request body: {e}")),
+                BodyError::TooLarge { max } => {
+                    Status::resource_exhausted(format!("the request body is larger than {max} bytes"))
+                }
             }
-            buf.extend_from_slice(&data);
-        }
-    }
+        })?;
     if buf.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(serde_json::Map::new()));
     }

@@ -64,6 +64,8 @@ struct Compiler {
     dialect: Dialect,
     target: Target,
     params: Vec<Param>,
+    /// Parameters the enclosing statement binds before these (numbered first).
+    offset: usize,
 }
 
 impl Compiler {
@@ -74,8 +76,8 @@ impl Compiler {
         };
         self.params.push(p);
         match self.dialect {
-            Dialect::Postgres => format!("${}", self.params.len()),
-            Dialect::Sqlite => format!("?{}", self.params.len()),
+            Dialect::Postgres => format!("${}", self.offset + self.params.len()),
+            Dialect::Sqlite => format!("?{}", self.offset + self.params.len()),
         }
     }
 
@@ -505,9 +507,9 @@ fn side_table(field: &Field) -> Option<(&'static str, &str)> {
 /// (listings that must show only what the caller may view). Its parameters are numbered after
 /// the `bound` the statement already has.
 pub fn visibility_condition(visibility: &Visibility, dialect: Dialect, bound: usize) -> (String, Vec<Param>) {
-    let mut c = Compiler { dialect, target: Target::Models, params: vec![Param::Int(0); bound] };
+    let mut c = Compiler { dialect, target: Target::Models, params: Vec::new(), offset: bound };
     let condition = c.visibility(visibility);
-    (condition, c.params.split_off(bound))
+    (condition, c.params)
 }
 
 /// Compiles `search` for `dialect`, limited to what `visibility` allows and continuing after
@@ -565,7 +567,7 @@ fn statement(
     after: Option<&Keyset>,
     drive: Drive<'_>,
 ) -> Result<Statement> {
-    let mut c = Compiler { dialect, target: search.target, params: Vec::new() };
+    let mut c = Compiler { dialect, target: search.target, params: Vec::new(), offset: 0 };
     let mut from = match search.target {
         Target::Models => "models m".to_owned(),
         Target::Versions => "versions v JOIN models m ON m.id = v.model_id".to_owned(),

@@ -18,7 +18,7 @@ mod versions;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use bindery_artifacts::{Artifacts, HttpLimits, Transfer, next_frame, serve_http1};
+use bindery_artifacts::{Artifacts, BodyError, HttpLimits, Transfer, serve_http1};
 use bindery_primary::Primary;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, combinators::BoxBody};
@@ -302,21 +302,13 @@ fn credentials(headers: &hyper::HeaderMap) -> ApiResult<MetadataMap> {
 }
 
 /// A request body, at most `max` bytes, with the idle deadline between frames.
-async fn read_body(mut body: Incoming, limits: HttpLimits, max: usize) -> ApiResult<Bytes> {
-    let mut buf = Vec::new();
-    loop {
-        let frame = next_frame(&mut body, limits.body_idle_timeout)
-            .await
-            .map_err(|e| ApiError::invalid(format!("reading the request body: {e}")))?;
-        let Some(frame) = frame else { break };
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > max {
-                return Err(ApiError::too_large(format!("the request body is larger than {max} bytes")));
-            }
-            buf.extend_from_slice(&data);
+async fn read_body(body: Incoming, limits: HttpLimits, max: usize) -> ApiResult<Bytes> {
+    bindery_artifacts::read_body(body, limits.body_idle_timeout, max).await.map_err(|e| match e {
+        BodyError::Read(e) => ApiError::invalid(format!("reading the request body: {e}")),
+        BodyError::TooLarge { max } => {
+            ApiError::too_large(format!("the request body is larger than {max} bytes"))
         }
-    }
-    Ok(Bytes::from(buf))
+    })
 }
 
 fn full(bytes: impl Into<Bytes>) -> Body {
