@@ -19,6 +19,9 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
     exit 1
   fi
 fi
+# The identity provider of the single sign-on test (tests/console/idp) comes from the npm registry.
+command -v node >/dev/null || { echo "tests/console/run.sh: Node.js is needed for the sign-in test's identity provider" >&2; exit 1; }
+(cd "$here/idp" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi

@@ -121,10 +121,12 @@ class Registry:
         )
 
 
-def start_dev(workdir: str, auth: bool = False, extra: Sequence[str] = ()) -> Registry:
+def start_dev(workdir: str, auth: bool = False, extra: Sequence[str] = (), console_port: int = 0) -> Registry:
+    """`bindery dev` on free ports (the console on `console_port` when one is given: an identity
+    provider must know the console's address before it starts)."""
     port = free_port()
     mlflow_port = free_port()
-    console_port = free_port()
+    console_port = console_port or free_port()
     dev = Process(
         [
             _binary(),

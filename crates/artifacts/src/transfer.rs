@@ -40,15 +40,42 @@ impl Transfer {
 
     /// Sends `request` with `body`, exactly as presigned (method, URL, every signed header).
     pub async fn send(&self, request: &PresignedRequest, body: Bytes) -> anyhow::Result<Reply> {
-        let mut builder = Request::builder().method(request.method.as_str()).uri(&request.url);
-        for (k, v) in &request.headers {
-            builder = builder.header(k, v);
-        }
-        let response = self.client.request(builder.body(Full::new(body))?).await?;
+        let response = self.start(request, body).await?;
         let status = response.status().as_u16();
         let etag = response.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_owned);
         let body = response.into_body().collect().await?.to_bytes();
         Ok(Reply { status, etag, body })
+    }
+
+    /// Sends `request` with `body` and reads at most `max_bytes` of the answer: for small JSON
+    /// documents from servers the registry does not control (a JWKS, an identity provider's
+    /// token endpoint), where a longer answer is refused rather than buffered.
+    pub async fn send_limited(
+        &self,
+        request: &PresignedRequest,
+        body: Bytes,
+        max_bytes: usize,
+    ) -> anyhow::Result<Reply> {
+        let response = self.start(request, body).await?;
+        let status = response.status().as_u16();
+        let body = http_body_util::Limited::new(response.into_body(), max_bytes)
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the answer (at most {max_bytes} bytes): {e}"))?
+            .to_bytes();
+        Ok(Reply { status, etag: None, body })
+    }
+
+    async fn start(
+        &self,
+        request: &PresignedRequest,
+        body: Bytes,
+    ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
+        let mut builder = Request::builder().method(request.method.as_str()).uri(&request.url);
+        for (k, v) in &request.headers {
+            builder = builder.header(k, v);
+        }
+        Ok(self.client.request(builder.body(Full::new(body))?).await?)
     }
 
     /// PUTs bytes `[offset, offset + len)` of `file`.
@@ -71,11 +98,7 @@ impl Transfer {
         &self,
         request: &PresignedRequest,
     ) -> anyhow::Result<hyper::Response<hyper::body::Incoming>> {
-        let mut builder = Request::builder().method(request.method.as_str()).uri(&request.url);
-        for (k, v) in &request.headers {
-            builder = builder.header(k, v);
-        }
-        Ok(self.client.request(builder.body(Full::new(Bytes::new()))?).await?)
+        self.start(request, Bytes::new()).await
     }
 
     /// Streams the GET of `request` into `dest`; returns the status and the SHA-256 of what

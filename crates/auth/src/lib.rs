@@ -186,11 +186,13 @@ async fn fetch(source: &JwksSource) -> anyhow::Result<JwkSet> {
                 headers: Default::default(),
                 expires_at: std::time::SystemTime::now(),
             };
-            let reply =
-                tokio::time::timeout(Duration::from_secs(10), transfer.send(&request, bytes::Bytes::new()))
-                    .await
-                    .with_context(|| format!("fetching the JWKS from {url}: no answer within 10 s"))?
-                    .with_context(|| format!("fetching the JWKS from {url}"))?;
+            let reply = tokio::time::timeout(
+                Duration::from_secs(10),
+                transfer.send_limited(&request, bytes::Bytes::new(), MAX_JWKS_BYTES),
+            )
+            .await
+            .with_context(|| format!("fetching the JWKS from {url}: no answer within 10 s"))?
+            .with_context(|| format!("fetching the JWKS from {url}"))?;
             if reply.status != 200 {
                 bail!("fetching the JWKS from {url}: HTTP {}", reply.status);
             }

@@ -226,6 +226,7 @@ async function whoAmI() {
 async function signIn(message) {
   const input = h('input', { type: 'password', id: 'token', class: 'mono', autocomplete: 'off', required: true });
   const out = h('div', { 'aria-live': 'assertive' }, message ? h('p', { class: 'error', role: 'alert' }, message) : null);
+  const sso = await ssoConfig();
   const form = h('form', { class: 'signin panel', onsubmit: async (ev) => {
     ev.preventDefault();
     state.token = input.value.trim();
@@ -241,12 +242,72 @@ async function signIn(message) {
     }
   } },
   h('h1', {}, 'Sign in to Bindery'),
-  h('p', { class: 'muted' }, 'Paste an API token (bindery token create) or, with OIDC configured, a JWT from your identity provider. It is kept in this tab only.'),
+  sso ? h('p', {}, h('button', { type: 'button', class: 'primary', id: 'sso', onclick: () => startSso(sso).catch((e) => fill(out, errorBox(e))) }, 'Sign in with single sign-on')) : null,
+  h('p', { class: 'muted' }, sso
+    ? 'Or paste an API token (bindery token create). Either is kept in this tab only.'
+    : 'Paste an API token (bindery token create) or, with OIDC configured, a JWT from your identity provider. It is kept in this tab only.'),
   h('label', { for: 'token' }, 'Token'), input,
   h('p', {}, h('button', { type: 'submit', class: 'primary', id: 'signin' }, 'Sign in')),
   out);
   render(form);
   input.focus();
+}
+
+// ---- single sign-on: OpenID Connect authorization code with PKCE ---------------------------------
+// The tab makes a verifier, state and nonce, keeps them in session storage and goes to the identity
+// provider; back here with ?code=&state=, it checks state and lets the console server redeem the
+// code (with the verifier) for a token the registry accepts. Nothing is stored beyond the tab.
+
+const SSO_KEY = 'bindery.sso';
+let ssoPromise = null;
+function ssoConfig() {
+  if (!ssoPromise) ssoPromise = post('/api/console/sso', {}).then((r) => r.sso || null).catch(() => null);
+  return ssoPromise;
+}
+
+function randomText() {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return base64url(bytes);
+}
+function base64url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+async function startSso(sso) {
+  if (!crypto.subtle) throw new ApiError('FAILED_PRECONDITION', 'single sign-on needs a secure page: open the console over https or on localhost');
+  const flow = { state: randomText(), verifier: randomText(), nonce: randomText(), hash: location.hash };
+  const challenge = base64url(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(flow.verifier)));
+  sessionStorage.setItem(SSO_KEY, JSON.stringify(flow));
+  const url = new URL(sso.authorization_endpoint);
+  const params = {
+    response_type: 'code', client_id: sso.client_id, redirect_uri: `${location.origin}/`, scope: sso.scope,
+    state: flow.state, nonce: flow.nonce, code_challenge: challenge, code_challenge_method: 'S256',
+  };
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  location.assign(url.toString());
+}
+
+/** Back from the identity provider: returns an error message, or '' when signed in (or no sign-in was under way). */
+async function finishSso() {
+  const answer = new URLSearchParams(location.search);
+  if (!answer.has('code') && !answer.has('error')) return '';
+  let flow = null;
+  try { flow = JSON.parse(sessionStorage.getItem(SSO_KEY) || 'null'); } catch (_) { /* reported below */ }
+  sessionStorage.removeItem(SSO_KEY);
+  // The code must not stay in the address bar or the history.
+  history.replaceState(null, '', `${location.pathname}${(flow && flow.hash) || ''}`);
+  if (answer.has('error')) return `The identity provider did not sign you in: ${answer.get('error')} ${answer.get('error_description') || ''}`;
+  if (!flow || answer.get('state') !== flow.state) return 'This sign-in answer does not belong to a sign-in started in this tab; sign in again.';
+  try {
+    const r = await post('/api/console/sso/token', {
+      code: answer.get('code'), code_verifier: flow.verifier, nonce: flow.nonce, redirect_uri: `${location.origin}/`,
+    });
+    state.token = r.token;
+    sessionStorage.setItem(TOKEN_KEY, state.token);
+    return '';
+  } catch (e) {
+    return `Single sign-on failed: ${e.message}`;
+  }
 }
 
 function signOut() {
@@ -297,6 +358,8 @@ async function pageModels(_, query) {
     h('p', { class: 'muted' }, 'Fields: name, namespace, owner, description, tags.<key>, binding, created_at, updated_at; AND, OR, NOT, =, !=, LIKE, IN.'),
     results);
   await load();
+  // The first page of models is on screen (benches/console_paint.py reads this mark).
+  performance.mark('bindery:models-page');
 }
 
 // ---- Model --------------------------------------------------------------------------------------
@@ -734,11 +797,13 @@ async function pageFleet() {
 
 window.addEventListener('hashchange', show);
 window.addEventListener('DOMContentLoaded', async () => {
+  const ssoError = await finishSso();
   try {
     await whoAmI();
   } catch (e) {
     render(h('h1', {}, 'The registry is not answering'), errorBox(e));
     return;
   }
+  if (ssoError && !state.me) { signIn(ssoError); return; }
   show();
 });

@@ -6,10 +6,12 @@
 //! the caller's bearer token, so authentication, RBAC, binding protection, promotion gates,
 //! transactions and the audit trail are the registry's: the console decides nothing itself.
 //! Only the methods in [`gateway::METHODS`] are exposed: what the pages read, plus the review
-//! actions (rollback, approve, reject).
+//! actions (rollback, approve, reject). With an identity provider configured, [`sso`] signs
+//! people in through it (OIDC authorization code with PKCE).
 
 mod fleet;
 mod gateway;
+mod sso;
 
 use std::sync::Arc;
 
@@ -28,6 +30,7 @@ use tonic::{Code, Status};
 
 pub use fleet::Reader;
 pub use gateway::METHODS;
+pub use sso::{Sso, SsoSettings};
 
 /// Largest request body (a JSON request message).
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -46,12 +49,20 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 pub struct Console {
     primary: Primary,
     readers: Vec<Reader>,
+    sso: Option<Sso>,
     limits: HttpLimits,
 }
 
 impl Console {
     pub fn new(primary: Primary) -> Self {
-        Self { primary, readers: Vec::new(), limits: HttpLimits::default() }
+        Self { primary, readers: Vec::new(), sso: None, limits: HttpLimits::default() }
+    }
+
+    /// "Sign in with single sign-on" through this identity provider.
+    #[must_use]
+    pub fn with_sso(mut self, sso: Option<Sso>) -> Self {
+        self.sso = sso;
+        self
     }
 
     /// A read node reached over gRPC (`--console-readers`), for the Fleet page.
@@ -125,6 +136,7 @@ impl Console {
     async fn api(&self, req: Request<Incoming>, path: &str) -> Result<Value, Status> {
         same_origin(req.headers())?;
         let metadata = credentials(req.headers())?;
+        let origin = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
         let body = read_json(req.into_body(), self.limits).await?;
         if let Some(name) = path.strip_prefix("/api/v1/") {
             return gateway::call(&self.primary, name, body, metadata).await;
@@ -132,6 +144,13 @@ impl Console {
         match path {
             "/api/console/role" => self.role(body, &metadata).await,
             "/api/console/fleet" => Ok(fleet::statuses(&self.readers, &metadata).await),
+            "/api/console/sso" => Ok(serde_json::json!({ "sso": self.sso.as_ref().map(Sso::public_config) })),
+            "/api/console/sso/token" => match &self.sso {
+                Some(sso) => sso.sign_in(&self.primary, &body, origin.as_deref()).await,
+                None => Err(Status::failed_precondition(
+                    "single sign-on is not configured here (--console-oidc-client-id); sign in with a token",
+                )),
+            },
             _ => Err(Status::not_found(format!(
                 "{path} is not a console API: calls are POST /api/v1/<Method> for {}",
                 METHODS.join(", ")

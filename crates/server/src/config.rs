@@ -242,6 +242,55 @@ impl JwtArgs {
     }
 }
 
+/// Single sign-on in the web console: OpenID Connect's authorization-code flow with PKCE against
+/// the identity provider `--jwt-issuer` names (README "Web console").
+#[derive(Debug, Clone, Args)]
+pub struct ConsoleSsoArgs {
+    /// The console's client id at the identity provider; turns on "Sign in with single sign-on".
+    /// Register `<console address>/` as its redirect URI.
+    #[arg(long, env = "BINDERY_CONSOLE_OIDC_CLIENT_ID")]
+    pub console_oidc_client_id: Option<String>,
+    /// The client secret, when the provider registers the console as a confidential client
+    /// (prefer the environment variable: a flag shows in `ps`).
+    #[arg(long, env = "BINDERY_CONSOLE_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub console_oidc_client_secret: Option<String>,
+    /// The scopes the console asks for (space-separated, with `openid`).
+    #[arg(long, env = "BINDERY_CONSOLE_OIDC_SCOPES", default_value = "openid")]
+    pub console_oidc_scopes: String,
+}
+
+impl Default for ConsoleSsoArgs {
+    fn default() -> Self {
+        Self {
+            console_oidc_client_id: None,
+            console_oidc_client_secret: None,
+            console_oidc_scopes: "openid".into(),
+        }
+    }
+}
+
+impl ConsoleSsoArgs {
+    /// The console's sign-in through the provider, found by OIDC discovery (start-up fails when
+    /// the provider cannot be read, as it does for the JWKS).
+    pub async fn build(&self, jwt: &JwtArgs) -> anyhow::Result<Option<bindery_console::Sso>> {
+        let Some(client_id) = &self.console_oidc_client_id else { return Ok(None) };
+        if jwt.source().is_none() || jwt.jwt_issuer.is_empty() {
+            bail!(
+                "--console-oidc-client-id signs people in with the identity provider's JWTs, which the \
+                 registry must accept: set --jwt-jwks-url (or --jwt-jwks-file), --jwt-issuer and --jwt-audience"
+            );
+        }
+        let settings = bindery_console::SsoSettings {
+            issuer: jwt.jwt_issuer.clone(),
+            client_id: client_id.clone(),
+            client_secret: self.console_oidc_client_secret.clone().filter(|s| !s.is_empty()),
+            scopes: self.console_oidc_scopes.clone(),
+        };
+        let sso = bindery_console::Sso::discover(settings).await.context("the console's single sign-on")?;
+        Ok(Some(sso))
+    }
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/bindery";
 
 /// Where the database is.
@@ -321,6 +370,8 @@ pub struct PrimaryConfig {
     /// Read nodes the console's Fleet page asks for their status (`http://reader-a:50052,...`).
     #[arg(long, env = "BINDERY_CONSOLE_READERS", value_delimiter = ',')]
     pub console_readers: Vec<String>,
+    #[command(flatten)]
+    pub console_sso: ConsoleSsoArgs,
 }
 
 /// The default promotion request TTL: 7 days.
@@ -358,6 +409,7 @@ impl PrimaryConfig {
             mlflow_listen: ListenAddr(None),
             console_listen: ListenAddr(None),
             console_readers: Vec::new(),
+            console_sso: ConsoleSsoArgs::default(),
         }
     }
 

@@ -70,6 +70,8 @@ pub struct DevConfig {
     /// Where the web console is served (open it in a browser), or `off`.
     #[arg(long, env = "BINDERY_CONSOLE_LISTEN", default_value = "127.0.0.1:5080")]
     pub console_listen: crate::common::ListenAddr,
+    #[command(flatten)]
+    pub console_sso: crate::config::ConsoleSsoArgs,
 }
 
 impl DevConfig {
@@ -90,6 +92,7 @@ impl DevConfig {
             webhooks: crate::config::WebhookArgs::default(),
             mlflow_listen: crate::common::ListenAddr(None),
             console_listen: crate::common::ListenAddr(None),
+            console_sso: crate::config::ConsoleSsoArgs::default(),
         }
     }
 
@@ -178,8 +181,9 @@ pub async fn serve_dev(
             .with_auth(auth)
             .with_jwt(jwt),
     );
-    let console =
-        bindery_console::Console::new(primary.clone()).with_local_reader("embedded resolver", reader.clone());
+    let console = bindery_console::Console::new(primary.clone())
+        .with_local_reader("embedded resolver", reader.clone())
+        .with_sso(config.console_sso.build(&config.jwt).await?);
     let console = crate::common::start_console(config.console_listen, console).await?;
     let registry =
         RegistryServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
