@@ -1,5 +1,6 @@
 //! TLS on every listener (`--tls-cert`/`--tls-key`) and client certificates as credentials
-//! (`--tls-client-ca`), on the primary, the read node and `bindery dev`.
+//! (`--tls-client-ca`), on the primary, the read node and `bindery dev`; HTTPS on the web console
+//! with the same certificate.
 
 use bindery_proto::v1;
 use bindery_proto::v1::registry_service_client::RegistryServiceClient;
@@ -136,4 +137,83 @@ pub(crate) async fn client_certificates_name_principals(backend: Backend) {
         out.contains("spiffe://cluster.local/ns/ml/sa/cli") && out.contains("client-certificate"),
         "{out}"
     );
+}
+
+/// One HTTP/1.1 request over `stream`; the raw answer.
+async fn http_exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut stream: S,
+    request: &str,
+) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await?;
+    let mut answer = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .map_err(|_| std::io::Error::other("no answer within 10 s"))??;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// A TLS client trusting only the CA in `ca`.
+fn trusting(ca: &std::path::Path) -> tokio_rustls::TlsConnector {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// With `--tls-cert`/`--tls-key` the console is HTTPS with the gRPC listener's certificate: a
+/// browser that trusts the CA gets the pages and the JSON layer, plaintext gets no page, and a
+/// client that does not trust the CA fails its handshake. (The console is the same code in
+/// `bindery dev`; this runs it on the PostgreSQL primary.)
+#[tokio::test]
+async fn the_console_serves_https_with_the_listeners_certificate() {
+    let pki = TestPki::new("console-tls").unwrap();
+    let console_addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let server_tls = pki.server_args(None).unwrap();
+    let db = TestDb::create().await.unwrap();
+    let primary = TestPrimary::start_tls(db, Some(pki.client(None).unwrap()), |c| {
+        c.tls = server_tls;
+        c.console_listen = bindery_server::ListenAddr(Some(console_addr));
+    })
+    .await
+    .unwrap();
+
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let get = format!("GET /health HTTP/1.1\r\nHost: {console_addr}\r\nConnection: close\r\n\r\n");
+    let tcp = tokio::net::TcpStream::connect(console_addr).await.unwrap();
+    let tls = trusting(&pki.ca_path()).connect(name.clone(), tcp).await.unwrap();
+    let answer = http_exchange(tls, &get).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.ends_with("OK"), "{answer}");
+    assert!(answer.contains("content-security-policy"), "{answer}");
+    let body = "{}";
+    let post = format!(
+        "POST /api/v1/WhoAmI HTTP/1.1\r\nHost: {console_addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let tcp = tokio::net::TcpStream::connect(console_addr).await.unwrap();
+    let tls = trusting(&pki.ca_path()).connect(name.clone(), tcp).await.unwrap();
+    let answer = http_exchange(tls, &post).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"principal\""), "{answer}");
+
+    // Plaintext HTTP to the HTTPS port: no page.
+    let tcp = tokio::net::TcpStream::connect(console_addr).await.unwrap();
+    let answer = http_exchange(tcp, &get).await.unwrap_or_default();
+    assert!(!answer.contains("200"), "plaintext got a page: {answer}");
+    // A browser that does not trust the CA refuses the handshake.
+    let stranger = TestPki::new("console-stranger").unwrap();
+    let tcp = tokio::net::TcpStream::connect(console_addr).await.unwrap();
+    assert!(trusting(&stranger.ca_path()).connect(name, tcp).await.is_err());
+    primary.stop().await.unwrap();
 }

@@ -9,7 +9,7 @@ mod s3;
 mod service;
 mod transfer;
 
-pub use http::{BodyError, HttpLimits, next_frame, read_body, serve_http1};
+pub use http::{BodyError, HttpLimits, next_frame, read_body, serve_http1, serve_https1};
 pub use local::{LocalStore, serve_local};
 pub use s3::{S3Config, S3Store};
 pub use service::{ArtifactSettings, Artifacts, GC_ACTOR, GcReport, MIN_PART_SIZE};

@@ -15,7 +15,7 @@ mod sso;
 
 use std::sync::Arc;
 
-use bindery_artifacts::{BodyError, HttpLimits, serve_http1};
+use bindery_artifacts::{BodyError, HttpLimits, serve_https1};
 use bindery_primary::Primary;
 use bindery_proto::v1::resolver_service_server::ResolverService;
 use bytes::Bytes;
@@ -50,12 +50,25 @@ pub struct Console {
     primary: Primary,
     readers: Vec<Reader>,
     sso: Option<Sso>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     limits: HttpLimits,
 }
 
 impl Console {
     pub fn new(primary: Primary) -> Self {
-        Self { primary, readers: Vec::new(), sso: None, limits: HttpLimits::default() }
+        Self { primary, readers: Vec::new(), sso: None, tls: None, limits: HttpLimits::default() }
+    }
+
+    /// Serve HTTPS with this configuration (the process's `--tls-cert`/`--tls-key`).
+    #[must_use]
+    pub fn with_tls(mut self, tls: Option<Arc<rustls::ServerConfig>>) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// `https` or `http`, for the address people are told.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// "Sign in with single sign-on" through this identity provider.
@@ -78,11 +91,11 @@ impl Console {
         self
     }
 
-    /// Serves HTTP/1.1 on `listener` until the task is dropped.
+    /// Serves HTTP/1.1 (over TLS when configured) on `listener` until the task is dropped.
     pub async fn serve(self, listener: TcpListener) {
-        let limits = self.limits;
+        let (limits, tls) = (self.limits, self.tls.clone());
         let console = Arc::new(self);
-        serve_http1(listener, limits, move |req| {
+        serve_https1(listener, tls, limits, move |req| {
             let console = console.clone();
             async move { console.handle(req).await }
         })

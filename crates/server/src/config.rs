@@ -363,8 +363,8 @@ pub struct PrimaryConfig {
     /// compatibility"): an address, or `off`. Plain HTTP: put TLS in front of it.
     #[arg(long, env = "BINDERY_MLFLOW_LISTEN", default_value = "off")]
     pub mlflow_listen: ListenAddr,
-    /// Where people reach the web console (README "Web console"): an address, or `off`. Plain
-    /// HTTP: put TLS in front of it.
+    /// Where people reach the web console (README "Web console"): an address, or `off`. HTTPS
+    /// with the --tls-cert/--tls-key certificate when they are set, else plain HTTP.
     #[arg(long, env = "BINDERY_CONSOLE_LISTEN", default_value = "off")]
     pub console_listen: ListenAddr,
     /// Read nodes the console's Fleet page asks for their status (`http://reader-a:50052,...`).

@@ -183,7 +183,9 @@ pub async fn serve_dev(
     );
     let console = bindery_console::Console::new(primary.clone())
         .with_local_reader("embedded resolver", reader.clone())
-        .with_sso(config.console_sso.build(&config.jwt).await?);
+        .with_sso(config.console_sso.build(&config.jwt).await?)
+        .with_tls(config.tls.https_config()?);
+    let console_scheme = console.scheme();
     let console = crate::common::start_console(config.console_listen, console).await?;
     let registry =
         RegistryServiceServer::new(primary).max_decoding_message_size(max).max_encoding_message_size(max);
@@ -218,7 +220,7 @@ pub async fn serve_dev(
         None => "off".to_owned(),
     };
     let console_line = match &console {
-        Some((addr, _)) => format!("http://{addr}/ (web console: open it in a browser)"),
+        Some((addr, _)) => format!("{console_scheme}://{addr}/ (web console: open it in a browser)"),
         None => "off".to_owned(),
     };
     let banner = format!(

@@ -100,8 +100,9 @@ pub async fn serve_primary(
     let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let mlflow = crate::common::start_mlflow(config.mlflow_listen, primary.clone()).await?;
-    let mut console =
-        bindery_console::Console::new(primary.clone()).with_sso(config.console_sso.build(&config.jwt).await?);
+    let mut console = bindery_console::Console::new(primary.clone())
+        .with_sso(config.console_sso.build(&config.jwt).await?)
+        .with_tls(config.tls.https_config()?);
     for url in &config.console_readers {
         console = console.with_remote_reader(url).map_err(|e| anyhow::anyhow!("--console-readers: {e}"))?;
     }

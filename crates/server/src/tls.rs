@@ -1,5 +1,6 @@
 //! TLS on the gRPC listener (rustls, through tonic), optionally requiring client certificates
-//! (mTLS), and the client side the `bindery` command line uses to reach such a server.
+//! (mTLS), HTTPS on the web console with the same certificate, and the client side the `bindery`
+//! command line uses to reach such a server.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -52,6 +53,28 @@ impl TlsArgs {
                 .client_auth_optional(self.tls_client_cert_optional);
         }
         Ok(Some(config))
+    }
+
+    /// The same certificate for the web console's HTTPS listener (`None`: plain HTTP). Browsers
+    /// sign in with bearer tokens, so client certificates are not asked for there.
+    pub fn https_config(&self) -> anyhow::Result<Option<std::sync::Arc<rustls::ServerConfig>>> {
+        use rustls_pki_types::pem::PemObject;
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else { return Ok(None) };
+        let chain = rustls_pki_types::CertificateDer::pem_slice_iter(&read_pem(cert, "CERTIFICATE")?)
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("reading the certificates in {}", cert.display()))?;
+        let key_der = rustls_pki_types::PrivateKeyDer::from_pem_slice(&read_pem(key, "PRIVATE KEY")?)
+            .with_context(|| format!("reading the private key in {}", key.display()))?;
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(chain, key_der)
+            .with_context(|| {
+                format!("{} and {} do not make a usable TLS identity", cert.display(), key.display())
+            })?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Some(std::sync::Arc::new(config)))
     }
 
     /// How the listener is secured, for the start-up log line.
