@@ -130,6 +130,7 @@ mod client;
 mod config;
 mod deployment;
 mod dev;
+mod failover;
 mod gc_race;
 mod lifecycle;
 mod metrics;

@@ -40,6 +40,15 @@ fn is_root() -> bool {
 impl TempCluster {
     /// initdb into a fresh temp directory (not started).
     fn init() -> anyhow::Result<Self> {
+        let cluster = Self::empty()?;
+        cluster
+            .run_pg("initdb", &["-A", "trust", "--no-sync", "-U", "postgres", "-D", &cluster.data()])
+            .context("initdb of the throwaway cluster")?;
+        Ok(cluster)
+    }
+
+    /// A fresh temp directory and a free port, no data directory yet.
+    fn empty() -> anyhow::Result<Self> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "bindery-pg-{}-{}",
@@ -53,11 +62,47 @@ impl TempCluster {
             run(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let cluster = Self { dir, bin: pg_bin_dir(), port, as_postgres, extra: String::new() };
-        cluster
-            .run_pg("initdb", &["-A", "trust", "--no-sync", "-U", "postgres", "-D", &cluster.data()])
-            .context("initdb of the throwaway cluster")?;
-        Ok(cluster)
+        Ok(Self { dir, bin: pg_bin_dir(), port, as_postgres, extra: String::new() })
+    }
+
+    /// A streaming-replication standby of this (running) cluster: `pg_basebackup -R` of its data
+    /// directory, started on its own port as a hot standby following this one.
+    pub fn start_standby(&self) -> anyhow::Result<Self> {
+        let standby = Self::empty()?;
+        let port = self.port.to_string();
+        standby
+            .run_pg(
+                "pg_basebackup",
+                &[
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &port,
+                    "-U",
+                    "postgres",
+                    "-D",
+                    &standby.data(),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "-N",
+                    // Checkpoint now rather than spread over minutes.
+                    "--checkpoint=fast",
+                ],
+            )
+            .context("pg_basebackup of the standby")?;
+        standby.start_again()?;
+        Ok(standby)
+    }
+
+    /// Promotes this standby to a primary (`pg_ctl promote`, waiting until it accepts writes).
+    pub fn promote(&self) -> anyhow::Result<()> {
+        self.run_pg("pg_ctl", &["-D", &self.data(), "-w", "-t", "60", "promote"])
+    }
+
+    /// Stops the server the way a crash does (`immediate`: no checkpoint, connections cut).
+    pub fn crash(&self) -> anyhow::Result<()> {
+        self.run_pg("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"])
     }
 
     /// initdb and start on a free port.
