@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""Console page-load benchmark (issue 19): time to first useful paint of the model page (bindings,
-pending promotions and the first page of versions on screen, marked by app.js as
-`bindery:model-page`, measured from navigation start by the browser itself) for a model with
---versions versions, next to the same page for a model with --baseline versions in the same run.
+"""Console page-load benchmark (issue 19): time to first useful paint, measured from navigation
+start by the browser itself, of
+- the model page (bindings, pending promotions and the first page of versions on screen, marked by
+  app.js as `bindery:model-page`) for a model with --versions versions, next to the same page for a
+  model with --baseline versions;
+- the models page (the first page of the list, `bindery:models-page`), plain and with a search
+  filter, for --models models, next to the same pages for --models-baseline models.
 
-Each model lives in its own PostgreSQL database seeded by the `search` benchmark's loader (10
+Each data set lives in its own PostgreSQL database seeded by the `search` benchmark's loader (10
 metrics, 10 tags and lineage per version); a release `bindery primary` serves each console;
-Debian's headless Chromium loads the page --runs times after 2 warm-up loads. Prints RESULT lines
-for benches/report.py. Needs selenium (tests/console/requirements.txt) and chromium/chromedriver.
+Debian's headless Chromium loads each page --runs times after 2 warm-up loads, all in one run.
+Prints RESULT lines for benches/report.py. Needs selenium (tests/console/requirements.txt) and
+chromium/chromedriver.
 """
 
 import argparse
@@ -20,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 from selenium import webdriver
@@ -38,9 +43,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed(versions: int) -> str:
+#: The models page's search: about half the models have a staging binding (the loader's data).
+MODELS_FILTER = "binding = 'staging' AND name LIKE 'ns1%'"
+
+
+def seed(models: int, versions: int) -> str:
     out = subprocess.run(
-        [os.path.join(BIN, "search"), "--models", "1", "--versions", str(versions), "--runs", "1"],
+        [os.path.join(BIN, "search"), "--models", str(models), "--versions", str(versions), "--runs", "1"],
         env=dict(os.environ, BINDERY_BENCH_KEEP_DB="1"), capture_output=True, text=True, check=True,
     ).stdout
     found = re.search(r"kept database (\S+)", out)
@@ -80,51 +89,68 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
 
 
-def paint_ms(driver: webdriver.Chrome, url: str) -> float:
+def paint_ms(driver: webdriver.Chrome, url: str, page: str, mark: str, rows_css: str) -> float:
     driver.get("about:blank")
-    driver.get(f"{url}/#/model/{MODEL.replace('/', '%2F')}")
+    driver.get(f"{url}/#/{page}")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        mark = driver.execute_script(
-            "const m = performance.getEntriesByName('bindery:model-page'); return m.length ? m[0].startTime : null;"
+        at = driver.execute_script(
+            "const m = performance.getEntriesByName(arguments[0]); return m.length ? m[0].startTime : null;", mark
         )
-        if mark is not None:
-            rows = driver.execute_script("return document.querySelectorAll('#versions-table tbody tr').length;")
+        if at is not None:
+            rows = driver.execute_script("return document.querySelectorAll(arguments[0]).length;", rows_css)
             if rows == 0:
-                raise RuntimeError("the model page rendered no versions")
-            return float(mark)
+                raise RuntimeError(f"{page} rendered no rows")
+            return float(at)
         time.sleep(0.005)
-    raise RuntimeError("the model page never became useful")
+    raise RuntimeError(f"{page} never became useful")
+
+
+MODEL_PAGE = (f"model/{MODEL.replace('/', '%2F')}", "bindery:model-page", "#versions-table tbody tr")
+MODELS_PAGE = ("models", "bindery:models-page", "#models-table tbody tr")
+MODELS_SEARCH = (f"models?q={urllib.parse.quote(MODELS_FILTER)}", "bindery:models-page", "#models-table tbody tr")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--versions", type=int, default=100_000)
     parser.add_argument("--baseline", type=int, default=10)
+    parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument("--models-baseline", type=int, default=10)
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
     databases, procs = [], []
     try:
+        # (label, models, versions per model, pages measured)
+        sets = [
+            ("console_paint", 1, args.versions, [("model", MODEL_PAGE)]),
+            ("console_paint", 1, args.baseline, [("model", MODEL_PAGE)]),
+            ("console_models", args.models, 1, [("list", MODELS_PAGE), ("search", MODELS_SEARCH)]),
+            ("console_models", args.models_baseline, 1, [("list", MODELS_PAGE), ("search", MODELS_SEARCH)]),
+        ]
         targets = []
-        for n in (args.versions, args.baseline):
+        for label, models, versions, pages in sets:
             started = time.monotonic()
-            db = seed(n)
+            db = seed(models, versions)
             databases.append(db)
-            print(f"console_paint: seeded {n} versions in {time.monotonic() - started:.0f} s", file=sys.stderr)
+            print(f"console_paint: seeded {models} models x {versions} versions in {time.monotonic() - started:.0f} s",
+                  file=sys.stderr)
             proc, url = serve(db)
             procs.append(proc)
-            targets.append((n, url))
+            targets.append((label, models, versions, pages, url))
         driver = browser()
         try:
-            for n, url in targets:
-                for _ in range(2):
-                    paint_ms(driver, url)
-                times = sorted(paint_ms(driver, url) for _ in range(args.runs))
-                p90 = times[min(len(times) - 1, (len(times) * 9 + 9) // 10 - 1)]
-                print("RESULT " + json.dumps({
-                    "label": "console_paint", "versions": n, "runs": len(times),
-                    "p50_ms": round(statistics.median(times), 1), "p90_ms": round(p90, 1), "max_ms": round(times[-1], 1),
-                }))
+            for label, models, versions, pages, url in targets:
+                for kind, (page, mark, rows_css) in pages:
+                    for _ in range(2):
+                        paint_ms(driver, url, page, mark, rows_css)
+                    times = sorted(paint_ms(driver, url, page, mark, rows_css) for _ in range(args.runs))
+                    p90 = times[min(len(times) - 1, (len(times) * 9 + 9) // 10 - 1)]
+                    print("RESULT " + json.dumps({
+                        "label": label, "page": kind, "models": models, "versions": versions, "runs": len(times),
+                        "p50_ms": round(statistics.median(times), 1), "p90_ms": round(p90, 1),
+                        "max_ms": round(times[-1], 1),
+                    }))
         finally:
             driver.quit()
     finally:

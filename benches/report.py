@@ -167,6 +167,22 @@ def main():
             ratio = f"{r['p50_ms'] / base['p50_ms']:.2f}×" if base and base["p50_ms"] else ""
             w(f"| {r['versions']:,} | {r['p50_ms']} | {r['p90_ms']} | {r['max_ms']} | {ratio} |")
         w("")
+    lists = by("console_models")
+    if lists:
+        w("### The models page")
+        w("")
+        w("The same browser loads `#/models` (the first page of 50, by name) and `#/models?q=<filter>` (the filter "
+          "language through `ListModels`: `binding = 'staging' AND name LIKE 'ns1%'`) until the first page is on "
+          "screen (`bindery:models-page`); the set with the fewest models is the baseline in the same run.")
+        w("")
+        w("| models | page | p50 ms | p90 ms | max ms | p50 / baseline |")
+        w("|---|---|---|---|---|---|")
+        fewest = min(r["models"] for r in lists)
+        for r in lists:
+            base = next((b for b in lists if b["models"] == fewest and b.get("page") == r.get("page")), None)
+            ratio = f"{r['p50_ms'] / base['p50_ms']:.2f}×" if base and base["p50_ms"] else ""
+            w(f"| {r['models']:,} | {r.get('page', '')} | {r['p50_ms']} | {r['p90_ms']} | {r['max_ms']} | {ratio} |")
+        w("")
 
     # Propagation -------------------------------------------------------------------------------
     w("## Propagation: SetBinding to visible on every reader")

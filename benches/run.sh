@@ -163,7 +163,7 @@ else
   mlflow_note="skipped: mlflow could not be installed from PyPI here"
 fi
 
-# --- Web console: first useful paint of the model page with 100,000 versions ------------------------
+# --- Web console: first useful paint of the model page with 100,000 versions, the models page with 10,000 models
 # Debian's headless Chromium through Selenium (tests/console's virtualenv and packages; skipped
 # with a note when they cannot be installed here).
 console_note=""
@@ -176,8 +176,9 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver; } >/dev/null 2>&1 || true
 fi
 if command -v chromium >/dev/null && command -v chromedriver >/dev/null && "$cvenv/bin/python" -c 'import selenium' >/dev/null 2>&1; then
-  echo "benches/run.sh: console page load ($console_versions versions vs 10)"
-  "$cvenv/bin/python" benches/console_paint.py --versions "$console_versions" --baseline 10 --runs 10 | record
+  echo "benches/run.sh: console page load ($console_versions versions vs 10, 10000 models vs 10)"
+  "$cvenv/bin/python" benches/console_paint.py --versions "$console_versions" --baseline 10 \
+    --models 10000 --models-baseline 10 --runs 10 | record
   console_note="Chromium $(chromium --version 2>/dev/null | awk '{print $2}')"
 else
   console_note="skipped: chromium, chromedriver or selenium could not be installed here"
