@@ -16,6 +16,7 @@ const FILES: &[&str] = &[
     "bindery/v1/lineage.proto",
     "bindery/v1/registry.proto",
     "bindery/v1/resolver.proto",
+    "bindery/v1/replication.proto",
 ];
 
 fn main() -> anyhow::Result<()> {

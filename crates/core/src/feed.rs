@@ -54,6 +54,24 @@ impl Change {
     }
 }
 
+impl Change {
+    /// The change-log entry (`kind`, model, JSON payload) that [`Change::decode`] reads back as
+    /// this change: what a read node sends the tier-2 nodes following it. `None` for a model
+    /// change without a model, which no store writes.
+    pub fn encode(&self) -> Option<(&'static str, String, serde_json::Value)> {
+        let model = || self.model.as_ref().map(|m| m.as_str().to_owned());
+        Some(match &self.effect {
+            ChangeEffect::Access(access) => (ACCESS_KIND, String::new(), serde_json::to_value(access).ok()?),
+            ChangeEffect::ModelUpserted => ("model", model()?, serde_json::json!({})),
+            ChangeEffect::ModelDeleted => ("model", model()?, serde_json::json!({ "deleted": true })),
+            ChangeEffect::Bindings(bindings) => {
+                ("binding", model()?, serde_json::to_value(BindingsPayload::new(bindings.clone())).ok()?)
+            }
+            ChangeEffect::Other => ("version", model()?, serde_json::json!({})),
+        })
+    }
+}
+
 /// One row of the change log as stored: revision, kind, model and payload (`None` when the
 /// payload is not even JSON).
 pub type LogRow = (u64, String, String, Option<serde_json::Value>);
@@ -175,5 +193,50 @@ mod tests {
         assert!(decode_log([row(4, "binding", None)]).is_err(), "not JSON");
         assert!(decode_log([row(5, "binding", Some(serde_json::json!({"bindings": 1})))]).is_err());
         assert!(decode_log(Vec::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_change_encodes_to_the_entry_that_decodes_back_to_it() {
+        let model = Some(ModelName::parse("model", "fraud/detector").unwrap());
+        let artifact = crate::Artifact {
+            uri: "s3://m/fraud/2/".into(),
+            sha256: "ab".repeat(32),
+            size_bytes: 10,
+            format: "onnx".into(),
+            files: vec![crate::ArtifactFile { path: "a.bin".into(), size_bytes: 10, ..Default::default() }],
+            ..Default::default()
+        };
+        let binding = BindingChange {
+            model_name: model.clone().unwrap(),
+            binding: crate::BindingName::parse("binding", "production").unwrap(),
+            generation: 3,
+            target: Some(crate::BindingTarget::single(2, artifact)),
+        };
+        let unbound = BindingChange { target: None, ..binding.clone() };
+        let access: AccessChange = serde_json::from_value(serde_json::json!({
+            "op": "token_revoked", "hash": "00"
+        }))
+        .unwrap();
+        for (revision, effect) in [
+            ChangeEffect::ModelUpserted,
+            ChangeEffect::ModelDeleted,
+            ChangeEffect::Bindings(vec![binding, unbound]),
+            ChangeEffect::Other,
+            ChangeEffect::Access(access),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let is_access = matches!(effect, ChangeEffect::Access(_));
+            let change = Change {
+                revision: revision as u64 + 1,
+                model: if is_access { None } else { model.clone() },
+                effect,
+            };
+            let (kind, name, payload) = change.encode().unwrap();
+            assert_eq!(Change::decode(change.revision, kind, &name, payload), Some(change));
+        }
+        let nameless = Change { revision: 9, model: None, effect: ChangeEffect::ModelUpserted };
+        assert_eq!(nameless.encode(), None);
     }
 }

@@ -18,6 +18,7 @@ mod model;
 mod names;
 mod page;
 pub mod promotion;
+pub mod replication;
 pub mod rollout;
 mod store;
 mod token;

@@ -27,6 +27,10 @@ use bindery_core::{
 use dashmap::DashMap;
 use tokio::sync::{broadcast, watch};
 
+mod replication;
+pub use replication::ChangesAfter;
+use replication::ReplicationLog;
+
 /// What a binding resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -138,6 +142,8 @@ struct ApplyState {
     history_bytes: usize,
     floor: u64,
     events: broadcast::Sender<Event>,
+    /// For tier-2 nodes following this one.
+    replication: ReplicationLog,
 }
 
 /// Bytes a watch message holds in memory, estimated from its strings.
@@ -207,7 +213,13 @@ impl Cache {
             bindings: AtomicU64::new(0),
             watchers: AtomicU64::new(0),
             applied: watch::channel(0).0,
-            apply: Mutex::new(ApplyState { history: VecDeque::new(), history_bytes: 0, floor: 0, events }),
+            apply: Mutex::new(ApplyState {
+                history: VecDeque::new(),
+                history_bytes: 0,
+                floor: 0,
+                events,
+                replication: ReplicationLog::new(history_limit),
+            }),
             history_limit,
             history_max_bytes: usize::MAX,
         }
@@ -334,6 +346,7 @@ impl Cache {
         }
         let access = AccessState::from_changes(&snapshot.access);
         let mut state = self.lock();
+        state.replication.reset(snapshot.revision, snapshot.access);
         self.seq.fetch_add(1, Ordering::AcqRel);
         self.models.store(Arc::new(models));
         self.access.store(Arc::new(access));
@@ -412,6 +425,7 @@ impl Cache {
         }
         self.revision.store(change.revision, Ordering::Release);
         self.seq.fetch_add(1, Ordering::AcqRel);
+        state.replication.push(change);
 
         if let ChangeEffect::Bindings(changes) = &change.effect {
             // Watchers are sent no manifests: the history keeps none.

@@ -58,10 +58,21 @@ pub struct FeedStatus {
     /// The revision of a change that cannot be applied; 0 when none.
     pub stuck_at: AtomicU64,
     pub apply_failures: AtomicU64,
+    /// A tier-2 node: the upstream read node it follows now.
+    upstream: Mutex<String>,
 }
 
 impl FeedStatus {
     /// When the node last knew it was current.
+    /// The upstream read node followed now (empty: the database).
+    pub fn upstream(&self) -> String {
+        self.upstream.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn set_upstream(&self, url: &str) {
+        url.clone_into(&mut self.upstream.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
     pub fn last_sync(&self) -> Option<SystemTime> {
         *self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

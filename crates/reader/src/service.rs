@@ -462,6 +462,7 @@ impl ResolverService for ReaderService {
             gaps_filled: self.status.gaps_filled.load(Ordering::Relaxed),
             snapshots_loaded: self.status.snapshots_loaded.load(Ordering::Relaxed),
             reconnects: self.status.reconnects.load(Ordering::Relaxed),
+            upstream: self.status.upstream(),
         }))
     }
 }

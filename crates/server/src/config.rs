@@ -571,6 +571,21 @@ pub struct ReaderConfig {
     /// Where Prometheus scrapes `GET /metrics` (an address, or `off`).
     #[arg(long, env = "BINDERY_METRICS_LISTEN", default_value = "0.0.0.0:9091")]
     pub metrics_listen: ListenAddr,
+    /// A tier-2 read node: follow these read nodes (`http://reader-a:50052,http://reader-b:50052`,
+    /// failing over between them) instead of the database, which it then never connects to.
+    #[arg(long, env = "BINDERY_UPSTREAM", value_delimiter = ',')]
+    pub upstream: Vec<String>,
+    /// The upstream nodes' replication secret (prefer the environment variable: a flag shows in
+    /// `ps`).
+    #[arg(long, env = "BINDERY_UPSTREAM_SECRET", hide_env_values = true)]
+    pub upstream_secret: Option<String>,
+    /// PEM CA bundle to verify `https://` upstreams with (default: the system's roots).
+    #[arg(long, env = "BINDERY_UPSTREAM_CA_CERT")]
+    pub upstream_ca_cert: Option<std::path::PathBuf>,
+    /// Let tier-2 read nodes follow this one, presenting this secret (32 to 256 characters;
+    /// prefer the environment variable). Without it, replication calls are refused.
+    #[arg(long, env = "BINDERY_REPLICATION_SECRET", hide_env_values = true)]
+    pub replication_secret: Option<String>,
 }
 
 impl ReaderConfig {
@@ -594,11 +609,39 @@ impl ReaderConfig {
             artifacts: ArtifactArgs::default(),
             drain_delay_ms: 0,
             metrics_listen: ListenAddr(None),
+            upstream: Vec::new(),
+            upstream_secret: None,
+            upstream_ca_cert: None,
+            replication_secret: None,
         }
     }
 
     pub fn drain_delay(&self) -> Duration {
         Duration::from_millis(self.drain_delay_ms)
+    }
+
+    /// The secret tier-2 nodes present to follow this one, checked.
+    pub fn replication_secret(&self) -> anyhow::Result<Option<bindery_core::replication::ReplicationSecret>> {
+        self.replication_secret
+            .as_deref()
+            .map(bindery_core::replication::ReplicationSecret::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--replication-secret: {e}"))
+    }
+
+    /// TLS for `https://` upstreams: the CA bundle given, else the system's roots.
+    pub fn upstream_tls(&self) -> anyhow::Result<Option<tonic::transport::ClientTlsConfig>> {
+        if !self.upstream.iter().any(|u| u.starts_with("https://")) {
+            return Ok(None);
+        }
+        let tls = tonic::transport::ClientTlsConfig::new();
+        Ok(Some(match &self.upstream_ca_cert {
+            Some(path) => {
+                let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                tls.ca_certificate(tonic::transport::Certificate::from_pem(pem))
+            }
+            None => tls.with_native_roots(),
+        }))
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
@@ -613,6 +656,22 @@ impl ReaderConfig {
             bail!("max_message_bytes must be between 1 KiB and 256 MiB, got {}", self.max_message_bytes);
         }
         self.jwt.validate()?;
+        self.replication_secret()?;
+        if !self.upstream.is_empty() {
+            let secret = self.upstream_secret.as_deref().unwrap_or_default();
+            bindery_core::replication::ReplicationSecret::new(secret).map_err(|e| {
+                anyhow::anyhow!("--upstream needs --upstream-secret (BINDERY_UPSTREAM_SECRET), the upstream nodes' replication secret: {e}")
+            })?;
+            return Ok(());
+        }
+        self.replication_secret()?;
+        if !self.upstream.is_empty() {
+            let secret = self.upstream_secret.as_deref().unwrap_or_default();
+            bindery_core::replication::ReplicationSecret::new(secret).map_err(|e| {
+                anyhow::anyhow!("--upstream needs --upstream-secret (BINDERY_UPSTREAM_SECRET), the upstream nodes' replication secret: {e}")
+            })?;
+            return Ok(());
+        }
         self.database.pg_config().map(drop)
     }
 

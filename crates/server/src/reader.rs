@@ -1,5 +1,6 @@
-//! `bindery reader`: a stateless read node. It LISTENs on the database, loads a snapshot, applies
-//! changes in revision order, and answers ResolverService from memory only.
+//! `bindery reader`: a stateless read node. It LISTENs on the database (or, as a tier-2 node,
+//! follows other read nodes), loads a snapshot, applies changes in revision order, and answers
+//! ResolverService from memory only; with a replication secret it lets tier-2 nodes follow it.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,8 +9,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bindery_proto::v1::registry_service_server::RegistryServiceServer;
+use bindery_proto::v1::replication_service_server::ReplicationServiceServer;
 use bindery_proto::v1::resolver_service_server::ResolverServiceServer;
-use bindery_reader::{Cache, FeedStatus, Follower, ReaderService, WriteRedirect};
+use bindery_reader::{
+    Cache, FeedStatus, Follower, ReaderService, ReplicationServer, UpstreamFeed, WriteRedirect,
+};
 use bindery_store_postgres::PgFeed;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -31,7 +35,6 @@ pub async fn serve_reader(
 ) -> anyhow::Result<()> {
     config.validate()?;
     let tls = config.tls.server_config()?;
-    let pg_config = config.database.pg_config()?;
     let cache = Arc::new(
         Cache::new(config.watch_history, config.watch_buffer).with_history_bytes(config.watch_history_bytes),
     );
@@ -43,8 +46,34 @@ pub async fn serve_reader(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (follower_stop_tx, follower_stop_rx) = watch::channel(false);
 
-    let follower = Follower::new(PgFeed::new(pg_config), cache.clone(), status.clone(), config.follower());
-    let follower_task = tokio::spawn(follower.run(follower_stop_rx));
+    // Tier 1 follows the database; tier 2 (`--upstream`) follows other read nodes, through the
+    // same follower.
+    let follower_task = if config.upstream.is_empty() {
+        let feed = PgFeed::new(config.database.pg_config()?);
+        tokio::spawn(
+            Follower::new(feed, cache.clone(), status.clone(), config.follower()).run(follower_stop_rx),
+        )
+    } else {
+        let feed = UpstreamFeed::new(
+            config.upstream.clone(),
+            config.upstream_secret.as_deref().unwrap_or_default(),
+            config.upstream_tls()?,
+            config.max_message_bytes,
+            cache.clone(),
+            status.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("--upstream: {e}"))?;
+        tokio::spawn(
+            Follower::new(feed, cache.clone(), status.clone(), config.follower()).run(follower_stop_rx),
+        )
+    };
+    let replication = ReplicationServiceServer::new(ReplicationServer::new(
+        cache.clone(),
+        config.replication_secret()?,
+        stop_rx.clone(),
+    ))
+    .max_decoding_message_size(config.max_message_bytes)
+    .max_encoding_message_size(config.max_message_bytes);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let (metrics, metrics_task) = crate::common::start_metrics(config.metrics_listen, &reporter)?;
@@ -77,7 +106,11 @@ pub async fn serve_reader(
     let redirect = RegistryServiceServer::new(WriteRedirect::new(config.primary_address.clone()));
 
     let local = listener.local_addr().context("reading the listen address")?;
-    tracing::info!(listen = %local, tls = config.tls.describe(), database = %config.database.database_url, "bindery reader starting");
+    if config.upstream.is_empty() {
+        tracing::info!(listen = %local, tls = config.tls.describe(), database = %config.database.database_url, "bindery reader starting");
+    } else {
+        tracing::info!(listen = %local, tls = config.tls.describe(), upstream = ?config.upstream, "bindery reader (tier 2) starting");
+    }
     let drain_delay = config.drain_delay();
     let shutdown = async move {
         shutdown.await;
@@ -94,6 +127,7 @@ pub async fn serve_reader(
     };
     crate::common::router(health_service, &metrics, tls)?
         .add_service(resolver)
+        .add_service(replication)
         .add_service(redirect)
         .serve_with_incoming_shutdown(crate::common::incoming(listener), shutdown)
         .await

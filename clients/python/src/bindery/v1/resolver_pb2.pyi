@@ -164,7 +164,7 @@ class GetReaderStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ReaderStatus(_message.Message):
-    __slots__ = ("applied_revision", "database_revision", "lag", "connected", "last_sync_time", "bindings_cached", "models_cached", "watchers", "serving", "last_error", "notifications", "duplicates_dropped", "gaps_filled", "snapshots_loaded", "reconnects", "stuck_at_revision", "apply_failures")
+    __slots__ = ("applied_revision", "database_revision", "lag", "connected", "last_sync_time", "bindings_cached", "models_cached", "watchers", "serving", "last_error", "notifications", "duplicates_dropped", "gaps_filled", "snapshots_loaded", "reconnects", "stuck_at_revision", "apply_failures", "upstream")
     APPLIED_REVISION_FIELD_NUMBER: _ClassVar[int]
     DATABASE_REVISION_FIELD_NUMBER: _ClassVar[int]
     LAG_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +182,7 @@ class ReaderStatus(_message.Message):
     RECONNECTS_FIELD_NUMBER: _ClassVar[int]
     STUCK_AT_REVISION_FIELD_NUMBER: _ClassVar[int]
     APPLY_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     applied_revision: int
     database_revision: int
     lag: int
@@ -199,4 +200,5 @@ class ReaderStatus(_message.Message):
     reconnects: int
     stuck_at_revision: int
     apply_failures: int
-    def __init__(self, applied_revision: _Optional[int] = ..., database_revision: _Optional[int] = ..., lag: _Optional[int] = ..., connected: bool = ..., last_sync_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., bindings_cached: _Optional[int] = ..., models_cached: _Optional[int] = ..., watchers: _Optional[int] = ..., serving: bool = ..., last_error: _Optional[str] = ..., notifications: _Optional[int] = ..., duplicates_dropped: _Optional[int] = ..., gaps_filled: _Optional[int] = ..., snapshots_loaded: _Optional[int] = ..., reconnects: _Optional[int] = ..., stuck_at_revision: _Optional[int] = ..., apply_failures: _Optional[int] = ...) -> None: ...
+    upstream: str
+    def __init__(self, applied_revision: _Optional[int] = ..., database_revision: _Optional[int] = ..., lag: _Optional[int] = ..., connected: bool = ..., last_sync_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., bindings_cached: _Optional[int] = ..., models_cached: _Optional[int] = ..., watchers: _Optional[int] = ..., serving: bool = ..., last_error: _Optional[str] = ..., notifications: _Optional[int] = ..., duplicates_dropped: _Optional[int] = ..., gaps_filled: _Optional[int] = ..., snapshots_loaded: _Optional[int] = ..., reconnects: _Optional[int] = ..., stuck_at_revision: _Optional[int] = ..., apply_failures: _Optional[int] = ..., upstream: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,112 @@
+//! What a read node keeps so that tier-2 read nodes can follow it (README "Tier-2 read nodes"):
+//! the changes it applied recently, in order and whole (manifests included), and the access
+//! changes since its last snapshot, so that it can hand out its state at one revision and
+//! everything after it without asking the database.
+
+use std::collections::VecDeque;
+
+use bindery_core::{AccessChange, BindingChange, BindingTarget, Change, ChangeEffect, Snapshot};
+
+use super::{Cache, Target};
+
+/// Changes a node keeps for the nodes following it (by default as many as it keeps for watchers).
+#[derive(Debug)]
+pub(super) struct ReplicationLog {
+    /// Applied changes with revision in `(floor, applied]`, oldest first.
+    recent: VecDeque<Change>,
+    floor: u64,
+    limit: usize,
+    /// The snapshot's access state as creations, then every access change applied since: applied
+    /// in order they give the node's current access state.
+    access: Vec<AccessChange>,
+}
+
+impl ReplicationLog {
+    pub(super) fn new(limit: usize) -> Self {
+        Self { recent: VecDeque::new(), floor: 0, limit: limit.max(1), access: Vec::new() }
+    }
+
+    pub(super) fn reset(&mut self, revision: u64, access: Vec<AccessChange>) {
+        self.recent.clear();
+        self.floor = revision;
+        self.access = access;
+    }
+
+    pub(super) fn push(&mut self, change: &Change) {
+        if let ChangeEffect::Access(access) = &change.effect {
+            self.access.push(access.clone());
+        }
+        self.recent.push_back(change.clone());
+        while self.recent.len() > self.limit {
+            if let Some(oldest) = self.recent.pop_front() {
+                self.floor = oldest.revision;
+            }
+        }
+    }
+}
+
+/// What a follower asking for the changes after a revision gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangesAfter {
+    /// In order, starting right after the revision asked about (empty: none yet).
+    Changes(Vec<Change>),
+    /// This node's history no longer reaches that far back: load a snapshot.
+    Pruned,
+}
+
+impl Target {
+    /// The target as the change feed carried it (manifests included).
+    fn as_change_target(&self) -> BindingTarget {
+        BindingTarget {
+            version: self.version,
+            artifact: (*self.artifact).clone(),
+            traffic: self.traffic.as_ref().map(|t| t.traffic.clone()),
+            others: self.traffic.as_ref().map_or_else(Vec::new, |t| t.others.clone()),
+        }
+    }
+}
+
+impl Cache {
+    /// Up to `limit` applied changes after `after`, from the recent history.
+    pub fn changes_after(&self, after: u64, limit: usize) -> ChangesAfter {
+        let state = self.lock();
+        let log = &state.replication;
+        if after < log.floor {
+            return ChangesAfter::Pruned;
+        }
+        ChangesAfter::Changes(log.recent.iter().filter(|c| c.revision > after).take(limit).cloned().collect())
+    }
+
+    /// The whole state at the applied revision, as a snapshot from the database would give it.
+    /// Holds the apply lock while it copies (resolves never take it; changes wait).
+    pub fn export_snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        let models = self.models.load();
+        let mut names = Vec::with_capacity(models.len());
+        let mut bindings = Vec::with_capacity(usize::try_from(self.bindings_count()).unwrap_or(0));
+        for entry in models.iter() {
+            names.push(entry.key().clone());
+            for (name, target) in &entry.value().bindings {
+                bindings.push(BindingChange {
+                    model_name: entry.key().clone(),
+                    binding: name.clone(),
+                    generation: target.generation,
+                    target: Some(target.as_change_target()),
+                });
+            }
+        }
+        let snapshot = Snapshot {
+            revision: self.revision(),
+            models: names,
+            bindings,
+            access: state.replication.access.clone(),
+        };
+        drop(state);
+        snapshot
+    }
+
+    /// The applied revision, now and each time it moves.
+    pub fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
+    }
+}
