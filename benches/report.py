@@ -191,12 +191,33 @@ def main():
       "\"visible\" = the change arrived on WatchBindings of every reader; \"after ack\" bounds "
       "commit → visible from above. Primary and readers in one process.")
     w("")
-    w("| readers | writes | ack p50 / p99 ms | visible on all p50 / p99 ms | after ack p99 / max ms |")
-    w("|---|---|---|---|---|")
-    for r in by("propagation"):
-        w(f"| {r['readers']} | {r['writes']} | {r['ack_p50_ms']} / {r['ack_p99_ms']} | {r['visible_p50_ms']} / "
-          f"{r['visible_p99_ms']} | {r['after_ack_p99_ms']} / {r['after_ack_max_ms']} |")
+    w("With tier 2, as many tier-2 read nodes follow the tier-1 ones (`--upstream`), and \"tier 2 visible\" is "
+      "the same clock until the change arrived on every tier-2 node.")
     w("")
+    w("| readers | writes | ack p50 / p99 ms | visible on all p50 / p99 ms | after ack p99 / max ms | tier 2 visible p50 / p99 ms |")
+    w("|---|---|---|---|---|---|")
+    for r in by("propagation"):
+        tier2 = f"{r['tier2_visible_p50_ms']} / {r['tier2_visible_p99_ms']}" if "tier2_visible_p99_ms" in r else ""
+        w(f"| {r['readers']} | {r['writes']} | {r['ack_p50_ms']} / {r['ack_p99_ms']} | {r['visible_p50_ms']} / "
+          f"{r['visible_p99_ms']} | {r['after_ack_p99_ms']} / {r['after_ack_max_ms']} | {tier2} |")
+    w("")
+
+    # Deploy storm ------------------------------------------------------------------------------
+    storms = by("storm")
+    if storms:
+        w("## Deploy storm: every pod asks at once")
+        w("")
+        w("`storm`: P pods released at the same moment, each opening a fresh connection and asking once. "
+          "Bindery: `Resolve{presign: true}` over a fresh HTTP/2 connection, spread over 2 tier-1 read nodes, "
+          "then over 2 tier-2 read nodes following them (release `bindery` processes). MLflow: the alias lookup "
+          "then `get-download-uri` over a fresh HTTP/1.1 connection (`mlflow server --workers 4`, same run). "
+          "Client and servers share this machine's 2 cores.")
+        w("")
+        w("| target | nodes | pods | last answer ms | p50 ms | p99 ms | errors |")
+        w("|---|---|---|---|---|---|---|")
+        for r in storms:
+            w(f"| {r['target']} | {r['nodes']} | {r['pods']:,} | {r['last_ms']} | {r['p50_ms']} | {r['p99_ms']} | {r['errors']} |")
+        w("")
 
     # Fan-out -----------------------------------------------------------------------------------
     w("## Watch fan-out: one change to W watchers on one read node")

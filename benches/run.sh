@@ -16,10 +16,10 @@ export CARGO_TERM_COLOR=never
 quick=${QUICK:-0}
 if [ "$quick" = 1 ]; then
   dur=3; warm=1; writes=200; watchers=1000,2000; scale=10000,100000; wcalls=100; wdur=3; search_models=1000
-  console_versions=10000
+  console_versions=10000; pods=1000
 else
   dur=10; warm=2; writes=1000; watchers=1000,10000; scale=10000,100000,1000000; wcalls=500; wdur=10; search_models=10000
-  console_versions=100000
+  console_versions=100000; pods=10000
 fi
 
 echo "benches/run.sh: building release binaries"
@@ -143,6 +143,8 @@ if "$mlvenv/bin/python" -c 'import mlflow, psycopg2' >/dev/null 2>&1; then
   echo "benches/run.sh: MLflow alias lookup: seeding 100 models on each"
   "$bin/httpload" --base "http://127.0.0.1:$facade_port" --seed --models 100
   "$bin/httpload" --base "http://127.0.0.1:$ml_port" --seed --models 100
+  echo "benches/run.sh: deploy storm against MLflow ($pods pods: alias lookup + get-download-uri)"
+  "$bin/storm" --pods "$pods" --mlflow-only --mlflow "http://127.0.0.1:$ml_port" --mlflow-label mlflow | record
   for c in 16 64; do
     for target in facade mlflow; do
       port=$facade_port; [ "$target" = mlflow ] && port=$ml_port
@@ -185,8 +187,10 @@ else
 fi
 
 # --- Propagation, fan-out, scale, writes ----------------------------------------------------------
-echo "benches/run.sh: propagation ($writes writes, 1 and 4 readers)"
-"$bin/propagation" --writes "$writes" --readers 1,4 | record
+echo "benches/run.sh: propagation ($writes writes, 1 and 4 readers, and as many tier-2 readers behind them)"
+"$bin/propagation" --writes "$writes" --readers 1,4 --tier2 | record
+echo "benches/run.sh: deploy storm ($pods pods, 2 tier-1 then 2 tier-2 readers)"
+"$bin/storm" --pods "$pods" | record
 echo "benches/run.sh: watch fan-out ($watchers watchers)"
 "$bin/fanout" --watchers "$watchers" --rounds 5 | record
 echo "benches/run.sh: reader cold start and memory ($scale bindings)"

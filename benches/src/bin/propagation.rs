@@ -8,6 +8,10 @@
 //!
 //! `visible - ack` bounds the propagation after commit from above (the commit happens before
 //! the ack). Percentiles are nearest-rank over all writes.
+//!
+//! With `--tier2`, as many tier-2 read nodes follow the tier-1 ones (`--upstream`, each starting
+//! with a different one), and `tier-2 visible` is request sent -> arrived on every tier-2 node:
+//! the propagation through the tree, next to tier 1's in the same run.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +33,12 @@ struct Args {
     /// Reader counts to measure, e.g. `1,4`.
     #[arg(long, value_delimiter = ',', default_value = "1,4")]
     readers: Vec<usize>,
+    /// Also measure tier-2 read nodes following the tier-1 ones.
+    #[arg(long)]
+    tier2: bool,
 }
+
+const SECRET: &str = "propagation-benchmark-replication-secret";
 
 /// Arrival times of each revision on each reader.
 #[derive(Default)]
@@ -38,7 +47,58 @@ struct Arrivals {
     notify: Notify,
 }
 
-async fn run(readers_n: usize, writes: usize) -> anyhow::Result<(Summary, Summary, Summary)> {
+/// Subscribes to `bench` on `reader` and records each revision's arrival in `arrivals`.
+async fn watch(reader: &TestReader, arrivals: Arc<Arrivals>) -> anyhow::Result<()> {
+    let mut stream = reader
+        .resolver()
+        .await?
+        .watch_bindings(v1::WatchBindingsRequest { model_names: vec!["bench".into()], ..Default::default() })
+        .await?
+        .into_inner();
+    let first = stream.next().await.context("watch ended")??;
+    if !first.reset {
+        bail!("first watch message must be the current state");
+    }
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = stream.next().await {
+            let now = Instant::now();
+            {
+                let mut seen = arrivals.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let entry = seen.entry(message.revision).or_insert((0, now));
+                entry.0 += 1;
+                entry.1 = entry.1.max(now);
+            }
+            arrivals.notify.notify_waiters();
+        }
+    });
+    Ok(())
+}
+
+/// When `revision` had arrived on all `n` watchers.
+async fn all_seen(arrivals: &Arrivals, revision: u64, n: usize) -> anyhow::Result<Instant> {
+    loop {
+        let notified = arrivals.notify.notified();
+        let done = {
+            let seen = arrivals.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            seen.get(&revision).filter(|(count, _)| *count == n).map(|(_, t)| *t)
+        };
+        if let Some(t) = done {
+            return Ok(t);
+        }
+        if tokio::time::timeout(Duration::from_secs(10), notified).await.is_err() {
+            bail!("revision {revision} not visible on all {n} readers within 10 s");
+        }
+    }
+}
+
+struct Measured {
+    ack: Summary,
+    visible: Summary,
+    after_ack: Summary,
+    tier2: Option<Summary>,
+}
+
+async fn run(readers_n: usize, writes: usize, tier2: bool) -> anyhow::Result<Measured> {
     let primary = TestPrimary::start().await?;
     let mut registry = primary.registry().await?;
     let request = |name: &str| v1::CreateModelRequest { name: name.into(), ..Default::default() };
@@ -58,39 +118,36 @@ async fn run(readers_n: usize, writes: usize) -> anyhow::Result<(Summary, Summar
     }
     let mut readers = Vec::new();
     for _ in 0..readers_n {
-        readers.push(TestReader::start(&primary.db.url).await?);
+        readers.push(
+            TestReader::start_with(&primary.db.url, |c| c.replication_secret = Some(SECRET.into())).await?,
+        );
+    }
+    let mut second = Vec::new();
+    if tier2 {
+        for i in 0..readers_n {
+            // Each tier-2 node starts with a different tier-1 node.
+            let urls: Vec<String> =
+                (0..readers_n).map(|k| format!("http://{}", readers[(i + k) % readers_n].addr)).collect();
+            second.push(
+                TestReader::start_with("postgres://unused@127.0.0.1:1/unused", |c| {
+                    c.upstream = urls;
+                    c.upstream_secret = Some(SECRET.into());
+                })
+                .await?,
+            );
+        }
     }
     let arrivals = Arc::new(Arrivals::default());
     for reader in &readers {
-        let mut stream = reader
-            .resolver()
-            .await?
-            .watch_bindings(v1::WatchBindingsRequest {
-                model_names: vec!["bench".into()],
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        let first = stream.next().await.context("watch ended")??;
-        if !first.reset {
-            bail!("first watch message must be the current state");
-        }
-        let arrivals = arrivals.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(message)) = stream.next().await {
-                let now = Instant::now();
-                {
-                    let mut seen = arrivals.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                    let entry = seen.entry(message.revision).or_insert((0, now));
-                    entry.0 += 1;
-                    entry.1 = entry.1.max(now);
-                }
-                arrivals.notify.notify_waiters();
-            }
-        });
+        watch(reader, arrivals.clone()).await?;
+    }
+    let arrivals2 = Arc::new(Arrivals::default());
+    for reader in &second {
+        watch(reader, arrivals2.clone()).await?;
     }
 
-    let (mut ack, mut visible, mut after_ack) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ack, mut visible, mut after_ack, mut visible2) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..writes {
         let version = (i % 2 + 1) as u64;
         let sent = Instant::now();
@@ -106,25 +163,23 @@ async fn run(readers_n: usize, writes: usize) -> anyhow::Result<(Summary, Summar
             .await?
             .into_inner();
         let acked = Instant::now();
-        let all_seen = loop {
-            let notified = arrivals.notify.notified();
-            let done = {
-                let seen = arrivals.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                seen.get(&written.revision).filter(|(n, _)| *n == readers_n).map(|(_, t)| *t)
-            };
-            if let Some(t) = done {
-                break t;
-            }
-            if tokio::time::timeout(Duration::from_secs(10), notified).await.is_err() {
-                bail!("revision {} not visible on all readers within 10 s", written.revision);
-            }
-        };
+        let seen = all_seen(&arrivals, written.revision, readers_n).await?;
         ack.push(acked - sent);
-        visible.push(all_seen.saturating_duration_since(sent));
-        after_ack.push(all_seen.saturating_duration_since(acked));
+        visible.push(seen.saturating_duration_since(sent));
+        after_ack.push(seen.saturating_duration_since(acked));
+        if tier2 {
+            visible2.push(
+                all_seen(&arrivals2, written.revision, readers_n).await?.saturating_duration_since(sent),
+            );
+        }
     }
     let summary = |v: &mut Vec<Duration>| Summary::of(v).context("no samples");
-    Ok((summary(&mut ack)?, summary(&mut visible)?, summary(&mut after_ack)?))
+    Ok(Measured {
+        ack: summary(&mut ack)?,
+        visible: summary(&mut visible)?,
+        after_ack: summary(&mut after_ack)?,
+        tier2: if tier2 { Some(summary(&mut visible2)?) } else { None },
+    })
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -134,7 +189,7 @@ async fn main() -> anyhow::Result<()> {
         "| readers | writes | write ack p50 / p99 (ms) | visible on all p50 / p99 (ms) | after ack p50 / p99 / max (ms) | visible p50 / ack p50 |\n|---|---|---|---|---|---|\n",
     );
     for &n in &args.readers {
-        let (ack, visible, after) = run(n, args.writes).await?;
+        let Measured { ack, visible, after_ack: after, tier2 } = run(n, args.writes, args.tier2).await?;
         out.push_str(&format!(
             "| {n} | {} | {} / {} | {} / {} | {} / {} / {} | {:.2} |\n",
             ack.count,
@@ -147,8 +202,12 @@ async fn main() -> anyhow::Result<()> {
             ms(after.max),
             visible.p50.as_secs_f64() / ack.p50.as_secs_f64(),
         ));
+        let tier2 = tier2.map_or_else(String::new, |t| {
+            out.push_str(&format!("|   tier 2 ({n} nodes) | | | {} / {} | | |\n", ms(t.p50), ms(t.p99)));
+            format!(",\"tier2_visible_p50_ms\":{},\"tier2_visible_p99_ms\":{}", ms(t.p50), ms(t.p99))
+        });
         out.push_str(&format!(
-            "RESULT {{\"label\":\"propagation\",\"readers\":{n},\"writes\":{},\"ack_p50_ms\":{},\"ack_p99_ms\":{},\"visible_p50_ms\":{},\"visible_p99_ms\":{},\"after_ack_p99_ms\":{},\"after_ack_max_ms\":{}}}\n",
+            "RESULT {{\"label\":\"propagation\",\"readers\":{n},\"writes\":{},\"ack_p50_ms\":{},\"ack_p99_ms\":{},\"visible_p50_ms\":{},\"visible_p99_ms\":{},\"after_ack_p99_ms\":{},\"after_ack_max_ms\":{}{tier2}}}\n",
             ack.count,
             ms(ack.p50),
             ms(ack.p99),
