@@ -46,6 +46,28 @@ async fn register_until_acknowledged(registry: &mut Registry, model: &str, reque
     }
 }
 
+/// Every acknowledged registration of `model` is there, once, with the version it was
+/// acknowledged as (`versions`: request id -> version), and nothing else is.
+async fn each_acknowledged_write_once(
+    registry: &mut Registry,
+    model: &str,
+    versions: &BTreeMap<String, u64>,
+) {
+    let listed = registry
+        .list_versions(v1::ListVersionsRequest {
+            model_name: model.into(),
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.versions.len(), PER_WRITER, "{model}: one version per request id, no duplicates");
+    for v in &listed.versions {
+        assert_eq!(versions.get(&v.request_id), Some(&v.version), "{model}: {}", v.request_id);
+    }
+}
+
 #[tokio::test]
 async fn a_promoted_standby_takes_over_and_no_acknowledged_write_is_lost() {
     let started = Instant::now();
@@ -142,21 +164,7 @@ async fn a_promoted_standby_takes_over_and_no_acknowledged_write_is_lost() {
     for writer in writers {
         let (model, versions, retries) = writer.await.unwrap();
         total_retries += retries;
-        // Every acknowledged registration is there, once, with the version it was acknowledged as.
-        let listed = registry
-            .list_versions(v1::ListVersionsRequest {
-                model_name: model.clone(),
-                page_size: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(listed.versions.len(), PER_WRITER, "{model}: one version per request id, no duplicates");
-        for v in &listed.versions {
-            let request_id = &v.request_id;
-            assert_eq!(versions.get(request_id), Some(&v.version), "{model}: {request_id}");
-        }
+        each_acknowledged_write_once(&mut registry, &model, &versions).await;
         expected_latest.insert(model, PER_WRITER as u64);
     }
     assert!(at_crash < WRITERS * PER_WRITER, "the crash came in the middle of the burst");
@@ -282,19 +290,7 @@ async fn killing_one_of_two_primaries_loses_nothing_and_duplicates_nothing() {
     for writer in writers {
         let (model, versions, switched_at) = writer.await.unwrap();
         switched += usize::from(switched_at.is_some());
-        let listed = registry
-            .list_versions(v1::ListVersionsRequest {
-                model_name: model.clone(),
-                page_size: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        assert_eq!(listed.versions.len(), PER_WRITER, "{model}: one version per request id, no duplicates");
-        for v in &listed.versions {
-            assert_eq!(versions.get(&v.request_id), Some(&v.version), "{model}: {}", v.request_id);
-        }
+        each_acknowledged_write_once(&mut registry, &model, &versions).await;
         latest = bind(&mut registry, &model, "production", PER_WRITER as u64, None).await.unwrap().revision;
     }
     assert!(

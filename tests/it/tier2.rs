@@ -2,7 +2,7 @@
 //! PostgreSQL. It serves what tier 1 serves (bindings, tokens, grants), only ever a prefix of the
 //! primary's history (every watch message is exactly the primary's change at that revision, or
 //! its whole state at that revision), read-your-writes with `min_revision`, and it fails over
-//! when its upstream is killed in the middle of a burst of writes.
+//! when its upstream is killed in the middle of a burst of writes (twice: three tier-1 nodes).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -106,8 +106,8 @@ async fn a_tier2_node_follows_tier1_nodes_serves_a_prefix_and_fails_over() {
         last = set_binding(&mut registry, &admin, m, "production", 1).await.unwrap().revision;
     }
     let url = primary.db.url.clone();
-    let (a, b) = (tier1(&url).await, tier1(&url).await);
-    let c = tier2(&[&a, &b]).await;
+    let (a, b, d) = (tier1(&url).await, tier1(&url).await, tier1(&url).await);
+    let c = tier2(&[&a, &b, &d]).await;
     wait_applied(&c, &admin, last).await;
 
     // Tokens came through the replication stream: the admin's works, a made-up one does not.
@@ -138,22 +138,27 @@ async fn a_tier2_node_follows_tier1_nodes_serves_a_prefix_and_fails_over() {
     let mut state: BTreeMap<String, u64> = models.iter().map(|m| (m.clone(), 1)).collect();
     let start_state = state.clone();
     let start_revision = first.revision;
-    let mut a = Some(a);
+    // The node it follows is killed twice: it moves on to the second, then to the third.
+    let mut doomed = vec![b, a];
     for i in 0..60u64 {
         let model = &models[(i as usize) % MODELS];
         let version = 1 + (i % VERSIONS);
         let at = set_binding(&mut registry, &admin, model, "production", version).await.unwrap().revision;
         expected.insert(at, (model.clone(), version));
         last = at;
-        if i == 25 {
-            let mut killed = a.take().unwrap_or_else(|| unreachable!());
+        if i == 20 || i == 40 {
+            let mut killed = doomed.pop().unwrap_or_else(|| unreachable!());
             killed.server.stop().await.unwrap();
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     wait_applied(&c, &admin, last).await;
     let st = status(&c, &admin).await;
-    assert_eq!(st.upstream, format!("http://{}", b.addr), "failed over to the other tier-1 node: {st:?}");
+    assert_eq!(
+        st.upstream,
+        format!("http://{}", d.addr),
+        "failed over twice, to the third tier-1 node: {st:?}"
+    );
 
     // Every watch message is the primary's history: a change is exactly what the primary did at
     // that revision; a reset (after a snapshot) is exactly its state at that revision.

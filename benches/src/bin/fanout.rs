@@ -58,9 +58,10 @@ async fn run(watchers: usize, args: &Args) -> anyhow::Result<()> {
         &["primary", "--database-url", &db.url, "--verify-artifacts", "false", "--auth", "none"],
     )?;
     primary.wait_serving(Duration::from_secs(30)).await?;
+    let max_watchers = (watchers + 1_000).max(20_000).to_string();
     let mut reader = Process::spawn(
         &binary,
-        &["reader", "--database-url", &db.url, "--auth", "none", "--max-watchers", "20000"],
+        &["reader", "--database-url", &db.url, "--auth", "none", "--max-watchers", &max_watchers],
     )?;
     reader.wait_serving(Duration::from_secs(30)).await?;
 
