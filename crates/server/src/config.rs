@@ -460,6 +460,19 @@ impl DatabaseArgs {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_tier2_reader_needs_the_upstream_secret_and_secrets_have_a_shape() {
+        let url = DatabaseUrl::new("postgres://bindery@db/bindery");
+        let mut c = ReaderConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), url);
+        c.validate().unwrap();
+        c.upstream = vec!["http://reader-a:50052".into()];
+        assert!(c.validate().unwrap_err().to_string().contains("--upstream-secret"));
+        c.upstream_secret = Some("s".repeat(40));
+        c.validate().unwrap();
+        c.replication_secret = Some("short".into());
+        assert!(c.validate().unwrap_err().to_string().contains("--replication-secret"));
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
 
@@ -656,14 +669,6 @@ impl ReaderConfig {
             bail!("max_message_bytes must be between 1 KiB and 256 MiB, got {}", self.max_message_bytes);
         }
         self.jwt.validate()?;
-        self.replication_secret()?;
-        if !self.upstream.is_empty() {
-            let secret = self.upstream_secret.as_deref().unwrap_or_default();
-            bindery_core::replication::ReplicationSecret::new(secret).map_err(|e| {
-                anyhow::anyhow!("--upstream needs --upstream-secret (BINDERY_UPSTREAM_SECRET), the upstream nodes' replication secret: {e}")
-            })?;
-            return Ok(());
-        }
         self.replication_secret()?;
         if !self.upstream.is_empty() {
             let secret = self.upstream_secret.as_deref().unwrap_or_default();
