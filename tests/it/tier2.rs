@@ -19,25 +19,6 @@ const SECRET: &str = "tier-two-replication-secret-for-tests-only";
 const MODELS: usize = 4;
 const VERSIONS: u64 = 5;
 
-/// A primary with API tokens on a fresh database; its admin's token.
-async fn secured_primary() -> (TestPrimary, String) {
-    let db = TestDb::create().await.unwrap();
-    let database = bindery_server::config::DatabaseArgs {
-        database_url: bindery_server::DatabaseUrl::new(db.url.clone()),
-        database_timeout_secs: 5,
-        create_database: false,
-    };
-    bindery_server::migrate_database(&database).await.unwrap();
-    let store = bindery_store_postgres::PgStore::new(
-        database.pg_config().unwrap(),
-        &bindery_store_postgres::PoolOptions::default(),
-    )
-    .unwrap();
-    let admin = bindery_primary::bootstrap_admin(&store, "admin", "test bootstrap").await.unwrap().1;
-    let primary = TestPrimary::start_with(db, |c| c.auth = bindery_server::AuthArg::Tokens).await.unwrap();
-    (primary, admin)
-}
-
 async fn tier1(url: &str) -> TestReader {
     TestReader::start_with(url, |c| {
         c.auth = bindery_server::AuthArg::Tokens;
@@ -95,7 +76,9 @@ async fn status(reader: &TestReader, token: &str) -> v1::ReaderStatus {
 
 #[tokio::test]
 async fn a_tier2_node_follows_tier1_nodes_serves_a_prefix_and_fails_over() {
-    let (primary, admin) = secured_primary().await;
+    // The harness's registry with API tokens (its own reader is not used here).
+    let (secured, admin) = TestRegistry::start_secured(Backend::Postgres).await.unwrap();
+    let TestRegistry::Postgres { primary, .. } = &secured else { unreachable!("a PostgreSQL backend") };
     let mut registry = primary.registry().await.unwrap();
     let models: Vec<String> = (0..MODELS).map(|i| format!("tier/m{i}")).collect();
     for m in &models {
@@ -200,7 +183,8 @@ async fn a_tier2_node_follows_tier1_nodes_serves_a_prefix_and_fails_over() {
 
 #[tokio::test]
 async fn replication_needs_the_secret_and_bounds_its_requests() {
-    let (primary, _admin) = secured_primary().await;
+    let (secured, _admin) = TestRegistry::start_secured(Backend::Postgres).await.unwrap();
+    let TestRegistry::Postgres { primary, .. } = &secured else { unreachable!("a PostgreSQL backend") };
     let url = primary.db.url.clone();
     let open = tier1(&url).await;
     let closed = TestReader::start(&url).await.unwrap();

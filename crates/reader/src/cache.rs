@@ -218,7 +218,7 @@ impl Cache {
                 history_bytes: 0,
                 floor: 0,
                 events,
-                replication: ReplicationLog::new(history_limit),
+                replication: ReplicationLog::off(),
             }),
             history_limit,
             history_max_bytes: usize::MAX,

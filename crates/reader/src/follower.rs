@@ -63,7 +63,6 @@ pub struct FeedStatus {
 }
 
 impl FeedStatus {
-    /// When the node last knew it was current.
     /// The upstream read node followed now (empty: the database).
     pub fn upstream(&self) -> String {
         self.upstream.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
@@ -73,6 +72,7 @@ impl FeedStatus {
         url.clone_into(&mut self.upstream.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     }
 
+    /// When the node last knew it was current.
     pub fn last_sync(&self) -> Option<SystemTime> {
         *self.last_sync.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -35,9 +35,14 @@ pub async fn serve_reader(
 ) -> anyhow::Result<()> {
     config.validate()?;
     let tls = config.tls.server_config()?;
-    let cache = Arc::new(
-        Cache::new(config.watch_history, config.watch_buffer).with_history_bytes(config.watch_history_bytes),
-    );
+    let replication_secret = config.replication_secret()?;
+    let mut cache =
+        Cache::new(config.watch_history, config.watch_buffer).with_history_bytes(config.watch_history_bytes);
+    if replication_secret.is_some() {
+        // Only a node others may follow keeps whole changes for them.
+        cache = cache.with_replication(config.watch_history);
+    }
+    let cache = Arc::new(cache);
     let status = Arc::new(FeedStatus::default());
     let serving = Arc::new(AtomicBool::new(false));
     // `stop` ends watch streams and the health loop when shutdown begins; the follower keeps
@@ -69,7 +74,7 @@ pub async fn serve_reader(
     };
     let replication = ReplicationServiceServer::new(ReplicationServer::new(
         cache.clone(),
-        config.replication_secret()?,
+        replication_secret,
         stop_rx.clone(),
     ))
     .max_decoding_message_size(config.max_message_bytes)

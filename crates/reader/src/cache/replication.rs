@@ -9,12 +9,14 @@ use bindery_core::{AccessChange, BindingChange, BindingTarget, Change, ChangeEff
 
 use super::{Cache, Target};
 
-/// Changes a node keeps for the nodes following it (by default as many as it keeps for watchers).
+/// Changes a node keeps for the nodes following it. Off (nothing kept, nothing copied on the
+/// apply path) unless the node lets tier-2 nodes follow it ([`Cache::with_replication`]).
 #[derive(Debug)]
 pub(super) struct ReplicationLog {
     /// Applied changes with revision in `(floor, applied]`, oldest first.
     recent: VecDeque<Change>,
     floor: u64,
+    /// Changes kept; 0: replication is off.
     limit: usize,
     /// The snapshot's access state as creations, then every access change applied since: applied
     /// in order they give the node's current access state.
@@ -22,17 +24,23 @@ pub(super) struct ReplicationLog {
 }
 
 impl ReplicationLog {
-    pub(super) fn new(limit: usize) -> Self {
-        Self { recent: VecDeque::new(), floor: 0, limit: limit.max(1), access: Vec::new() }
+    pub(super) fn off() -> Self {
+        Self { recent: VecDeque::new(), floor: 0, limit: 0, access: Vec::new() }
     }
 
     pub(super) fn reset(&mut self, revision: u64, access: Vec<AccessChange>) {
         self.recent.clear();
         self.floor = revision;
-        self.access = access;
+        if self.limit > 0 {
+            self.access = access;
+        }
     }
 
     pub(super) fn push(&mut self, change: &Change) {
+        if self.limit == 0 {
+            self.floor = change.revision;
+            return;
+        }
         if let ChangeEffect::Access(access) = &change.effect {
             self.access.push(access.clone());
         }
@@ -67,7 +75,16 @@ impl Target {
 }
 
 impl Cache {
-    /// Up to `limit` applied changes after `after`, from the recent history.
+    /// Keep the last `changes` applied changes (and the access changes since the last snapshot)
+    /// so that tier-2 nodes can follow this one. Must be set before the first snapshot loads.
+    #[must_use]
+    pub fn with_replication(self, changes: usize) -> Self {
+        self.lock().replication.limit = changes.max(1);
+        self
+    }
+
+    /// Up to `limit` applied changes after `after`, from the recent history (with replication
+    /// off there is none: anything before the applied revision is `Pruned`).
     pub fn changes_after(&self, after: u64, limit: usize) -> ChangesAfter {
         let state = self.lock();
         let log = &state.replication;
@@ -108,5 +125,34 @@ impl Cache {
     /// The applied revision, now and each time it moves.
     pub fn revisions(&self) -> tokio::sync::watch::Receiver<u64> {
         self.applied.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bindery_core::ModelName;
+
+    use super::*;
+
+    fn other(revision: u64) -> Change {
+        Change {
+            revision,
+            model: Some(ModelName::parse("model", "m/x").unwrap()),
+            effect: ChangeEffect::Other,
+        }
+    }
+
+    #[test]
+    fn only_a_node_with_replication_keeps_changes_for_followers() {
+        for (cache, kept) in [(Cache::new(10, 4), false), (Cache::new(10, 4).with_replication(2), true)] {
+            cache.load_snapshot(Snapshot { revision: 5, ..Default::default() });
+            for r in 6..=8 {
+                cache.apply(&other(r)).unwrap();
+            }
+            assert_eq!(cache.changes_after(8, 10), ChangesAfter::Changes(Vec::new()));
+            assert_eq!(cache.changes_after(5, 10), ChangesAfter::Pruned, "kept at most 2");
+            let recent = if kept { ChangesAfter::Changes(vec![other(8)]) } else { ChangesAfter::Pruned };
+            assert_eq!(cache.changes_after(7, 10), recent);
+        }
     }
 }
