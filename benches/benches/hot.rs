@@ -49,12 +49,14 @@ fn loaded() -> Cache {
             });
         }
     }
-    cache.load_snapshot(Snapshot {
-        revision: 1,
-        models: (0..MODELS).map(model).collect(),
-        bindings,
-        access: Vec::new(),
-    });
+    cache
+        .load_snapshot(Snapshot {
+            revision: 1,
+            models: (0..MODELS).map(model).collect(),
+            bindings,
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
     cache
 }
 

@@ -145,6 +145,7 @@ mod search;
 mod shutdown;
 mod size_bounds;
 mod splits;
+mod stored_snapshots;
 mod tier2;
 mod tls;
 mod tracing;

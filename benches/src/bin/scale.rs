@@ -2,7 +2,9 @@
 //! N versions) in the database. For each N: a fresh database, seeded in bulk (N/4 models × 4
 //! versions, one binding per version), then a `bindery reader` release process; we time it from
 //! spawn to SERVING and read its RSS. An empty database gives the baseline RSS, so
-//! `(RSS(N) - RSS(0)) / N` is the memory per cached binding.
+//! `(RSS(N) - RSS(0)) / N` is the memory per cached binding. Each N is started twice: reading the
+//! tables (no stored snapshot yet), then from the compact snapshot the primary would have stored
+//! (written here with the same store call, and timed).
 
 use std::time::{Duration, Instant};
 
@@ -21,9 +23,28 @@ struct Args {
 struct Measured {
     bindings: usize,
     seed: Duration,
+    /// Reading the tables (no stored snapshot yet).
+    from_tables: Start,
+    /// Writing a compact snapshot (what the primary does in the background).
+    store_snapshot: Duration,
+    snapshot_bytes: usize,
+    /// From the stored compact snapshot.
+    from_snapshot: Start,
+}
+
+struct Start {
     cold_start: Duration,
     rss_kib: u64,
     peak_kib: u64,
+}
+
+async fn start(binary: &str, url: &str) -> anyhow::Result<Start> {
+    let mut reader = Process::spawn(binary, &["reader", "--database-url", url, "--auth", "none"])?;
+    let cold_start = reader.wait_serving(Duration::from_secs(300)).await.context("reader cold start")?;
+    // Let the allocator settle after the snapshot load.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rss_kib, peak_kib) = reader.rss_kib()?;
+    Ok(Start { cold_start, rss_kib, peak_kib })
 }
 
 async fn measure(binary: &str, n: usize) -> anyhow::Result<Measured> {
@@ -37,12 +58,21 @@ async fn measure(binary: &str, n: usize) -> anyhow::Result<Measured> {
         anyhow::ensure!(usize::try_from(bindings)? == n.div_ceil(4) * 4, "seeded {bindings} bindings");
     }
     let seed = seeded.elapsed();
-    let mut reader = Process::spawn(binary, &["reader", "--database-url", &db.url, "--auth", "none"])?;
-    let cold_start = reader.wait_serving(Duration::from_secs(300)).await.context("reader cold start")?;
-    // Let the allocator settle after the snapshot load.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rss_kib, peak_kib) = reader.rss_kib()?;
-    Ok(Measured { bindings: n, seed, cold_start, rss_kib, peak_kib })
+    let from_tables = start(binary, &db.url).await?;
+    let store = bindery_store_postgres::PgStore::new(pg, &bindery_store_postgres::PoolOptions::default())?;
+    let writing = Instant::now();
+    let policy = bindery_store_postgres::SnapshotPolicy { min_changes: 1, max_age: Duration::ZERO };
+    let stored = store.write_snapshot(policy).await?.context("no snapshot written")?;
+    let store_snapshot = writing.elapsed();
+    let from_snapshot = start(binary, &db.url).await?;
+    Ok(Measured {
+        bindings: n,
+        seed,
+        from_tables,
+        store_snapshot,
+        snapshot_bytes: stored.bytes,
+        from_snapshot,
+    })
 }
 
 #[tokio::main]
@@ -50,40 +80,38 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = bindery_binary()?;
     let empty = measure(&binary, 0).await?;
+    let baseline = empty.from_tables.rss_kib;
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "empty database: cold start {:.3} s, RSS {} KiB",
-            empty.cold_start.as_secs_f64(),
-            empty.rss_kib
-        );
-        println!(
-            "RESULT {{\"label\":\"scale\",\"bindings\":0,\"cold_start_s\":{:.3},\"rss_kib\":{},\"peak_kib\":{},\"bytes_per_binding\":0}}",
-            empty.cold_start.as_secs_f64(),
-            empty.rss_kib,
-            empty.peak_kib
+            "empty database: cold start {:.3} s, RSS {baseline} KiB",
+            empty.from_tables.cold_start.as_secs_f64()
         );
     }
     for &n in &args.bindings {
         let m = measure(&binary, n).await?;
         #[allow(clippy::cast_precision_loss)]
-        let per_binding = (m.rss_kib.saturating_sub(empty.rss_kib) * 1024) as f64 / m.bindings as f64;
+        let per_binding = |s: &Start| (s.rss_kib.saturating_sub(baseline) * 1024) as f64 / m.bindings as f64;
         #[allow(clippy::print_stdout)]
-        {
+        for (source, s) in [("tables", &m.from_tables), ("stored snapshot", &m.from_snapshot)] {
             println!(
-                "{} bindings (seeded in {:.1} s): cold start {:.3} s, RSS {} KiB (peak {} KiB), {per_binding:.0} bytes per binding",
+                "{} bindings (seeded in {:.1} s), from the {source}: cold start {:.3} s, RSS {} KiB (peak {} KiB), {:.0} bytes per binding",
                 m.bindings,
                 m.seed.as_secs_f64(),
-                m.cold_start.as_secs_f64(),
-                m.rss_kib,
-                m.peak_kib
+                s.cold_start.as_secs_f64(),
+                s.rss_kib,
+                s.peak_kib,
+                per_binding(s),
             );
             println!(
-                "RESULT {{\"label\":\"scale\",\"bindings\":{},\"cold_start_s\":{:.3},\"rss_kib\":{},\"peak_kib\":{},\"bytes_per_binding\":{per_binding:.0}}}",
+                "RESULT {{\"label\":\"scale\",\"source\":\"{source}\",\"bindings\":{},\"cold_start_s\":{:.3},\"rss_kib\":{},\"peak_kib\":{},\"bytes_per_binding\":{:.0},\"snapshot_write_s\":{:.3},\"snapshot_bytes\":{}}}",
                 m.bindings,
-                m.cold_start.as_secs_f64(),
-                m.rss_kib,
-                m.peak_kib
+                s.cold_start.as_secs_f64(),
+                s.rss_kib,
+                s.peak_kib,
+                per_binding(s),
+                m.store_snapshot.as_secs_f64(),
+                m.snapshot_bytes,
             );
         }
     }

@@ -142,6 +142,9 @@ pub struct Snapshot {
     pub bindings: Vec<BindingChange>,
     /// Who may do what: live tokens, grants and protections, as creations.
     pub access: Vec<AccessChange>,
+    /// More of the same state in the compact encoding ([`crate::snapshot_codec`]), as stored
+    /// parts: models, bindings and access entries besides those listed above.
+    pub packed: Vec<Vec<u8>>,
 }
 
 /// What a notification carried: the whole change when it fit, else only its revision.
@@ -167,6 +170,12 @@ pub trait FeedConnection: Send + 'static {
     async fn notification(&mut self) -> Result<Notification>;
     /// A consistent snapshot (one REPEATABLE READ transaction in Postgres).
     async fn snapshot(&mut self) -> Result<Snapshot>;
+
+    /// A snapshot built from the tables themselves, never from a stored compact one (for when
+    /// the stored one does not read).
+    async fn full_snapshot(&mut self) -> Result<Snapshot> {
+        self.snapshot().await
+    }
     /// Up to `limit` changes with revision > `after`, in order. An empty answer means none are
     /// committed yet; a first revision above `after + 1` means the log was pruned past `after`.
     async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>>;

@@ -20,6 +20,7 @@ mod page;
 pub mod promotion;
 pub mod replication;
 pub mod rollout;
+pub mod snapshot_codec;
 mod store;
 mod token;
 pub mod traffic;

@@ -84,8 +84,13 @@ impl BindingName {
 
     pub fn parse(field: &str, value: impl Into<String>) -> Result<Self> {
         let value = value.into();
-        check_part(&value).map_err(|e| Error::invalid(field, format!("binding name {value:?} {e}")))?;
+        Self::check(field, &value)?;
         Ok(Self(value))
+    }
+
+    /// What [`BindingName::parse`] checks, without taking the value.
+    pub fn check(field: &str, value: &str) -> Result<()> {
+        check_part(value).map_err(|e| Error::invalid(field, format!("binding name {value:?} {e}")))
     }
 
     /// Stages are gated by promotion policies; aliases are not.

@@ -12,76 +12,33 @@
 //! applies, appends to the history and broadcasts; a new subscriber takes the same mutex to
 //! subscribe and read its starting point, so it neither misses nor repeats a change.
 
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use bindery_core::traffic::{MemberArtifact, TrafficRecord};
+use bindery_core::snapshot_codec::{BindingView, Visitor, visit_part};
 use bindery_core::{
-    AccessState, Artifact, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, Error, ModelName,
-    Snapshot,
+    AccessChange, AccessState, BindingChange, BindingName, BindingTarget, Change, ChangeEffect, Error,
+    ModelName, Snapshot,
 };
 use dashmap::DashMap;
 use tokio::sync::{broadcast, watch};
 
+mod entry;
 mod replication;
+pub use entry::Target;
+use entry::{ModelEntry, Shared, without_manifests};
 pub use replication::ChangesAfter;
 use replication::ReplicationLog;
-
-/// What a binding resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub generation: u64,
-    /// The single version, or the split's first side.
-    pub version: u64,
-    /// Shared by the bindings of one version loaded together (a manifest is held once).
-    pub artifact: Arc<Artifact>,
-    /// A split or shadows, with the other versions' artifacts (behind a pointer: most bindings
-    /// have none, and pay 8 bytes for it).
-    pub traffic: Option<Arc<TrafficRecord>>,
-}
-
-impl Target {
-    /// The artifact of one of the target's versions.
-    pub fn artifact_of(&self, version: u64) -> Option<&Artifact> {
-        if version == self.version {
-            return Some(&self.artifact);
-        }
-        self.traffic.as_ref()?.others.iter().find(|o| o.version == version).map(|o| &o.artifact)
-    }
-
-    /// The target as watchers are sent it: no manifests.
-    fn watched(&self) -> BindingTarget {
-        BindingTarget {
-            version: self.version,
-            artifact: self.artifact.without_manifest(),
-            traffic: self.traffic.as_ref().map(|t| t.traffic.clone()),
-            others: self.traffic.as_ref().map_or_else(Vec::new, |t| without_manifests(&t.others)),
-        }
-    }
-}
-
-fn without_manifests(others: &[MemberArtifact]) -> Vec<MemberArtifact> {
-    others
-        .iter()
-        .map(|o| MemberArtifact { version: o.version, artifact: o.artifact.without_manifest() })
-        .collect()
-}
 
 /// foldhash (randomly seeded per process) instead of SipHash: lookups and snapshot loads hash
 /// every key, and SipHash was a tenth of a 1M-binding load's CPU. Keys come from the registry's
 /// own writers, not from callers, so flooding them needs write access.
 type Hasher = foldhash::fast::RandomState;
 
-#[derive(Debug, Clone, Default)]
-struct ModelEntry {
-    bindings: HashMap<BindingName, Arc<Target>, Hasher>,
-}
-
-type Models = DashMap<ModelName, Arc<ModelEntry>, Hasher>;
+type Models = DashMap<ModelName, ModelEntry, Hasher>;
 
 /// Broadcast to watchers.
 #[derive(Debug, Clone)]
@@ -190,11 +147,10 @@ impl std::fmt::Debug for Cache {
 }
 
 /// The exact lookup errors a Resolve gets.
-fn lookup(models: &Models, model: &ModelName, binding: &BindingName) -> Result<Arc<Target>, Error> {
+fn lookup(models: &Models, model: &ModelName, binding: &BindingName) -> Result<Target, Error> {
     let entry = models.get(model).ok_or_else(|| Error::NotFound(format!("model '{model}' not found")))?;
     entry
-        .bindings
-        .get(binding)
+        .get(binding.as_str())
         .cloned()
         .ok_or_else(|| Error::NotFound(format!("binding '{binding}' not found on model '{model}'")))
 }
@@ -302,12 +258,12 @@ impl Cache {
     }
 
     /// Resolves one binding. `NotFound` says whether the model or the binding is unknown.
-    pub fn resolve(&self, model: &ModelName, binding: &BindingName) -> (Result<Arc<Target>, Error>, u64) {
+    pub fn resolve(&self, model: &ModelName, binding: &BindingName) -> (Result<Target, Error>, u64) {
         self.read(|models| lookup(models, model, binding))
     }
 
     /// Resolves several bindings from one state.
-    pub fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> (Vec<Result<Arc<Target>, Error>>, u64) {
+    pub fn resolve_many(&self, keys: &[(ModelName, BindingName)]) -> (Vec<Result<Target, Error>>, u64) {
         self.read(|models| keys.iter().map(|(m, b)| lookup(models, m, b)).collect())
     }
 
@@ -322,44 +278,58 @@ impl Cache {
         }
     }
 
-    /// Replaces the whole state with `snapshot`.
-    pub fn load_snapshot(&self, snapshot: Snapshot) {
-        // Group in a plain map first (no shard locks, no Arc copy-on-write per binding), then
-        // move each model into a map sized for all of them.
-        let mut grouped: HashMap<ModelName, ModelEntry, Hasher> =
-            HashMap::with_capacity_and_hasher(snapshot.models.len(), Hasher::default());
-        for name in snapshot.models {
+    /// Replaces the whole state with `snapshot`. A packed part that cannot be read fails the
+    /// load and changes nothing.
+    pub fn load_snapshot(&self, snapshot: Snapshot) -> Result<(), Error> {
+        let Snapshot { revision, models: names, bindings, mut access, packed } = snapshot;
+        let built = build_packed(&packed, revision)?;
+        drop(packed);
+        // Group in a plain map first (no shard locks), then move each model, as one sorted
+        // slice, into a map sized for all of them.
+        let mut grouped: HashMap<ModelName, Vec<(entry::Name, Target)>, Hasher> =
+            HashMap::with_capacity_and_hasher(names.len(), Hasher::default());
+        for name in names {
             grouped.entry(name).or_default();
         }
         let mut count = 0u64;
-        let mut shared = SharedArtifacts::with_hasher(Hasher::default());
-        for b in snapshot.bindings {
+        let mut shared = Shared::default();
+        for b in bindings {
             let Some(target) = b.target else { continue };
-            let target = Target::from_change(b.generation, Cow::Owned(target), &b.model_name, &mut shared);
-            let entry = grouped.entry(b.model_name).or_default();
-            entry.bindings.insert(b.binding, Arc::new(target));
+            let version = target.version;
+            let target = Target::new(b.generation, target, &mut shared, || (b.model_name.clone(), version));
+            let name = shared.names.get(b.binding.as_str());
+            grouped.entry(b.model_name).or_default().push((name, target));
             count += 1;
         }
-        let models = Models::with_capacity_and_hasher(grouped.len(), Hasher::default());
-        for (name, entry) in grouped {
-            models.insert(name, Arc::new(entry));
+        let total = grouped.len() + built.iter().map(|b| b.models.len()).sum::<usize>();
+        let models = Models::with_capacity_and_hasher(total, Hasher::default());
+        for (name, bindings) in grouped {
+            models.insert(name, ModelEntry::from_unsorted(bindings));
         }
-        let access = AccessState::from_changes(&snapshot.access);
+        for b in built {
+            count += b.count;
+            access.extend(b.access);
+            for (name, entry) in b.models {
+                models.insert(name, entry);
+            }
+        }
+        let access_state = AccessState::from_changes(&access);
         let mut state = self.lock();
-        state.replication.reset(snapshot.revision, snapshot.access);
+        state.replication.reset(revision, access);
         self.seq.fetch_add(1, Ordering::AcqRel);
         self.models.store(Arc::new(models));
-        self.access.store(Arc::new(access));
-        self.revision.store(snapshot.revision, Ordering::Release);
+        self.access.store(Arc::new(access_state));
+        self.revision.store(revision, Ordering::Release);
         self.bindings.store(count, Ordering::Relaxed);
         self.seq.fetch_add(1, Ordering::AcqRel);
         state.history.clear();
         state.history_bytes = 0;
-        state.floor = snapshot.revision;
-        let _ = state.events.send(Event::Reset(snapshot.revision));
+        state.floor = revision;
+        let _ = state.events.send(Event::Reset(revision));
         self.loaded.store(true, Ordering::Release);
         drop(state);
-        self.applied.send_replace(snapshot.revision);
+        self.applied.send_replace(revision);
+        Ok(())
     }
 
     /// Applies the next change. Refuses anything but revision `applied + 1`: the follower owns
@@ -389,32 +359,21 @@ impl Cache {
             }
             (ChangeEffect::ModelDeleted, Some(model)) => {
                 if let Some((_, entry)) = models.remove(model) {
-                    self.bindings.fetch_sub(entry.bindings.len() as u64, Ordering::Relaxed);
+                    self.bindings.fetch_sub(entry.len() as u64, Ordering::Relaxed);
                 }
             }
             (ChangeEffect::Bindings(changes), Some(model)) => {
-                let mut entry = models.get(model).map(|e| ModelEntry::clone(&e)).unwrap_or_default();
-                let mut shared = SharedArtifacts::with_hasher(Hasher::default());
-                for b in changes {
-                    let replaced = match &b.target {
-                        Some(target) => entry.bindings.insert(
-                            b.binding.clone(),
-                            Arc::new(Target::from_change(
-                                b.generation,
-                                Cow::Borrowed(target),
-                                model,
-                                &mut shared,
-                            )),
-                        ),
-                        None => entry.bindings.remove(&b.binding),
-                    };
-                    match (replaced.is_some(), b.target.is_some()) {
-                        (false, true) => self.bindings.fetch_add(1, Ordering::Relaxed),
-                        (true, false) => self.bindings.fetch_sub(1, Ordering::Relaxed),
-                        _ => 0,
-                    };
-                }
-                models.insert(model.clone(), Arc::new(entry));
+                let entry = models.get(model).map(|e| e.clone()).unwrap_or_default();
+                let mut shared = Shared::default();
+                let (entry, added, removed) = entry.with_changes(changes.iter().map(|b| {
+                    let target = b.target.as_ref().map(|t| {
+                        Target::new(b.generation, t.clone(), &mut shared, || (model.clone(), t.version))
+                    });
+                    (b.binding.as_str().to_owned(), target)
+                }));
+                self.bindings.fetch_add(added, Ordering::Relaxed);
+                self.bindings.fetch_sub(removed, Ordering::Relaxed);
+                models.insert(model.clone(), entry);
             }
             (ChangeEffect::Access(access), _) => {
                 let mut next = AccessState::clone(&self.access.load());
@@ -515,6 +474,68 @@ impl Cache {
     }
 }
 
+/// Models built from packed parts by one thread.
+#[derive(Default)]
+struct Built {
+    models: Vec<(ModelName, ModelEntry)>,
+    shared: Shared,
+    count: u64,
+    access: Vec<AccessChange>,
+}
+
+impl Visitor for Built {
+    fn model(&mut self, name: ModelName, views: &[BindingView<'_>]) -> Result<(), Error> {
+        let mut bindings = Vec::with_capacity(views.len());
+        for view in views {
+            bindings.push((
+                self.shared.names.get(view.binding),
+                Target::from_view(view, &mut self.shared, &name)?,
+            ));
+        }
+        self.count += views.len() as u64;
+        self.models.push((name, ModelEntry::from_unsorted(bindings)));
+        Ok(())
+    }
+
+    fn access(&mut self, access: AccessChange) {
+        self.access.push(access);
+    }
+}
+
+/// The models of `parts` (all of `revision`), decoded on as many threads as there are cores.
+fn build_packed(parts: &[Vec<u8>], revision: u64) -> Result<Vec<Built>, Error> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 8);
+    let per = parts.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .chunks(per)
+            .map(|group| {
+                s.spawn(move || {
+                    let mut built = Built::default();
+                    for part in group {
+                        let at = visit_part(part, &mut built)?;
+                        if at != revision {
+                            return Err(Error::Internal(format!(
+                                "a snapshot part of revision {at} in the snapshot of revision {revision}"
+                            )));
+                        }
+                    }
+                    Ok(built)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| Err(Error::Internal("decoding a snapshot part panicked".into())))
+            })
+            .collect()
+    })
+}
+
 /// Every current binding of `models` matching `filter`, in (model, binding) order.
 fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
     let mut out = Vec::new();
@@ -522,11 +543,13 @@ fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
         if !filter.models.is_empty() && !filter.models.contains(entry.key()) {
             continue;
         }
-        for (name, target) in &entry.value().bindings {
-            if filter.matches(entry.key(), name) {
+        for (name, target) in entry.value().iter() {
+            // Names in the cache were valid when they came in.
+            let Ok(name) = BindingName::parse("binding", name) else { continue };
+            if filter.matches(entry.key(), &name) {
                 out.push(BindingChange {
                     model_name: entry.key().clone(),
-                    binding: name.clone(),
+                    binding: name,
                     generation: target.generation,
                     target: Some(target.watched()),
                 });
@@ -535,34 +558,6 @@ fn current(models: &Models, filter: &WatchFilter) -> Vec<BindingChange> {
     }
     out.sort_by(|a, b| (&a.model_name, &a.binding).cmp(&(&b.model_name, &b.binding)));
     out
-}
-
-/// Artifacts with a manifest, by model and version, shared among the bindings loaded together.
-type SharedArtifacts = HashMap<(ModelName, u64), Arc<Artifact>, Hasher>;
-
-impl Target {
-    /// A target, its artifact shared with the bindings of the same version loaded together
-    /// when it carries a manifest (copied only for the first of them).
-    fn from_change(
-        generation: u64,
-        target: Cow<'_, BindingTarget>,
-        model: &ModelName,
-        shared: &mut SharedArtifacts,
-    ) -> Self {
-        let (version, artifact, traffic, others) = match target {
-            Cow::Owned(t) => (t.version, Cow::Owned(t.artifact), t.traffic, Cow::Owned(t.others)),
-            Cow::Borrowed(t) => {
-                (t.version, Cow::Borrowed(&t.artifact), t.traffic.clone(), Cow::Borrowed(&t.others))
-            }
-        };
-        let artifact = if artifact.files.is_empty() {
-            Arc::new(artifact.into_owned())
-        } else {
-            shared.entry((model.clone(), version)).or_insert_with(|| Arc::new(artifact.into_owned())).clone()
-        };
-        let traffic = traffic.map(|traffic| Arc::new(TrafficRecord { traffic, others: others.into_owned() }));
-        Self { generation, version, artifact, traffic }
-    }
 }
 
 pub struct WatcherGuard(Arc<Cache>);
@@ -575,6 +570,8 @@ impl Drop for WatcherGuard {
 
 #[cfg(test)]
 mod tests {
+    use bindery_core::Artifact;
+
     use super::*;
 
     fn name(s: &str) -> ModelName {
@@ -610,14 +607,18 @@ mod tests {
 
     fn loaded() -> Cache {
         let cache = Cache::new(3, 16);
-        cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() });
+        cache
+            .load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() })
+            .unwrap_or_else(|e| panic!("{e}"));
         cache
     }
 
     #[test]
     fn the_watch_history_is_bounded_by_bytes_too() {
         let cache = Cache::new(1_000, 16).with_history_bytes(600);
-        cache.load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() });
+        cache
+            .load_snapshot(Snapshot { revision: 10, models: vec![name("m")], ..Default::default() })
+            .unwrap_or_else(|e| panic!("{e}"));
         for r in 11..=30 {
             cache.apply(&bind(r, "m", &[("prod", Some(r))])).unwrap_or_else(|e| panic!("{e}"));
         }

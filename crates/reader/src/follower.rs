@@ -18,6 +18,9 @@ pub struct FollowerConfig {
     pub poll_interval: Duration,
     /// A poll or fetch slower than this counts as a dead connection.
     pub query_timeout: Duration,
+    /// The same for a whole snapshot, which is much more to read (a million bindings from the
+    /// tables take seconds).
+    pub snapshot_timeout: Duration,
     /// On reconnect, catch up from the change log when at most this many revisions behind;
     /// otherwise reload a snapshot.
     pub resync_max_changes: u64,
@@ -34,6 +37,7 @@ impl Default for FollowerConfig {
         Self {
             poll_interval: Duration::from_secs(1),
             query_timeout: Duration::from_secs(5),
+            snapshot_timeout: Duration::from_secs(120),
             resync_max_changes: 10_000,
             batch: 1_000,
             backoff_min: Duration::from_millis(100),
@@ -166,11 +170,12 @@ impl<F: ChangeFeed> Follower<F> {
     }
 
     async fn timed<T>(&self, f: impl Future<Output = Result<T>>) -> Result<T> {
-        tokio::time::timeout(self.config.query_timeout, f).await.unwrap_or_else(|_| {
-            Err(Error::Unavailable(format!(
-                "the change feed did not answer within {:?}; reconnecting",
-                self.config.query_timeout
-            )))
+        Self::within(self.config.query_timeout, f).await
+    }
+
+    async fn within<T>(limit: Duration, f: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(limit, f).await.unwrap_or_else(|_| {
+            Err(Error::Unavailable(format!("the change feed did not answer within {limit:?}; reconnecting")))
         })
     }
 
@@ -186,6 +191,10 @@ impl<F: ChangeFeed> Follower<F> {
             self.catch_up(conn).await?;
         } else {
             self.snapshot(conn).await?;
+            // A stored snapshot may be a little older than the database: the log has the rest.
+            if self.cache.revision() < source {
+                self.catch_up(conn).await?;
+            }
         }
         if self.cache.revision() >= source {
             self.status.synced();
@@ -195,16 +204,28 @@ impl<F: ChangeFeed> Follower<F> {
 
     async fn snapshot(&self, conn: &mut F::Connection) -> Result<()> {
         let started = Instant::now();
-        let snapshot = self.timed(conn.snapshot()).await?;
-        let fetched = started.elapsed();
-        let revision = snapshot.revision;
-        self.cache.load_snapshot(snapshot);
+        let snapshot = Self::within(self.config.snapshot_timeout, conn.snapshot()).await?;
+        let mut fetched = started.elapsed();
+        let mut revision = snapshot.revision;
+        let mut packed = snapshot.packed.len();
+        if let Err(e) = self.cache.load_snapshot(snapshot) {
+            if packed == 0 {
+                return Err(e);
+            }
+            // A stored compact snapshot that does not read is skipped, not retried forever.
+            tracing::warn!(error = %e, "the stored snapshot is unreadable; loading the full one instead");
+            let snapshot = Self::within(self.config.snapshot_timeout, conn.full_snapshot()).await?;
+            fetched = started.elapsed();
+            (revision, packed) = (snapshot.revision, 0);
+            self.cache.load_snapshot(snapshot)?;
+        }
         self.status.snapshots_loaded.fetch_add(1, Ordering::Relaxed);
         tracing::info!(
             revision,
             bindings = self.cache.bindings_count(),
             fetch_ms = fetched.as_millis(),
             build_ms = (started.elapsed() - fetched).as_millis(),
+            packed_parts = packed,
             "loaded snapshot"
         );
         Ok(())
@@ -427,6 +448,10 @@ mod tests {
             log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(change(revision));
         };
         let send = |n: Notification| tx.send(n).unwrap_or_else(|_| panic!("follower gone"));
+        // Committed after the first snapshot (before it, the follower would catch up at once).
+        while !cache.is_loaded() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         for r in 1..=3 {
             commit(r);
         }

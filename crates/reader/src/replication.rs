@@ -233,8 +233,12 @@ mod tests {
                 })
             })
             .collect();
-        let snapshot =
-            Snapshot { revision: 42, models: models.clone(), bindings: bindings.clone(), access: Vec::new() };
+        let snapshot = Snapshot {
+            revision: 42,
+            models: models.clone(),
+            bindings: bindings.clone(),
+            ..Default::default()
+        };
         let chunks = chunks(snapshot).unwrap();
         assert!(chunks.len() > 1, "{} chunks", chunks.len());
         assert!(chunks.iter().all(|c| c.revision == 42) && chunks.last().is_some_and(|c| c.last));

@@ -1,5 +1,6 @@
 //! `ResolverService` answered from the cache alone: no call here touches the database.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -235,15 +236,22 @@ fn response<'a>(
     target: &'a Target,
     revision: u64,
     routing_key: &str,
-) -> (v1::ResolveResponse, &'a Artifact) {
-    let found = traffic::Found {
-        generation: target.generation,
-        revision,
-        version: target.version,
-        artifact: &target.artifact,
-        traffic: target.traffic.as_ref().map(|t| &t.traffic),
+) -> (v1::ResolveResponse, Cow<'a, Artifact>) {
+    let first = target.artifact();
+    let answer = {
+        let found = traffic::Found {
+            generation: target.generation,
+            revision,
+            version: target.version,
+            artifact: &first,
+            traffic: target.traffic.as_ref().map(|t| &t.traffic),
+        };
+        let artifact_of = |v| if v == target.version { Some(&*first) } else { target.other_artifact(v) };
+        traffic::resolve_response(model, binding, found, artifact_of, routing_key).0
     };
-    traffic::resolve_response(model, binding, found, |v| target.artifact_of(v), routing_key)
+    // The version answered is the first one or another of the split (whose artifact is whole).
+    let artifact = target.other_artifact(answer.version).filter(|_| answer.version != target.version);
+    (answer, artifact.map_or(first, Cow::Borrowed))
 }
 
 /// What one watch message may weigh: well under the 4 MiB a gRPC message carries.
@@ -302,7 +310,7 @@ impl ResolverService for ReaderService {
         let target = target.map_err(status_from_error)?;
         let (mut answer, artifact) = response(&model, &binding, &target, revision, &routing_key);
         if presign {
-            let urls = self.artifacts.all_download_urls(artifact).await.map_err(status_from_error)?;
+            let urls = self.artifacts.all_download_urls(&artifact).await.map_err(status_from_error)?;
             answer.download_urls = urls.into_iter().map(Into::into).collect();
         }
         Ok(Response::new(answer))

@@ -344,6 +344,14 @@ pub struct PrimaryConfig {
     /// Milliseconds between change-log pruning runs.
     #[arg(long, env = "BINDERY_PRUNE_INTERVAL_MS", default_value_t = 600_000)]
     pub prune_interval_ms: u64,
+    /// Seconds between checks whether read nodes need a new compact snapshot to start from
+    /// (README "Read node cold start"); 0 turns stored snapshots off.
+    #[arg(long, env = "BINDERY_SNAPSHOT_INTERVAL_SECS", default_value_t = 60)]
+    pub snapshot_interval_secs: u64,
+    /// A new snapshot is written once the newest is this many changes behind (or ten intervals
+    /// old with anything changed).
+    #[arg(long, env = "BINDERY_SNAPSHOT_MIN_CHANGES", default_value_t = 1_000)]
+    pub snapshot_min_changes: u64,
     /// How long a promotion request waits for its approvals before it expires (seconds; default
     /// 7 days, 60 s to 90 days).
     #[arg(long, env = "BINDERY_PROMOTION_TTL_SECS", default_value_t = PROMOTION_TTL_SECS)]
@@ -401,6 +409,8 @@ impl PrimaryConfig {
             readiness_failures: 3,
             changes_retention_secs: 7 * 24 * 3_600,
             prune_interval_ms: 600_000,
+            snapshot_interval_secs: 60,
+            snapshot_min_changes: 1_000,
             promotion_ttl_secs: PROMOTION_TTL_SECS,
             artifacts: ArtifactArgs::default(),
             webhooks: WebhookArgs::default(),
@@ -434,6 +444,15 @@ impl PrimaryConfig {
         }
         if self.prune_interval_ms < 50 {
             bail!("prune_interval_ms must be at least 50");
+        }
+        if self.snapshot_interval_secs > 86_400 {
+            bail!("snapshot_interval_secs must be at most 86400 (a day)");
+        }
+        if !(1..=bindery_store_postgres::SNAPSHOT_MAX_BEHIND).contains(&self.snapshot_min_changes) {
+            bail!(
+                "snapshot_min_changes must be 1 to {} (read nodes do not use a snapshot further behind)",
+                bindery_store_postgres::SNAPSHOT_MAX_BEHIND
+            );
         }
         self.artifacts.validate(false)?;
         self.jwt.validate()?;
@@ -692,6 +711,7 @@ impl ReaderConfig {
         bindery_reader::FollowerConfig {
             poll_interval: Duration::from_millis(self.poll_interval_ms),
             query_timeout: self.database.timeout(),
+            snapshot_timeout: self.database.timeout().max(Duration::from_secs(120)),
             ..Default::default()
         }
     }

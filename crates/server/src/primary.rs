@@ -97,7 +97,8 @@ pub async fn serve_primary(
         webhooks.settings.clone(),
         schema_ready(migrated_rx.clone()),
     );
-    let pruning = tokio::spawn(prune_loop(store, config.clone(), schema_ready(migrated_rx)));
+    let pruning = tokio::spawn(prune_loop(store.clone(), config.clone(), schema_ready(migrated_rx.clone())));
+    let snapshots = tokio::spawn(snapshot_loop(store, config.clone(), schema_ready(migrated_rx)));
 
     let mlflow = crate::common::start_mlflow(config.mlflow_listen, primary.clone()).await?;
     let mut console = bindery_console::Console::new(primary.clone())
@@ -123,6 +124,7 @@ pub async fn serve_primary(
         tracing::info!("shutting down: health NOT_SERVING, then draining in-flight calls");
         readiness.abort();
         pruning.abort();
+        snapshots.abort();
         rollouts.abort();
         drop(deliveries);
         if let Some(gc) = gc {
@@ -160,6 +162,38 @@ async fn prune_loop(store: Arc<PgStore>, config: PrimaryConfig, schema_ready: im
             Ok(0) => {}
             Ok(pruned) => tracing::info!(pruned, ?retain, "pruned the change log"),
             Err(e) => tracing::debug!(error = %e, "pruning the change log failed; will retry"),
+        }
+    }
+}
+
+/// Keeps a compact snapshot for read nodes to start from (README "Read node cold start").
+/// The first check is one interval after start; failures are logged and retried next round.
+async fn snapshot_loop(store: Arc<PgStore>, config: PrimaryConfig, schema_ready: impl Future<Output = ()>) {
+    if config.snapshot_interval_secs == 0 {
+        return;
+    }
+    let interval = std::time::Duration::from_secs(config.snapshot_interval_secs);
+    let policy = bindery_store_postgres::SnapshotPolicy {
+        min_changes: config.snapshot_min_changes,
+        max_age: interval * 10,
+    };
+    schema_ready.await;
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let started = std::time::Instant::now();
+        match store.write_snapshot(policy).await {
+            Ok(None) => {}
+            Ok(Some(s)) => tracing::info!(
+                revision = s.revision,
+                bindings = s.bindings,
+                parts = s.parts,
+                bytes = s.bytes,
+                ms = started.elapsed().as_millis(),
+                "stored a snapshot for read nodes"
+            ),
+            Err(e) => tracing::warn!(error = %e, "storing a snapshot for read nodes failed; will retry"),
         }
     }
 }

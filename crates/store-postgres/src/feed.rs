@@ -2,6 +2,7 @@
 //! one is recycled and forgets its LISTEN), driven with `poll_message`; snapshots in one
 //! REPEATABLE READ transaction; gap fill from the `changes` table.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, IsolationLevel, Row};
+use tokio_postgres::{AsyncMessage, IsolationLevel, Row, Transaction};
 
 use crate::error::{StoreError, StoreResult, corrupt};
 use crate::write::{NOTIFY_CHANNEL, SELECT_REVISION};
@@ -101,7 +102,11 @@ impl FeedConnection for PgFeedConnection {
     }
 
     async fn snapshot(&mut self) -> Result<Snapshot> {
-        snapshot(&mut self.client).await.map_err(|e| e.into_domain("feed_snapshot"))
+        snapshot(&mut self.client, true).await.map_err(|e| e.into_domain("feed_snapshot"))
+    }
+
+    async fn full_snapshot(&mut self) -> Result<Snapshot> {
+        snapshot(&mut self.client, false).await.map_err(|e| e.into_domain("feed_snapshot"))
     }
 
     async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>> {
@@ -119,22 +124,15 @@ const SNAPSHOT_MODELS: &str = "SELECT id, name FROM models WHERE deleted_at IS N
 /// Bindings carry their model's id, not its name: the names come once per model from
 /// [`SNAPSHOT_MODELS`] (a deleted model has no bindings), which spares Postgres a join and the
 /// reader a name check per binding.
-const SNAPSHOT_BINDINGS: &str =
+pub(crate) const SNAPSHOT_BINDINGS: &str =
     "SELECT b.model_id, b.name AS binding_name, b.generation, b.version, b.traffic,
         v.artifact_uri, v.artifact_sha256, v.artifact_size, v.artifact_format, v.artifact_verification
     FROM bindings b
     JOIN versions v ON v.model_id = b.model_id AND v.version = b.version";
 
-async fn snapshot(client: &mut tokio_postgres::Client) -> StoreResult<Snapshot> {
-    let tx = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let revision = rows::u(tx.query_one(SELECT_REVISION, &[]).await?.try_get(0)?)?;
-    let names = tx
-        .query(SNAPSHOT_MODELS, &[])
+/// The live models' names by id.
+pub(crate) async fn model_names(tx: &Transaction<'_>) -> StoreResult<HashMap<i64, ModelName>> {
+    tx.query(SNAPSHOT_MODELS, &[])
         .await?
         .iter()
         .map(|r| {
@@ -143,7 +141,24 @@ async fn snapshot(client: &mut tokio_postgres::Client) -> StoreResult<Snapshot> 
                 ModelName::parse("model", r.try_get::<_, String>(1)?).map_err(corrupt)?,
             ))
         })
-        .collect::<StoreResult<std::collections::HashMap<i64, ModelName>>>()?;
+        .collect()
+}
+
+/// The state at one revision: the newest stored compact snapshot when it is usable (`packed`),
+/// else read from the tables.
+async fn snapshot(client: &mut tokio_postgres::Client, packed: bool) -> StoreResult<Snapshot> {
+    let tx = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let revision = rows::u(tx.query_one(SELECT_REVISION, &[]).await?.try_get(0)?)?;
+    if packed && let Some((at, parts)) = crate::snapshots::read(&tx, revision).await? {
+        tx.commit().await?;
+        return Ok(Snapshot { revision: at, packed: parts, ..Snapshot::default() });
+    }
+    let names = model_names(&tx).await?;
     // Streamed: rows are decoded while Postgres is still producing them (a million bindings
     // arrive over about a second), instead of after the last one.
     let stream = tx.query_raw(SNAPSHOT_BINDINGS, std::iter::empty::<i32>()).await?;
@@ -155,13 +170,10 @@ async fn snapshot(client: &mut tokio_postgres::Client) -> StoreResult<Snapshot> 
     let access = crate::access::snapshot(&tx).await?;
     tx.commit().await?;
     let models = names.into_values().collect();
-    Ok(Snapshot { revision, models, bindings, access })
+    Ok(Snapshot { revision, models, bindings, access, packed: Vec::new() })
 }
 
-fn snapshot_binding(
-    row: &Row,
-    models: &std::collections::HashMap<i64, ModelName>,
-) -> StoreResult<BindingChange> {
+pub(crate) fn snapshot_binding(row: &Row, models: &HashMap<i64, ModelName>) -> StoreResult<BindingChange> {
     let model_id: i64 = row.try_get("model_id")?;
     let model_name = models
         .get(&model_id)

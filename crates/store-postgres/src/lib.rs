@@ -18,6 +18,7 @@ mod rollouts;
 mod rows;
 mod search;
 mod sessions;
+mod snapshots;
 mod tls;
 mod versions;
 mod webhooks;
@@ -44,6 +45,7 @@ use tracing::Instrument;
 use crate::error::{StoreError, StoreResult};
 pub use crate::feed::{PgFeed, PgFeedConnection};
 pub use crate::migrate::migrate;
+pub use crate::snapshots::{MAX_BEHIND as SNAPSHOT_MAX_BEHIND, SnapshotPolicy, StoredSnapshot};
 pub use tls::{SslSettings, Verify};
 
 /// A parsed connection string: tokio-postgres's settings (reachable through `Deref`) and the TLS

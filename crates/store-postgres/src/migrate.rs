@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     (8, "annotations", include_str!("../migrations/0008_annotations.sql")),
     (9, "traffic", include_str!("../migrations/0009_traffic.sql")),
     (10, "webhooks", include_str!("../migrations/0010_webhooks.sql")),
+    (11, "snapshots", include_str!("../migrations/0011_snapshots.sql")),
 ];
 
 /// Arbitrary but fixed: "bindery" in ASCII.

@@ -60,7 +60,7 @@ pub(crate) fn snapshot(conn: &mut Connection) -> Result<Snapshot> {
     drop(stmt);
     let access = crate::access::snapshot(&tx)?;
     tx.commit().sql()?;
-    Ok(Snapshot { revision, models, bindings, access })
+    Ok(Snapshot { revision, models, bindings, access, packed: Vec::new() })
 }
 
 pub(crate) fn changes_after(conn: &Connection, after: u64, limit: u32) -> Result<Vec<Change>> {

@@ -5,9 +5,9 @@
 
 use std::collections::VecDeque;
 
-use bindery_core::{AccessChange, BindingChange, BindingTarget, Change, ChangeEffect, Snapshot};
+use bindery_core::{AccessChange, BindingChange, BindingName, Change, ChangeEffect, Snapshot};
 
-use super::{Cache, Target};
+use super::Cache;
 
 /// Changes a node keeps for the nodes following it. Off (nothing kept, nothing copied on the
 /// apply path) unless the node lets tier-2 nodes follow it ([`Cache::with_replication`]).
@@ -62,18 +62,6 @@ pub enum ChangesAfter {
     Pruned,
 }
 
-impl Target {
-    /// The target as the change feed carried it (manifests included).
-    fn as_change_target(&self) -> BindingTarget {
-        BindingTarget {
-            version: self.version,
-            artifact: (*self.artifact).clone(),
-            traffic: self.traffic.as_ref().map(|t| t.traffic.clone()),
-            others: self.traffic.as_ref().map_or_else(Vec::new, |t| t.others.clone()),
-        }
-    }
-}
-
 impl Cache {
     /// Keep the last `changes` applied changes (and the access changes since the last snapshot)
     /// so that tier-2 nodes can follow this one. Must be set before the first snapshot loads.
@@ -103,10 +91,12 @@ impl Cache {
         let mut bindings = Vec::with_capacity(usize::try_from(self.bindings_count()).unwrap_or(0));
         for entry in models.iter() {
             names.push(entry.key().clone());
-            for (name, target) in &entry.value().bindings {
+            for (name, target) in entry.value().iter() {
+                // Names in the cache were valid when they came in.
+                let Ok(name) = BindingName::parse("binding", name) else { continue };
                 bindings.push(BindingChange {
                     model_name: entry.key().clone(),
-                    binding: name.clone(),
+                    binding: name,
                     generation: target.generation,
                     target: Some(target.as_change_target()),
                 });
@@ -117,6 +107,7 @@ impl Cache {
             models: names,
             bindings,
             access: state.replication.access.clone(),
+            packed: Vec::new(),
         };
         drop(state);
         snapshot
@@ -145,7 +136,7 @@ mod tests {
     #[test]
     fn only_a_node_with_replication_keeps_changes_for_followers() {
         for (cache, kept) in [(Cache::new(10, 4), false), (Cache::new(10, 4).with_replication(2), true)] {
-            cache.load_snapshot(Snapshot { revision: 5, ..Default::default() });
+            cache.load_snapshot(Snapshot { revision: 5, ..Default::default() }).unwrap();
             for r in 6..=8 {
                 cache.apply(&other(r)).unwrap();
             }
