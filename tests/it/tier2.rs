@@ -206,7 +206,7 @@ async fn replication_needs_the_secret_and_bounds_its_requests() {
         let status = c.get_changes(with(changes(0, 10), token)).await.unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated, "{token:?}: {status:?}");
     }
-    let status = c.get_snapshot(with(v1::GetSnapshotRequest {}, None)).await.unwrap_err();
+    let status = c.get_snapshot(with(v1::GetSnapshotRequest::default(), None)).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let status = c.get_changes(with(changes(0, 5_000), Some(SECRET))).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);

@@ -30,6 +30,8 @@ struct Measured {
     snapshot_bytes: usize,
     /// From the stored compact snapshot.
     from_snapshot: Start,
+    /// A tier-2 node from that tier-1 node.
+    from_upstream: Start,
 }
 
 struct Start {
@@ -38,13 +40,18 @@ struct Start {
     peak_kib: u64,
 }
 
-async fn start(binary: &str, url: &str) -> anyhow::Result<Start> {
-    let mut reader = Process::spawn(binary, &["reader", "--database-url", url, "--auth", "none"])?;
+const SECRET: &str = "scale-benchmark-replication-secret-0123";
+
+/// A reader with `args` (after `reader --auth none`), timed from spawn to SERVING; its RSS.
+async fn start(binary: &str, args: &[&str]) -> anyhow::Result<(Start, Process)> {
+    let mut argv = vec!["reader", "--auth", "none", "--metrics-listen", "off"];
+    argv.extend_from_slice(args);
+    let mut reader = Process::spawn(binary, &argv)?;
     let cold_start = reader.wait_serving(Duration::from_secs(300)).await.context("reader cold start")?;
     // Let the allocator settle after the snapshot load.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (rss_kib, peak_kib) = reader.rss_kib()?;
-    Ok(Start { cold_start, rss_kib, peak_kib })
+    Ok((Start { cold_start, rss_kib, peak_kib }, reader))
 }
 
 async fn measure(binary: &str, n: usize) -> anyhow::Result<Measured> {
@@ -58,13 +65,18 @@ async fn measure(binary: &str, n: usize) -> anyhow::Result<Measured> {
         anyhow::ensure!(usize::try_from(bindings)? == n.div_ceil(4) * 4, "seeded {bindings} bindings");
     }
     let seed = seeded.elapsed();
-    let from_tables = start(binary, &db.url).await?;
+    let (from_tables, reader) = start(binary, &["--database-url", &db.url]).await?;
+    drop(reader);
     let store = bindery_store_postgres::PgStore::new(pg, &bindery_store_postgres::PoolOptions::default())?;
     let writing = Instant::now();
     let policy = bindery_store_postgres::SnapshotPolicy { min_changes: 1, max_age: Duration::ZERO };
     let stored = store.write_snapshot(policy).await?.context("no snapshot written")?;
     let store_snapshot = writing.elapsed();
-    let from_snapshot = start(binary, &db.url).await?;
+    let (from_snapshot, tier1) =
+        start(binary, &["--database-url", &db.url, "--replication-secret", SECRET]).await?;
+    let upstream = format!("http://{}", tier1.addr);
+    let (from_upstream, _tier2) =
+        start(binary, &["--upstream", &upstream, "--upstream-secret", SECRET]).await?;
     Ok(Measured {
         bindings: n,
         seed,
@@ -72,16 +84,18 @@ async fn measure(binary: &str, n: usize) -> anyhow::Result<Measured> {
         store_snapshot,
         snapshot_bytes: stored.bytes,
         from_snapshot,
+        from_upstream,
     })
 }
 
+/// Prints what it measured (one `RESULT` JSON line per start for benches/run.sh).
+#[allow(clippy::print_stdout)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let binary = bindery_binary()?;
     let empty = measure(&binary, 0).await?;
     let baseline = empty.from_tables.rss_kib;
-    #[allow(clippy::print_stdout)]
     {
         println!(
             "empty database: cold start {:.3} s, RSS {baseline} KiB",
@@ -92,8 +106,12 @@ async fn main() -> anyhow::Result<()> {
         let m = measure(&binary, n).await?;
         #[allow(clippy::cast_precision_loss)]
         let per_binding = |s: &Start| (s.rss_kib.saturating_sub(baseline) * 1024) as f64 / m.bindings as f64;
-        #[allow(clippy::print_stdout)]
-        for (source, s) in [("tables", &m.from_tables), ("stored snapshot", &m.from_snapshot)] {
+        let sources = [
+            ("tables", &m.from_tables),
+            ("stored snapshot", &m.from_snapshot),
+            ("upstream", &m.from_upstream),
+        ];
+        for (source, s) in sources {
             println!(
                 "{} bindings (seeded in {:.1} s), from the {source}: cold start {:.3} s, RSS {} KiB (peak {} KiB), {:.0} bytes per binding",
                 m.bindings,

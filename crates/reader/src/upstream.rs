@@ -174,6 +174,54 @@ impl UpstreamConnection {
             _ => Error::Unavailable(message),
         }
     }
+
+    /// The upstream's snapshot, in the compact encoding when `packed` (an upstream that
+    /// predates it answers with JSON entries, read all the same).
+    async fn fetch_snapshot(&mut self, packed: bool) -> Result<Snapshot> {
+        let request = self.request(GetSnapshotRequest { packed });
+        let mut stream = self.client.get_snapshot(request).await.map_err(|s| self.failed(&s))?.into_inner();
+        let mut snapshot = Snapshot::default();
+        loop {
+            let chunk = match stream.message().await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => {
+                    return Err(Error::Unavailable(format!(
+                        "upstream {}: the snapshot was cut short",
+                        self.url
+                    )));
+                }
+                Err(s) => return Err(self.failed(&s)),
+            };
+            if snapshot.revision != 0 && chunk.revision != snapshot.revision {
+                return Err(Error::Internal(format!(
+                    "upstream {}: snapshot chunks of two revisions",
+                    self.url
+                )));
+            }
+            snapshot.revision = chunk.revision;
+            if !chunk.part.is_empty() {
+                snapshot.packed.push(chunk.part);
+            }
+            for name in chunk.models {
+                snapshot.models.push(ModelName::parse("model", &name)?);
+            }
+            for entry in chunk.entries {
+                match decode(&entry, &self.url)?.effect {
+                    ChangeEffect::Bindings(bindings) => snapshot.bindings.extend(bindings),
+                    ChangeEffect::Access(access) => snapshot.access.push(access),
+                    _ => {
+                        return Err(Error::Internal(format!(
+                            "upstream {}: unexpected snapshot entry",
+                            self.url
+                        )));
+                    }
+                }
+            }
+            if chunk.last {
+                return Ok(snapshot);
+            }
+        }
+    }
 }
 
 fn decode(entry: &bindery_proto::v1::ReplicationEntry, url: &str) -> Result<Change> {
@@ -200,46 +248,11 @@ impl FeedConnection for UpstreamConnection {
     }
 
     async fn snapshot(&mut self) -> Result<Snapshot> {
-        let request = self.request(GetSnapshotRequest {});
-        let mut stream = self.client.get_snapshot(request).await.map_err(|s| self.failed(&s))?.into_inner();
-        let mut snapshot = Snapshot::default();
-        loop {
-            let chunk = match stream.message().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => {
-                    return Err(Error::Unavailable(format!(
-                        "upstream {}: the snapshot was cut short",
-                        self.url
-                    )));
-                }
-                Err(s) => return Err(self.failed(&s)),
-            };
-            if snapshot.revision != 0 && chunk.revision != snapshot.revision {
-                return Err(Error::Internal(format!(
-                    "upstream {}: snapshot chunks of two revisions",
-                    self.url
-                )));
-            }
-            snapshot.revision = chunk.revision;
-            for name in chunk.models {
-                snapshot.models.push(ModelName::parse("model", &name)?);
-            }
-            for entry in chunk.entries {
-                match decode(&entry, &self.url)?.effect {
-                    ChangeEffect::Bindings(bindings) => snapshot.bindings.extend(bindings),
-                    ChangeEffect::Access(access) => snapshot.access.push(access),
-                    _ => {
-                        return Err(Error::Internal(format!(
-                            "upstream {}: unexpected snapshot entry",
-                            self.url
-                        )));
-                    }
-                }
-            }
-            if chunk.last {
-                return Ok(snapshot);
-            }
-        }
+        self.fetch_snapshot(true).await
+    }
+
+    async fn full_snapshot(&mut self) -> Result<Snapshot> {
+        self.fetch_snapshot(false).await
     }
 
     async fn changes_after(&mut self, after: u64, limit: u32) -> Result<Vec<Change>> {

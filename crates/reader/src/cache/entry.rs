@@ -14,9 +14,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use bindery_core::snapshot_codec::{BindingView, Digest};
+use bindery_core::snapshot_codec::{BindingView, Digest, Encoder};
 use bindery_core::traffic::{MemberArtifact, TrafficRecord};
-use bindery_core::{Artifact, BindingTarget, Error, ModelName, hex};
+use bindery_core::{Artifact, BindingChange, BindingName, BindingTarget, Error, ModelName, hex};
 
 use super::Hasher;
 
@@ -196,6 +196,25 @@ impl Compact {
         }
     }
 
+    /// The encoding's view of a binding to this artifact (no split: `target.traffic` is none).
+    fn view<'a>(&'a self, name: &'a str, target: &Target) -> BindingView<'a> {
+        let (etag, last_modified) = self.found.as_deref().map_or(("", None), |(etag, at)| (&**etag, *at));
+        BindingView {
+            binding: name,
+            generation: target.generation,
+            version: target.version,
+            uri: &self.uri,
+            sha256: if self.flags & HAS_SHA256 == 0 { Digest::None } else { Digest::Bytes(&self.sha256) },
+            size_bytes: self.size_bytes,
+            format: &self.format,
+            etag,
+            last_modified,
+            verified: self.flags & VERIFIED != 0,
+            sha256_verified: self.flags & SHA256_VERIFIED != 0,
+            rest: Cow::Borrowed(&[]),
+        }
+    }
+
     fn expand(&self) -> Artifact {
         let (etag, last_modified) =
             self.found.as_deref().map_or((String::new(), None), |(etag, at)| (etag.to_string(), *at));
@@ -292,6 +311,38 @@ impl ModelEntry {
 
     pub(super) fn iter(&self) -> impl Iterator<Item = (&str, &Target)> {
         self.0.iter().map(|(name, target)| (&**name, target))
+    }
+
+    /// Writes the model and its bindings to `encoder`, compact targets straight from memory.
+    pub(super) fn encode(&self, model: &ModelName, encoder: &mut Encoder) -> Result<(), Error> {
+        // Targets that are not compact go through a whole change first (their views borrow it).
+        let whole = self
+            .0
+            .iter()
+            .map(|(name, target)| match (&target.artifact, &target.traffic) {
+                (Stored::Compact(_), None) => Ok(None),
+                _ => Ok(Some(BindingChange {
+                    model_name: model.clone(),
+                    binding: BindingName::parse("binding", &**name)?,
+                    generation: target.generation,
+                    target: Some(target.as_change_target()),
+                })),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut digests = vec![[0u8; 32]; self.0.len()];
+        let views = self
+            .0
+            .iter()
+            .zip(&whole)
+            .zip(digests.iter_mut())
+            .map(|(((name, target), whole), digest)| match (whole, &target.artifact) {
+                (None, Stored::Compact(c)) => Ok(c.view(name, target)),
+                (Some(change), _) => BindingView::of(change, digest),
+                (None, Stored::Full(_)) => Err(Error::Internal("a whole target without its change".into())),
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        encoder.model(model.as_str(), &views);
+        Ok(())
     }
 
     /// The same bindings with `changes` applied (`None`: removed); the counts of bindings added
@@ -409,9 +460,9 @@ mod tests {
             ..artifact()
         };
         for a in [artifact(), verified, manifest, Artifact { sha256: String::new(), ..artifact() }] {
-            let change = bindery_core::BindingChange {
+            let change = BindingChange {
                 model_name: model.clone(),
-                binding: bindery_core::BindingName::parse("b", "prod").unwrap(),
+                binding: BindingName::parse("b", "prod").unwrap(),
                 generation: 3,
                 target: Some(BindingTarget::single(9, a.clone())),
             };
@@ -421,6 +472,46 @@ mod tests {
             assert_eq!((target.generation, target.version), (3, 9));
             assert_eq!(target.artifact().into_owned(), a);
         }
+    }
+
+    #[test]
+    fn a_model_entry_encodes_to_what_it_was_built_from() {
+        let model = ModelName::parse("m", "team/m").unwrap();
+        let verified = Artifact {
+            etag: "e".into(),
+            verified: true,
+            last_modified: Some(SystemTime::UNIX_EPOCH),
+            ..artifact()
+        };
+        let manifest = Artifact { files: vec![bindery_core::ArtifactFile::default()], ..artifact() };
+        let changes: Vec<BindingChange> = [("a", artifact()), ("b", verified), ("c", manifest)]
+            .into_iter()
+            .zip(1u64..)
+            .map(|((name, a), i)| BindingChange {
+                model_name: model.clone(),
+                binding: BindingName::parse("b", name).unwrap(),
+                generation: i,
+                target: Some(BindingTarget::single(i + 10, a)),
+            })
+            .collect();
+        let mut shared = Shared::default();
+        let entry = ModelEntry::from_unsorted(
+            changes
+                .iter()
+                .map(|c| {
+                    let t = c.target.clone().unwrap();
+                    (
+                        Arc::from(c.binding.as_str()),
+                        Target::new(c.generation, t, &mut shared, || (model.clone(), 1)),
+                    )
+                })
+                .collect(),
+        );
+        let mut encoder = Encoder::new(5, 1 << 20);
+        entry.encode(&model, &mut encoder).unwrap();
+        let decoded = bindery_core::snapshot_codec::decode(&encoder.finish()).unwrap();
+        assert_eq!(decoded.revision, 5);
+        assert_eq!(decoded.bindings, changes);
     }
 
     #[test]

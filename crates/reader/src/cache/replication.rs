@@ -5,7 +5,8 @@
 
 use std::collections::VecDeque;
 
-use bindery_core::{AccessChange, BindingChange, BindingName, Change, ChangeEffect, Snapshot};
+use bindery_core::snapshot_codec::Encoder;
+use bindery_core::{AccessChange, BindingChange, BindingName, Change, ChangeEffect, Error, Snapshot};
 
 use super::Cache;
 
@@ -111,6 +112,23 @@ impl Cache {
         };
         drop(state);
         snapshot
+    }
+
+    /// The whole state at the applied revision in the compact encoding, in parts of about
+    /// `part_bytes`: a fraction of the memory of [`Cache::export_snapshot`], and no copy of any
+    /// compact target. Holds the apply lock while it encodes (resolves never take it).
+    pub fn export_packed(&self, part_bytes: usize) -> Result<Vec<Vec<u8>>, Error> {
+        let state = self.lock();
+        let models = self.models.load();
+        let mut encoder = Encoder::new(self.revision(), part_bytes);
+        for entry in models.iter() {
+            entry.value().encode(entry.key(), &mut encoder)?;
+        }
+        for access in &state.replication.access {
+            encoder.access(access)?;
+        }
+        drop(state);
+        Ok(encoder.finish())
     }
 
     /// The applied revision, now and each time it moves.

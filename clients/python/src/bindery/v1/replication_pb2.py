@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62indery/v1/replication.proto\x12\nbindery.v1\"R\n\x10ReplicationEntry\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"\x14\n\x12GetSnapshotRequest\"n\n\rSnapshotChunk\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12\x0e\n\x06models\x18\x02 \x03(\t\x12-\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1c.bindery.v1.ReplicationEntry\x12\x0c\n\x04last\x18\x04 \x01(\x08\":\n\x11GetChangesRequest\x12\x16\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"e\n\x12GetChangesResponse\x12-\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1c.bindery.v1.ReplicationEntry\x12\x10\n\x08revision\x18\x02 \x01(\x04\x12\x0e\n\x06pruned\x18\x03 \x01(\x08\"\x18\n\x16\x46ollowRevisionsRequest\"+\n\x17\x46ollowRevisionsResponse\x12\x10\n\x08revision\x18\x01 \x01(\x04\x32\x8b\x02\n\x12ReplicationService\x12J\n\x0bGetSnapshot\x12\x1e.bindery.v1.GetSnapshotRequest\x1a\x19.bindery.v1.SnapshotChunk0\x01\x12K\n\nGetChanges\x12\x1d.bindery.v1.GetChangesRequest\x1a\x1e.bindery.v1.GetChangesResponse\x12\\\n\x0f\x46ollowRevisions\x12\".bindery.v1.FollowRevisionsRequest\x1a#.bindery.v1.FollowRevisionsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x62indery/v1/replication.proto\x12\nbindery.v1\"R\n\x10ReplicationEntry\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\r\n\x05model\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"$\n\x12GetSnapshotRequest\x12\x0e\n\x06packed\x18\x01 \x01(\x08\"|\n\rSnapshotChunk\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12\x0e\n\x06models\x18\x02 \x03(\t\x12-\n\x07\x65ntries\x18\x03 \x03(\x0b\x32\x1c.bindery.v1.ReplicationEntry\x12\x0c\n\x04last\x18\x04 \x01(\x08\x12\x0c\n\x04part\x18\x05 \x01(\x0c\":\n\x11GetChangesRequest\x12\x16\n\x0e\x61\x66ter_revision\x18\x01 \x01(\x04\x12\r\n\x05limit\x18\x02 \x01(\r\"e\n\x12GetChangesResponse\x12-\n\x07\x63hanges\x18\x01 \x03(\x0b\x32\x1c.bindery.v1.ReplicationEntry\x12\x10\n\x08revision\x18\x02 \x01(\x04\x12\x0e\n\x06pruned\x18\x03 \x01(\x08\"\x18\n\x16\x46ollowRevisionsRequest\"+\n\x17\x46ollowRevisionsResponse\x12\x10\n\x08revision\x18\x01 \x01(\x04\x32\x8b\x02\n\x12ReplicationService\x12J\n\x0bGetSnapshot\x12\x1e.bindery.v1.GetSnapshotRequest\x1a\x19.bindery.v1.SnapshotChunk0\x01\x12K\n\nGetChanges\x12\x1d.bindery.v1.GetChangesRequest\x1a\x1e.bindery.v1.GetChangesResponse\x12\\\n\x0f\x46ollowRevisions\x12\".bindery.v1.FollowRevisionsRequest\x1a#.bindery.v1.FollowRevisionsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,17 +34,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REPLICATIONENTRY']._serialized_start=44
   _globals['_REPLICATIONENTRY']._serialized_end=126
   _globals['_GETSNAPSHOTREQUEST']._serialized_start=128
-  _globals['_GETSNAPSHOTREQUEST']._serialized_end=148
-  _globals['_SNAPSHOTCHUNK']._serialized_start=150
-  _globals['_SNAPSHOTCHUNK']._serialized_end=260
-  _globals['_GETCHANGESREQUEST']._serialized_start=262
-  _globals['_GETCHANGESREQUEST']._serialized_end=320
-  _globals['_GETCHANGESRESPONSE']._serialized_start=322
-  _globals['_GETCHANGESRESPONSE']._serialized_end=423
-  _globals['_FOLLOWREVISIONSREQUEST']._serialized_start=425
-  _globals['_FOLLOWREVISIONSREQUEST']._serialized_end=449
-  _globals['_FOLLOWREVISIONSRESPONSE']._serialized_start=451
-  _globals['_FOLLOWREVISIONSRESPONSE']._serialized_end=494
-  _globals['_REPLICATIONSERVICE']._serialized_start=497
-  _globals['_REPLICATIONSERVICE']._serialized_end=764
+  _globals['_GETSNAPSHOTREQUEST']._serialized_end=164
+  _globals['_SNAPSHOTCHUNK']._serialized_start=166
+  _globals['_SNAPSHOTCHUNK']._serialized_end=290
+  _globals['_GETCHANGESREQUEST']._serialized_start=292
+  _globals['_GETCHANGESREQUEST']._serialized_end=350
+  _globals['_GETCHANGESRESPONSE']._serialized_start=352
+  _globals['_GETCHANGESRESPONSE']._serialized_end=453
+  _globals['_FOLLOWREVISIONSREQUEST']._serialized_start=455
+  _globals['_FOLLOWREVISIONSREQUEST']._serialized_end=479
+  _globals['_FOLLOWREVISIONSRESPONSE']._serialized_start=481
+  _globals['_FOLLOWREVISIONSRESPONSE']._serialized_end=524
+  _globals['_REPLICATIONSERVICE']._serialized_start=527
+  _globals['_REPLICATIONSERVICE']._serialized_end=794
 # @@protoc_insertion_point(module_scope)

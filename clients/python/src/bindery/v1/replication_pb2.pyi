@@ -18,20 +18,24 @@ class ReplicationEntry(_message.Message):
     def __init__(self, revision: _Optional[int] = ..., kind: _Optional[str] = ..., model: _Optional[str] = ..., payload: _Optional[bytes] = ...) -> None: ...
 
 class GetSnapshotRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("packed",)
+    PACKED_FIELD_NUMBER: _ClassVar[int]
+    packed: bool
+    def __init__(self, packed: bool = ...) -> None: ...
 
 class SnapshotChunk(_message.Message):
-    __slots__ = ("revision", "models", "entries", "last")
+    __slots__ = ("revision", "models", "entries", "last", "part")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     LAST_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
     revision: int
     models: _containers.RepeatedScalarFieldContainer[str]
     entries: _containers.RepeatedCompositeFieldContainer[ReplicationEntry]
     last: bool
-    def __init__(self, revision: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., entries: _Optional[_Iterable[_Union[ReplicationEntry, _Mapping]]] = ..., last: bool = ...) -> None: ...
+    part: bytes
+    def __init__(self, revision: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., entries: _Optional[_Iterable[_Union[ReplicationEntry, _Mapping]]] = ..., last: bool = ..., part: _Optional[bytes] = ...) -> None: ...
 
 class GetChangesRequest(_message.Message):
     __slots__ = ("after_revision", "limit")
