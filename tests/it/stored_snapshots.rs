@@ -58,17 +58,24 @@ async fn setup() -> (TestPrimary, Registry) {
     (primary, registry)
 }
 
-/// Changes version 1's URI in the tables without a change-log entry.
-async fn tamper(primary: &TestPrimary) {
+/// Sets version 1's URI in the tables, without a change-log entry.
+async fn set_v1_uri(primary: &TestPrimary, uri: &str) {
     let client = primary.db.client().await.unwrap();
     client
         .execute(
-            "UPDATE versions SET artifact_uri = 's3://models/tampered/model.onnx'
+            "UPDATE versions SET artifact_uri = $1
              WHERE version = 1 AND model_id = (SELECT id FROM models WHERE name = 'snap/a')",
-            &[],
+            &[&uri],
         )
         .await
         .unwrap();
+}
+
+const TAMPERED: &str = "s3://models/tampered/model.onnx";
+const REGISTERED: &str = "s3://models/snap/a/r1/model.onnx";
+
+async fn tamper(primary: &TestPrimary) {
+    set_v1_uri(primary, TAMPERED).await;
 }
 
 #[tokio::test]
@@ -93,7 +100,7 @@ async fn a_reader_starts_from_the_stored_snapshot_and_replays_the_log_after_it()
     assert_eq!(uri(&reader, "snap/a", "production").await, "s3://models/snap/a/r2/model.onnx");
     assert_eq!(uri(&reader, "snap/later", "production").await, "s3://models/snap/later/l1/model.onnx");
     // The canary split came from the snapshot: version 1's artifact as it was stored.
-    assert_eq!(uri(&reader, "snap/a", "canary").await, "s3://models/snap/a/r1/model.onnx");
+    assert_eq!(uri(&reader, "snap/a", "canary").await, REGISTERED);
     let staging = reader
         .resolver()
         .await
@@ -127,19 +134,12 @@ async fn a_stored_snapshot_is_not_used_when_unreadable_or_past_the_change_log() 
     reader.wait_revision(db_revision(&primary.db).await, CONVERGE).await.unwrap();
     assert_eq!(uri(&reader, "snap/a", "staging").await, "s3://models/snap/a/r2/model.onnx");
     let canary = uri(&reader, "snap/a", "canary").await;
-    assert_eq!(canary, "s3://models/tampered/model.onnx", "read from the tables");
+    assert_eq!(canary, TAMPERED, "read from the tables");
 
     // Readable again, but the change log no longer reaches back to it: the tables again.
     client.execute("DELETE FROM snapshots", &[]).await.unwrap();
     // (Version 1's URI back as registered, so that the snapshot holds it.)
-    client
-        .execute(
-            "UPDATE versions SET artifact_uri = 's3://models/snap/a/r1/model.onnx'
-             WHERE version = 1 AND model_id = (SELECT id FROM models WHERE name = 'snap/a')",
-            &[],
-        )
-        .await
-        .unwrap();
+    set_v1_uri(&primary, REGISTERED).await;
     let stored = store(&primary.db).write_snapshot(NOW).await.unwrap().expect("due");
     bind(&mut registry, "snap/a", "staging", 3, None).await.unwrap();
     tamper(&primary).await;
@@ -150,31 +150,16 @@ async fn a_stored_snapshot_is_not_used_when_unreadable_or_past_the_change_log() 
     let reader = TestReader::start(&primary.db.url).await.unwrap();
     reader.wait_revision(db_revision(&primary.db).await, CONVERGE).await.unwrap();
     assert_eq!(uri(&reader, "snap/a", "staging").await, "s3://models/snap/a/r3/model.onnx");
-    assert_eq!(
-        uri(&reader, "snap/a", "canary").await,
-        "s3://models/tampered/model.onnx",
-        "read from the tables"
-    );
+    assert_eq!(uri(&reader, "snap/a", "canary").await, TAMPERED, "read from the tables");
 
     // And with the log intact, the same snapshot is used (the tampering is not seen).
     client.execute("DELETE FROM snapshots", &[]).await.unwrap();
-    client
-        .execute(
-            "UPDATE versions SET artifact_uri = 's3://models/snap/a/r1/model.onnx'
-             WHERE version = 1 AND model_id = (SELECT id FROM models WHERE name = 'snap/a')",
-            &[],
-        )
-        .await
-        .unwrap();
+    set_v1_uri(&primary, REGISTERED).await;
     store(&primary.db).write_snapshot(NOW).await.unwrap().expect("due");
     tamper(&primary).await;
     let reader = TestReader::start(&primary.db.url).await.unwrap();
     reader.wait_revision(db_revision(&primary.db).await, CONVERGE).await.unwrap();
-    assert_eq!(
-        uri(&reader, "snap/a", "canary").await,
-        "s3://models/snap/a/r1/model.onnx",
-        "from the snapshot"
-    );
+    assert_eq!(uri(&reader, "snap/a", "canary").await, REGISTERED, "from the snapshot");
 }
 
 #[tokio::test]

@@ -390,6 +390,22 @@ mod tests {
         }
     }
 
+    /// Plain, verified, with a manifest, and without a digest.
+    fn varieties() -> Vec<Artifact> {
+        let verified = Artifact {
+            etag: "e".into(),
+            verified: true,
+            last_modified: Some(SystemTime::UNIX_EPOCH),
+            ..artifact()
+        };
+        let manifest = Artifact {
+            sha256: String::new(),
+            files: vec![bindery_core::ArtifactFile::default()],
+            ..artifact()
+        };
+        vec![artifact(), verified, manifest, Artifact { sha256: String::new(), ..artifact() }]
+    }
+
     fn stored(a: Artifact) -> Stored {
         Shared::default().artifact(a, || (ModelName::parse("m", "m").unwrap(), 7))
     }
@@ -448,18 +464,7 @@ mod tests {
     #[test]
     fn a_target_read_from_the_encoding_is_the_one_encoded() {
         let model = ModelName::parse("m", "team/m").unwrap();
-        let verified = Artifact {
-            etag: "e".into(),
-            verified: true,
-            last_modified: Some(SystemTime::UNIX_EPOCH),
-            ..artifact()
-        };
-        let manifest = Artifact {
-            sha256: String::new(),
-            files: vec![bindery_core::ArtifactFile::default()],
-            ..artifact()
-        };
-        for a in [artifact(), verified, manifest, Artifact { sha256: String::new(), ..artifact() }] {
+        for a in varieties() {
             let change = BindingChange {
                 model_name: model.clone(),
                 binding: BindingName::parse("b", "prod").unwrap(),
@@ -477,19 +482,12 @@ mod tests {
     #[test]
     fn a_model_entry_encodes_to_what_it_was_built_from() {
         let model = ModelName::parse("m", "team/m").unwrap();
-        let verified = Artifact {
-            etag: "e".into(),
-            verified: true,
-            last_modified: Some(SystemTime::UNIX_EPOCH),
-            ..artifact()
-        };
-        let manifest = Artifact { files: vec![bindery_core::ArtifactFile::default()], ..artifact() };
-        let changes: Vec<BindingChange> = [("a", artifact()), ("b", verified), ("c", manifest)]
+        let changes: Vec<BindingChange> = varieties()
             .into_iter()
             .zip(1u64..)
-            .map(|((name, a), i)| BindingChange {
+            .map(|(a, i)| BindingChange {
                 model_name: model.clone(),
-                binding: BindingName::parse("b", name).unwrap(),
+                binding: BindingName::parse("b", format!("b{i}")).unwrap(),
                 generation: i,
                 target: Some(BindingTarget::single(i + 10, a)),
             })
