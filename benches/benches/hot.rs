@@ -73,6 +73,17 @@ fn benches(c: &mut Criterion) {
         });
     });
 
+    // What a Resolve reads: the target, then its artifact (expanded from the compact form the
+    // cache keeps: the digest back to hex, the strings copied).
+    c.bench_function("cache_resolve + artifact (10k bindings)", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            let (m, n) = &keys[i];
+            let (found, _) = cache.resolve(m, n);
+            black_box(found.map(|t| t.artifact().into_owned()))
+        });
+    });
+
     let mut revision = 1;
     let name = model(42);
     let prod = binding(0);

@@ -502,13 +502,17 @@ impl Visitor for Built {
     }
 }
 
+/// Threads for encoding and decoding snapshots: one per core, at most 8.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 8)
+}
+
 /// The models of `parts` (all of `revision`), decoded on as many threads as there are cores.
 fn build_packed(parts: &[Vec<u8>], revision: u64) -> Result<Vec<Built>, Error> {
     if parts.is_empty() {
         return Ok(Vec::new());
     }
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 8);
-    let per = parts.len().div_ceil(threads);
+    let per = parts.len().div_ceil(threads());
     std::thread::scope(|s| {
         let handles: Vec<_> = parts
             .chunks(per)

@@ -116,19 +116,46 @@ impl Cache {
 
     /// The whole state at the applied revision in the compact encoding, in parts of about
     /// `part_bytes`: a fraction of the memory of [`Cache::export_snapshot`], and no copy of any
-    /// compact target. Holds the apply lock while it encodes (resolves never take it).
+    /// compact target. The apply lock is held only to take the models' entries (copy-on-write:
+    /// holding them freezes this revision's state); they are encoded after it, on every core.
     pub fn export_packed(&self, part_bytes: usize) -> Result<Vec<Vec<u8>>, Error> {
         let state = self.lock();
-        let models = self.models.load();
-        let mut encoder = Encoder::new(self.revision(), part_bytes);
-        for entry in models.iter() {
-            entry.value().encode(entry.key(), &mut encoder)?;
-        }
-        for access in &state.replication.access {
-            encoder.access(access)?;
-        }
+        let revision = self.revision();
+        let models: Vec<_> =
+            self.models.load().iter().map(|e| (e.key().clone(), e.value().clone())).collect();
+        let access = state.replication.access.clone();
         drop(state);
-        Ok(encoder.finish())
+        let per = models.len().div_ceil(super::threads()).max(1);
+        let encoded: Vec<Result<Vec<Vec<u8>>, Error>> = std::thread::scope(|s| {
+            let handles: Vec<_> = models
+                .chunks(per)
+                .map(|group| {
+                    s.spawn(move || {
+                        let mut encoder = Encoder::new(revision, part_bytes);
+                        for (name, entry) in group {
+                            entry.encode(name, &mut encoder)?;
+                        }
+                        Ok(encoder.finish())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| Err(Error::Internal("encoding the snapshot panicked".into())))
+                })
+                .collect()
+        });
+        let mut parts = Vec::new();
+        for group in encoded {
+            parts.extend(group?);
+        }
+        let mut tail = Encoder::new(revision, part_bytes);
+        for change in &access {
+            tail.access(change)?;
+        }
+        parts.extend(tail.finish());
+        Ok(parts)
     }
 
     /// The applied revision, now and each time it moves.
