@@ -492,6 +492,22 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("--replication-secret"));
     }
 
+    #[test]
+    fn stored_snapshot_settings_have_bounds() {
+        let url = DatabaseUrl::new("postgres://bindery@db/bindery");
+        let mut c = PrimaryConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), url);
+        c.validate().unwrap();
+        c.snapshot_interval_secs = 0;
+        c.validate().unwrap();
+        c.snapshot_interval_secs = 86_401;
+        assert!(c.validate().unwrap_err().to_string().contains("snapshot_interval_secs"));
+        c.snapshot_interval_secs = 60;
+        for bad in [0, bindery_store_postgres::SNAPSHOT_MAX_BEHIND + 1] {
+            c.snapshot_min_changes = bad;
+            assert!(c.validate().unwrap_err().to_string().contains("snapshot_min_changes"), "{bad}");
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 2_000, ..Default::default() })]
 
