@@ -427,6 +427,27 @@ pub fn hex(bytes: &[u8]) -> String {
     String::from_utf8(s).unwrap_or_default()
 }
 
+/// A SHA-256 spelled as [`hex`] spells it (64 lowercase hex characters), as its 32 bytes; `None`
+/// for anything else (uppercase would not spell back the same).
+pub fn sha256_bytes(s: &str) -> Option<[u8; 32]> {
+    fn digit(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        }
+    }
+    let bytes = s.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = digit(*bytes.get(2 * i)?)? << 4 | digit(*bytes.get(2 * i + 1)?)?;
+    }
+    Some(out)
+}
+
 /// Parses lowercase or uppercase hex.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
@@ -494,5 +515,9 @@ mod tests {
         assert_eq!(unhex("00ff10"), Some(vec![0, 255, 16]));
         assert_eq!(unhex("0g"), None);
         assert_eq!(unhex("abc"), None);
+        let digest: [u8; 32] = std::array::from_fn(|i| i as u8 * 7);
+        assert_eq!(sha256_bytes(&hex(&digest)), Some(digest));
+        assert_eq!(sha256_bytes(&hex(&digest).to_uppercase()), None, "not spelled as hex() spells it");
+        assert_eq!(sha256_bytes("ab"), None);
     }
 }

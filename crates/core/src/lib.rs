@@ -38,7 +38,8 @@ pub use access_state::{AccessChange, AccessState};
 pub use artifact::{
     AllowedLocations, ArtifactFile, ArtifactReferences, ArtifactStore, DownloadUrl, FileGrant, FileSpec,
     Multipart, ObjectInfo, ObjectLocation, PartGrant, PendingUpload, PresignedRequest, SessionGrant,
-    TOMBSTONE_TTL, UploadFile, UploadSession, UploadSessionState, artifact_being_collected, hex, unhex,
+    TOMBSTONE_TTL, UploadFile, UploadSession, UploadSessionState, artifact_being_collected, hex,
+    sha256_bytes, unhex,
 };
 pub use audit::{
     AuditBreak, AuditEntry, AuditEvent, AuditFilter, AuditRecord, ChainCheck, ChainReport, from_unix_micros,

@@ -93,15 +93,13 @@ impl<'a> BindingView<'a> {
             )));
         };
         let a = &target.artifact;
-        let canonical =
-            a.sha256.len() == 64 && a.sha256.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
-        let sha256 = match (a.sha256.is_empty(), canonical, crate::unhex(&a.sha256)) {
-            (true, _, _) => Digest::None,
-            (false, true, Some(bytes)) if bytes.len() == 32 => {
-                digest.copy_from_slice(&bytes);
+        let sha256 = match (a.sha256.is_empty(), crate::sha256_bytes(&a.sha256)) {
+            (true, _) => Digest::None,
+            (false, Some(bytes)) => {
+                *digest = bytes;
                 Digest::Bytes(digest)
             }
-            _ => Digest::Text(&a.sha256),
+            (false, None) => Digest::Text(&a.sha256),
         };
         let rich = !a.files.is_empty()
             || a.deployment.is_some()

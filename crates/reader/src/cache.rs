@@ -369,7 +369,7 @@ impl Cache {
                     let target = b.target.as_ref().map(|t| {
                         Target::new(b.generation, t.clone(), &mut shared, || (model.clone(), t.version))
                     });
-                    (b.binding.as_str().to_owned(), target)
+                    (b.binding.as_str(), target)
                 }));
                 self.bindings.fetch_add(added, Ordering::Relaxed);
                 self.bindings.fetch_sub(removed, Ordering::Relaxed);

@@ -176,8 +176,7 @@ impl Compact {
         }
         match artifact.sha256.len() {
             0 => Some([0; 32]),
-            64 => parse_lower_hex(&artifact.sha256),
-            _ => None,
+            _ => bindery_core::sha256_bytes(&artifact.sha256),
         }
     }
 
@@ -231,23 +230,6 @@ impl Compact {
             deployment: None,
         }
     }
-}
-
-/// 64 lowercase hex characters as 32 bytes (uppercase would not come back the same).
-fn parse_lower_hex(s: &str) -> Option<[u8; 32]> {
-    fn digit(b: u8) -> Option<u8> {
-        match b {
-            b'0'..=b'9' => Some(b - b'0'),
-            b'a'..=b'f' => Some(b - b'a' + 10),
-            _ => None,
-        }
-    }
-    let bytes = s.as_bytes();
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = digit(*bytes.get(2 * i)?)? << 4 | digit(*bytes.get(2 * i + 1)?)?;
-    }
-    Some(out)
 }
 
 /// Shared strings.
@@ -347,14 +329,14 @@ impl ModelEntry {
 
     /// The same bindings with `changes` applied (`None`: removed); the counts of bindings added
     /// and removed.
-    pub(super) fn with_changes(
+    pub(super) fn with_changes<'a>(
         &self,
-        changes: impl IntoIterator<Item = (String, Option<Target>)>,
+        changes: impl IntoIterator<Item = (&'a str, Option<Target>)>,
     ) -> (Self, u64, u64) {
         let mut bindings = self.0.to_vec();
         let (mut added, mut removed) = (0, 0);
         for (name, target) in changes {
-            let at = bindings.binary_search_by(|(n, _)| (**n).cmp(name.as_str()));
+            let at = bindings.binary_search_by(|(n, _)| (**n).cmp(name));
             match (at, target) {
                 (Ok(i), Some(target)) => {
                     if let Some(slot) = bindings.get_mut(i) {
@@ -450,12 +432,8 @@ mod tests {
         };
         let entry = ModelEntry::from_unsorted(vec![(Arc::from("prod"), t(1)), (Arc::from("canary"), t(2))]);
         assert_eq!(entry.get("prod").map(|t| t.version), Some(1));
-        let (next, added, removed) = entry.with_changes([
-            ("a".to_owned(), Some(t(3))),
-            ("canary".to_owned(), None),
-            ("prod".to_owned(), Some(t(4))),
-            ("zz".to_owned(), None),
-        ]);
+        let (next, added, removed) =
+            entry.with_changes([("a", Some(t(3))), ("canary", None), ("prod", Some(t(4))), ("zz", None)]);
         assert_eq!((added, removed), (1, 1));
         assert_eq!(next.iter().map(|(n, t)| (n, t.version)).collect::<Vec<_>>(), vec![("a", 3), ("prod", 4)]);
         assert_eq!(entry.len(), 2, "the old entry is untouched (copy-on-write)");
